@@ -1,0 +1,245 @@
+/**
+ * The completion worker (CloudEvent function `processCompletion`), fed by a Pub/Sub push
+ * subscription. It applies one completion: result files first, then the job document and its
+ * batch counters in one transaction, then batch finalisation when the batch is done.
+ *
+ * Idempotent: Pub/Sub delivers at least once and Modal retries, so the same event changes nothing
+ * twice. A transient failure throws (Pub/Sub redelivers); a message that can never succeed is
+ * recorded as a dead letter and acknowledged, so it cannot loop.
+ */
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import { isBatchDone, summarizeBatch } from '../../shared/batch';
+import type { WorkerConfig } from '../../shared/config';
+import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
+import { deliveryId } from '../../shared/delivery';
+import { PermanentMessageError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
+import {
+  batchCheckAttributesSchema,
+  completionAttributesSchema,
+  completionPayloadSchema,
+  describeIssues,
+  MESSAGE_SCHEMA_VERSION,
+  type CompletionPayload,
+} from '../../shared/schemas';
+import { decodeStructure } from '../../shared/structure';
+
+/** A Pub/Sub message as push and Eventarc deliver it (`data` base64-encoded). */
+export interface PubSubMessage {
+  data?: string;
+  attributes?: Record<string, string>;
+  messageId?: string;
+  message_id?: string;
+  publishTime?: string;
+}
+
+export interface PubSubEventData {
+  message?: PubSubMessage;
+  subscription?: string;
+}
+
+export interface WorkerDeps {
+  config: Readonly<WorkerConfig>;
+  jobs: JobStore;
+  results: BlobStore;
+  /** The batch-events topic, when configured. */
+  batchEvents?: Publisher;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** What happened to one message; returned for tests and the local runner. */
+export type WorkerOutcome =
+  | { kind: 'applied' | 'duplicate' | 'late'; deliveryId: string; jobId: string; batchCompleted: boolean }
+  | { kind: 'batch_checked'; batchId: string; batchCompleted: boolean }
+  | { kind: 'dead_lettered'; code: string };
+
+const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
+
+export function createCompletionWorker(deps: WorkerDeps) {
+  const { config, jobs, results, clock, logger } = deps;
+
+  async function readBody(message: PubSubMessage, attributes: Record<string, string>): Promise<Buffer> {
+    if (!attributes.claim_uri) return Buffer.from(message.data ?? '', 'base64');
+    const body = await results.get(attributes.claim_uri);
+    if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${attributes.claim_uri}`);
+    return body;
+  }
+
+  function parseCompletion(body: Buffer): CompletionPayload {
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new PermanentMessageError('invalid_json', 'message data is not valid JSON');
+    }
+    const parsed = completionPayloadSchema.safeParse(json);
+    if (!parsed.success) {
+      const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ');
+      throw new PermanentMessageError('invalid_payload', `payload does not match the completion schema (${issues})`);
+    }
+    return parsed.data;
+  }
+
+  /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
+  async function storeFiles(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+    const base = `results/${payload.metadata.job_id}/${payload.call_id}`;
+    const structure = payload.result?.structure_file_base64 ? decodeStructure(payload.result.structure_file_base64) : undefined;
+    let structureUri: string | undefined;
+    if (structure) {
+      structureUri = (await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)).uri;
+    }
+    const { structure_file_base64: _omit, ...scores } = payload.result ?? {};
+    const resultJson = {
+      job_id: payload.metadata.job_id,
+      batch_id: payload.metadata.batch_id ?? null,
+      modal_call_id: payload.call_id,
+      status: payload.status,
+      delivery_id: id,
+      scores,
+      structure_uri: structureUri ?? null,
+      structure_format: structure?.extension ?? null,
+      webhook_received_at: receivedAt.toISOString(),
+      stored_at: clock().toISOString(),
+    };
+    const resultUri = (await results.putIfAbsent(`${base}/result.json`, Buffer.from(JSON.stringify(resultJson, null, 2)), 'application/json')).uri;
+    return { resultUri, structureUri };
+  }
+
+  async function publishBatchEvent(batchId: string, summaryUri: string | undefined): Promise<void> {
+    if (!deps.batchEvents) return;
+    const data = Buffer.from(JSON.stringify({ type: 'batch.completed', batch_id: batchId, summary_uri: summaryUri ?? null }));
+    await deps.batchEvents.publish(data, {
+      schema_version: MESSAGE_SCHEMA_VERSION,
+      type: 'batch.completed',
+      batch_id: batchId,
+      event_id: `batch.completed:${batchId}`,
+    });
+    await jobs.markBatchEventPublished(batchId);
+    logger.log('INFO', 'batchEventPublished', 'batch.completed published', { batch_id: batchId });
+  }
+
+  /**
+   * Finalises a batch once every job is counted: summary file, then the batch document (exactly
+   * once, in a transaction), then the batch event. A crash in between is finished by the next
+   * delivery: each step is idempotent and the event is published until it is marked published.
+   */
+  async function finalizeIfDone(batchId: string): Promise<boolean> {
+    const batch = await jobs.getBatch(batchId);
+    if (batch?.status === 'completed') {
+      if (batch.batch_event_published === false) await publishBatchEvent(batchId, batch.summary_uri);
+      return false;
+    }
+    if (!isBatchDone(batch)) return false;
+    const members = await jobs.listBatchJobs(batchId);
+    const summary = summarizeBatch(batchId, batch!, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
+    const { uri } = await results.putIfAbsent(`batches/${batchId}/summary.json`, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
+    const won = await jobs.completeBatch(batchId, summary, uri, clock());
+    if (!won) return false;
+    logger.log('INFO', 'batchCompleted', 'batch completed', {
+      batch_id: batchId,
+      total_jobs: summary.total_jobs,
+      completed_jobs: summary.completed_jobs,
+      failed_jobs: summary.failed_jobs,
+      best_job_id: summary.best_job?.job_id ?? null,
+    });
+    await publishBatchEvent(batchId, uri);
+    return true;
+  }
+
+  async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    const payload = parseCompletion(await readBody(message, attributes));
+    const id = deliveryId(payload.call_id, payload.status);
+    const meta = completionAttributesSchema.safeParse(attributes);
+    const receivedAt = meta.success ? new Date(meta.data.received_at) : new Date(message.publishTime ?? clock());
+    const source = meta.success ? (meta.data.source ?? 'webhook') : 'webhook';
+    const jobId = payload.metadata.job_id;
+    const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
+
+    const completion: Completion = { deliveryId: id, payload, receivedAt, source };
+    // Decide outside the transaction first, so that files are stored only when the job will take
+    // them, and always before the job says `completed`.
+    const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
+    if (preview.kind === 'apply' && preview.status === 'completed') {
+      completion.files = await storeFiles(payload, id, receivedAt);
+    }
+    const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
+
+    if (plan.kind !== 'apply') {
+      const event = plan.kind === 'late' ? 'completionLate' : 'completionDuplicate';
+      logger.log('INFO', event, plan.reason, ids);
+      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id) : false;
+      return { kind: plan.kind, deliveryId: id, jobId, batchCompleted };
+    }
+    logger.log('INFO', 'completionApplied', `job ${plan.status}`, {
+      ...ids,
+      status: plan.status,
+      source,
+      processing_latency_ms: plan.update.processing_latency_ms,
+    });
+    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId) : false;
+    return { kind: 'applied', deliveryId: id, jobId, batchCompleted };
+  }
+
+  async function deadLetter(message: PubSubMessage, attributes: Record<string, string>, error: PermanentMessageError): Promise<WorkerOutcome> {
+    const data = Buffer.from(message.data ?? '', 'base64');
+    const messageId = message.messageId ?? message.message_id;
+    const id = messageId ? `msg_${messageId}` : `dl_${deliveryId(attributes.call_id ?? 'unknown', 'failure')}`;
+    await jobs.recordDeadLetter({
+      id,
+      code: error.code,
+      reason: error.message,
+      messageId,
+      attributes,
+      dataBase64: data.length <= MAX_DEAD_LETTER_DATA_BYTES ? data.toString('base64') : undefined,
+      dataBytes: data.length,
+      recordedAt: clock(),
+    });
+    logger.log('ERROR', 'messageDeadLettered', `message dead-lettered: ${error.message}`, {
+      code: error.code,
+      message_id: messageId,
+      delivery_id: attributes.delivery_id,
+      call_id: attributes.call_id,
+      job_id: attributes.job_id,
+    });
+    return { kind: 'dead_lettered', code: error.code };
+  }
+
+  /** Handles one Pub/Sub message. Throws only for transient failures (so Pub/Sub redelivers). */
+  async function handleMessage(message: PubSubMessage): Promise<WorkerOutcome> {
+    const attributes = message.attributes ?? {};
+    try {
+      if (attributes.kind === 'batch_check') {
+        const check = batchCheckAttributesSchema.safeParse(attributes);
+        if (!check.success) throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
+        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id) };
+      }
+      if (attributes.kind !== undefined && attributes.kind !== 'completion') {
+        throw new PermanentMessageError('unknown_message', `unknown message kind ${attributes.kind}`);
+      }
+      return await applyCompletion(message, attributes);
+    } catch (err) {
+      if (err instanceof PermanentMessageError) return deadLetter(message, attributes, err);
+      logger.log('ERROR', 'completionFailed', `completion failed, Pub/Sub will redeliver: ${String(err)}`, {
+        delivery_id: attributes.delivery_id,
+        call_id: attributes.call_id,
+        job_id: attributes.job_id,
+        message_id: message.messageId,
+      });
+      throw err;
+    }
+  }
+
+  /** The CloudEvent entry point: push (via functions-framework) and Eventarc both arrive here. */
+  async function processCompletion(event: CloudEvent<PubSubEventData>): Promise<void> {
+    const message = event.data?.message;
+    if (!message) {
+      await deadLetter({ messageId: event.id }, {}, new PermanentMessageError('unknown_message', 'event carries no Pub/Sub message'));
+      return;
+    }
+    await handleMessage({ ...message, messageId: message.messageId ?? message.message_id ?? event.id });
+  }
+
+  return { processCompletion, handleMessage };
+}

@@ -1,0 +1,51 @@
+/**
+ * BlobStore on Cloud Storage. Objects are created with `ifGenerationMatch: 0`, so a retried write
+ * never replaces what an earlier attempt stored (HTTP 412 means it is already there).
+ */
+import { Storage } from '@google-cloud/storage';
+import type { BlobStore } from '../ports';
+
+export function createStorage(projectId: string | undefined): Storage {
+  return new Storage(projectId ? { projectId } : {});
+}
+
+function parseGsUri(uri: string): { bucket: string; name: string } {
+  const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) throw new Error(`not a gs:// uri: ${uri}`);
+  return { bucket: match[1]!, name: match[2]! };
+}
+
+function status(err: unknown): number | undefined {
+  const e = err as { code?: unknown; response?: { status?: number } };
+  return typeof e.code === 'number' ? e.code : e.response?.status;
+}
+
+export function createGcsBlobStore(storage: Storage, bucketName: string): BlobStore {
+  const bucket = storage.bucket(bucketName);
+  return {
+    async putIfAbsent(path, data, contentType) {
+      const uri = `gs://${bucketName}/${path}`;
+      try {
+        await bucket.file(path).save(data, {
+          resumable: false,
+          contentType,
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
+        return { uri, created: true };
+      } catch (err) {
+        if (status(err) === 412) return { uri, created: false };
+        throw err;
+      }
+    },
+    async get(uri) {
+      const { bucket: name, name: object } = parseGsUri(uri);
+      try {
+        const [contents] = await storage.bucket(name).file(object).download();
+        return contents;
+      } catch (err) {
+        if (status(err) === 404) return undefined;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * What one completion does to one job. Pure: given the job as stored (or nothing) and the
+ * completion, it says what to write and how the job's batch counters move.
+ *
+ * Rules:
+ * - success → `completed`, failure → `failed`, timeout → `timeout`;
+ * - a job that is not terminal yet takes the completion;
+ * - `completed` is final: anything after it is recorded in `late_events`, not applied;
+ * - a success after `failed`/`timeout` upgrades the job (a retried call succeeded);
+ * - the same event twice (same delivery id) changes nothing;
+ * - a job is counted in its batch once, when it first becomes terminal; an upgrade moves it from
+ *   the failed to the completed counter.
+ */
+import type { BatchBucket, CompletionPayload, CompletionStatus, JobDoc, StoredResult } from './schemas';
+import { TERMINAL_STATUSES } from './schemas';
+
+export type TerminalJobStatus = 'completed' | 'failed' | 'timeout';
+
+export const JOB_STATUS_BY_OUTCOME: Record<CompletionStatus, TerminalJobStatus> = {
+  success: 'completed',
+  failure: 'failed',
+  timeout: 'timeout',
+};
+
+/** A completion as the worker applies it: the payload plus where it came from and when. */
+export interface Completion {
+  deliveryId: string;
+  payload: CompletionPayload;
+  receivedAt: Date;
+  source: 'webhook' | 'poll' | 'replay';
+  /** Where the stored files are, when the completion carried a structure and it was stored. */
+  files?: { resultUri: string; structureUri?: string };
+}
+
+/** Change to the counters of the job's batch. */
+export interface BatchDelta {
+  batchId: string;
+  completed: number;
+  failed: number;
+}
+
+export type JobPlan =
+  | { kind: 'apply'; status: TerminalJobStatus; update: Record<string, unknown>; batch?: BatchDelta }
+  | { kind: 'late'; lateEvent: Record<string, unknown>; reason: string }
+  | { kind: 'duplicate'; reason: string };
+
+/** Scores to store on the job: everything in `result` but the structure file itself. */
+export function storedResult(payload: CompletionPayload): StoredResult | null {
+  if (!payload.result) return null;
+  const { structure_file_base64: _structure, ...scores } = payload.result;
+  return scores;
+}
+
+function bucketOf(status: TerminalJobStatus): BatchBucket {
+  return status === 'completed' ? 'completed' : 'failed';
+}
+
+export function planJobUpdate(existing: JobDoc | undefined, completion: Completion, now: Date): JobPlan {
+  const { payload } = completion;
+  const next = JOB_STATUS_BY_OUTCOME[payload.status];
+  const current = existing?.status;
+
+  if (existing?.delivery_id === completion.deliveryId) {
+    return { kind: 'duplicate', reason: 'this completion was already applied' };
+  }
+  const alreadyLate = Array.isArray(existing?.late_events)
+    && existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === completion.deliveryId);
+  if (alreadyLate) return { kind: 'duplicate', reason: 'this completion was already recorded as late' };
+
+  const terminal = current !== undefined && TERMINAL_STATUSES.has(current);
+  const upgrade = next === 'completed' && (current === 'failed' || current === 'timeout');
+  if (terminal && !upgrade) {
+    return {
+      kind: 'late',
+      reason: `job is already ${current}`,
+      lateEvent: {
+        delivery_id: completion.deliveryId,
+        modal_call_id: payload.call_id,
+        status: next,
+        error: payload.error ?? null,
+        received_at: completion.receivedAt,
+        recorded_at: now,
+        source: completion.source,
+      },
+    };
+  }
+
+  const batchId = payload.metadata.batch_id ?? existing?.batch_id ?? null;
+  const counted = existing?.batch_bucket ?? null;
+  const bucket = bucketOf(next);
+  let batch: BatchDelta | undefined;
+  if (batchId && counted !== bucket) {
+    batch = {
+      batchId,
+      completed: (bucket === 'completed' ? 1 : 0) - (counted === 'completed' ? 1 : 0),
+      failed: (bucket === 'failed' ? 1 : 0) - (counted === 'failed' ? 1 : 0),
+    };
+  }
+
+  const update: Record<string, unknown> = {
+    job_id: payload.metadata.job_id,
+    status: next,
+    modal_call_id: payload.call_id,
+    batch_id: batchId,
+    result: storedResult(payload),
+    result_uri: completion.files?.resultUri ?? null,
+    structure_uri: completion.files?.structureUri ?? null,
+    error: next === 'completed' ? null : (payload.error ?? { message: `Modal call ended with ${payload.status}` }),
+    delivery_id: completion.deliveryId,
+    completion_source: completion.source,
+    batch_bucket: batchId ? bucket : null,
+    webhook_received_at: completion.receivedAt,
+    completed_at: now,
+    updated_at: now,
+    processing_latency_ms: Math.max(0, now.getTime() - completion.receivedAt.getTime()),
+  };
+  if (upgrade) update.previous_status = current;
+  return { kind: 'apply', status: next, update, batch };
+}

@@ -1,0 +1,5 @@
+import type { Emulators } from '../../scripts/emulators';
+
+export default async function globalTeardown(): Promise<void> {
+  await (globalThis as { __emulators?: Emulators }).__emulators?.stop();
+}
