@@ -11,6 +11,7 @@ import { createFirestore, createFirestoreJobStore } from '../shared/adapters/fir
 import { createPubSub, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
 import { loadWebhookConfig, loadWorkerConfig } from '../shared/config';
+import { filterBodyParserErrors } from '../shared/framework-errors';
 import { createLogger, type Logger } from '../shared/log';
 import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
@@ -58,6 +59,7 @@ export function buildWorker(env: Env, logger: Logger = createLogger()) {
 }
 
 const target = process.env.FUNCTION_TARGET;
+filterBodyParserErrors(console, createLogger());
 const wants = (name: string) => !target || target === name;
 
 if (wants('modalWebhook')) functions.http('modalWebhook', buildWebhook(process.env));
