@@ -1,0 +1,91 @@
+/** A completion worker on the Firestore emulator, isolated in collections of its own. */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Firestore } from '@google-cloud/firestore';
+import { createCompletionWorker, type PubSubMessage } from '../../functions/worker/handler';
+import { createFirestore, createFirestoreJobStore } from '../../shared/adapters/firestore';
+import { createLocalBlobStore } from '../../shared/adapters/local-files';
+import { loadWorkerConfig } from '../../shared/config';
+import { deliveryId } from '../../shared/delivery';
+import { memoryLogger } from '../../shared/log';
+import type { BlobStore, Publisher } from '../../shared/ports';
+import { completionPayloadSchema } from '../../shared/schemas';
+
+let db: Firestore | undefined;
+export function emulatorFirestore(): Firestore {
+  db ??= createFirestore(process.env.GOOGLE_CLOUD_PROJECT, '(default)');
+  return db;
+}
+
+export function recordingPublisher(topic = 'batch-events'): Publisher & { messages: Array<{ data: Buffer; attributes: Record<string, string> }> } {
+  const messages: Array<{ data: Buffer; attributes: Record<string, string> }> = [];
+  return {
+    topic,
+    messages,
+    async publish(data, attributes) {
+      messages.push({ data, attributes });
+      return String(messages.length);
+    },
+  };
+}
+
+export function testWorker(env: Record<string, string> = {}, overrides: { results?: BlobStore } = {}) {
+  const suffix = randomBytes(4).toString('hex');
+  const collections = { jobs: `jobs_${suffix}`, batches: `batches_${suffix}`, deadLetters: `dead_letters_${suffix}` };
+  const resultsDir = mkdtempSync(join(tmpdir(), 'omtx-results-'));
+  const config = loadWorkerConfig({
+    JOBS_COLLECTION: collections.jobs,
+    BATCHES_COLLECTION: collections.batches,
+    DEAD_LETTERS_COLLECTION: collections.deadLetters,
+    RESULTS_DIR: resultsDir,
+    ...env,
+  });
+  const firestore = emulatorFirestore();
+  const logger = memoryLogger();
+  const batchEvents = recordingPublisher();
+  const results = overrides.results ?? createLocalBlobStore(resultsDir);
+  const worker = createCompletionWorker({
+    config,
+    jobs: createFirestoreJobStore(firestore, collections),
+    results,
+    batchEvents,
+    clock: () => new Date(),
+    logger,
+  });
+  return {
+    ...worker,
+    config,
+    logger,
+    batchEvents,
+    resultsDir,
+    results,
+    jobs: firestore.collection(collections.jobs),
+    batches: firestore.collection(collections.batches),
+    deadLetters: firestore.collection(collections.deadLetters),
+  };
+}
+
+let messageCounter = 0;
+
+/** The Pub/Sub message the webhook publishes for `payload`. */
+export function completionMessage(payload: Record<string, unknown>, extra: Record<string, string> = {}): PubSubMessage {
+  const parsed = completionPayloadSchema.parse(payload);
+  return {
+    messageId: String(++messageCounter),
+    data: Buffer.from(JSON.stringify(payload)).toString('base64'),
+    attributes: {
+      schema_version: '1',
+      kind: 'completion',
+      delivery_id: deliveryId(parsed.call_id, parsed.status),
+      call_id: parsed.call_id,
+      status: parsed.status,
+      job_id: parsed.metadata.job_id,
+      ...(parsed.metadata.batch_id ? { batch_id: parsed.metadata.batch_id } : {}),
+      received_at: new Date().toISOString(),
+      source: 'webhook',
+      ...extra,
+    },
+  };
+}
