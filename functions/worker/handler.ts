@@ -84,7 +84,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
 
   /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
   async function storeFiles(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
-    const base = `results/${payload.metadata.job_id}/${payload.call_id}`;
+    const base = `jobs/${payload.metadata.job_id}/${payload.call_id}`;
     const structure = payload.result?.structure_file_base64 ? decodeStructure(payload.result.structure_file_base64) : undefined;
     let structureUri: string | undefined;
     if (structure) {

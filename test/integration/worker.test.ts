@@ -34,7 +34,7 @@ describe('processCompletion on the Firestore emulator', () => {
     for (const field of ['webhook_received_at', 'completed_at', 'updated_at']) expect(doc[field]).toBeInstanceOf(Timestamp);
     expect(doc.processing_latency_ms).toBeGreaterThanOrEqual(0);
     expect(doc.result).not.toHaveProperty('structure_file_base64');
-    expect(doc.structure_uri).toMatch(/results\/job-abc123\/call-123456789\/structure\.cif$/);
+    expect(doc.structure_uri).toMatch(/jobs\/job-abc123\/call-123456789\/structure\.cif$/);
     const structure = readFileSync(fileURLToPath(doc.structure_uri)).toString();
     expect(structure.startsWith('data_boltz2_prediction')).toBe(true);
     const resultJson = JSON.parse(readFileSync(fileURLToPath(doc.result_uri)).toString());

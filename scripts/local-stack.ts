@@ -1,0 +1,184 @@
+/**
+ * The whole pipeline on one machine: emulators, topics, the push subscription, and both functions
+ * served by the real Functions Framework (`functions-framework --target=…`, from the built `dist/`),
+ * each in its own process group. Used by `npm start`, the end-to-end tests and the benchmark.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { freePort, startEmulators, type Emulators } from './emulators';
+
+export interface LocalStackOptions {
+  projectId: string;
+  secret?: string;
+  webhookPort?: number;
+  workerPort?: number;
+  resultsDir?: string;
+  completionsTopic?: string;
+  batchEventsTopic?: string;
+  /** Extra environment for both functions (collections, thresholds, …). */
+  env?: Record<string, string>;
+  /** Where the functions' log lines go; default: discarded. */
+  onLog?: (service: 'webhook' | 'worker', line: string) => void;
+}
+
+export interface LocalStack {
+  projectId: string;
+  secret: string;
+  secretGenerated: boolean;
+  webhookUrl: string;
+  workerUrl: string;
+  completionsTopic: string;
+  batchEventsTopic: string;
+  batchEventsSubscription: string;
+  resultsDir: string;
+  emulators: Emulators;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+
+/** The project root, whether this file runs from `scripts/` (ts-jest) or `dist/scripts/`. */
+export function projectRoot(): string {
+  return __dirname.endsWith(join('dist', 'scripts')) ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
+}
+
+function frameworkMain(): string {
+  return join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`function exited with code ${child.exitCode}:\n${output()}`);
+    if (await accepts(port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`function on port ${port} did not start:\n${output()}`);
+}
+
+function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void) {
+  let output = '';
+  const child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${projectRoot()}`], {
+    cwd: projectRoot(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
+    env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
+  });
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output = (output + text).slice(-4000);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) onLine(line);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, 3000);
+    await exited;
+    clearTimeout(timer);
+  };
+  process.on('exit', () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  return { child, stop, output: () => output };
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const projectId = options.projectId;
+  const secretGenerated = !options.secret;
+  const secret = options.secret ?? randomBytes(32).toString('base64');
+  const completionsTopic = options.completionsTopic ?? 'modal-completions';
+  const batchEventsTopic = options.batchEventsTopic ?? 'modal-batch-events';
+  const resultsDir = resolve(options.resultsDir ?? join(projectRoot(), '.data', 'results'));
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+
+  const emulators = await startEmulators(projectId);
+  stops.push(() => emulators.stop());
+  try {
+    const webhookPort = options.webhookPort ?? (await freePort());
+    const workerPort = options.workerPort ?? (await freePort());
+    const env: Record<string, string> = {
+      ...emulators.env,
+      GOOGLE_CLOUD_PROJECT: projectId,
+      METADATA_SERVER_DETECTION: 'none',
+      MODAL_WEBHOOK_SECRET: secret,
+      COMPLETIONS_TOPIC: completionsTopic,
+      BATCH_EVENTS_TOPIC: batchEventsTopic,
+      RESULTS_DIR: resultsDir,
+      ...options.env,
+    };
+    // Google clients pick the emulators up from the environment.
+    Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });
+
+    const pubsub = new PubSub({ projectId });
+    stops.push(() => pubsub.close());
+    const ensureTopic = async (name: string) => {
+      const [exists] = await pubsub.topic(name).exists();
+      if (!exists) await pubsub.createTopic(name);
+    };
+    await ensureTopic(completionsTopic);
+    await ensureTopic(batchEventsTopic);
+    const pushEndpoint = `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`;
+    const subscription = `${completionsTopic}-worker-${workerPort}`;
+    await pubsub.topic(completionsTopic).createSubscription(subscription, { pushConfig: { pushEndpoint }, ackDeadlineSeconds: 60 });
+    stops.push(async () => {
+      await pubsub.subscription(subscription).delete().catch(() => undefined);
+    });
+    const batchEventsSubscription = `${batchEventsTopic}-local`;
+    const [eventsExists] = await pubsub.subscription(batchEventsSubscription).exists();
+    if (!eventsExists) await pubsub.topic(batchEventsTopic).createSubscription(batchEventsSubscription);
+
+    const onLog = options.onLog ?? (() => undefined);
+    const worker = serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line));
+    stops.push(worker.stop);
+    const webhook = serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line));
+    stops.push(webhook.stop);
+    const webhookUrl = `http://127.0.0.1:${webhookPort}`;
+    const workerUrl = `http://127.0.0.1:${workerPort}`;
+    await Promise.all([
+      waitForPort(webhookPort, webhook.child, webhook.output),
+      waitForPort(workerPort, worker.child, worker.output),
+    ]);
+    return { projectId, secret, secretGenerated, webhookUrl, workerUrl, completionsTopic, batchEventsTopic, batchEventsSubscription, resultsDir, emulators, env, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
