@@ -9,7 +9,7 @@ const DEFAULT_PROJECT = 'demo-omtx-local';
 function printableLog(service: string, line: string): string {
   try {
     const entry = JSON.parse(line) as Record<string, unknown>;
-    const ids = ['event', 'reason', 'code', 'call_id', 'job_id', 'batch_id', 'delivery_id', 'status']
+    const ids = ['event', 'reason', 'code', 'call_id', 'job_id', 'batch_id', 'delivery_id', 'status', 'latency_ms', 'duration_ms', 'processing_latency_ms']
       .filter((k) => entry[k] !== undefined)
       .map((k) => `${k}=${String(entry[k])}`)
       .join(' ');

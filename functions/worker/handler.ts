@@ -149,6 +149,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
   }
 
   async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    const started = clock().getTime();
     const payload = parseCompletion(await readBody(message, attributes));
     const id = deliveryId(payload.call_id, payload.status);
     const meta = completionAttributesSchema.safeParse(attributes);
@@ -177,6 +178,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
       status: plan.status,
       source,
       processing_latency_ms: plan.update.processing_latency_ms,
+      duration_ms: clock().getTime() - started,
     });
     const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId) : false;
     return { kind: 'applied', deliveryId: id, jobId, batchCompleted };
