@@ -42,6 +42,10 @@ const workerEnv = z.object({
   RANKING_SIZE: int(1, 1000).default(10),
 });
 
+/** Environment variables each function reads (the Terraform tests check the deployment against these). */
+export const WEBHOOK_ENV_VARS: readonly string[] = Object.keys(webhookEnv.shape);
+export const WORKER_ENV_VARS: readonly string[] = Object.keys(workerEnv.shape);
+
 /** Where result files go: a Cloud Storage bucket in production, a local directory otherwise. */
 export type ResultsLocation = { kind: 'gcs'; bucket: string } | { kind: 'local'; dir: string };
 

@@ -45,7 +45,7 @@ export interface SignedOptions {
 }
 
 /** POSTs `body` signed the way Modal signs it. */
-export async function postSigned(baseUrl: string, body: string | Buffer, options: SignedOptions): Promise<{ status: number; json: any; headers: Headers }> {
+export async function postSigned(baseUrl: string, body: string, options: SignedOptions): Promise<{ status: number; json: any; headers: Headers }> {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const res = await fetch(baseUrl + (options.path ?? '/api/v3/webhooks/modal/completion'), {
     method: 'POST',

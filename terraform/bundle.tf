@@ -1,0 +1,14 @@
+# The built function bundle (npm run bundle), zipped; the object is named by the archive's MD5 so that
+# a code change uploads a new object and redeploys both functions.
+
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = abspath("${path.module}/${var.source_dir}")
+  output_path = "${path.module}/.build/function-source.zip"
+}
+
+resource "google_storage_bucket_object" "source" {
+  name   = "function-source-${data.archive_file.source.output_md5}.zip"
+  bucket = google_storage_bucket.source.name
+  source = data.archive_file.source.output_path
+}

@@ -1,0 +1,108 @@
+# One dashboard for the console: webhooks, rejections, latency, backlog and dead letters.
+
+locals {
+  user_metric = "logging.googleapis.com/user"
+
+  dashboard_tiles = [
+    {
+      title  = "Webhooks accepted / s"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.webhooks_accepted.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_RATE"
+      reduce = "REDUCE_SUM"
+      group  = []
+    },
+    {
+      title  = "Webhook responses / s by code class"
+      filter = "metric.type=\"run.googleapis.com/request_count\" resource.type=\"cloud_run_revision\" resource.label.\"service_name\"=\"${local.names.webhook}\""
+      align  = "ALIGN_RATE"
+      reduce = "REDUCE_SUM"
+      group  = ["metric.label.\"response_code_class\""]
+    },
+    {
+      title  = "Signature rejections by reason"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.signature_rejections.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_DELTA"
+      reduce = "REDUCE_SUM"
+      group  = ["metric.label.\"reason\""]
+    },
+    {
+      title  = "Completions by job status"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.completions.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_DELTA"
+      reduce = "REDUCE_SUM"
+      group  = ["metric.label.\"status\""]
+    },
+    {
+      title  = "Processing latency p50 / p99 (ms)"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_PERCENTILE_99"
+      reduce = "REDUCE_MAX"
+      group  = []
+    },
+    {
+      title  = "Completions backlog (undelivered)"
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.worker_push.name}\""
+      align  = "ALIGN_MAX"
+      reduce = "REDUCE_MAX"
+      group  = []
+    },
+    {
+      title  = "Oldest unacked completion (s)"
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.worker_push.name}\""
+      align  = "ALIGN_MAX"
+      reduce = "REDUCE_MAX"
+      group  = []
+    },
+    {
+      title  = "Dead letters (topic backlog and poison messages)"
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.dead_letter_hold.name}\""
+      align  = "ALIGN_MAX"
+      reduce = "REDUCE_MAX"
+      group  = []
+    },
+    {
+      title  = "Worker errors"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.worker_errors.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_DELTA"
+      reduce = "REDUCE_SUM"
+      group  = []
+    },
+  ]
+}
+
+resource "google_monitoring_dashboard" "pipeline" {
+  project = var.project_id
+  dashboard_json = jsonencode({
+    displayName = "${var.name_prefix}: Modal completions pipeline"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        for i, tile in local.dashboard_tiles : {
+          xPos   = (i % 2) * 6
+          yPos   = floor(i / 2) * 4
+          width  = 6
+          height = 4
+          widget = {
+            title = tile.title
+            xyChart = {
+              dataSets = [{
+                plotType = "LINE"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = tile.filter
+                    aggregation = {
+                      alignmentPeriod    = "60s"
+                      perSeriesAligner   = tile.align
+                      crossSeriesReducer = tile.reduce
+                      groupByFields      = tile.group
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        }
+      ]
+    }
+  })
+}

@@ -1,0 +1,102 @@
+# Least privilege. Only the webhook is public (it is protected by HMAC); everything else is granted
+# on the single resource it concerns. Project-wide grants: Firestore access for the worker (Firestore
+# has no per-collection IAM) and the build role for the build account.
+
+# --- webhook: public invoker, publish completions, read its secret, create claim-check objects
+resource "google_cloud_run_service_iam_member" "webhook_public" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.webhook.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_pubsub_topic_iam_member" "webhook_publishes_completions" {
+  project = var.project_id
+  topic   = google_pubsub_topic.completions.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.webhook.member
+}
+
+resource "google_secret_manager_secret_iam_member" "webhook_secret_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.webhook.member
+}
+
+resource "google_storage_bucket_iam_member" "webhook_creates_claims" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.webhook.member
+}
+
+# --- worker: Firestore, read and create result objects, publish batch events
+resource "google_project_iam_member" "worker_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.worker.member
+}
+
+resource "google_storage_bucket_iam_member" "worker_creates_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.worker.member
+}
+
+resource "google_storage_bucket_iam_member" "worker_reads_results" {
+  bucket = google_storage_bucket.results.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.worker.member
+}
+
+resource "google_pubsub_topic_iam_member" "worker_publishes_batch_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.batch_events.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.worker.member
+}
+
+# --- push invoker: may invoke the (private) worker, nothing else
+resource "google_cloud_run_service_iam_member" "worker_push_invoker" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.worker.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+# --- Pub/Sub service agent: mint the push identity's OIDC tokens, and move failed messages to the
+# dead-letter topic (publisher there, subscriber on the source subscription).
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.push_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.completions_dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_worker_push" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.worker_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# --- build: what Cloud Functions' build needs (logs, Artifact Registry, reading the source object)
+resource "google_project_iam_member" "build" {
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = google_service_account.build.member
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}

@@ -1,0 +1,64 @@
+output "batch_events_topic" {
+  description = "Topic where batch.completed events are published, for downstream subscribers."
+  value       = google_pubsub_topic.batch_events.name
+}
+
+output "completions_topic" {
+  description = "Topic the webhook publishes completions to."
+  value       = google_pubsub_topic.completions.name
+}
+
+output "dashboard" {
+  description = "Cloud Monitoring dashboard in the console."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.pipeline.id), length(split("/", google_monitoring_dashboard.pipeline.id)) - 1)}?project=${var.project_id}"
+}
+
+output "dead_letter_subscription" {
+  description = "Subscription holding completions that failed every delivery attempt."
+  value       = google_pubsub_subscription.dead_letter_hold.name
+}
+
+output "results_bucket" {
+  description = "Bucket with result files (jobs/), batch summaries (batches/) and claim-checked bodies (claims/)."
+  value       = google_storage_bucket.results.name
+}
+
+output "secret_add_version_command" {
+  description = "Adds a new webhook secret version (the value never passes through Terraform)."
+  value       = "openssl rand -base64 32 | tr -d '\\n' | gcloud secrets versions add ${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id} --data-file=-"
+}
+
+output "secret_id" {
+  description = "Secret Manager secret holding MODAL_WEBHOOK_SECRET."
+  value       = google_secret_manager_secret.webhook.secret_id
+}
+
+output "secret_read_command" {
+  description = "Prints the current secret, to configure the Modal sender with it."
+  value       = "gcloud secrets versions access ${var.webhook_secret.version} --secret=${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id}"
+}
+
+output "webhook_completion_url" {
+  description = "The seed-style URL to configure in the Modal app."
+  value       = "${google_cloudfunctions2_function.webhook.service_config[0].uri}/api/v3/webhooks/modal/completion"
+}
+
+output "webhook_health_url" {
+  description = "Health check of the webhook."
+  value       = "${google_cloudfunctions2_function.webhook.service_config[0].uri}/api/v3/webhooks/modal/health"
+}
+
+output "webhook_url" {
+  description = "The webhook's Cloud Functions URL (POST / accepts completions)."
+  value       = google_cloudfunctions2_function.webhook.service_config[0].uri
+}
+
+output "worker_subscription" {
+  description = "Push subscription feeding the completion worker."
+  value       = google_pubsub_subscription.worker_push.name
+}
+
+output "worker_url" {
+  description = "The completion worker's URL (private: only the push identity may invoke it)."
+  value       = google_cloudfunctions2_function.worker.service_config[0].uri
+}

@@ -1,0 +1,29 @@
+# One service account per role, each granted only what that role needs (iam.tf).
+
+resource "google_service_account" "webhook" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-webhook"
+  display_name = "Modal webhook (verifies and publishes completions)"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "worker" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-worker"
+  display_name = "Completion worker (Firestore jobs, results, batch events)"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "push_invoker" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-push-invoker"
+  display_name = "Pub/Sub push identity that invokes the completion worker"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-fn-build"
+  display_name = "Builds the functions' container images"
+  depends_on   = [google_project_service.apis]
+}

@@ -1,0 +1,157 @@
+variable "affinity_direction" {
+  description = "Which affinity ranks a batch's jobs first: \"higher\" or \"lower\" values."
+  type        = string
+  default     = "higher"
+  validation {
+    condition     = contains(["higher", "lower"], var.affinity_direction)
+    error_message = "affinity_direction must be \"higher\" or \"lower\"."
+  }
+}
+
+variable "alerts" {
+  description = "Alert thresholds. Oldest unacked message age and webhook 5xx rate are per 5 minutes; rejection spike is rejections per minute."
+  type = object({
+    oldest_unacked_age_seconds   = optional(number, 600)
+    webhook_5xx_per_second       = optional(number, 0.1)
+    signature_rejections_per_min = optional(number, 30)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "claim_check_retention_days" {
+  description = "Days a claim-checked webhook body (claims/ in the results bucket) is kept before deletion."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.claim_check_retention_days >= 1 && var.claim_check_retention_days <= 365
+    error_message = "claim_check_retention_days must be between 1 and 365."
+  }
+}
+
+variable "firestore" {
+  description = "Firestore: use the project's (default) database, or create it (create = true) in location_id."
+  type = object({
+    create      = optional(bool, false)
+    location_id = optional(string, "nam5")
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes them."
+  type        = map(string)
+  default     = {}
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, topics, buckets, service accounts)."
+  type        = string
+  default     = "omtx"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,14}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-16 characters: lower-case letters, digits and hyphens, starting with a letter (service account ids are limited to 30 characters)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) that alerts notify."
+  type        = list(string)
+  default     = []
+}
+
+variable "project_id" {
+  description = "Google Cloud project to deploy into."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid Google Cloud project id."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, buckets and Cloud Run services, e.g. us-central1."
+  type        = string
+  default     = "us-central1"
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1 or europe-west4."
+  }
+}
+
+variable "source_dir" {
+  description = "Directory holding the built function bundle (npm run bundle writes it to .build/function)."
+  type        = string
+  default     = "../.build/function"
+}
+
+variable "webhook" {
+  description = "Webhook function sizing. It only verifies and publishes: small, highly concurrent instances."
+  type = object({
+    available_cpu      = optional(string, "1")
+    available_memory   = optional(string, "512Mi")
+    concurrency        = optional(number, 80)
+    max_instances      = optional(number, 20)
+    min_instances      = optional(number, 1)
+    timeout_seconds    = optional(number, 60)
+    claim_threshold_mb = optional(number, 5)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = var.webhook.min_instances >= 0 && var.webhook.max_instances >= 1 && var.webhook.min_instances <= var.webhook.max_instances
+    error_message = "webhook: need 0 <= min_instances <= max_instances and max_instances >= 1."
+  }
+  validation {
+    condition     = var.webhook.concurrency >= 1 && var.webhook.concurrency <= 1000 && var.webhook.timeout_seconds >= 10 && var.webhook.timeout_seconds <= 3600
+    error_message = "webhook: concurrency must be 1-1000 and timeout_seconds 10-3600."
+  }
+  validation {
+    condition     = var.webhook.claim_threshold_mb > 0 && var.webhook.claim_threshold_mb < 9
+    error_message = "webhook.claim_threshold_mb must be above 0 and below 9 (a Pub/Sub message holds 10 MB)."
+  }
+}
+
+variable "webhook_secret" {
+  description = "Which versions of the webhook secret the function reads. version: the current one (pin a number to roll a new revision on rotation); previous_version: also accepted during a rotation; generate_initial: create a random first version (write-only, never stored in state) so the first apply succeeds."
+  type = object({
+    version          = optional(string, "latest")
+    previous_version = optional(string)
+    generate_initial = optional(bool, true)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = can(regex("^(latest|[0-9]+)$", var.webhook_secret.version)) && (var.webhook_secret.previous_version == null || can(regex("^[0-9]+$", coalesce(var.webhook_secret.previous_version, "0"))))
+    error_message = "webhook_secret.version must be \"latest\" or a version number; previous_version must be a version number or null."
+  }
+}
+
+variable "worker" {
+  description = "Completion worker sizing and delivery: ack deadline must cover timeout_seconds; failed messages go to the dead-letter topic after max_delivery_attempts."
+  type = object({
+    available_cpu         = optional(string, "1")
+    available_memory      = optional(string, "1Gi")
+    concurrency           = optional(number, 16)
+    max_instances         = optional(number, 20)
+    min_instances         = optional(number, 0)
+    timeout_seconds       = optional(number, 120)
+    max_delivery_attempts = optional(number, 10)
+    ranking_size          = optional(number, 10)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = var.worker.min_instances >= 0 && var.worker.max_instances >= 1 && var.worker.min_instances <= var.worker.max_instances
+    error_message = "worker: need 0 <= min_instances <= max_instances and max_instances >= 1."
+  }
+  validation {
+    condition     = var.worker.timeout_seconds >= 10 && var.worker.timeout_seconds <= 540
+    error_message = "worker.timeout_seconds must be 10-540 so that the push ack deadline (timeout + 60 s, at most 600 s) covers it."
+  }
+  validation {
+    condition     = var.worker.max_delivery_attempts >= 5 && var.worker.max_delivery_attempts <= 100
+    error_message = "worker.max_delivery_attempts must be 5-100 (Pub/Sub's limits)."
+  }
+}
