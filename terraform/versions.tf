@@ -1,6 +1,11 @@
 terraform {
   required_version = ">= 1.11"
 
+  # State in a GCS bucket: terraform init -backend-config="bucket=STATE_BUCKET" (docs/deploy.md).
+  backend "gcs" {
+    prefix = "omtx-modal-webhooks"
+  }
+
   required_providers {
     google = {
       source  = "hashicorp/google"

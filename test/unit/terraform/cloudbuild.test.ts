@@ -1,0 +1,27 @@
+/** cloudbuild.yaml: the pipeline's named steps, and apply only on main. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const yaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild.yaml'), 'utf8');
+const stepIds = [...yaml.matchAll(/^\s+- id: ([\w-]+)$/gm)].map((m) => m[1]);
+
+it('has the named steps in order', () => {
+  expect(stepIds).toEqual(['install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply']);
+});
+
+it('applies only on the main branch, from the reviewed plan', () => {
+  const apply = yaml.slice(yaml.indexOf('- id: terraform-apply'));
+  expect(apply).toMatch(/if \[ "\$BRANCH_NAME" = "main" \]; then\s+terraform apply -input=false -auto-approve tfplan/);
+});
+
+it('runs integration tests in an image with the emulators, and logs to Cloud Logging', () => {
+  expect(yaml).toMatch(/_EMULATORS_IMAGE: gcr\.io\/google\.com\/cloudsdktool\/google-cloud-cli:emulators/);
+  expect(yaml).toMatch(/logging: CLOUD_LOGGING_ONLY/);
+  expect(yaml).toMatch(/-backend-config=bucket=\$\{_TF_STATE_BUCKET\}/);
+});
+
+it('deploys what package.json builds', () => {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+  expect(pkg.scripts.bundle).toBeDefined();
+  expect(pkg.main).toBe('dist/functions/index.js');
+});
