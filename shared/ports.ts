@@ -44,6 +44,12 @@ export interface JobStore {
   getBatch(batchId: string): Promise<BatchDoc | undefined>;
   /** Terminal jobs of a batch, by the `batch_id` field. */
   listBatchJobs(batchId: string): Promise<Array<{ id: string; doc: JobDoc }>>;
+  /**
+   * Claims the right to finalise a done batch, so that of all the messages that see the last count
+   * only one computes the summary. A claim older than `leaseMs` (its holder crashed) can be taken
+   * over; the same claimant (its message redelivered) always may. Returns the batch when claimed.
+   */
+  claimBatchFinalization(batchId: string, claimant: string, now: Date, leaseMs: number): Promise<BatchDoc | undefined>;
   /** Marks the batch completed unless it already is; true for the one caller that did it. */
   completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date): Promise<boolean>;
   markBatchEventPublished(batchId: string): Promise<void>;

@@ -7,6 +7,7 @@
  * twice. A transient failure throws (Pub/Sub redelivers); a message that can never succeed is
  * recorded as a dead letter and acknowledged, so it cannot loop.
  */
+import { createHash } from 'node:crypto';
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import { isBatchDone, summarizeBatch } from '../../shared/batch';
 import type { WorkerConfig } from '../../shared/config';
@@ -56,6 +57,8 @@ export type WorkerOutcome =
   | { kind: 'dead_lettered'; code: string };
 
 const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
+/** After this long, a finalisation claim whose holder never finished can be taken over. */
+const FINALIZATION_LEASE_MS = 10 * 60 * 1000;
 
 export function createCompletionWorker(deps: WorkerDeps) {
   const { config, jobs, results, clock, logger } = deps;
@@ -125,15 +128,18 @@ export function createCompletionWorker(deps: WorkerDeps) {
    * once, in a transaction), then the batch event. A crash in between is finished by the next
    * delivery: each step is idempotent and the event is published until it is marked published.
    */
-  async function finalizeIfDone(batchId: string): Promise<boolean> {
-    const batch = await jobs.getBatch(batchId);
-    if (batch?.status === 'completed') {
-      if (batch.batch_event_published === false) await publishBatchEvent(batchId, batch.summary_uri);
+  async function finalizeIfDone(batchId: string, claimant: string): Promise<boolean> {
+    const seen = await jobs.getBatch(batchId);
+    if (seen?.status === 'completed') {
+      if (seen.batch_event_published === false) await publishBatchEvent(batchId, seen.summary_uri);
       return false;
     }
-    if (!isBatchDone(batch)) return false;
+    if (!isBatchDone(seen)) return false;
+    // Of all the messages that see the batch done at once, one finalises it.
+    const batch = await jobs.claimBatchFinalization(batchId, claimant, clock(), FINALIZATION_LEASE_MS);
+    if (!batch) return false;
     const members = await jobs.listBatchJobs(batchId);
-    const summary = summarizeBatch(batchId, batch!, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
+    const summary = summarizeBatch(batchId, batch, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
     const { uri } = await results.putIfAbsent(`batches/${batchId}/summary.json`, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
     const won = await jobs.completeBatch(batchId, summary, uri, clock());
     if (!won) return false;
@@ -170,7 +176,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
     if (plan.kind !== 'apply') {
       const event = plan.kind === 'late' ? 'completionLate' : 'completionDuplicate';
       logger.log('INFO', event, plan.reason, ids);
-      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id) : false;
+      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id, id) : false;
       return { kind: plan.kind, deliveryId: id, jobId, batchCompleted };
     }
     logger.log('INFO', 'completionApplied', `job ${plan.status}`, {
@@ -180,14 +186,16 @@ export function createCompletionWorker(deps: WorkerDeps) {
       processing_latency_ms: plan.update.processing_latency_ms,
       duration_ms: clock().getTime() - started,
     });
-    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId) : false;
+    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId, id) : false;
     return { kind: 'applied', deliveryId: id, jobId, batchCompleted };
   }
 
   async function deadLetter(message: PubSubMessage, attributes: Record<string, string>, error: PermanentMessageError): Promise<WorkerOutcome> {
     const data = Buffer.from(message.data ?? '', 'base64');
     const messageId = message.messageId ?? message.message_id;
-    const id = messageId ? `msg_${messageId}` : `dl_${deliveryId(attributes.call_id ?? 'unknown', 'failure')}`;
+    const id = messageId
+      ? `msg_${messageId}`
+      : `dl_${createHash('sha256').update(data).update(JSON.stringify(attributes)).digest('hex').slice(0, 32)}`;
     await jobs.recordDeadLetter({
       id,
       code: error.code,
@@ -215,7 +223,8 @@ export function createCompletionWorker(deps: WorkerDeps) {
       if (attributes.kind === 'batch_check') {
         const check = batchCheckAttributesSchema.safeParse(attributes);
         if (!check.success) throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
-        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id) };
+        const claimant = `batch_check:${message.messageId ?? check.data.batch_id}`;
+        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id, claimant) };
       }
       if (attributes.kind !== undefined && attributes.kind !== 'completion') {
         throw new PermanentMessageError('unknown_message', `unknown message kind ${attributes.kind}`);

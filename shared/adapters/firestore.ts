@@ -7,6 +7,7 @@ import type { JobPlan } from '../completion';
 import type { DeadLetter, JobStore } from '../ports';
 import type { BatchDoc, JobDoc } from '../schemas';
 import { TERMINAL_STATUSES } from '../schemas';
+import { isBatchDone } from '../batch';
 
 export interface FirestoreCollections {
   jobs: string;
@@ -19,11 +20,17 @@ export function createFirestore(projectId: string | undefined, databaseId: strin
 }
 
 /** Firestore Timestamps become Dates, so that pure logic sees plain values. */
+function toPlain(value: unknown): unknown {
+  if (value instanceof Timestamp) return value.toDate();
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toPlain(v)]));
+  }
+  return value;
+}
+
 function plain<T>(data: FirebaseFirestore.DocumentData | undefined): T | undefined {
-  if (!data) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) out[key] = value instanceof Timestamp ? value.toDate() : value;
-  return out as T;
+  return data ? (toPlain(data) as T) : undefined;
 }
 
 export function createFirestoreJobStore(db: Firestore, collections: FirestoreCollections): JobStore {
@@ -66,10 +73,24 @@ export function createFirestoreJobStore(db: Firestore, collections: FirestoreCol
     },
 
     async listBatchJobs(batchId) {
-      const snap = await jobs.where('batch_id', '==', batchId).get();
+      // Only what the summary reads: a batch can hold thousands of jobs.
+      const snap = await jobs.where('batch_id', '==', batchId).select('status', 'modal_call_id', 'result', 'result_uri').get();
       return snap.docs
         .map((d) => ({ id: d.id, doc: plain<JobDoc>(d.data())! }))
         .filter((j) => TERMINAL_STATUSES.has(String(j.doc.status)));
+    },
+
+    async claimBatchFinalization(batchId, claimant, now, leaseMs) {
+      return db.runTransaction(async (tx) => {
+        const ref = batches.doc(batchId);
+        const batch = plain<BatchDoc>((await tx.get(ref)).data());
+        if (!batch || batch.status === 'completed' || !isBatchDone(batch)) return undefined;
+        const claim = batch.finalization as { by?: string; at?: Date } | undefined;
+        const held = claim?.by && claim.by !== claimant && claim.at && now.getTime() - claim.at.getTime() < leaseMs;
+        if (held) return undefined;
+        tx.set(ref, { finalization: { by: claimant, at: now } }, { merge: true });
+        return batch;
+      });
     },
 
     async completeBatch(batchId, summary, summaryUri, now) {
@@ -79,7 +100,15 @@ export function createFirestoreJobStore(db: Firestore, collections: FirestoreCol
         if (batch?.status === 'completed') return false;
         tx.set(
           ref,
-          { status: 'completed', completed_at: now, updated_at: now, summary, summary_uri: summaryUri, batch_event_published: false },
+          {
+            status: 'completed',
+            completed_at: now,
+            updated_at: now,
+            summary,
+            summary_uri: summaryUri,
+            batch_event_published: false,
+            finalization: FieldValue.delete(),
+          },
           { merge: true },
         );
         return true;
