@@ -3,19 +3,22 @@
  * and registered with the Functions Framework. Configuration is parsed here, at cold start, so a
  * bad value stops the instance with the variable's name before any request is served.
  *
- * Both functions ship in one source archive; `FUNCTION_TARGET` (set by Cloud Functions) says which
- * one this instance serves, so each parses only its own configuration. Without it, both are built.
+ * All functions ship in one source archive; `FUNCTION_TARGET` (set by Cloud Functions) says which
+ * one this instance serves, so each parses only its own configuration. Without it, all are built.
  */
 import * as functions from '@google-cloud/functions-framework';
-import { createFirestore, createFirestoreJobStore } from '../shared/adapters/firestore';
-import { createPubSub, createTopicPublisher } from '../shared/adapters/pubsub';
+import { createFirestore, createFirestoreAdminStore, createFirestoreJobStore } from '../shared/adapters/firestore';
+import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
-import { loadWebhookConfig, loadWorkerConfig } from '../shared/config';
+import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../shared/config';
 import { filterBodyParserErrors } from '../shared/framework-errors';
 import { createLogger, type Logger } from '../shared/log';
 import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
+import { createAdminHandler } from './admin/handler';
+import { createReconciler } from './reconciler/handler';
 import { VERSION } from '../shared/version';
+import { createStatsBuffer } from '../shared/stats';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,6 +38,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     clock: () => new Date(),
     logger,
     version: VERSION,
+    stats: createStatsBuffer(config.statsFlushMs),
   });
 }
 
@@ -44,15 +48,40 @@ export function buildWorker(env: Env, logger: Logger = createLogger()) {
   const db = createFirestore(config.projectId, config.firestoreDatabase);
   return createCompletionWorker({
     config,
-    jobs: createFirestoreJobStore(db, {
-      jobs: config.jobsCollection,
-      batches: config.batchesCollection,
-      deadLetters: config.deadLettersCollection,
-    }),
+    jobs: createFirestoreJobStore(db, config.collections),
     results: createResultStore(config.results, config.projectId),
     batchEvents: config.batchEventsTopic
       ? createTopicPublisher(createPubSub(config.projectId), config.batchEventsTopic, { batchWindowMs: 0 })
       : undefined,
+    clock: () => new Date(),
+    logger,
+  });
+}
+
+export function buildAdmin(env: Env, logger: Logger = createLogger()) {
+  const config = loadAdminConfig(env);
+  announce(logger, 'webhookAdmin', config.warnings);
+  const pubsub = createPubSub(config.projectId);
+  return createAdminHandler({
+    config,
+    store: createFirestoreAdminStore(createFirestore(config.projectId, config.firestoreDatabase), config.collections),
+    completions: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: 0 }),
+    topicReachable: createTopicProbe(pubsub, config.completionsTopic),
+    fetch,
+    clock: () => new Date(),
+    logger,
+    version: VERSION,
+  });
+}
+
+export function buildReconciler(env: Env, logger: Logger = createLogger()) {
+  const config = loadReconcilerConfig(env);
+  announce(logger, 'reconcileExecutions', config.warnings);
+  return createReconciler({
+    config,
+    store: createFirestoreAdminStore(createFirestore(config.projectId, config.firestoreDatabase), config.collections),
+    completions: createTopicPublisher(createPubSub(config.projectId), config.completionsTopic, { batchWindowMs: 0 }),
+    fetch,
     clock: () => new Date(),
     logger,
   });
@@ -64,3 +93,5 @@ const wants = (name: string) => !target || target === name;
 
 if (wants('modalWebhook')) functions.http('modalWebhook', buildWebhook(process.env));
 if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(process.env).processCompletion);
+if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(process.env));
+if (wants('reconcileExecutions')) functions.cloudEvent('reconcileExecutions', buildReconciler(process.env).reconcileExecutions);

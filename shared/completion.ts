@@ -14,9 +14,9 @@
 import type { BatchBucket, CompletionPayload, CompletionStatus, JobDoc, StoredResult } from './schemas';
 import { TERMINAL_STATUSES } from './schemas';
 
-export type TerminalJobStatus = 'completed' | 'failed' | 'timeout';
+export type TerminalJobStatus = 'completed' | 'failed' | 'timeout' | 'cancelled';
 
-export const JOB_STATUS_BY_OUTCOME: Record<CompletionStatus, TerminalJobStatus> = {
+export const JOB_STATUS_BY_OUTCOME: Record<CompletionStatus, Exclude<TerminalJobStatus, 'cancelled'>> = {
   success: 'completed',
   failure: 'failed',
   timeout: 'timeout',
@@ -116,4 +116,32 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
   };
   if (upgrade) update.previous_status = current;
   return { kind: 'apply', status: next, update, batch };
+}
+
+/**
+ * What cancelling a job's execution does: a job that is not terminal becomes `cancelled` (terminal,
+ * counted as failed in its batch); cancelling twice changes nothing; a finished job stays finished.
+ */
+export function planCancel(existing: JobDoc | undefined, callId: string, now: Date, reason: string | undefined): JobPlan {
+  const current = existing?.status;
+  if (current === 'cancelled') return { kind: 'duplicate', reason: 'job is already cancelled' };
+  if (current !== undefined && TERMINAL_STATUSES.has(current)) {
+    return { kind: 'late', reason: `job is already ${current}`, lateEvent: { status: 'cancelled', modal_call_id: callId, recorded_at: now, reason: reason ?? null } };
+  }
+  const batchId = existing?.batch_id ?? null;
+  return {
+    kind: 'apply',
+    status: 'cancelled',
+    update: {
+      status: 'cancelled',
+      modal_call_id: existing?.modal_call_id ?? callId,
+      cancelled_at: now,
+      cancel_reason: reason ?? null,
+      completed_at: now,
+      updated_at: now,
+      batch_bucket: batchId ? 'failed' : null,
+      error: { message: reason ? `cancelled: ${reason}` : 'cancelled', type: 'Cancelled' },
+    },
+    batch: batchId ? { batchId, completed: 0, failed: 1 } : undefined,
+  };
 }

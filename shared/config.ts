@@ -20,6 +20,39 @@ const common = {
   RESULTS_DIR: z.string().default('./.data/results'),
 };
 
+const collectionsEnv = {
+  JOBS_COLLECTION: name.default('jobs'),
+  BATCHES_COLLECTION: name.default('batches'),
+  /** Prefix of the pipeline's own collections (executions, dead letters, stats, apps, tests). */
+  PIPELINE_COLLECTION_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_]*$/).default(''),
+  DEAD_LETTERS_COLLECTION: optionalName,
+  FIRESTORE_DATABASE: name.default('(default)'),
+};
+
+/** Firestore collections; `jobs` and `batches` are shared with the OMTX-Hub backend. */
+export interface Collections {
+  jobs: string;
+  batches: string;
+  deadLetters: string;
+  executions: string;
+  apps: string;
+  stats: string;
+  tests: string;
+}
+
+function collections(e: { JOBS_COLLECTION: string; BATCHES_COLLECTION: string; PIPELINE_COLLECTION_PREFIX: string; DEAD_LETTERS_COLLECTION?: string }): Collections {
+  const p = e.PIPELINE_COLLECTION_PREFIX;
+  return Object.freeze({
+    jobs: e.JOBS_COLLECTION,
+    batches: e.BATCHES_COLLECTION,
+    deadLetters: e.DEAD_LETTERS_COLLECTION ?? `${p}dead_letters`,
+    executions: `${p}executions`,
+    apps: `${p}webhook_apps`,
+    stats: `${p}webhook_stats`,
+    tests: `${p}webhook_tests`,
+  });
+}
+
 const webhookEnv = z.object({
   ...common,
   MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the HMAC secret shared with the Modal app)' }),
@@ -29,22 +62,47 @@ const webhookEnv = z.object({
   DRY_RUN: bool.default(false),
   CLAIM_CHECK_THRESHOLD_BYTES: int(1024, 9 * 1024 * 1024).default(5 * 1024 * 1024),
   PUBLISH_BATCH_WINDOW_MS: int(0, 1000).default(0),
+  STATS_FLUSH_SECONDS: int(0, 3600).default(30),
 });
 
 const workerEnv = z.object({
   ...common,
-  JOBS_COLLECTION: name.default('jobs'),
-  BATCHES_COLLECTION: name.default('batches'),
-  DEAD_LETTERS_COLLECTION: name.default('dead_letters'),
-  FIRESTORE_DATABASE: name.default('(default)'),
+  ...collectionsEnv,
   BATCH_EVENTS_TOPIC: optionalName,
   AFFINITY_DIRECTION: z.enum(['higher', 'lower']).default('higher'),
   RANKING_SIZE: int(1, 1000).default(10),
 });
 
+const url = z.url({ protocol: /^https?$/ });
+
+const adminEnv = z.object({
+  ...common,
+  ...collectionsEnv,
+  MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the admin signs test deliveries and cancel requests with it)' }),
+  COMPLETIONS_TOPIC: name.default('modal-completions'),
+  WEBHOOK_URL: url.optional(),
+  WEBHOOK_BASE_URL: url.optional(),
+  MODAL_CONTROL_URL: url.optional(),
+  MODAL_APPS: z.string().default(''),
+  TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
+});
+
+const reconcilerEnv = z.object({
+  ...common,
+  ...collectionsEnv,
+  MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (status requests to Modal are signed with it)' }),
+  COMPLETIONS_TOPIC: name.default('modal-completions'),
+  COMPLETION_MODE: z.enum(['dual', 'webhook_primary', 'webhook_only']).default('dual'),
+  STALE_AFTER_SECONDS: int(30, 7 * 24 * 3600).default(900),
+  MODAL_STATUS_URL: url.optional(),
+  RECONCILE_MAX_EXECUTIONS: int(1, 5000).default(500),
+});
+
 /** Environment variables each function reads (the Terraform tests check the deployment against these). */
 export const WEBHOOK_ENV_VARS: readonly string[] = Object.keys(webhookEnv.shape);
 export const WORKER_ENV_VARS: readonly string[] = Object.keys(workerEnv.shape);
+export const ADMIN_ENV_VARS: readonly string[] = Object.keys(adminEnv.shape);
+export const RECONCILER_ENV_VARS: readonly string[] = Object.keys(reconcilerEnv.shape);
 
 /** Where result files go: a Cloud Storage bucket in production, a local directory otherwise. */
 export type ResultsLocation = { kind: 'gcs'; bucket: string } | { kind: 'local'; dir: string };
@@ -58,6 +116,8 @@ export interface WebhookConfig {
   dryRun: boolean;
   claimCheckThresholdBytes: number;
   publishBatchWindowMs: number;
+  /** How often rejection/acceptance counts are sent to the worker for the metrics endpoint; 0: every request. */
+  statsFlushMs: number;
   results: ResultsLocation;
   /** Things worth saying at start (never secret values). */
   warnings: readonly string[];
@@ -65,9 +125,7 @@ export interface WebhookConfig {
 
 export interface WorkerConfig {
   projectId?: string;
-  jobsCollection: string;
-  batchesCollection: string;
-  deadLettersCollection: string;
+  collections: Collections;
   firestoreDatabase: string;
   batchEventsTopic?: string;
   affinityDirection: 'higher' | 'lower';
@@ -119,6 +177,7 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     dryRun: e.DRY_RUN,
     claimCheckThresholdBytes: e.CLAIM_CHECK_THRESHOLD_BYTES,
     publishBatchWindowMs: e.PUBLISH_BATCH_WINDOW_MS,
+    statsFlushMs: e.STATS_FLUSH_SECONDS * 1000,
     results: results(e),
     warnings: Object.freeze(warnings),
   });
@@ -128,14 +187,92 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
   const e = parse(workerEnv, env);
   return Object.freeze({
     projectId: e.GOOGLE_CLOUD_PROJECT,
-    jobsCollection: e.JOBS_COLLECTION,
-    batchesCollection: e.BATCHES_COLLECTION,
-    deadLettersCollection: e.DEAD_LETTERS_COLLECTION,
+    collections: collections(e),
     firestoreDatabase: e.FIRESTORE_DATABASE,
     batchEventsTopic: e.BATCH_EVENTS_TOPIC,
     affinityDirection: e.AFFINITY_DIRECTION,
     rankingSize: e.RANKING_SIZE,
     results: results(e),
     warnings: Object.freeze([]),
+  });
+}
+
+export interface AdminConfig {
+  projectId?: string;
+  collections: Collections;
+  firestoreDatabase: string;
+  secret: string;
+  completionsTopic: string;
+  /** The webhook's completion URL, for test deliveries. */
+  webhookUrl?: string;
+  /** The public base URL reported by the status endpoint (the seed's WEBHOOK_BASE_URL). */
+  baseUrl?: string;
+  modalControlUrl?: string;
+  /** Modal apps expected to send webhooks (MODAL_APPS, comma-separated). */
+  expectedApps: readonly string[];
+  testTimeoutMs: number;
+  results: ResultsLocation;
+  warnings: readonly string[];
+}
+
+export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
+  const e = parse(adminEnv, env);
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
+  if (problems.length) throw new ConfigError(problems);
+  if (!e.WEBHOOK_URL) warnings.push('WEBHOOK_URL is not set: POST /api/v3/webhooks/modal/test will answer 503');
+  if (!e.MODAL_CONTROL_URL) warnings.push('MODAL_CONTROL_URL is not set: cancel marks jobs cancelled but cannot stop Modal calls');
+  return Object.freeze({
+    projectId: e.GOOGLE_CLOUD_PROJECT,
+    collections: collections(e),
+    firestoreDatabase: e.FIRESTORE_DATABASE,
+    secret,
+    completionsTopic: e.COMPLETIONS_TOPIC,
+    webhookUrl: e.WEBHOOK_URL,
+    baseUrl: e.WEBHOOK_BASE_URL ?? (e.WEBHOOK_URL ? new URL(e.WEBHOOK_URL).origin : undefined),
+    modalControlUrl: e.MODAL_CONTROL_URL,
+    expectedApps: Object.freeze(e.MODAL_APPS.split(',').map((a) => a.trim()).filter(Boolean)),
+    testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
+    results: results(e),
+    warnings: Object.freeze(warnings),
+  });
+}
+
+export type CompletionMode = 'dual' | 'webhook_primary' | 'webhook_only';
+
+export interface ReconcilerConfig {
+  projectId?: string;
+  collections: Collections;
+  firestoreDatabase: string;
+  secret: string;
+  completionsTopic: string;
+  mode: CompletionMode;
+  staleAfterMs: number;
+  modalStatusUrl?: string;
+  maxExecutions: number;
+  warnings: readonly string[];
+}
+
+export function loadReconcilerConfig(env: Env): Readonly<ReconcilerConfig> {
+  const e = parse(reconcilerEnv, env);
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
+  if (e.COMPLETION_MODE !== 'webhook_only' && !e.MODAL_STATUS_URL) {
+    problems.push(`MODAL_STATUS_URL: is required when COMPLETION_MODE is ${e.COMPLETION_MODE} (the reconciler polls it)`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze({
+    projectId: e.GOOGLE_CLOUD_PROJECT,
+    collections: collections(e),
+    firestoreDatabase: e.FIRESTORE_DATABASE,
+    secret,
+    completionsTopic: e.COMPLETIONS_TOPIC,
+    mode: e.COMPLETION_MODE,
+    staleAfterMs: e.STALE_AFTER_SECONDS * 1000,
+    modalStatusUrl: e.MODAL_STATUS_URL,
+    maxExecutions: e.RECONCILE_MAX_EXECUTIONS,
+    warnings: Object.freeze(warnings),
   });
 }

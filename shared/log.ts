@@ -23,7 +23,20 @@ export type LogEvent =
   | 'messageDeadLettered'
   | 'batchCountsUpdated'
   | 'batchCompleted'
-  | 'batchEventPublished';
+  | 'batchEventPublished'
+  | 'testDeliveryArrived'
+  | 'statsPublishFailed'
+  | 'adminRequest'
+  | 'adminRejected'
+  | 'executionRegistered'
+  | 'batchRegistered'
+  | 'executionCancelled'
+  | 'cancelForwardFailed'
+  | 'reconcileStarted'
+  | 'reconcileFinished'
+  | 'executionPolled'
+  | 'executionStale'
+  | 'pollFailed';
 
 export type LogFields = Record<string, unknown>;
 

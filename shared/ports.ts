@@ -4,6 +4,7 @@
  */
 import type { BatchSummary } from './batch';
 import type { BatchDelta, JobPlan } from './completion';
+export type { JobPlan };
 import type { BatchDoc, JobDoc } from './schemas';
 
 /** A Pub/Sub topic. Resolves with the message id once Pub/Sub has the message. */
@@ -54,6 +55,79 @@ export interface JobStore {
   completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date): Promise<boolean>;
   markBatchEventPublished(batchId: string): Promise<void>;
   recordDeadLetter(entry: DeadLetter): Promise<void>;
+  /** The last verified webhook of a Modal app (`webhook_apps/{app}`). */
+  recordApp(app: string, fields: Record<string, unknown>): Promise<void>;
+  /** A test delivery arrived (`webhook_tests/{job_id}`); touches no real job or batch. */
+  recordTest(jobId: string, fields: Record<string, unknown>): Promise<void>;
+  /** One flush of a webhook instance's counters; `id` makes a redelivered flush idempotent. */
+  recordWebhookStats(id: string, stats: WebhookStatsDoc): Promise<void>;
+}
+
+/** `executions/{call_id}`: a Modal call the backend registered, or one whose completion arrived. */
+export interface ExecutionDoc {
+  call_id: string;
+  job_id: string;
+  batch_id?: string | null;
+  app?: string | null;
+  status: string;
+  registered_at?: Date;
+  updated_at?: Date;
+  [field: string]: unknown;
+}
+
+/** Counts of one webhook instance over one minute. */
+export interface WebhookStatsDoc {
+  minute: Date;
+  instance: string;
+  accepted: number;
+  rejected: Record<string, number>;
+}
+
+/** What the metrics endpoint needs of one completed job. */
+export interface CompletionRecord {
+  status: string;
+  source: string;
+  latencyMs: number | null;
+}
+
+export interface ExecutionRegistration {
+  call_id: string;
+  job_id: string;
+  batch_id?: string;
+  app?: string;
+}
+
+export interface BatchRegistration {
+  batch_id: string;
+  total_jobs: number;
+  job_ids?: string[];
+}
+
+/** What the admin API reads and writes. */
+export interface AdminStore {
+  getJob(jobId: string): Promise<JobDoc | undefined>;
+  getBatch(batchId: string): Promise<BatchDoc | undefined>;
+  applyToJob(jobId: string, decide: (existing: JobDoc | undefined) => JobPlan): Promise<JobPlan>;
+  getExecution(callId: string): Promise<ExecutionDoc | undefined>;
+  registerExecution(input: ExecutionRegistration, now: Date): Promise<{ created: boolean; execution: ExecutionDoc }>;
+  registerBatch(input: BatchRegistration, now: Date): Promise<{ created: boolean; batch: BatchDoc }>;
+  /** Executions with `status`, oldest first; `after` is the last one of the previous page. */
+  listExecutions(query: { status: string; batchId?: string; limit: number; after?: { registeredAt: Date; callId: string } }): Promise<ExecutionDoc[]>;
+  listApps(): Promise<Array<Record<string, unknown>>>;
+  webhookStatsSince(since: Date): Promise<WebhookStatsDoc[]>;
+  completionsSince(since: Date): Promise<CompletionRecord[]>;
+  countDeadLettersSince(since: Date): Promise<number>;
+  /** Throws when Firestore cannot be reached. */
+  ping(): Promise<void>;
+  /** A test delivery's record (`webhook_tests/{job_id}`). */
+  getTest(jobId: string): Promise<JobDoc | undefined>;
+}
+
+/** What the reconciler reads and writes. */
+export interface ReconcilerStore {
+  listExecutions: AdminStore['listExecutions'];
+  /** Marks a running execution and its job `stale` (not terminal: a late webhook still applies). */
+  markStale(callId: string, now: Date): Promise<void>;
 }
 
 export type { BatchDelta };

@@ -52,7 +52,10 @@ export const metadataSchema = z.looseObject({
   job_id: idSchema,
   batch_id: idSchema.nullable().optional(),
   timestamp: z.string().optional(),
-  app: z.string().max(256).optional(),
+  /** The Modal app that sent it (the status endpoint counts apps by it). */
+  app: idSchema.optional(),
+  /** A synthetic delivery from the admin's test endpoint: recorded apart, touches no job or batch. */
+  test: z.boolean().optional(),
 });
 
 /** The webhook body Modal sends when a function call ends. */
@@ -152,3 +155,14 @@ export interface BatchDoc {
   batch_event_published?: boolean;
   [field: string]: unknown;
 }
+
+/** Counters a webhook instance sends to the worker (kind `webhook_stats`), per minute. */
+export const webhookStatsSchema = z.object({
+  instance: z.string().regex(/^[a-z0-9]{1,32}$/),
+  seq: z.number().int().nonnegative(),
+  minutes: z.record(
+    z.iso.datetime(),
+    z.object({ accepted: z.number().int().nonnegative(), rejected: z.record(z.string(), z.number().int().nonnegative()) }),
+  ),
+});
+export type WebhookStats = z.output<typeof webhookStatsSchema>;

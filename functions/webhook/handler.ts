@@ -14,6 +14,7 @@ import { traceFields, type Logger } from '../../shared/log';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import { completionPayloadSchema, describeIssues, MESSAGE_SCHEMA_VERSION, type CompletionPayload } from '../../shared/schemas';
 import { verifyWebhook } from '../../shared/signature';
+import type { StatsBuffer } from '../../shared/stats';
 
 export const COMPLETION_PATHS = ['/', '/api/v3/webhooks/modal/completion'];
 export const HEALTH_PATHS = ['/health', '/api/v3/webhooks/modal/health'];
@@ -26,6 +27,8 @@ export interface WebhookDeps {
   clock: Clock;
   logger: Logger;
   version: string;
+  /** Counts for the metrics endpoint, sent to the worker over the completions topic. */
+  stats?: StatsBuffer;
 }
 
 function normalizePath(path: string): string {
@@ -33,7 +36,17 @@ function normalizePath(path: string): string {
 }
 
 export function createWebhookHandler(deps: WebhookDeps) {
-  const { config, publisher, claims, clock, logger } = deps;
+  const { config, publisher, claims, clock, logger, stats } = deps;
+
+  /** Sends due counters without delaying or failing the request that triggered it. */
+  function flushStats(log: Logger): void {
+    const due = stats?.takeIfDue(clock());
+    if (!due) return;
+    const attributes = { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' };
+    publisher.publish(Buffer.from(JSON.stringify(due)), attributes).catch((err: unknown) => {
+      log.log('WARNING', 'statsPublishFailed', `webhook counters not sent: ${String(err)}`, {});
+    });
+  }
 
   function health(res: Response): void {
     const secretConfigured = config.secrets.length > 0;
@@ -77,6 +90,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
         bytes: rawBody.length,
         user_agent: req.get('user-agent'),
       });
+      stats?.count(verification.reason, clock());
       res.status(401).json({ error: verification.reason, message: 'webhook signature verification failed' });
       return;
     }
@@ -109,6 +123,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       job_id: ids.job_id,
       received_at: receivedAt.toISOString(),
       source: 'webhook',
+      secret_index: String(verification.secretIndex),
       ...(ids.batch_id ? { batch_id: ids.batch_id } : {}),
     };
     let data = rawBody;
@@ -134,6 +149,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       bytes: rawBody.length,
       latency_ms: clock().getTime() - started,
     });
+    stats?.count('accepted', clock());
     res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId });
   }
 
@@ -164,7 +180,10 @@ export function createWebhookHandler(deps: WebhookDeps) {
       });
       const body: Record<string, unknown> = { error: error.code, message: error.message };
       if (error.code === 'invalid_payload') body.issues = error.details?.issues;
+      if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(error.code, clock());
       res.status(error.status).json(body);
+    } finally {
+      flushStats(log);
     }
   };
 }

@@ -22,6 +22,7 @@ import {
   completionPayloadSchema,
   describeIssues,
   MESSAGE_SCHEMA_VERSION,
+  webhookStatsSchema,
   type CompletionPayload,
 } from '../../shared/schemas';
 import { decodeStructure } from '../../shared/structure';
@@ -54,11 +55,14 @@ export interface WorkerDeps {
 export type WorkerOutcome =
   | { kind: 'applied' | 'duplicate' | 'late'; deliveryId: string; jobId: string; batchCompleted: boolean }
   | { kind: 'batch_checked'; batchId: string; batchCompleted: boolean }
+  | { kind: 'test_recorded'; deliveryId: string; jobId: string }
+  | { kind: 'stats_recorded'; minutes: number }
   | { kind: 'dead_lettered'; code: string };
 
 const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
 /** After this long, a finalisation claim whose holder never finished can be taken over. */
 const FINALIZATION_LEASE_MS = 10 * 60 * 1000;
+const APP_RECORD_INTERVAL_MS = 60 * 1000;
 
 export function createCompletionWorker(deps: WorkerDeps) {
   const { config, jobs, results, clock, logger } = deps;
@@ -154,6 +158,60 @@ export function createCompletionWorker(deps: WorkerDeps) {
     return true;
   }
 
+  const appsSeen = new Map<string, number>();
+
+  /** Notes that a Modal app's webhook verified — at most once a minute per app and instance. */
+  async function recordApp(payload: CompletionPayload, attributes: Record<string, string>, receivedAt: Date): Promise<void> {
+    const app = payload.metadata.app;
+    if (!app || attributes.source !== 'webhook') return;
+    const signedWith = attributes.secret_index === '1' ? 'previous' : 'current';
+    const key = `${app}:${signedWith}`;
+    const last = appsSeen.get(key) ?? 0;
+    if (clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
+    appsSeen.set(key, clock().getTime());
+    await jobs.recordApp(app, {
+      last_verified_at: receivedAt,
+      last_call_id: payload.call_id,
+      signed_with: signedWith,
+      ...(signedWith === 'current' ? { last_verified_current_secret_at: receivedAt } : {}),
+    });
+  }
+
+  async function recordStats(message: PubSubMessage): Promise<WorkerOutcome> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(message.data ?? '', 'base64').toString('utf8'));
+    } catch {
+      throw new PermanentMessageError('invalid_json', 'webhook_stats data is not valid JSON');
+    }
+    const stats = webhookStatsSchema.safeParse(parsed);
+    if (!stats.success) throw new PermanentMessageError('invalid_payload', 'webhook_stats message does not match its schema');
+    const { instance, seq, minutes } = stats.data;
+    await Promise.all(Object.entries(minutes).map(([minute, counts]) =>
+      jobs.recordWebhookStats(`${minute.replace(/[^0-9]/g, '')}_${instance}_${seq}`, {
+        minute: new Date(minute),
+        instance,
+        accepted: counts.accepted,
+        rejected: counts.rejected,
+      })));
+    return { kind: 'stats_recorded', minutes: Object.keys(minutes).length };
+  }
+
+  async function recordTest(payload: CompletionPayload, id: string, receivedAt: Date): Promise<WorkerOutcome> {
+    const now = clock();
+    await jobs.recordTest(payload.metadata.job_id, {
+      job_id: payload.metadata.job_id,
+      modal_call_id: payload.call_id,
+      status: 'arrived',
+      delivery_id: id,
+      webhook_received_at: receivedAt,
+      arrived_at: now,
+      processing_latency_ms: Math.max(0, now.getTime() - receivedAt.getTime()),
+    });
+    logger.log('INFO', 'testDeliveryArrived', 'test delivery arrived at the worker', { delivery_id: id, call_id: payload.call_id, job_id: payload.metadata.job_id });
+    return { kind: 'test_recorded', deliveryId: id, jobId: payload.metadata.job_id };
+  }
+
   async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     const started = clock().getTime();
     const payload = parseCompletion(await readBody(message, attributes));
@@ -163,6 +221,8 @@ export function createCompletionWorker(deps: WorkerDeps) {
     const source = meta.success ? (meta.data.source ?? 'webhook') : 'webhook';
     const jobId = payload.metadata.job_id;
     const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
+    if (payload.metadata.test === true) return recordTest(payload, id, receivedAt);
+    await recordApp(payload, attributes, receivedAt);
 
     const completion: Completion = { deliveryId: id, payload, receivedAt, source };
     // Decide outside the transaction first, so that files are stored only when the job will take
@@ -226,6 +286,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
         const claimant = `batch_check:${message.messageId ?? check.data.batch_id}`;
         return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id, claimant) };
       }
+      if (attributes.kind === 'webhook_stats') return await recordStats(message);
       if (attributes.kind !== undefined && attributes.kind !== 'completion') {
         throw new PermanentMessageError('unknown_message', `unknown message kind ${attributes.kind}`);
       }

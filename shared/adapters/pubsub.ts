@@ -24,3 +24,8 @@ export function createTopicPublisher(pubsub: PubSub, topicName: string, options:
     publish: (data, attributes) => topic.publishMessage({ data, attributes }),
   };
 }
+
+/** Whether a topic exists and can be reached (the admin status check). */
+export function createTopicProbe(pubsub: PubSub, topicName: string): () => Promise<boolean> {
+  return async () => (await pubsub.topic(topicName).exists())[0];
+}

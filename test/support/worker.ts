@@ -33,15 +33,16 @@ export function recordingPublisher(topic = 'batch-events'): Publisher & { messag
 
 export function testWorker(env: Record<string, string> = {}, overrides: { results?: BlobStore } = {}) {
   const suffix = randomBytes(4).toString('hex');
-  const collections = { jobs: `jobs_${suffix}`, batches: `batches_${suffix}`, deadLetters: `dead_letters_${suffix}` };
+
   const resultsDir = mkdtempSync(join(tmpdir(), 'omtx-results-'));
   const config = loadWorkerConfig({
-    JOBS_COLLECTION: collections.jobs,
-    BATCHES_COLLECTION: collections.batches,
-    DEAD_LETTERS_COLLECTION: collections.deadLetters,
+    JOBS_COLLECTION: `jobs_${suffix}`,
+    BATCHES_COLLECTION: `batches_${suffix}`,
+    PIPELINE_COLLECTION_PREFIX: `p${suffix}_`,
     RESULTS_DIR: resultsDir,
     ...env,
   });
+  const collections = config.collections;
   const firestore = emulatorFirestore();
   const logger = memoryLogger();
   const batchEvents = recordingPublisher();
@@ -64,6 +65,8 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
     jobs: firestore.collection(collections.jobs),
     batches: firestore.collection(collections.batches),
     deadLetters: firestore.collection(collections.deadLetters),
+    executions: firestore.collection(collections.executions),
+    collections,
   };
 }
 

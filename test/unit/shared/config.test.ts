@@ -1,4 +1,4 @@
-import { loadWebhookConfig, loadWorkerConfig } from '../../../shared/config';
+import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../../../shared/config';
 import { ConfigError } from '../../../shared/errors';
 
 const base = { MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value' };
@@ -54,9 +54,7 @@ describe('loadWebhookConfig', () => {
 describe('loadWorkerConfig', () => {
   it('needs no secret and has defaults', () => {
     expect(loadWorkerConfig({})).toMatchObject({
-      jobsCollection: 'jobs',
-      batchesCollection: 'batches',
-      deadLettersCollection: 'dead_letters',
+      collections: { jobs: 'jobs', batches: 'batches', deadLetters: 'dead_letters', executions: 'executions', apps: 'webhook_apps', stats: 'webhook_stats', tests: 'webhook_tests' },
       affinityDirection: 'higher',
       rankingSize: 10,
       batchEventsTopic: undefined,
@@ -64,5 +62,24 @@ describe('loadWorkerConfig', () => {
   });
   it('names AFFINITY_DIRECTION when it is neither higher nor lower', () => {
     expect(() => loadWorkerConfig({ AFFINITY_DIRECTION: 'up' })).toThrow(/AFFINITY_DIRECTION/);
+  });
+});
+
+describe('admin and reconciler configuration', () => {
+  it('prefixes the pipeline collections but not the backend ones', () => {
+    expect(loadWorkerConfig({ PIPELINE_COLLECTION_PREFIX: 'omtx_' }).collections).toMatchObject({ jobs: 'jobs', batches: 'batches', executions: 'omtx_executions', deadLetters: 'omtx_dead_letters' });
+  });
+
+  it('requires MODAL_STATUS_URL unless the reconciler runs webhook_only', () => {
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20) })).toThrow(/MODAL_STATUS_URL: is required when COMPLETION_MODE is dual/);
+    expect(loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), COMPLETION_MODE: 'webhook_only' })).toMatchObject({ mode: 'webhook_only', staleAfterMs: 900_000 });
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), COMPLETION_MODE: 'polling' })).toThrow(/COMPLETION_MODE/);
+  });
+
+  it('derives the admin base URL from WEBHOOK_URL and lists expected apps', () => {
+    const config = loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), WEBHOOK_URL: 'https://hooks.example.com/api/v3/webhooks/modal/completion', MODAL_APPS: 'omtx-boltz2, omtx-chai1,' });
+    expect(config).toMatchObject({ baseUrl: 'https://hooks.example.com', expectedApps: ['omtx-boltz2', 'omtx-chai1'] });
+    expect(config.warnings.join(' ')).toMatch(/MODAL_CONTROL_URL is not set/);
+    expect(() => loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), WEBHOOK_URL: 'not a url' })).toThrow(/WEBHOOK_URL/);
   });
 });
