@@ -1,0 +1,97 @@
+"""Completion webhooks for OMTX-Hub, sent from a Modal app.
+
+Standard library only, so it runs in any Modal image. Signs exactly as the receiver verifies:
+``X-Modal-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`` and ``X-Modal-Timestamp: <unix
+seconds>``, set when each attempt is sent. Retries with exponential backoff on network errors,
+408, 429 and 5xx; gives up at once on other 4xx (they will not change by retrying).
+
+Also verifies the signed requests the pipeline sends to the app's status and cancel endpoints.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Mapping, Optional
+
+USER_AGENT = "Modal-Webhook/1.0"
+TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Modal-Signature header value for ``body``."""
+    return "sha256=" + hmac.new(secret.strip().encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: Optional[str], timestamp: Optional[str], now: Optional[float] = None) -> bool:
+    """True when a request from the pipeline (status, cancel) is signed with ``secret`` and fresh."""
+    if not signature or not timestamp or not timestamp.isdigit():
+        return False
+    if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
+
+
+def completion_body(call_id: str, status: str, job_id: str, batch_id: Optional[str] = None, app: Optional[str] = None,
+                    result: Optional[Mapping[str, Any]] = None, error: Optional[Mapping[str, Any]] = None) -> bytes:
+    """The seed guide's payload, serialised once: the bytes that are signed are the bytes sent."""
+    metadata: dict[str, Any] = {"job_id": job_id, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if batch_id:
+        metadata["batch_id"] = batch_id
+    if app:
+        metadata["app"] = app
+    payload: dict[str, Any] = {"call_id": call_id, "status": status, "metadata": metadata}
+    if result is not None:
+        payload["result"] = dict(result)
+    if error is not None:
+        payload["error"] = dict(error)
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class DeliveryFailed(Exception):
+    """The webhook was not accepted after every attempt (or was refused for good)."""
+
+
+def send_completion(url: str, secret: str, body: bytes, *, attempts: int = 6, base_delay: float = 1.0,
+                    max_delay: float = 60.0, timeout: float = 30.0,
+                    sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """POSTs a signed completion; returns the receiver's JSON answer (202 accepted or 200 dry run)."""
+    last_error = ""
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Modal-Signature": sign(secret, body),
+            "X-Modal-Timestamp": str(int(time.time())),
+        })
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:300].decode(errors="replace")
+            last_error = f"HTTP {err.code}: {detail}"
+            if err.code < 500 and err.code not in (408, 429):
+                raise DeliveryFailed(last_error) from err
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            last_error = str(err)
+        if attempt + 1 < attempts:
+            delay = min(max_delay, base_delay * 2 ** attempt)
+            sleep(delay * (0.5 + random.random() / 2))
+    raise DeliveryFailed(f"not accepted after {attempts} attempts: {last_error}")
+
+
+if __name__ == "__main__":
+    # python3 omtx_webhooks.py URL JOB_ID [CALL_ID]: sends a sample success, signed with $MODAL_WEBHOOK_SECRET.
+    import os
+    import sys
+
+    target, job = sys.argv[1], sys.argv[2]
+    call = sys.argv[3] if len(sys.argv) > 3 else f"call-{int(time.time())}"
+    answer = send_completion(target, os.environ["MODAL_WEBHOOK_SECRET"],
+                             completion_body(call, "success", job, result={"affinity": 0.64, "confidence": 0.51}),
+                             attempts=3, base_delay=0.2)
+    print(json.dumps(answer))

@@ -1,0 +1,109 @@
+/**
+ * The Python sender in examples/modal against this project's receiver: the same known-answer
+ * vector, a real signed delivery through the webhook, retries with backoff, no retry on 4xx.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createWebhookHandler } from '../../../functions/webhook/handler';
+import { createLocalBlobStore } from '../../../shared/adapters/local-files';
+import { loadWebhookConfig } from '../../../shared/config';
+import { memoryLogger } from '../../../shared/log';
+import type { Publisher } from '../../../shared/ports';
+import { sign, verifyWebhook } from '../../../shared/signature';
+import { serveHttp } from '../../support/http';
+
+const examples = join(__dirname, '..', '..', '..', 'examples', 'modal');
+const hasPython = spawnSync('python3', ['--version']).status === 0;
+if (!hasPython) process.stdout.write('skipping the Python sender tests: python3 is not installed on this machine\n');
+const pyIt = hasPython ? it : it.skip;
+
+/** Runs Python without blocking the event loop (the servers under test live in this process). */
+function python(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('python3', args, { cwd: examples, env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (status) => resolve({ status, out: out.trim(), err: err.trim() }));
+  });
+}
+const py = (code: string) => python(['-c', code]);
+
+const VECTOR = '{"call_id":"call-123456789","status":"success","metadata":{"job_id":"job-abc123"}}';
+
+pyIt('signs the known-answer vector exactly as the receiver does', async () => {
+  const r = await py(`import omtx_webhooks as m; print(m.sign('omtx-test-secret', b'${VECTOR}'))`);
+  expect(r.out).toBe('sha256=d039d0e7cc968e6f145ff3a50bbf09b563a9a558daa9d258b12b3cc8e76cfe7a');
+  expect(r.out).toBe(sign('omtx-test-secret', VECTOR));
+});
+
+pyIt('verifies what the pipeline signs (status and cancel requests), and rejects stale or forged ones', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const sig = sign('s3cret-value-0123456789', '{"call_id":"c1"}');
+  const r = await py(`import omtx_webhooks as m
+b = b'{"call_id":"c1"}'
+print(m.verify('s3cret-value-0123456789', b, '${sig}', '${now}'), m.verify('s3cret-value-0123456789', b, '${sig}', '${now - 400}'), m.verify('other', b, '${sig}', '${now}'))`);
+  expect(r.out).toBe('True False False');
+});
+
+pyIt('delivers a signed completion that the webhook accepts and publishes', async () => {
+  const messages: Array<Record<string, string>> = [];
+  const publisher: Publisher = { topic: 't', publish: async (_d, a) => (messages.push(a), '1') };
+  const dir = mkdtempSync(join(tmpdir(), 'omtx-py-'));
+  const served = await serveHttp(createWebhookHandler({
+    config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'python-secret-0123456789', RESULTS_DIR: dir }),
+    publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger: memoryLogger(), version: 'test',
+  }));
+  try {
+    const r = await python(['omtx_webhooks.py', `${served.url}/api/v3/webhooks/modal/completion`, 'job-python', 'call-python'], { MODAL_WEBHOOK_SECRET: 'python-secret-0123456789\n' });
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out)).toMatchObject({ status: 'accepted', delivery_id: expect.stringMatching(/^dlv_/) });
+    expect(messages[0]).toMatchObject({ call_id: 'call-python', job_id: 'job-python', status: 'success' });
+  } finally {
+    await served.close();
+  }
+});
+
+async function scriptedServer(statuses: number[]) {
+  const seen: Array<{ signature: string; timestamp: string; body: string }> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen.push({ signature: String(req.headers['x-modal-signature']), timestamp: String(req.headers['x-modal-timestamp']), body });
+      const status = statuses[Math.min(seen.length - 1, statuses.length - 1)]!;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 202 ? { status: 'accepted' } : { error: 'x' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, seen, close: () => server.close() };
+}
+
+pyIt('retries 5xx with backoff, re-signing every attempt, until accepted', async () => {
+  const s = await scriptedServer([503, 503, 202]);
+  const r = await py(`import omtx_webhooks as m, json
+print(json.dumps(m.send_completion('${s.url}', 'k3y-0123456789abcdef', m.completion_body('c', 'success', 'j'), base_delay=0.01)))`);
+  s.close();
+  expect(r.out).toBe('{"status": "accepted"}');
+  expect(s.seen).toHaveLength(3);
+  for (const attempt of s.seen) {
+    expect(verifyWebhook({ rawBody: Buffer.from(attempt.body), signatureHeader: attempt.signature, timestampHeader: attempt.timestamp, secrets: ['k3y-0123456789abcdef'], nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 }).ok).toBe(true);
+  }
+});
+
+pyIt('gives up at once on a 4xx that retrying cannot fix', async () => {
+  const s = await scriptedServer([401]);
+  const r = await py(`import omtx_webhooks as m
+try:
+    m.send_completion('${s.url}', 'k', b'{}', base_delay=0.01)
+except m.DeliveryFailed as e:
+    print('failed:', e)`);
+  s.close();
+  expect(r.out).toMatch(/^failed: HTTP 401/);
+  expect(s.seen).toHaveLength(1);
+});
