@@ -15,13 +15,16 @@ export interface LocalStackOptions {
   secret?: string;
   webhookPort?: number;
   workerPort?: number;
+  adminPort?: number;
+  /** Seconds between reconciliation ticks (Cloud Scheduler's role); 0: no ticks. */
+  reconcileIntervalSeconds?: number;
   resultsDir?: string;
   completionsTopic?: string;
   batchEventsTopic?: string;
   /** Extra environment for both functions (collections, thresholds, …). */
   env?: Record<string, string>;
   /** Where the functions' log lines go; default: discarded. */
-  onLog?: (service: 'webhook' | 'worker', line: string) => void;
+  onLog?: (service: 'webhook' | 'worker' | 'admin' | 'reconciler', line: string) => void;
 }
 
 export interface LocalStack {
@@ -30,6 +33,9 @@ export interface LocalStack {
   secretGenerated: boolean;
   webhookUrl: string;
   workerUrl: string;
+  adminUrl: string;
+  reconcileTopic: string;
+  completionMode: string;
   completionsTopic: string;
   batchEventsTopic: string;
   batchEventsSubscription: string;
@@ -134,6 +140,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const webhookPort = options.webhookPort ?? (await freePort());
     const workerPort = options.workerPort ?? (await freePort());
+    const adminPort = options.adminPort ?? (await freePort());
+    const reconcilerPort = await freePort();
     const env: Record<string, string> = {
       ...emulators.env,
       GOOGLE_CLOUD_PROJECT: projectId,
@@ -142,6 +150,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       COMPLETIONS_TOPIC: completionsTopic,
       BATCH_EVENTS_TOPIC: batchEventsTopic,
       RESULTS_DIR: resultsDir,
+      WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/api/v3/webhooks/modal/completion`,
+      WEBHOOK_BASE_URL: `http://localhost:${webhookPort}`,
+      STATS_FLUSH_SECONDS: '5',
+      // Without a Modal status endpoint to poll, the local reconciler runs the webhook-only phase.
+      ...(options.env?.MODAL_STATUS_URL ? {} : { COMPLETION_MODE: 'webhook_only' }),
       ...options.env,
     };
     // Google clients pick the emulators up from the environment.
@@ -165,18 +178,52 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const [eventsExists] = await pubsub.subscription(batchEventsSubscription).exists();
     if (!eventsExists) await pubsub.topic(batchEventsTopic).createSubscription(batchEventsSubscription);
 
+    // Cloud Scheduler → Pub/Sub → reconcileExecutions, here with a local timer.
+    const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
+    await ensureTopic(reconcileTopic);
+    const reconcileSubscription = `${reconcileTopic}-${reconcilerPort}`;
+    await pubsub.topic(reconcileTopic).createSubscription(reconcileSubscription, {
+      pushConfig: { pushEndpoint: `http://127.0.0.1:${reconcilerPort}/projects/${projectId}/topics/${reconcileTopic}` },
+      ackDeadlineSeconds: 120,
+    });
+    stops.push(async () => {
+      await pubsub.subscription(reconcileSubscription).delete().catch(() => undefined);
+    });
+
     const onLog = options.onLog ?? (() => undefined);
-    const worker = serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line));
-    stops.push(worker.stop);
-    const webhook = serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line));
-    stops.push(webhook.stop);
-    const webhookUrl = `http://127.0.0.1:${webhookPort}`;
-    const workerUrl = `http://127.0.0.1:${workerPort}`;
-    await Promise.all([
-      waitForPort(webhookPort, webhook.child, webhook.output),
-      waitForPort(workerPort, worker.child, worker.output),
-    ]);
-    return { projectId, secret, secretGenerated, webhookUrl, workerUrl, completionsTopic, batchEventsTopic, batchEventsSubscription, resultsDir, emulators, env, stop };
+    const services = [
+      serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line)),
+      serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line)),
+      serveFunction('webhookAdmin', 'http', adminPort, env, (line) => onLog('admin', line)),
+      serveFunction('reconcileExecutions', 'cloudevent', reconcilerPort, env, (line) => onLog('reconciler', line)),
+    ];
+    for (const s of services) stops.push(s.stop);
+    await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
+
+    const interval = options.reconcileIntervalSeconds ?? 0;
+    if (interval > 0) {
+      const timer = setInterval(() => {
+        pubsub.topic(reconcileTopic).publishMessage({ data: Buffer.from('{"tick":true}') }).catch(() => undefined);
+      }, interval * 1000);
+      stops.push(async () => clearInterval(timer));
+    }
+    return {
+      projectId,
+      secret,
+      secretGenerated,
+      webhookUrl: `http://127.0.0.1:${webhookPort}`,
+      workerUrl: `http://127.0.0.1:${workerPort}`,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
+      reconcileTopic,
+      completionMode: env.COMPLETION_MODE ?? 'dual',
+      completionsTopic,
+      batchEventsTopic,
+      batchEventsSubscription,
+      resultsDir,
+      emulators,
+      env,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

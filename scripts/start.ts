@@ -27,12 +27,15 @@ async function main(): Promise<void> {
     secret: process.env.MODAL_WEBHOOK_SECRET || undefined,
     webhookPort: Number(process.env.PORT || 8080),
     workerPort: Number(process.env.WORKER_PORT || 8081),
+    adminPort: Number(process.env.ADMIN_PORT || 8082),
+    reconcileIntervalSeconds: Number(process.env.RECONCILE_INTERVAL_SECONDS || 60),
     resultsDir: process.env.RESULTS_DIR,
     completionsTopic: process.env.COMPLETIONS_TOPIC,
     batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
     env: Object.fromEntries(
       ['WEBHOOK_TOLERANCE_SECONDS', 'DRY_RUN', 'CLAIM_CHECK_THRESHOLD_BYTES', 'PUBLISH_BATCH_WINDOW_MS', 'MODAL_WEBHOOK_SECRET_PREVIOUS',
-        'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET']
+        'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET',
+        'COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS', 'STATS_FLUSH_SECONDS']
         .filter((k) => process.env[k] !== undefined)
         .map((k) => [k, process.env[k] as string]),
     ),
@@ -58,6 +61,8 @@ omtx-modal-webhooks is running.
   webhook        ${url}/api/v3/webhooks/modal/completion   (also POST ${url}/)
   health         ${url}/api/v3/webhooks/modal/health
   worker         ${stack.workerUrl}  ← push subscription on topic ${stack.completionsTopic}
+  admin          http://localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
+  reconciler     COMPLETION_MODE=${stack.completionMode}, ticks on ${stack.reconcileTopic}
   emulators      PUBSUB_EMULATOR_HOST=${stack.emulators.env.PUBSUB_EMULATOR_HOST} FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST}
   results        ${stack.resultsDir}
   batch events   topic ${stack.batchEventsTopic}, subscription ${stack.batchEventsSubscription}
@@ -77,6 +82,11 @@ or with curl:
 
 Read the job back:
   FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST} npm run show -- jobs/job-1
+  curl localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/jobs/job-1
+
+Operate it:
+  curl -X POST localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/modal/test      # a signed test delivery, end to end
+  curl localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/metrics
 
 Ctrl-C stops everything.
 `);

@@ -160,3 +160,15 @@ it('completes a 200-job burst into one batch, counts exact, through push', async
   process.stdout.write(`200-job burst: batch completed ${((Date.now() - started) / 1000).toFixed(1)} s after the first webhook\n`);
   expect(batch).toMatchObject({ completed_jobs: 190, failed_jobs: 10, summary: { total_jobs: 200, best_job: { job_id: id('burst-job-199') } } });
 });
+
+it('serves the admin API: a signed test delivery arrives end to end, and status reports real checks', async () => {
+  const test = await fetch(`${stack.adminUrl}/api/v3/webhooks/modal/test`, { method: 'POST' });
+  const body = (await test.json()) as Record<string, unknown>;
+  expect(test.status).toBe(200);
+  expect(body).toMatchObject({ status: 'ok', arrived: true, webhook_status: 202 });
+  process.stdout.write(`admin test delivery: accepted in ${String(body.accepted_ms)} ms, at the worker in ${String(body.end_to_end_ms)} ms\n`);
+  const status = (await (await fetch(`${stack.adminUrl}/api/v3/webhooks/status`)).json()) as Record<string, any>;
+  expect(status).toMatchObject({ health_status: 'healthy', checks: { topic_reachable: true, firestore_reachable: true } });
+  const job = await fetch(`${stack.adminUrl}/api/v3/webhooks/jobs/${id('job-seed')}`);
+  expect(((await job.json()) as Record<string, unknown>).status).toBe('completed');
+});
