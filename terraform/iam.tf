@@ -100,3 +100,72 @@ resource "google_storage_bucket_iam_member" "build_reads_source" {
   role   = "roles/storage.objectViewer"
   member = google_service_account.build.member
 }
+
+# --- admin: private (named invokers only), Firestore, its secret (signs test deliveries and cancel
+# requests), publish batch checks, and see that the completions topic exists
+resource "google_cloud_run_service_iam_member" "admin_invokers" {
+  for_each = toset(var.admin.invokers)
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.admin.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+resource "google_project_iam_member" "admin_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.admin.member
+}
+
+resource "google_secret_manager_secret_iam_member" "admin_secret_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.admin.member
+}
+
+resource "google_pubsub_topic_iam_member" "admin_publishes_completions" {
+  project = var.project_id
+  topic   = google_pubsub_topic.completions.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.admin.member
+}
+
+resource "google_pubsub_topic_iam_member" "admin_views_completions" {
+  project = var.project_id
+  topic   = google_pubsub_topic.completions.name
+  role    = "roles/pubsub.viewer"
+  member  = google_service_account.admin.member
+}
+
+# --- reconciler: Firestore, its secret (signs status requests), publish poll-sourced completions
+resource "google_project_iam_member" "reconciler_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.reconciler.member
+}
+
+resource "google_secret_manager_secret_iam_member" "reconciler_secret_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.reconciler.member
+}
+
+resource "google_pubsub_topic_iam_member" "reconciler_publishes_completions" {
+  project = var.project_id
+  topic   = google_pubsub_topic.completions.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.reconciler.member
+}
+
+# --- the push identity also delivers the scheduler's ticks to the reconciler
+resource "google_cloud_run_service_iam_member" "reconciler_push_invoker" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.reconciler.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}

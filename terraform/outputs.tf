@@ -1,3 +1,8 @@
+output "admin_url" {
+  description = "The private admin API (call with an identity token of an admin.invokers member)."
+  value       = "${google_cloudfunctions2_function.admin.service_config[0].uri}/api/v3/webhooks/status"
+}
+
 output "batch_events_topic" {
   description = "Topic where batch.completed events are published, for downstream subscribers."
   value       = google_pubsub_topic.batch_events.name

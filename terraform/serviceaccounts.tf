@@ -17,7 +17,7 @@ resource "google_service_account" "worker" {
 resource "google_service_account" "push_invoker" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-push-invoker"
-  display_name = "Pub/Sub push identity that invokes the completion worker"
+  display_name = "Pub/Sub push identity that invokes the worker and the reconciler"
   depends_on   = [google_project_service.apis]
 }
 
@@ -25,5 +25,19 @@ resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-fn-build"
   display_name = "Builds the functions' container images"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "admin" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-admin"
+  display_name = "Webhook admin API (status, metrics, cancel, registration, test delivery)"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "reconciler" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-reconciler"
+  display_name = "Reconciler (polls Modal for executions without a completion)"
   depends_on   = [google_project_service.apis]
 }

@@ -1,3 +1,23 @@
+variable "admin" {
+  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); modal_control_url: the Modal app's control endpoint for cancel; modal_apps: Modal apps expected to send webhooks."
+  type = object({
+    invokers          = optional(list(string), [])
+    max_instances     = optional(number, 3)
+    modal_control_url = optional(string)
+    modal_apps        = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = alltrue([for m in var.admin.invokers : can(regex("^(user|group|serviceAccount|domain):", m))]) && !contains(var.admin.invokers, "allUsers") && !contains(var.admin.invokers, "allAuthenticatedUsers")
+    error_message = "admin.invokers must be IAM members such as group:oncall@example.com; the admin API is never public."
+  }
+  validation {
+    condition     = var.admin.modal_control_url == null || can(regex("^https://", coalesce(var.admin.modal_control_url, "https://")))
+    error_message = "admin.modal_control_url must be an https:// URL."
+  }
+}
+
 variable "affinity_direction" {
   description = "Which affinity ranks a batch's jobs first: \"higher\" or \"lower\" values."
   type        = string
@@ -67,6 +87,30 @@ variable "project_id" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
     error_message = "project_id must be a valid Google Cloud project id."
+  }
+}
+
+variable "reconciler" {
+  description = "Migration from polling: completion_mode dual | webhook_primary | webhook_only (see the README section Migration from polling), how often the reconciler runs (cron, UTC), after how long a running execution counts as stale, and the Modal app's status endpoint (required unless webhook_only)."
+  type = object({
+    completion_mode     = optional(string, "dual")
+    schedule            = optional(string, "*/5 * * * *")
+    stale_after_seconds = optional(number, 900)
+    modal_status_url    = optional(string)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = contains(["dual", "webhook_primary", "webhook_only"], var.reconciler.completion_mode)
+    error_message = "reconciler.completion_mode must be dual, webhook_primary or webhook_only."
+  }
+  validation {
+    condition     = var.reconciler.completion_mode == "webhook_only" || var.reconciler.modal_status_url != null
+    error_message = "reconciler.modal_status_url is required unless completion_mode is webhook_only (the reconciler polls it)."
+  }
+  validation {
+    condition     = var.reconciler.stale_after_seconds >= 30
+    error_message = "reconciler.stale_after_seconds must be at least 30."
   }
 }
 

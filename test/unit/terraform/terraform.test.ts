@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config';
+import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config';
 
 const dir = join(__dirname, '..', '..', '..', 'terraform');
 type Block = Record<string, any>;
@@ -40,9 +40,23 @@ it('makes only the webhook public', () => {
   expect(publicGrants[0]!.r).toMatchObject({ role: 'roles/run.invoker', service: '${google_cloudfunctions2_function.webhook.service_config[0].service}' });
 });
 
-it('gives the secret accessor role only to the webhook account', () => {
+it('gives the secret accessor role only to the accounts that sign or verify: webhook, admin, reconciler', () => {
   const accessors = iamTypes().flatMap((type) => all(type).filter(([, r]) => r.role === 'roles/secretmanager.secretAccessor').map(([, r]) => r.member));
-  expect(accessors).toEqual(['${google_service_account.webhook.member}']);
+  expect(accessors.sort()).toEqual(['${google_service_account.admin.member}', '${google_service_account.reconciler.member}', '${google_service_account.webhook.member}']);
+  expect(JSON.stringify(resources.google_cloudfunctions2_function!.worker)).not.toContain('MODAL_WEBHOOK_SECRET');
+});
+
+it('keeps the admin API private: invokers only from admin.invokers, never public', () => {
+  const admin = resources.google_cloud_run_service_iam_member!.admin_invokers!;
+  expect(admin).toMatchObject({ member: '${each.value}', service: '${google_cloudfunctions2_function.admin.service_config[0].service}' });
+  expect(JSON.stringify(variables.admin!.validation)).toContain('allUsers');
+});
+
+it('runs the reconciler from Cloud Scheduler through Pub/Sub', () => {
+  const job = resources.google_cloud_scheduler_job!.reconcile!;
+  expect(job.pubsub_target[0].topic_name).toBe('${google_pubsub_topic.reconcile_ticks.id}');
+  const trigger = resources.google_cloudfunctions2_function!.reconciler!.event_trigger[0];
+  expect(trigger).toMatchObject({ pubsub_topic: '${google_pubsub_topic.reconcile_ticks.id}', event_type: 'google.cloud.pubsub.topic.v1.messagePublished' });
 });
 
 it('grants no basic roles and few project-wide roles', () => {
@@ -51,12 +65,14 @@ it('grants no basic roles and few project-wide roles', () => {
   const projectWide = all('google_project_iam_member').map(([, r]) => `${r.role} → ${r.member}`);
   expect(projectWide.sort()).toEqual([
     'roles/cloudbuild.builds.builder → ${google_service_account.build.member}',
+    'roles/datastore.user → ${google_service_account.admin.member}',
+    'roles/datastore.user → ${google_service_account.reconciler.member}',
     'roles/datastore.user → ${google_service_account.worker.member}',
   ]);
 });
 
 it('has one service account per role', () => {
-  expect(all('google_service_account').map(([name]) => name).sort()).toEqual(['build', 'push_invoker', 'webhook', 'worker']);
+  expect(all('google_service_account').map(([name]) => name).sort()).toEqual(['admin', 'build', 'push_invoker', 'reconciler', 'webhook', 'worker']);
 });
 
 it('feeds the worker from a push subscription with OIDC, retries and a dead-letter topic that has a subscription', () => {
@@ -89,8 +105,13 @@ it('deploys the entry points the code registers, on nodejs22, each with its own 
   expect(functions.worker!.build_config[0]).toMatchObject({ entry_point: 'processCompletion', runtime: 'nodejs22' });
   expect(index).toContain("functions.http('modalWebhook'");
   expect(index).toContain("functions.cloudEvent('processCompletion'");
-  expect(functions.webhook!.service_config[0].service_account_email).toBe('${google_service_account.webhook.email}');
-  expect(functions.worker!.service_config[0].service_account_email).toBe('${google_service_account.worker.email}');
+  expect(functions.admin!.build_config[0]).toMatchObject({ entry_point: 'webhookAdmin', runtime: 'nodejs22' });
+  expect(functions.reconciler!.build_config[0]).toMatchObject({ entry_point: 'reconcileExecutions', runtime: 'nodejs22' });
+  expect(index).toContain("functions.http('webhookAdmin'");
+  expect(index).toContain("functions.cloudEvent('reconcileExecutions'");
+  for (const name of ['webhook', 'worker', 'admin', 'reconciler']) {
+    expect(functions[name]!.service_config[0].service_account_email).toBe(`\${google_service_account.${name}.email}`);
+  }
 });
 
 it('sets only environment variables that the functions read, and mounts the secret from Secret Manager', () => {
@@ -101,6 +122,12 @@ it('sets only environment variables that the functions read, and mounts the secr
   const workerEnv = [...common, ...names(functions.worker!.service_config[0].environment_variables)];
   expect(webhookEnv.filter((v) => !WEBHOOK_ENV_VARS.includes(v))).toEqual([]);
   expect(workerEnv.filter((v) => !WORKER_ENV_VARS.includes(v))).toEqual([]);
+  const adminEnv = [...common, ...names(functions.admin!.service_config[0].environment_variables)];
+  const reconcilerEnv = [...common, ...names(functions.reconciler!.service_config[0].environment_variables)];
+  expect(adminEnv.filter((v) => !ADMIN_ENV_VARS.includes(v))).toEqual([]);
+  expect(reconcilerEnv.filter((v) => !RECONCILER_ENV_VARS.includes(v))).toEqual([]);
+  expect(adminEnv).toEqual(expect.arrayContaining(['WEBHOOK_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS']));
+  expect(reconcilerEnv).toEqual(expect.arrayContaining(['COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL']));
   expect(webhookEnv).toEqual(expect.arrayContaining(['COMPLETIONS_TOPIC', 'RESULTS_BUCKET']));
   expect(workerEnv).toEqual(expect.arrayContaining(['BATCH_EVENTS_TOPIC', 'RESULTS_BUCKET']));
   const secretEnv = functions.webhook!.service_config[0].secret_environment_variables[0];
@@ -130,7 +157,7 @@ it('names the source object by the archive hash', () => {
 
 it('enables APIs without disabling them on destroy', () => {
   expect(resources.google_project_service!.apis).toMatchObject({ disable_on_destroy: false });
-  for (const api of ['cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'eventarc', 'pubsub', 'secretmanager', 'storage', 'firestore', 'logging', 'monitoring', 'iam']) {
+  for (const api of ['cloudscheduler', 'cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'eventarc', 'pubsub', 'secretmanager', 'storage', 'firestore', 'logging', 'monitoring', 'iam']) {
     expect(locals.apis).toContain(`${api}.googleapis.com`);
   }
 });
