@@ -53,6 +53,11 @@ function collections(e: { JOBS_COLLECTION: string; BATCHES_COLLECTION: string; P
   });
 }
 
+/** Where the worker, admin and reconciler find Firestore. */
+function firestoreSettings(e: { GOOGLE_CLOUD_PROJECT?: string; FIRESTORE_DATABASE: string } & Parameters<typeof collections>[0]) {
+  return { projectId: e.GOOGLE_CLOUD_PROJECT, collections: collections(e), firestoreDatabase: e.FIRESTORE_DATABASE };
+}
+
 const webhookEnv = z.object({
   ...common,
   MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the HMAC secret shared with the Modal app)' }),
@@ -186,9 +191,7 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
 export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
   const e = parse(workerEnv, env);
   return Object.freeze({
-    projectId: e.GOOGLE_CLOUD_PROJECT,
-    collections: collections(e),
-    firestoreDatabase: e.FIRESTORE_DATABASE,
+    ...firestoreSettings(e),
     batchEventsTopic: e.BATCH_EVENTS_TOPIC,
     affinityDirection: e.AFFINITY_DIRECTION,
     rankingSize: e.RANKING_SIZE,
@@ -224,9 +227,7 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
   if (!e.WEBHOOK_URL) warnings.push('WEBHOOK_URL is not set: POST /api/v3/webhooks/modal/test will answer 503');
   if (!e.MODAL_CONTROL_URL) warnings.push('MODAL_CONTROL_URL is not set: cancel marks jobs cancelled but cannot stop Modal calls');
   return Object.freeze({
-    projectId: e.GOOGLE_CLOUD_PROJECT,
-    collections: collections(e),
-    firestoreDatabase: e.FIRESTORE_DATABASE,
+    ...firestoreSettings(e),
     secret,
     completionsTopic: e.COMPLETIONS_TOPIC,
     webhookUrl: e.WEBHOOK_URL,
@@ -264,9 +265,7 @@ export function loadReconcilerConfig(env: Env): Readonly<ReconcilerConfig> {
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
-    projectId: e.GOOGLE_CLOUD_PROJECT,
-    collections: collections(e),
-    firestoreDatabase: e.FIRESTORE_DATABASE,
+    ...firestoreSettings(e),
     secret,
     completionsTopic: e.COMPLETIONS_TOPIC,
     mode: e.COMPLETION_MODE,

@@ -13,12 +13,11 @@ import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
 import { createLocalBlobStore } from '../../shared/adapters/local-files';
 import { loadAdminConfig, loadWebhookConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';
-import type { Publisher } from '../../shared/ports';
 import { sign } from '../../shared/signature';
 import { createStatsBuffer } from '../../shared/stats';
 import { failurePayload, successPayload } from '../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../support/http';
-import { emulatorFirestore, testWorker } from '../support/worker';
+import { emulatorFirestore, inProcessBus, testWorker } from '../support/worker';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_admin_0123456789abcdef';
@@ -41,15 +40,7 @@ async function fakeModalControl(): Promise<{ url: string; calls: ControlCall[]; 
 
 describe('webhookAdmin', () => {
   const w = testWorker();
-  const bus: Publisher & { sent: Array<Record<string, string>> } = {
-    topic: 'in-process',
-    sent: [],
-    async publish(data, attributes) {
-      bus.sent.push(attributes);
-      await w.handleMessage({ messageId: String(bus.sent.length), data: data.toString('base64'), attributes });
-      return String(bus.sent.length);
-    },
-  };
+  const bus = inProcessBus(w);
   let webhook: Served;
   let admin: Served;
   let control: Awaited<ReturnType<typeof fakeModalControl>>;

@@ -8,9 +8,8 @@ import { createReconciler } from '../../functions/reconciler/handler';
 import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
 import { loadReconcilerConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';
-import type { Publisher } from '../../shared/ports';
 import { sign } from '../../shared/signature';
-import { emulatorFirestore, testWorker } from '../support/worker';
+import { emulatorFirestore, inProcessBus, testWorker } from '../support/worker';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_reconcile_0123456789';
@@ -40,15 +39,7 @@ async function fakeModalStatus(answers: Record<string, unknown>) {
 
 function setup(mode: string, statusUrl?: string) {
   const w = testWorker();
-  const bus: Publisher & { sent: Array<Record<string, string>> } = {
-    topic: 'in-process',
-    sent: [],
-    async publish(data, attributes) {
-      bus.sent.push(attributes);
-      await w.handleMessage({ messageId: `m${bus.sent.length}`, data: data.toString('base64'), attributes });
-      return String(bus.sent.length);
-    },
-  };
+  const bus = inProcessBus(w);
   const config = loadReconcilerConfig({
     MODAL_WEBHOOK_SECRET: SECRET,
     COMPLETION_MODE: mode,

@@ -92,3 +92,17 @@ export function completionMessage(payload: Record<string, unknown>, extra: Recor
     },
   };
 }
+
+/** A publisher that hands each message straight to `worker` — Pub/Sub push, in-process. */
+export function inProcessBus(worker: { handleMessage: ReturnType<typeof createCompletionWorker>['handleMessage'] }): Publisher & { sent: Array<Record<string, string>> } {
+  const sent: Array<Record<string, string>> = [];
+  return {
+    topic: 'in-process',
+    sent,
+    async publish(data, attributes) {
+      sent.push(attributes);
+      await worker.handleMessage({ messageId: `m${sent.length}`, data: data.toString('base64'), attributes });
+      return String(sent.length);
+    },
+  };
+}
