@@ -58,3 +58,11 @@ export class PermanentMessageError extends Error {
     this.name = 'PermanentMessageError';
   }
 }
+
+/** Not an error of the message: try it again later (the worker throws it so that Pub/Sub redelivers). */
+export class RetryLaterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}

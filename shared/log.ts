@@ -20,6 +20,7 @@ export type LogEvent =
   | 'completionDuplicate'
   | 'completionLate'
   | 'completionFailed'
+  | 'completionDeferred'
   | 'messageDeadLettered'
   | 'batchCountsUpdated'
   | 'batchCompleted'

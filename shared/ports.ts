@@ -51,8 +51,8 @@ export interface JobStore {
    * over; the same claimant (its message redelivered) always may. Returns the batch when claimed.
    */
   claimBatchFinalization(batchId: string, claimant: string, now: Date, leaseMs: number): Promise<BatchDoc | undefined>;
-  /** Marks the batch completed unless it already is; true for the one caller that did it. */
-  completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date): Promise<boolean>;
+  /** Marks the batch completed unless it already is; true for the one caller (`claimant`) that did it. */
+  completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date, claimant: string): Promise<boolean>;
   markBatchEventPublished(batchId: string): Promise<void>;
   recordDeadLetter(entry: DeadLetter): Promise<void>;
   /** The last verified webhook of a Modal app (`webhook_apps/{app}`). */

@@ -13,7 +13,7 @@ import { isBatchDone, summarizeBatch } from '../../shared/batch';
 import type { WorkerConfig } from '../../shared/config';
 import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
 import { deliveryId } from '../../shared/delivery';
-import { PermanentMessageError } from '../../shared/errors';
+import { PermanentMessageError, RetryLaterError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import {
@@ -63,6 +63,8 @@ const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
 /** After this long, a finalisation claim whose holder never finished can be taken over. */
 const FINALIZATION_LEASE_MS = 10 * 60 * 1000;
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
+/** A completed batch whose event is still unpublished after this long lost its finaliser. */
+const EVENT_RECOVERY_MS = 60 * 1000;
 
 export function createCompletionWorker(deps: WorkerDeps) {
   const { config, jobs, results, clock, logger } = deps;
@@ -135,7 +137,13 @@ export function createCompletionWorker(deps: WorkerDeps) {
   async function finalizeIfDone(batchId: string, claimant: string): Promise<boolean> {
     const seen = await jobs.getBatch(batchId);
     if (seen?.status === 'completed') {
-      if (seen.batch_event_published === false) await publishBatchEvent(batchId, seen.summary_uri);
+      if (seen.batch_event_published !== false) return false;
+      // The finaliser publishes the event right after completing the batch. Anyone publishes it
+      // once that has evidently failed; the finaliser's own redelivered message waits until then
+      // (it throws, so Pub/Sub brings it back), which keeps a concurrent duplicate from publishing twice.
+      const completedAt = seen.completed_at instanceof Date ? seen.completed_at.getTime() : 0;
+      if (clock().getTime() - completedAt > EVENT_RECOVERY_MS) await publishBatchEvent(batchId, seen.summary_uri);
+      else if (seen.finalized_by === claimant) throw new RetryLaterError(`batch ${batchId} completed but its event is not published yet`);
       return false;
     }
     if (!isBatchDone(seen)) return false;
@@ -145,7 +153,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
     const members = await jobs.listBatchJobs(batchId);
     const summary = summarizeBatch(batchId, batch, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
     const { uri } = await results.putIfAbsent(`batches/${batchId}/summary.json`, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
-    const won = await jobs.completeBatch(batchId, summary, uri, clock());
+    const won = await jobs.completeBatch(batchId, summary, uri, clock(), claimant);
     if (!won) return false;
     logger.log('INFO', 'batchCompleted', 'batch completed', {
       batch_id: batchId,
@@ -293,6 +301,10 @@ export function createCompletionWorker(deps: WorkerDeps) {
       return await applyCompletion(message, attributes);
     } catch (err) {
       if (err instanceof PermanentMessageError) return deadLetter(message, attributes, err);
+      if (err instanceof RetryLaterError) {
+        logger.log('WARNING', 'completionDeferred', `${err.message}; Pub/Sub will redeliver`, { delivery_id: attributes.delivery_id, message_id: message.messageId });
+        throw err;
+      }
       logger.log('ERROR', 'completionFailed', `completion failed, Pub/Sub will redeliver: ${String(err)}`, {
         delivery_id: attributes.delivery_id,
         call_id: attributes.call_id,

@@ -102,7 +102,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
       });
     },
 
-    async completeBatch(batchId, summary, summaryUri, now) {
+    async completeBatch(batchId, summary, summaryUri, now, claimant) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
         const batch = (await tx.get(ref)).data() as BatchDoc | undefined;
@@ -116,6 +116,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
             summary,
             summary_uri: summaryUri,
             batch_event_published: false,
+            finalized_by: claimant,
             finalization: FieldValue.delete(),
           },
           { merge: true },

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Timestamp } from '@google-cloud/firestore';
 import { failurePayload, fixture, successPayload } from '../support/fixtures';
 import { completionMessage, testWorker } from '../support/worker';
+import type { PubSubMessage } from '../../functions/worker/handler';
 
 jest.setTimeout(120_000);
 
@@ -207,7 +208,18 @@ describe('batch completion', () => {
     // A duplicate of every 50th message arrives concurrently too (at-least-once delivery).
     const all = [...messages, ...messages.filter((_, i) => i % 50 === 0)];
     const started = Date.now();
-    const outcomes = await Promise.all(all.map((m) => w.handleMessage(m)));
+    // As Pub/Sub would: a message whose handling throws is delivered again a moment later.
+    const deliver = async (m: PubSubMessage): Promise<Awaited<ReturnType<typeof w.handleMessage>>> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await w.handleMessage(m);
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    };
+    const outcomes = await Promise.all(all.map(deliver));
     const seconds = (Date.now() - started) / 1000;
     const at = (event: string) => w.logger.lines.filter((l) => l.event === event).map((l) => Date.parse(String(l.time)) - started);
     process.stdout.write(`1,000-job batch: ${all.length} messages in ${seconds.toFixed(1)} s (${(all.length / seconds).toFixed(0)}/s); last job applied at ${(Math.max(...at('completionApplied')) / 1000).toFixed(1)} s, batch completed at ${(Math.max(...at('batchCompleted')) / 1000).toFixed(1)} s\n`);
@@ -235,5 +247,35 @@ describe('batch finalisation claim', () => {
     expect(await store.claimBatchFinalization('claimed', 'dlv_b', new Date(t0.getTime() + 120_000), 60_000)).toBeDefined();
     await w.batches.doc('not-done').set({ total_jobs: 2, completed_jobs: 1 });
     expect(await store.claimBatchFinalization('not-done', 'dlv_a', t0, 60_000)).toBeUndefined();
+  });
+});
+
+describe('batch event recovery', () => {
+  it('publishes the batch event of a finaliser that crashed, once, when its message comes back', async () => {
+    let failEvents = true;
+    let offsetMs = 0;
+    const w = testWorker({}, { clock: () => new Date(Date.now() + offsetMs) });
+    const original = w.batchEvents.publish.bind(w.batchEvents);
+    w.batchEvents.publish = async (data, attributes) => {
+      if (failEvents) throw new Error('14 UNAVAILABLE');
+      return original(data, attributes);
+    };
+    await w.batches.doc('crashy').set({ total_jobs: 1 });
+    const message = completionMessage(successPayload({ call_id: 'cr1', job_id: 'crj1', batch_id: 'crashy' }));
+    await expect(w.handleMessage(message)).rejects.toThrow('UNAVAILABLE');
+    expect((await w.batches.doc('crashy').get()).data()).toMatchObject({ status: 'completed', batch_event_published: false });
+    failEvents = false;
+
+    // Right away, another message for the batch does not publish (the finaliser may still be at
+    // it), and the finaliser's own redelivery asks to come back later.
+    await w.handleMessage(completionMessage(failurePayload({ call_id: 'cr2', job_id: 'crj1', batch_id: 'crashy' })));
+    await expect(w.handleMessage(message)).rejects.toThrow(/not published yet/);
+    expect(w.batchEvents.messages).toHaveLength(0);
+
+    offsetMs = 61_000;
+    await w.handleMessage(message);
+    await w.handleMessage(message);
+    expect(w.batchEvents.messages).toHaveLength(1);
+    expect((await w.batches.doc('crashy').get()).data()).toMatchObject({ batch_event_published: true });
   });
 });

@@ -31,7 +31,7 @@ export function recordingPublisher(topic = 'batch-events'): Publisher & { messag
   };
 }
 
-export function testWorker(env: Record<string, string> = {}, overrides: { results?: BlobStore } = {}) {
+export function testWorker(env: Record<string, string> = {}, overrides: { results?: BlobStore; clock?: () => Date } = {}) {
   const suffix = randomBytes(4).toString('hex');
 
   const resultsDir = mkdtempSync(join(tmpdir(), 'omtx-results-'));
@@ -52,7 +52,7 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
     jobs: createFirestoreJobStore(firestore, collections),
     results,
     batchEvents,
-    clock: () => new Date(),
+    clock: overrides.clock ?? (() => new Date()),
     logger,
   });
   return {
