@@ -33,7 +33,14 @@ locals {
       group  = ["metric.label.\"status\""]
     },
     {
-      title  = "Processing latency p50 / p99 (ms)"
+      title  = "Processing latency p50 (ms)"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_PERCENTILE_50"
+      reduce = "REDUCE_MAX"
+      group  = []
+    },
+    {
+      title  = "Processing latency p99 (ms)"
       filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_PERCENTILE_99"
       reduce = "REDUCE_MAX"

@@ -230,7 +230,9 @@ export function createAdminHandler(deps: AdminDeps) {
       }
       const plan = await store.applyToJob(execution.job_id, (existing) => planCancel(existing, callId, clock(), reason));
       const first = plan.kind === 'apply';
-      if (first && plan.batch) await publishBatchCheck(plan.batch.batchId);
+      // Also on a repeated cancel: if the first one failed to publish, the batch still gets checked.
+      const batchId = (plan.kind === 'apply' ? plan.batch?.batchId : undefined) ?? job?.batch_id ?? execution.batch_id;
+      if (batchId) await publishBatchCheck(batchId);
 
       let modal: Record<string, unknown>;
       if (!config.modalControlUrl) {
