@@ -235,9 +235,9 @@ export function createCompletionWorker(deps: WorkerDeps) {
     const completion: Completion = { deliveryId: id, payload, receivedAt, source };
     // Decide outside the transaction first, so that files are stored only when the job will take
     // them, and always before the job says `completed`.
-    const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
-    if (preview.kind === 'apply' && preview.status === 'completed') {
-      completion.files = await storeFiles(payload, id, receivedAt);
+    if (payload.status === 'success') {
+      const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
+      if (preview.kind === 'apply') completion.files = await storeFiles(payload, id, receivedAt);
     }
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 
