@@ -3,9 +3,9 @@
 
 locals {
   build_environment = {
-    # Install production dependencies only; dist/ is already compiled in the bundle.
-    NPM_CONFIG_OMIT         = "dev"
-    GOOGLE_NODE_RUN_SCRIPTS = ""
+    # Install production dependencies only; dist/ is already compiled in the bundle (whose only
+    # script, gcp-build, is empty, so the build compiles nothing).
+    NPM_CONFIG_OMIT = "dev"
   }
 
   common_environment = {
