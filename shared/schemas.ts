@@ -68,8 +68,6 @@ export const completionPayloadSchema = z.looseObject({
 });
 
 export type CompletionPayload = z.output<typeof completionPayloadSchema>;
-export type CompletionResult = z.output<typeof resultSchema>;
-export type CompletionErrorInfo = z.output<typeof errorSchema>;
 
 /** One failing field of a payload, as answered to a signed sender. */
 export interface SchemaIssue {
@@ -103,7 +101,6 @@ export const completionAttributesSchema = z.looseObject({
   source: z.enum(['webhook', 'poll', 'replay']).optional(),
   claim_uri: z.string().optional(),
 });
-export type CompletionAttributes = z.output<typeof completionAttributesSchema>;
 
 /** Asks the worker to check (and finalise) one batch, e.g. after `total_jobs` was written late. */
 export const batchCheckAttributesSchema = z.looseObject({
@@ -112,9 +109,7 @@ export const batchCheckAttributesSchema = z.looseObject({
   batch_id: idSchema,
 });
 
-/** Job status values the OMTX-Hub backend and this pipeline write to `jobs/{job_id}.status`. */
-export type JobStatus = 'pending' | 'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'cancelled' | 'stale';
-
+/** Job status values (`jobs/{job_id}.status`): the backend's pending/queued/running, then these. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'timeout', 'cancelled']);
 
 /** Which batch counter a job was counted in when it first became terminal. */
