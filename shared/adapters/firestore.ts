@@ -4,6 +4,7 @@
  */
 import { FieldValue, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
 import { isBatchDone } from '../batch';
+import { createLimiter } from '../limit';
 import type { Collections } from '../config';
 import type { JobPlan } from '../completion';
 import type { AdminStore, CompletionRecord, ExecutionDoc, JobStore, ReconcilerStore, WebhookStatsDoc } from '../ports';
@@ -60,9 +61,15 @@ function writePlan(db: Firestore, c: Collections, tx: Transaction, jobId: string
   }
 }
 
+/** Job transactions one process runs at once (see shared/limit.ts). */
+const MAX_CONCURRENT_JOB_TRANSACTIONS = 32;
+/** Attempts per job transaction: contention on a hot batch document aborts some commits. */
+const JOB_TRANSACTION_ATTEMPTS = 10;
+
 export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore {
   const jobs = db.collection(c.jobs);
   const batches = db.collection(c.batches);
+  const limit = createLimiter(MAX_CONCURRENT_JOB_TRANSACTIONS);
 
   return {
     async getJob(jobId) {
@@ -70,11 +77,12 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     },
 
     async applyToJob(jobId, decide) {
-      return db.runTransaction(async (tx) => {
-        const plan = decide(plain<JobDoc>((await tx.get(jobs.doc(jobId))).data()));
-        writePlan(db, c, tx, jobId, plan);
-        return plan;
-      });
+      return limit(() =>
+        db.runTransaction(async (tx) => {
+          const plan = decide(plain<JobDoc>((await tx.get(jobs.doc(jobId))).data()));
+          writePlan(db, c, tx, jobId, plan);
+          return plan;
+        }, { maxAttempts: JOB_TRANSACTION_ATTEMPTS }));
     },
 
     async getBatch(batchId) {
