@@ -38,7 +38,8 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     clock: () => new Date(),
     logger,
     version: VERSION,
-    stats: createStatsBuffer(config.statsFlushMs),
+    // A dry run publishes nothing, counters included.
+    stats: config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs),
   });
 }
 
