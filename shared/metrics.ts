@@ -25,7 +25,7 @@ function add(counts: Record<string, number>, key: string, n = 1): void {
 export function windowMetrics(
   since: Date,
   stats: readonly WebhookStatsDoc[],
-  completions: readonly (CompletionRecord & { at?: Date })[],
+  completions: readonly CompletionRecord[],
   deadLetters: number,
 ): WindowMetrics {
   const byReason: Record<string, number> = {};
@@ -38,7 +38,10 @@ export function windowMetrics(
   const byStatus: Record<string, number> = {};
   const bySource: Record<string, number> = {};
   const latencies: number[] = [];
+  let total = 0;
   for (const c of completions) {
+    if (c.at && c.at.getTime() < since.getTime()) continue;
+    total++;
     add(byStatus, c.status);
     add(bySource, c.source);
     if (c.latencyMs !== null) latencies.push(c.latencyMs);
@@ -47,7 +50,7 @@ export function windowMetrics(
   return {
     since: since.toISOString(),
     webhooks: { accepted, rejected: { total: Object.values(byReason).reduce((a, b) => a + b, 0), by_reason: byReason } },
-    completions: { total: completions.length, by_status: byStatus, by_source: bySource },
+    completions: { total, by_status: byStatus, by_source: bySource },
     dead_letters: deadLetters,
     processing_latency_ms: { count: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
   };

@@ -88,6 +88,8 @@ export interface CompletionRecord {
   status: string;
   source: string;
   latencyMs: number | null;
+  /** When the job was completed; windows count only records at or after their start. */
+  at?: Date;
 }
 
 export interface ExecutionRegistration {

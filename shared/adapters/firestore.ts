@@ -253,11 +253,12 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
     },
 
     async completionsSince(since) {
-      const snap = await jobs.where('completed_at', '>=', since).select('status', 'completion_source', 'processing_latency_ms').get();
+      const snap = await jobs.where('completed_at', '>=', since).select('status', 'completion_source', 'processing_latency_ms', 'completed_at').get();
       return snap.docs.map((d): CompletionRecord => ({
         status: String(d.get('status')),
         source: String(d.get('completion_source') ?? 'unknown'),
         latencyMs: typeof d.get('processing_latency_ms') === 'number' ? d.get('processing_latency_ms') : null,
+        at: (d.get('completed_at') as Timestamp | undefined)?.toDate(),
       }));
     },
 
