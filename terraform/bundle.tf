@@ -1,5 +1,5 @@
 # The built function bundle (npm run bundle), zipped; the object is named by the archive's MD5 so that
-# a code change uploads a new object and redeploys both functions.
+# a code change uploads a new object and redeploys all four functions.
 
 data "archive_file" "source" {
   type        = "zip"

@@ -84,11 +84,11 @@ resource "google_monitoring_dashboard" "pipeline" {
     mosaicLayout = {
       columns = 12
       tiles = [
-        for i, tile in local.dashboard_tiles : {
-          xPos   = (i % 2) * 6
-          yPos   = floor(i / 2) * 4
-          width  = 6
-          height = 4
+        # The API drops zero positions and empty lists, which would show as a change on every plan:
+        # leave them out.
+        for i, tile in local.dashboard_tiles : merge(i % 2 == 0 ? {} : { xPos = 6 }, i < 2 ? {} : { yPos = floor(i / 2) * 4 }, {
+          width                                                               = 6
+          height                                                              = 4
           widget = {
             title = tile.title
             xyChart = {
@@ -97,18 +97,17 @@ resource "google_monitoring_dashboard" "pipeline" {
                 timeSeriesQuery = {
                   timeSeriesFilter = {
                     filter = tile.filter
-                    aggregation = {
+                    aggregation = merge({
                       alignmentPeriod    = "60s"
                       perSeriesAligner   = tile.align
                       crossSeriesReducer = tile.reduce
-                      groupByFields      = tile.group
-                    }
+                    }, length(tile.group) == 0 ? {} : { groupByFields = tile.group })
                   }
                 }
               }]
             }
           }
-        }
+        })
       ]
     }
   })

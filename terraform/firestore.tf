@@ -1,4 +1,7 @@
-# The project's (default) Firestore database: used as it is, or created when firestore.create is set.
+# The project's (default) Firestore database. A fresh project has none, so it is created by default.
+# A project that already has one adopts it instead of failing with 409 (docs/deploy.md):
+#   terraform import 'google_firestore_database.default[0]' 'projects/PROJECT_ID/databases/(default)'
+# or sets firestore = { create = false } to leave it unmanaged.
 
 resource "google_firestore_database" "default" {
   count = var.firestore.create ? 1 : 0
@@ -11,5 +14,5 @@ resource "google_firestore_database" "default" {
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
   deletion_policy         = "ABANDON"
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }

@@ -6,7 +6,7 @@
 resource "google_cloud_run_service_iam_member" "webhook_public" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.webhook.service_config[0].service
+  service  = module.webhook.service
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -61,7 +61,7 @@ resource "google_pubsub_topic_iam_member" "worker_publishes_batch_events" {
 resource "google_cloud_run_service_iam_member" "worker_push_invoker" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.worker.service_config[0].service
+  service  = module.worker.service
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
 }
@@ -108,7 +108,7 @@ resource "google_cloud_run_service_iam_member" "admin_invokers" {
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.admin.service_config[0].service
+  service  = module.admin.service
   role     = "roles/run.invoker"
   member   = each.value
 }
@@ -161,11 +161,11 @@ resource "google_pubsub_topic_iam_member" "reconciler_publishes_completions" {
   member  = google_service_account.reconciler.member
 }
 
-# --- the push identity also delivers the scheduler's ticks to the reconciler
+# --- the push identity also delivers the scheduler's ticks to the reconciler (operations.tf)
 resource "google_cloud_run_service_iam_member" "reconciler_push_invoker" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.reconciler.service_config[0].service
+  service  = module.reconciler.service
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
 }

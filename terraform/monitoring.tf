@@ -26,7 +26,7 @@ resource "google_logging_metric" "webhooks_accepted" {
     value_type  = "INT64"
     unit        = "1"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_logging_metric" "signature_rejections" {
@@ -48,7 +48,7 @@ resource "google_logging_metric" "signature_rejections" {
   label_extractors = {
     reason = "EXTRACT(jsonPayload.reason)"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_logging_metric" "completions" {
@@ -74,7 +74,7 @@ resource "google_logging_metric" "completions" {
     status = "EXTRACT(jsonPayload.status)"
     source = "EXTRACT(jsonPayload.source)"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_logging_metric" "processing_latency" {
@@ -96,7 +96,7 @@ resource "google_logging_metric" "processing_latency" {
       scale              = 5
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_logging_metric" "dead_lettered" {
@@ -110,7 +110,7 @@ resource "google_logging_metric" "dead_lettered" {
     value_type  = "INT64"
     unit        = "1"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_logging_metric" "worker_errors" {
@@ -124,7 +124,7 @@ resource "google_logging_metric" "worker_errors" {
     value_type  = "INT64"
     unit        = "1"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # A new log-based metric takes a moment before alert policies can reference it.
@@ -208,7 +208,7 @@ resource "google_monitoring_alert_policy" "backlog_age" {
     content   = "The worker is not keeping up or keeps failing: check `${local.metric_names.errors}` and the worker's logs (`jsonPayload.event=\"completionFailed\"`)."
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_monitoring_alert_policy" "webhook_5xx" {
@@ -239,7 +239,7 @@ resource "google_monitoring_alert_policy" "webhook_5xx" {
     content   = "Modal's completions are being refused (503 = Pub/Sub or the bucket unavailable; Modal retries). Look for `jsonPayload.event=\"publishFailed\"`."
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_monitoring_alert_policy" "signature_rejections" {

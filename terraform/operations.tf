@@ -1,67 +1,12 @@
-# The operator's side: the private admin API, and the reconciler that Cloud Scheduler runs through
-# Pub/Sub (the migration from polling), with the Firestore indexes their queries need.
-
-resource "google_cloudfunctions2_function" "admin" {
-  project     = var.project_id
-  name        = local.names.admin
-  location    = var.region
-  description = "Admin API: status, metrics, active executions, cancel, registration, test delivery."
-  labels      = local.labels
-
-  build_config {
-    runtime               = "nodejs22"
-    entry_point           = "webhookAdmin"
-    service_account       = google_service_account.build.id
-    environment_variables = local.build_environment
-
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = "512Mi"
-    max_instance_request_concurrency = 20
-    max_instance_count               = var.admin.max_instances
-    min_instance_count               = 0
-    timeout_seconds                  = 120
-    ingress_settings                 = "ALLOW_ALL"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.admin.email
-
-    environment_variables = merge(
-      local.common_environment,
-      {
-        COMPLETIONS_TOPIC = google_pubsub_topic.completions.name
-        WEBHOOK_URL       = "${google_cloudfunctions2_function.webhook.service_config[0].uri}/api/v3/webhooks/modal/completion"
-        MODAL_APPS        = join(",", var.admin.modal_apps)
-      },
-      var.admin.modal_control_url == null ? {} : { MODAL_CONTROL_URL = var.admin.modal_control_url },
-    )
-
-    secret_environment_variables {
-      key        = "MODAL_WEBHOOK_SECRET"
-      project_id = var.project_id
-      secret     = google_secret_manager_secret.webhook.secret_id
-      version    = var.webhook_secret.version
-    }
-  }
-
-  depends_on = [
-    google_secret_manager_secret_iam_member.admin_secret_accessor,
-    google_secret_manager_secret_version.initial,
-    google_project_iam_member.build,
-  ]
-}
+# The operator's side: the reconciler that Cloud Scheduler runs through Pub/Sub (the migration from
+# polling), and the Firestore indexes that it and the admin API's queries need. The functions
+# themselves are in functions.tf.
 
 resource "google_pubsub_topic" "reconcile_ticks" {
   project    = var.project_id
   name       = local.names.reconcile_ticks
   labels     = local.labels
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_cloud_scheduler_job" "reconcile" {
@@ -77,69 +22,41 @@ resource "google_cloud_scheduler_job" "reconcile" {
     data       = base64encode("{\"tick\":true}")
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
-resource "google_cloudfunctions2_function" "reconciler" {
-  project     = var.project_id
-  name        = local.names.reconciler
-  location    = var.region
-  description = "Finds executions without a completion; polls Modal or marks them stale by COMPLETION_MODE."
-  labels      = local.labels
+# Cloud Scheduler → ticks topic → push subscription (OIDC, like the worker's) → reconciler. A push
+# subscription rather than an Eventarc trigger: no Eventarc service agent to wait for on a new project.
+resource "google_pubsub_subscription" "reconcile_push" {
+  project              = var.project_id
+  name                 = local.names.reconcile_push
+  topic                = google_pubsub_topic.reconcile_ticks.id
+  labels               = local.labels
+  ack_deadline_seconds = 360
+  # A tick older than ten minutes is superseded by the next one.
+  message_retention_duration = "600s"
 
-  build_config {
-    runtime               = "nodejs22"
-    entry_point           = "reconcileExecutions"
-    service_account       = google_service_account.build.id
-    environment_variables = local.build_environment
+  push_config {
+    push_endpoint = "${module.reconciler.uri}/projects/${var.project_id}/topics/${google_pubsub_topic.reconcile_ticks.name}"
 
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
-      }
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = module.reconciler.uri
     }
   }
 
-  service_config {
-    available_memory               = "512Mi"
-    max_instance_count             = 1
-    min_instance_count             = 0
-    timeout_seconds                = 300
-    ingress_settings               = "ALLOW_ALL"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.reconciler.email
-
-    environment_variables = merge(
-      local.common_environment,
-      {
-        COMPLETIONS_TOPIC   = google_pubsub_topic.completions.name
-        COMPLETION_MODE     = var.reconciler.completion_mode
-        STALE_AFTER_SECONDS = tostring(var.reconciler.stale_after_seconds)
-      },
-      var.reconciler.modal_status_url == null ? {} : { MODAL_STATUS_URL = var.reconciler.modal_status_url },
-    )
-
-    secret_environment_variables {
-      key        = "MODAL_WEBHOOK_SECRET"
-      project_id = var.project_id
-      secret     = google_secret_manager_secret.webhook.secret_id
-      version    = var.webhook_secret.version
-    }
+  retry_policy {
+    minimum_backoff = "30s"
+    maximum_backoff = "300s"
   }
 
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = google_pubsub_topic.reconcile_ticks.id
-    retry_policy          = "RETRY_POLICY_DO_NOT_RETRY"
-    service_account_email = google_service_account.push_invoker.email
+  expiration_policy {
+    ttl = ""
   }
 
   depends_on = [
-    google_secret_manager_secret_iam_member.reconciler_secret_accessor,
-    google_secret_manager_secret_version.initial,
-    google_project_iam_member.build,
+    google_cloud_run_service_iam_member.reconciler_push_invoker,
+    google_service_account_iam_member.pubsub_token_creator,
   ]
 }
 
@@ -158,7 +75,7 @@ resource "google_firestore_index" "executions_by_status" {
     order      = "ASCENDING"
   }
 
-  depends_on = [google_project_service.apis, google_firestore_database.default]
+  depends_on = [time_sleep.apis_ready, google_firestore_database.default]
 }
 
 resource "google_firestore_index" "executions_by_batch" {
@@ -179,5 +96,5 @@ resource "google_firestore_index" "executions_by_batch" {
     order      = "ASCENDING"
   }
 
-  depends_on = [google_project_service.apis, google_firestore_database.default]
+  depends_on = [time_sleep.apis_ready, google_firestore_database.default]
 }

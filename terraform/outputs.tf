@@ -1,6 +1,6 @@
 output "admin_url" {
   description = "The private admin API (call with an identity token of an admin.invokers member)."
-  value       = "${google_cloudfunctions2_function.admin.service_config[0].uri}/api/v3/webhooks/status"
+  value       = "${module.admin.uri}/api/v3/webhooks/status"
 }
 
 output "batch_events_topic" {
@@ -39,23 +39,23 @@ output "secret_id" {
 }
 
 output "secret_read_command" {
-  description = "Prints the current secret, to configure the Modal sender with it."
-  value       = "gcloud secrets versions access ${var.webhook_secret.version} --secret=${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id}"
+  description = "Prints the secret version the functions read, to configure the Modal sender with it."
+  value       = "gcloud secrets versions access ${local.secret_version} --secret=${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id}"
 }
 
 output "webhook_completion_url" {
   description = "The seed-style URL to configure in the Modal app."
-  value       = "${google_cloudfunctions2_function.webhook.service_config[0].uri}/api/v3/webhooks/modal/completion"
+  value       = "${module.webhook.uri}/api/v3/webhooks/modal/completion"
 }
 
 output "webhook_health_url" {
   description = "Health check of the webhook."
-  value       = "${google_cloudfunctions2_function.webhook.service_config[0].uri}/api/v3/webhooks/modal/health"
+  value       = "${module.webhook.uri}/api/v3/webhooks/modal/health"
 }
 
 output "webhook_url" {
   description = "The webhook's Cloud Functions URL (POST / accepts completions)."
-  value       = google_cloudfunctions2_function.webhook.service_config[0].uri
+  value       = module.webhook.uri
 }
 
 output "worker_subscription" {
@@ -65,5 +65,10 @@ output "worker_subscription" {
 
 output "worker_url" {
   description = "The completion worker's URL (private: only the push identity may invoke it)."
-  value       = google_cloudfunctions2_function.worker.service_config[0].uri
+  value       = module.worker.uri
+}
+
+output "secret_version" {
+  description = "The secret version number the functions read (pinned)."
+  value       = local.secret_version
 }

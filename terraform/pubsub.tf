@@ -7,14 +7,14 @@ resource "google_pubsub_topic" "completions" {
   name                       = local.names.completions
   labels                     = local.labels
   message_retention_duration = "604800s"
-  depends_on                 = [google_project_service.apis]
+  depends_on                 = [time_sleep.apis_ready]
 }
 
 resource "google_pubsub_topic" "completions_dead_letter" {
   project    = var.project_id
   name       = local.names.completions_dlq
   labels     = local.labels
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_pubsub_subscription" "dead_letter_hold" {
@@ -41,11 +41,11 @@ resource "google_pubsub_subscription" "worker_push" {
 
   push_config {
     # The /projects/P/topics/T path lets the Functions Framework turn the push into a CloudEvent.
-    push_endpoint = "${google_cloudfunctions2_function.worker.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.completions.name}"
+    push_endpoint = "${module.worker.uri}/projects/${var.project_id}/topics/${google_pubsub_topic.completions.name}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.worker.service_config[0].uri
+      audience              = module.worker.uri
     }
   }
 
@@ -73,5 +73,5 @@ resource "google_pubsub_topic" "batch_events" {
   project    = var.project_id
   name       = local.names.batch_events
   labels     = local.labels
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }

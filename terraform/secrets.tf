@@ -1,6 +1,7 @@
 # The webhook's HMAC secret. Its value never enters code or Terraform state: the optional first
 # version is generated ephemerally and written with a write-only argument; later versions are added
-# with `gcloud secrets versions add` (see the outputs).
+# with `gcloud secrets versions add` (see the outputs). Functions read a pinned version number
+# (functions.tf), so adding a version changes nothing until the rotation's next apply.
 
 resource "google_secret_manager_secret" "webhook" {
   project   = var.project_id
@@ -11,7 +12,7 @@ resource "google_secret_manager_secret" "webhook" {
     auto {}
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 ephemeral "random_password" "initial_webhook_secret" {

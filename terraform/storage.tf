@@ -20,7 +20,7 @@ resource "google_storage_bucket" "results" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_storage_bucket" "source" {
@@ -32,5 +32,5 @@ resource "google_storage_bucket" "source" {
   force_destroy               = true
   labels                      = local.labels
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_ready]
 }

@@ -29,7 +29,7 @@ variable "affinity_direction" {
 }
 
 variable "alerts" {
-  description = "Alert thresholds. Oldest unacked message age and webhook 5xx rate are per 5 minutes; rejection spike is rejections per minute."
+  description = "Alert thresholds, each a condition held for 5 minutes before it alerts: oldest unacked completion older than oldest_unacked_age_seconds; webhook 5xx responses above webhook_5xx_per_second (a rate); signature rejections above signature_rejections_per_min."
   type = object({
     oldest_unacked_age_seconds   = optional(number, 600)
     webhook_5xx_per_second       = optional(number, 0.1)
@@ -50,9 +50,9 @@ variable "claim_check_retention_days" {
 }
 
 variable "firestore" {
-  description = "Firestore: use the project's (default) database, or create it (create = true) in location_id."
+  description = "Firestore: create the project's (default) database in location_id (a fresh project has none), or, with create = false, use the one it has. To adopt an existing database into this state, import it (docs/deploy.md)."
   type = object({
-    create      = optional(bool, false)
+    create      = optional(bool, true)
     location_id = optional(string, "nam5")
   })
   default  = {}
@@ -91,9 +91,9 @@ variable "project_id" {
 }
 
 variable "reconciler" {
-  description = "Migration from polling: completion_mode dual | webhook_primary | webhook_only (see the README section Migration from polling), how often the reconciler runs (cron, UTC), after how long a running execution counts as stale, and the Modal app's status endpoint (required unless webhook_only)."
+  description = "Migration from polling: completion_mode dual | webhook_primary | webhook_only (see the README section Migration from polling), how often the reconciler runs (cron, UTC), after how long a running execution counts as stale, and the Modal app's status endpoint (required for dual and webhook_primary). The default, webhook_only, needs no status endpoint: it marks executions without a webhook stale."
   type = object({
-    completion_mode     = optional(string, "dual")
+    completion_mode     = optional(string, "webhook_only")
     schedule            = optional(string, "*/5 * * * *")
     stale_after_seconds = optional(number, 900)
     modal_status_url    = optional(string)
@@ -131,25 +131,22 @@ variable "source_dir" {
 }
 
 variable "webhook" {
-  description = "Webhook function sizing. It only verifies and publishes: small, highly concurrent instances."
+  description = "Webhook function sizing (Cloud Run's CPU/memory/concurrency rules are checked in modules/cloud-function). It only verifies and publishes: small, highly concurrent instances. publish_timeout_seconds: a publish (or claim-check upload) that has not completed by then is cancelled and answered 503, well before the sender's own timeout."
   type = object({
-    available_cpu      = optional(string, "1")
-    available_memory   = optional(string, "512Mi")
-    concurrency        = optional(number, 80)
-    max_instances      = optional(number, 20)
-    min_instances      = optional(number, 1)
-    timeout_seconds    = optional(number, 60)
-    claim_threshold_mb = optional(number, 5)
+    available_cpu           = optional(string, "1")
+    available_memory        = optional(string, "512Mi")
+    concurrency             = optional(number, 80)
+    max_instances           = optional(number, 20)
+    min_instances           = optional(number, 1)
+    timeout_seconds         = optional(number, 60)
+    claim_threshold_mb      = optional(number, 5)
+    publish_timeout_seconds = optional(number, 10)
   })
   default  = {}
   nullable = false
   validation {
-    condition     = var.webhook.min_instances >= 0 && var.webhook.max_instances >= 1 && var.webhook.min_instances <= var.webhook.max_instances
-    error_message = "webhook: need 0 <= min_instances <= max_instances and max_instances >= 1."
-  }
-  validation {
-    condition     = var.webhook.concurrency >= 1 && var.webhook.concurrency <= 1000 && var.webhook.timeout_seconds >= 10 && var.webhook.timeout_seconds <= 3600
-    error_message = "webhook: concurrency must be 1-1000 and timeout_seconds 10-3600."
+    condition     = var.webhook.publish_timeout_seconds >= 1 && var.webhook.publish_timeout_seconds < var.webhook.timeout_seconds
+    error_message = "webhook.publish_timeout_seconds must be at least 1 and below timeout_seconds (a publish that cannot complete answers 503 before the function times out)."
   }
   validation {
     condition     = var.webhook.claim_threshold_mb > 0 && var.webhook.claim_threshold_mb < 9
@@ -158,17 +155,21 @@ variable "webhook" {
 }
 
 variable "webhook_secret" {
-  description = "Which versions of the webhook secret the function reads. version: the current one (pin a number to roll a new revision on rotation); previous_version: also accepted during a rotation; generate_initial: create a random first version (write-only, never stored in state) so the first apply succeeds."
+  description = "Which versions of the webhook secret the functions read, always pinned to a number. version: the current one (null: the generated first version); previous_version: also accepted by the webhook during a rotation; generate_initial: create a random first version (write-only, never stored in state) so the first apply succeeds. Rotation: docs/deploy.md."
   type = object({
-    version          = optional(string, "latest")
+    version          = optional(string)
     previous_version = optional(string)
     generate_initial = optional(bool, true)
   })
   default  = {}
   nullable = false
   validation {
-    condition     = can(regex("^(latest|[0-9]+)$", var.webhook_secret.version)) && (var.webhook_secret.previous_version == null || can(regex("^[0-9]+$", coalesce(var.webhook_secret.previous_version, "0"))))
-    error_message = "webhook_secret.version must be \"latest\" or a version number; previous_version must be a version number or null."
+    condition     = (var.webhook_secret.version == null || can(regex("^[0-9]+$", coalesce(var.webhook_secret.version, "0")))) && (var.webhook_secret.previous_version == null || can(regex("^[0-9]+$", coalesce(var.webhook_secret.previous_version, "0"))))
+    error_message = "webhook_secret.version and previous_version must be version numbers (never \"latest\": instances that start after a new version is added would verify with a secret Modal does not have yet)."
+  }
+  validation {
+    condition     = var.webhook_secret.version != null || var.webhook_secret.generate_initial
+    error_message = "webhook_secret.version is required when generate_initial is false (name the version the functions read)."
   }
 }
 
@@ -186,10 +187,6 @@ variable "worker" {
   })
   default  = {}
   nullable = false
-  validation {
-    condition     = var.worker.min_instances >= 0 && var.worker.max_instances >= 1 && var.worker.min_instances <= var.worker.max_instances
-    error_message = "worker: need 0 <= min_instances <= max_instances and max_instances >= 1."
-  }
   validation {
     condition     = var.worker.timeout_seconds >= 10 && var.worker.timeout_seconds <= 540
     error_message = "worker.timeout_seconds must be 10-540 so that the push ack deadline (timeout + 60 s, at most 600 s) covers it."

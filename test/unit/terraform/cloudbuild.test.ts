@@ -6,7 +6,7 @@ const yaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild.yaml'), 
 const stepIds = [...yaml.matchAll(/^\s+- id: ([\w-]+)$/gm)].map((m) => m[1]);
 
 it('has the named steps in order', () => {
-  expect(stepIds).toEqual(['install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply']);
+  expect(stepIds).toEqual(['check-config', 'install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply']);
 });
 
 it('applies only on the main branch, from the reviewed plan', () => {
@@ -24,4 +24,11 @@ it('deploys what package.json builds', () => {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
   expect(pkg.scripts.bundle).toBeDefined();
   expect(pkg.main).toBe('dist/functions/index.js');
+});
+
+it('fails early and clearly on an empty state bucket, and plans with the committed environment var file', () => {
+  const check = yaml.slice(yaml.indexOf('- id: check-config'), yaml.indexOf('- id: install'));
+  expect(check).toMatch(/if \[ -z "\$\{_TF_STATE_BUCKET\}" \]; then\s+echo "_TF_STATE_BUCKET is empty[^"]*" >&2\s+exit 1/);
+  expect(yaml).toMatch(/_TF_VAR_FILE: environments\/production\.tfvars/);
+  expect(yaml).toMatch(/args: \[plan, -input=false, "-var-file=\$\{_TF_VAR_FILE\}", -out=tfplan\]/);
 });

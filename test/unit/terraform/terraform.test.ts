@@ -1,7 +1,8 @@
 /**
- * Security and wiring properties of terraform/, read with the same HCL parser tfcheck uses.
- * `terraform validate` cannot run here (no provider downloads); tfcheck and `terraform fmt` run at
- * the end of this file when their tools are on the machine.
+ * Security, wiring and apply-time properties of terraform/, read with the same HCL parser tfcheck
+ * uses. `terraform validate` cannot run here (no provider downloads); tfcheck (schema + offline plan,
+ * with the example var file and one that turns on every branch) and `terraform fmt` run at the end
+ * of this file when their tools are on the machine, and say so when they are not.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -11,12 +12,20 @@ import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS 
 
 const dir = join(__dirname, '..', '..', '..', 'terraform');
 type Block = Record<string, any>;
+const moduleDir = join(dir, 'modules', 'cloud-function');
 let resources: Record<string, Record<string, Block>> = {};
 let variables: Record<string, Block> = {};
+let modules: Record<string, Block> = {};
 let locals: Block = {};
 let source = '';
+let fnModule: Block = {};
+let fnVariables: Record<string, Block> = {};
 
 beforeAll(async () => {
+  const moduleMain = (await parse('main.tf', readFileSync(join(moduleDir, 'main.tf'), 'utf8'))) as Block;
+  fnModule = moduleMain.resource.google_cloudfunctions2_function.this[0];
+  const moduleVars = (await parse('variables.tf', readFileSync(join(moduleDir, 'variables.tf'), 'utf8'))) as Block;
+  for (const [name, blocks] of Object.entries<Block[]>(moduleVars.variable)) fnVariables[name] = blocks[0]!;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.tf'))) {
     const text = readFileSync(join(dir, file), 'utf8');
     source += text;
@@ -26,37 +35,55 @@ beforeAll(async () => {
       for (const [name, blocks] of Object.entries<Block[]>(byName)) resources[type][name] = blocks[0]!;
     }
     for (const [name, blocks] of Object.entries<Block[]>(json.variable ?? {})) variables[name] = blocks[0]!;
+    for (const [name, blocks] of Object.entries<Block[]>(json.module ?? {})) modules[name] = blocks[0]!;
     for (const l of json.locals ?? []) locals = { ...locals, ...l };
   }
 });
 
 const all = (type: string) => Object.entries(resources[type] ?? {});
+const FUNCTIONS = ['webhook', 'worker', 'admin', 'reconciler'];
+
+/** A literal, or the `optional(type, default)` default of the variable attribute it names. */
+function resolve(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const ref = /^\$\{var\.(\w+)\.(\w+)\}$/.exec(value);
+  if (!ref) return value;
+  const type = String(variables[ref[1]!]!.type);
+  const found = new RegExp(`\\b${ref[2]}\\s*=\\s*optional\\(\\w+,\\s*"?([^")]*)"?\\)`).exec(type);
+  if (!found) throw new Error(`no default for var.${ref[1]}.${ref[2]}`);
+  return found[1];
+}
 const iamTypes = () => Object.keys(resources).filter((t) => /_iam_(member|binding|policy)$/.test(t));
 
 it('makes only the webhook public', () => {
   const publicGrants = iamTypes().flatMap((type) =>
     all(type).filter(([, r]) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(r))).map(([name, r]) => ({ type, name, r })));
   expect(publicGrants.map((g) => `${g.type}.${g.name}`)).toEqual(['google_cloud_run_service_iam_member.webhook_public']);
-  expect(publicGrants[0]!.r).toMatchObject({ role: 'roles/run.invoker', service: '${google_cloudfunctions2_function.webhook.service_config[0].service}' });
+  expect(publicGrants[0]!.r).toMatchObject({ role: 'roles/run.invoker', service: '${module.webhook.service}' });
 });
 
 it('gives the secret accessor role only to the accounts that sign or verify: webhook, admin, reconciler', () => {
   const accessors = iamTypes().flatMap((type) => all(type).filter(([, r]) => r.role === 'roles/secretmanager.secretAccessor').map(([, r]) => r.member));
   expect(accessors.sort()).toEqual(['${google_service_account.admin.member}', '${google_service_account.reconciler.member}', '${google_service_account.webhook.member}']);
-  expect(JSON.stringify(resources.google_cloudfunctions2_function!.worker)).not.toContain('MODAL_WEBHOOK_SECRET');
+  expect(modules.worker!.secrets).toBeUndefined();
 });
 
 it('keeps the admin API private: invokers only from admin.invokers, never public', () => {
   const admin = resources.google_cloud_run_service_iam_member!.admin_invokers!;
-  expect(admin).toMatchObject({ member: '${each.value}', service: '${google_cloudfunctions2_function.admin.service_config[0].service}' });
+  expect(admin).toMatchObject({ member: '${each.value}', service: '${module.admin.service}' });
   expect(JSON.stringify(variables.admin!.validation)).toContain('allUsers');
 });
 
-it('runs the reconciler from Cloud Scheduler through Pub/Sub', () => {
+it('runs the reconciler from Cloud Scheduler through a Pub/Sub push subscription, with no Eventarc trigger to wait for', () => {
   const job = resources.google_cloud_scheduler_job!.reconcile!;
   expect(job.pubsub_target[0].topic_name).toBe('${google_pubsub_topic.reconcile_ticks.id}');
-  const trigger = resources.google_cloudfunctions2_function!.reconciler!.event_trigger[0];
-  expect(trigger).toMatchObject({ pubsub_topic: '${google_pubsub_topic.reconcile_ticks.id}', event_type: 'google.cloud.pubsub.topic.v1.messagePublished' });
+  const push = resources.google_pubsub_subscription!.reconcile_push!;
+  expect(push.topic).toBe('${google_pubsub_topic.reconcile_ticks.id}');
+  expect(push.push_config[0].push_endpoint).toContain('${module.reconciler.uri}/projects/');
+  expect(push.push_config[0].oidc_token[0].service_account_email).toBe('${google_service_account.push_invoker.email}');
+  expect(push.depends_on).toContain('${google_cloud_run_service_iam_member.reconciler_push_invoker}');
+  expect(source).not.toMatch(/event_trigger|google_eventarc_trigger/);
+  expect(locals.apis).not.toContain('eventarc.googleapis.com');
 });
 
 it('grants no basic roles and few project-wide roles', () => {
@@ -76,8 +103,8 @@ it('has one service account per role', () => {
 });
 
 it('feeds the worker from a push subscription with OIDC, retries and a dead-letter topic that has a subscription', () => {
-  const [, push] = all('google_pubsub_subscription').find(([, s]) => s.push_config)!;
-  expect(push.push_config[0].push_endpoint).toContain('google_cloudfunctions2_function.worker.service_config[0].uri');
+  const push = resources.google_pubsub_subscription!.worker_push!;
+  expect(push.push_config[0].push_endpoint).toContain('${module.worker.uri}');
   expect(push.push_config[0].push_endpoint).toMatch(/\/projects\/.*\/topics\//);
   expect(push.push_config[0].oidc_token[0].service_account_email).toBe('${google_service_account.push_invoker.email}');
   expect(push.retry_policy[0]).toMatchObject({ minimum_backoff: expect.any(String), maximum_backoff: expect.any(String) });
@@ -98,42 +125,99 @@ it('lets the Pub/Sub service agent publish dead letters, subscribe to the source
   expect(locals.pubsub_service_agent).toMatch(/service-\$\{data\.google_project\.this\.number\}@gcp-sa-pubsub\.iam\.gserviceaccount\.com/);
 });
 
-it('deploys the entry points the code registers, on nodejs22, each with its own account', () => {
+it('deploys the four functions through one module, with the entry points the code registers, on nodejs22, each with its own account', () => {
   const index = readFileSync(join(dir, '..', 'functions', 'index.ts'), 'utf8');
-  const functions = Object.fromEntries(all('google_cloudfunctions2_function'));
-  expect(functions.webhook!.build_config[0]).toMatchObject({ entry_point: 'modalWebhook', runtime: 'nodejs22' });
-  expect(functions.worker!.build_config[0]).toMatchObject({ entry_point: 'processCompletion', runtime: 'nodejs22' });
-  expect(index).toContain("functions.http('modalWebhook'");
-  expect(index).toContain("functions.cloudEvent('processCompletion'");
-  expect(functions.admin!.build_config[0]).toMatchObject({ entry_point: 'webhookAdmin', runtime: 'nodejs22' });
-  expect(functions.reconciler!.build_config[0]).toMatchObject({ entry_point: 'reconcileExecutions', runtime: 'nodejs22' });
-  expect(index).toContain("functions.http('webhookAdmin'");
-  expect(index).toContain("functions.cloudEvent('reconcileExecutions'");
-  for (const name of ['webhook', 'worker', 'admin', 'reconciler']) {
-    expect(functions[name]!.service_config[0].service_account_email).toBe(`\${google_service_account.${name}.email}`);
+  expect(all('google_cloudfunctions2_function')).toEqual([]);
+  expect(fnModule.build_config[0]).toMatchObject({ runtime: 'nodejs22', entry_point: '${var.entry_point}' });
+  const entryPoints = { webhook: 'modalWebhook', worker: 'processCompletion', admin: 'webhookAdmin', reconciler: 'reconcileExecutions' };
+  expect(Object.keys(modules).sort()).toEqual([...FUNCTIONS].sort());
+  for (const [name, entry] of Object.entries(entryPoints)) {
+    expect(modules[name]).toMatchObject({ source: './modules/cloud-function', entry_point: entry, service_account_email: `\${google_service_account.${name}.email}` });
+    expect(index).toMatch(new RegExp(`functions\\.(http|cloudEvent)\\('${entry}'`));
   }
 });
 
+it('sizes every function as Cloud Run accepts it: at least 1 vCPU wherever concurrency is above 1', () => {
+  for (const name of FUNCTIONS) {
+    const sizing = modules[name]!.sizing as Block;
+    const cpu = Number(resolve(sizing.cpu));
+    const concurrency = Number(resolve(sizing.concurrency));
+    expect([name, Number.isFinite(cpu), Number.isFinite(concurrency)]).toEqual([name, true, true]);
+    if (concurrency > 1) expect([name, cpu]).toEqual([name, expect.any(Number)]), expect(cpu).toBeGreaterThanOrEqual(1);
+  }
+  // The module refuses a combination Cloud Run rejects, whoever calls it.
+  expect(JSON.stringify(fnVariables.sizing!.validation)).toContain('Total cpu < 1 is not supported with concurrency > 1');
+});
+
+it('lets only Pub/Sub push reach the worker and the reconciler (internal-only ingress)', () => {
+  expect(modules.worker!.ingress).toBe('ALLOW_INTERNAL_ONLY');
+  expect(modules.reconciler!.ingress).toBe('ALLOW_INTERNAL_ONLY');
+  expect(modules.webhook!.ingress).toBe('ALLOW_ALL');
+  expect(fnModule.service_config[0].ingress_settings).toBe('${var.ingress}');
+});
+
+it('pins the secret version: no "latest" default, the generated first version unless one is named', () => {
+  expect(String(variables.webhook_secret!.type)).toMatch(/version\s*=\s*optional\(string\)/);
+  expect(source).not.toMatch(/optional\(string,\s*"latest"\)/);
+  expect(locals.secret_version).toContain('google_secret_manager_secret_version.initial');
+  expect(JSON.stringify(fnVariables.secrets!.validation)).toContain('never \\"latest\\"');
+  expect(locals.webhook_secrets).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
+});
+
+it('creates the (default) Firestore database by default, before the indexes and the functions that use it', () => {
+  expect(String(variables.firestore!.type)).toMatch(/create\s*=\s*optional\(bool,\s*true\)/);
+  for (const [, index] of all('google_firestore_index')) expect(index.depends_on).toContain('${google_firestore_database.default}');
+  for (const name of ['worker', 'admin', 'reconciler']) expect(modules[name]!.depends_on).toContain('${google_firestore_database.default}');
+});
+
+it('waits for IAM to propagate before building the functions, and for new APIs before using them', () => {
+  const wait = resources.time_sleep!.iam_propagation!;
+  const triggers = JSON.stringify(wait.triggers);
+  for (const grant of ['google_project_iam_member.build', 'google_storage_bucket_iam_member.build_reads_source', 'webhook_secret_accessor', 'admin_secret_accessor', 'reconciler_secret_accessor']) {
+    expect(triggers).toContain(grant);
+  }
+  for (const name of FUNCTIONS) expect(modules[name]!.depends_on).toContain('${time_sleep.iam_propagation}');
+  expect(resources.time_sleep!.apis_ready!.triggers).toBeDefined();
+  expect(source).not.toMatch(/depends_on\s*=\s*\[google_project_service\.apis\]/);
+});
+
+it('leaves out dashboard fields the API drops (zero positions, empty groupings), so plans show no drift', () => {
+  const dashboard = readFileSync(join(dir, 'dashboard.tf'), 'utf8');
+  expect(dashboard).not.toMatch(/xPos\s*=\s*\(i/);
+  expect(dashboard).not.toMatch(/groupByFields\s*=\s*tile\.group\s*$/m);
+  expect(dashboard).toMatch(/length\(tile\.group\) == 0 \? \{\}/);
+});
+
+it('gives Cloud Build a committed, secret-free var file with the settings an apply must not reset', async () => {
+  const text = readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8');
+  const json = (await parse('production.tfvars', text)) as Block;
+  expect(json.project_id).toBeUndefined();
+  expect(json).toHaveProperty('admin');
+  expect(json).toHaveProperty('notification_channels');
+  expect(text).not.toMatch(/secret_data|whsec_|BEGIN PRIVATE KEY/);
+});
+
 it('sets only environment variables that the functions read, and mounts the secret from Secret Manager', () => {
-  const functions = Object.fromEntries(all('google_cloudfunctions2_function'));
   const names = (expr: string) => [...expr.matchAll(/([A-Z][A-Z0-9_]+)\s*=/g)].map((m) => m[1]!);
   const common = Object.keys(locals.common_environment);
-  const webhookEnv = [...common, ...names(functions.webhook!.service_config[0].environment_variables)];
-  const workerEnv = [...common, ...names(functions.worker!.service_config[0].environment_variables)];
+  const envOf = (name: string) => [...common, ...names(modules[name]!.environment)];
+  const webhookEnv = envOf('webhook');
+  const workerEnv = envOf('worker');
   expect(webhookEnv.filter((v) => !WEBHOOK_ENV_VARS.includes(v))).toEqual([]);
   expect(workerEnv.filter((v) => !WORKER_ENV_VARS.includes(v))).toEqual([]);
-  const adminEnv = [...common, ...names(functions.admin!.service_config[0].environment_variables)];
-  const reconcilerEnv = [...common, ...names(functions.reconciler!.service_config[0].environment_variables)];
+  const adminEnv = envOf('admin');
+  const reconcilerEnv = envOf('reconciler');
   expect(adminEnv.filter((v) => !ADMIN_ENV_VARS.includes(v))).toEqual([]);
   expect(reconcilerEnv.filter((v) => !RECONCILER_ENV_VARS.includes(v))).toEqual([]);
   expect(adminEnv).toEqual(expect.arrayContaining(['WEBHOOK_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS']));
   expect(reconcilerEnv).toEqual(expect.arrayContaining(['COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL']));
   expect(webhookEnv).toEqual(expect.arrayContaining(['COMPLETIONS_TOPIC', 'RESULTS_BUCKET']));
   expect(workerEnv).toEqual(expect.arrayContaining(['BATCH_EVENTS_TOPIC', 'RESULTS_BUCKET']));
-  const secretEnv = functions.webhook!.service_config[0].secret_environment_variables[0];
-  expect(secretEnv).toMatchObject({ key: 'MODAL_WEBHOOK_SECRET', secret: '${google_secret_manager_secret.webhook.secret_id}' });
-  expect(JSON.stringify(functions.webhook!.service_config[0].dynamic)).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
+  expect(modules.webhook!.secrets).toBe('${local.webhook_secrets}');
+  expect(locals.current_secret).toMatch(/MODAL_WEBHOOK_SECRET = \{ secret = google_secret_manager_secret\.webhook\.secret_id/);
+  expect(JSON.stringify(fnModule.service_config[0].dynamic)).toContain('secret_environment_variables');
   expect(WEBHOOK_ENV_VARS).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
+  expect(WEBHOOK_ENV_VARS).toContain('PUBLISH_TIMEOUT_MS');
 });
 
 it('never puts a secret value in state: only a write-only first version', () => {
@@ -157,7 +241,7 @@ it('names the source object by the archive hash', () => {
 
 it('enables APIs without disabling them on destroy', () => {
   expect(resources.google_project_service!.apis).toMatchObject({ disable_on_destroy: false });
-  for (const api of ['cloudscheduler', 'cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'eventarc', 'pubsub', 'secretmanager', 'storage', 'firestore', 'logging', 'monitoring', 'iam']) {
+  for (const api of ['cloudscheduler', 'cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'pubsub', 'secretmanager', 'storage', 'firestore', 'logging', 'monitoring', 'iam', 'cloudresourcemanager', 'serviceusage']) {
     expect(locals.apis).toContain(`${api}.googleapis.com`);
   }
 });
@@ -184,10 +268,19 @@ if (!hasTerraform) process.stdout.write('skipping terraform fmt -check: terrafor
   expect(() => execFileSync('terraform', ['fmt', '-check', '-recursive', dir], { stdio: 'pipe' })).not.toThrow();
 });
 
+// tfcheck ships in the workplace's shared/tools (beside this repository), not in it: where it is
+// missing, these checks skip and say so in the test output.
 const tfcheck = join(dir, '..', '..', 'shared', 'tools', 'tfcheck', 'tfcheck.mjs');
-if (!existsSync(tfcheck)) process.stdout.write(`skipping tfcheck: ${tfcheck} is not on this machine\n`);
-(existsSync(tfcheck) ? it : it.skip)('passes tfcheck against the google provider schema', () => {
-  const result = spawnSync(process.execPath, [tfcheck, 'terraform'], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 60_000 });
-  expect(`${result.stdout}${result.stderr}`).toMatch(/clean/);
-  expect(result.status).toBe(0);
+const canPlan = existsSync(tfcheck) && hasTerraform;
+if (!canPlan) process.stdout.write(`SKIPPED: tfcheck --plan (${existsSync(tfcheck) ? 'terraform is not installed' : `${tfcheck} is not on this machine`})\n`);
+const planCases: Array<[string, string, string]> = [
+  ['the example var file', 'terraform', join(dir, 'terraform.tfvars.example')],
+  ['a var file that turns on every branch', 'terraform', join(dir, '..', 'test', 'fixtures', 'terraform', 'all-branches.tfvars')],
+  ['the function module on its own', join('terraform', 'modules', 'cloud-function'), join(moduleDir, 'terraform.tfvars.example')],
+];
+(canPlan ? it.each(planCases) : it.skip.each(planCases))('plans offline (tfcheck --plan) with %s', (_what, folder, varFile) => {
+  const result = spawnSync(process.execPath, [tfcheck, folder, '--plan', '--var-file', varFile], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
+  const out = `${result.stdout}${result.stderr}`;
+  expect(out).toMatch(/validate and plan clean/);
+  expect([result.status, out]).toEqual([0, out]);
 });
