@@ -33,7 +33,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const pubsub = createPubSub(config.projectId);
   return createWebhookHandler({
     config,
-    publisher: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: config.publishBatchWindowMs }),
+    publisher: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: config.publishBatchWindowMs, timeoutMs: config.publishTimeoutMs }),
     claims: createResultStore(config.results, config.projectId),
     clock: () => new Date(),
     logger,

@@ -11,7 +11,8 @@
  * - a job is counted in its batch once, when it first becomes terminal; an upgrade moves it from
  *   the failed to the completed counter.
  */
-import type { BatchBucket, CompletionPayload, CompletionStatus, JobDoc, StoredResult } from './schemas';
+import { documentError, documentResult } from './job-document';
+import type { BatchBucket, CompletionPayload, CompletionSource, CompletionStatus, JobDoc } from './schemas';
 import { TERMINAL_STATUSES } from './schemas';
 
 export type TerminalJobStatus = 'completed' | 'failed' | 'timeout' | 'cancelled';
@@ -27,9 +28,9 @@ export interface Completion {
   deliveryId: string;
   payload: CompletionPayload;
   receivedAt: Date;
-  source: 'webhook' | 'poll' | 'replay';
-  /** Where the stored files are, when the completion carried a structure and it was stored. */
-  files?: { resultUri: string; structureUri?: string };
+  source: CompletionSource;
+  /** Where the stored files are: result.json (and the structure) of a success, error.json of a failure whose error did not fit the document. */
+  files?: { resultUri?: string; structureUri?: string; errorUri?: string };
 }
 
 /** Change to the counters of the job's batch. */
@@ -43,13 +44,6 @@ export type JobPlan =
   | { kind: 'apply'; status: TerminalJobStatus; update: Record<string, unknown>; batch?: BatchDelta }
   | { kind: 'late'; lateEvent: Record<string, unknown>; reason: string }
   | { kind: 'duplicate'; reason: string };
-
-/** Scores to store on the job: everything in `result` but the structure file itself. */
-export function storedResult(payload: CompletionPayload): StoredResult | null {
-  if (!payload.result) return null;
-  const { structure_file_base64: _structure, ...scores } = payload.result;
-  return scores;
-}
 
 function bucketOf(status: TerminalJobStatus): BatchBucket {
   return status === 'completed' ? 'completed' : 'failed';
@@ -77,7 +71,7 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
         delivery_id: completion.deliveryId,
         modal_call_id: payload.call_id,
         status: next,
-        error: payload.error ?? null,
+        error: next === 'completed' ? null : documentError(payload).error,
         received_at: completion.receivedAt,
         recorded_at: now,
         source: completion.source,
@@ -97,15 +91,17 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
     };
   }
 
+  const { result, extrasInFile } = documentResult(payload);
   const update: Record<string, unknown> = {
     job_id: payload.metadata.job_id,
     status: next,
     modal_call_id: payload.call_id,
     batch_id: batchId,
-    result: storedResult(payload),
+    result,
     result_uri: completion.files?.resultUri ?? null,
     structure_uri: completion.files?.structureUri ?? null,
-    error: next === 'completed' ? null : (payload.error ?? { message: `Modal call ended with ${payload.status}` }),
+    error: next === 'completed' ? null : documentError(payload).error,
+    error_uri: completion.files?.errorUri ?? null,
     delivery_id: completion.deliveryId,
     completion_source: completion.source,
     batch_bucket: batchId ? bucket : null,
@@ -114,6 +110,7 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
     updated_at: now,
     processing_latency_ms: Math.max(0, now.getTime() - completion.receivedAt.getTime()),
   };
+  if (extrasInFile) update.result_extras_in_file = true;
   if (upgrade) update.previous_status = current;
   return { kind: 'apply', status: next, update, batch };
 }

@@ -67,6 +67,10 @@ const webhookEnv = z.object({
   DRY_RUN: bool.default(false),
   CLAIM_CHECK_THRESHOLD_BYTES: int(1024, 9 * 1024 * 1024).default(5 * 1024 * 1024),
   PUBLISH_BATCH_WINDOW_MS: int(0, 1000).default(0),
+  /** A publish or claim-check upload still pending after this is answered 503 (and cancelled). */
+  PUBLISH_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** Largest body accepted (413 above): Cloud Run's own request limit is 32 MiB. */
+  MAX_BODY_BYTES: int(1024, 32 * 1024 * 1024).default(32 * 1024 * 1024),
   STATS_FLUSH_SECONDS: int(0, 3600).default(30),
 });
 
@@ -121,6 +125,8 @@ export interface WebhookConfig {
   dryRun: boolean;
   claimCheckThresholdBytes: number;
   publishBatchWindowMs: number;
+  publishTimeoutMs: number;
+  maxBodyBytes: number;
   /** How often rejection/acceptance counts are sent to the worker for the metrics endpoint; 0: every request. */
   statsFlushMs: number;
   results: ResultsLocation;
@@ -182,6 +188,8 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     dryRun: e.DRY_RUN,
     claimCheckThresholdBytes: e.CLAIM_CHECK_THRESHOLD_BYTES,
     publishBatchWindowMs: e.PUBLISH_BATCH_WINDOW_MS,
+    publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
     statsFlushMs: e.STATS_FLUSH_SECONDS * 1000,
     results: results(e),
     warnings: Object.freeze(warnings),

@@ -51,7 +51,17 @@ export class ConfigError extends Error {
  */
 export class PermanentMessageError extends Error {
   constructor(
-    readonly code: 'unknown_message' | 'invalid_json' | 'invalid_payload' | 'claim_missing',
+    readonly code:
+      | 'unknown_message'
+      | 'invalid_envelope'
+      | 'invalid_json'
+      | 'invalid_payload'
+      | 'claim_missing'
+      | 'rejected_by_store'
+      | 'too_large'
+      | 'unserialisable'
+      | 'invalid_path'
+      | 'retry_budget_exhausted',
     message: string,
   ) {
     super(message);

@@ -6,15 +6,23 @@
  */
 import { z } from 'zod';
 
+/** Longest id: a Firestore document id, a Cloud Storage path segment and a file name on any OS. */
+export const MAX_ID_LENGTH = 128;
+const WINDOWS_DEVICE_NAMES = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
 /**
- * Identifiers end up as Firestore document ids and Cloud Storage path segments, so they are
- * limited to characters that are safe in both (no `/`, no `..`).
+ * Identifiers end up as Firestore document ids, Cloud Storage path segments and local file names
+ * (`jobs/{job_id}/{call_id}/…`), so they are limited to what is valid in all three on every OS:
+ * letters, digits and `. _ @ -`, starting with a letter or digit, not ending with `.`, at most 128
+ * characters, and not a Windows device name. Such an id can never be `.`/`..` nor Firestore's
+ * reserved `__name__` form.
  */
 export const idSchema = z
   .string()
   .min(1)
-  .max(256)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'must start with a letter or digit and contain only letters, digits and . _ : @ -');
+  .max(MAX_ID_LENGTH)
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9_@-])?$/, 'must start with a letter or digit, not end with ".", and contain only letters, digits and . _ @ -')
+  .refine((id) => !WINDOWS_DEVICE_NAMES.test(id), 'must not be a reserved device name (CON, NUL, COM1, …)');
 
 /** Outcome of a Modal function call as the webhook reports it. */
 export type CompletionStatus = 'success' | 'failure' | 'timeout';
@@ -85,20 +93,26 @@ export function describeIssues(error: z.ZodError): SchemaIssue[] {
 /** Version of the Pub/Sub message contract between webhook and worker. */
 export const MESSAGE_SCHEMA_VERSION = '1';
 
+/** Where a completion came from: Modal's webhook, the reconciler's poll, or a dead-letter replay. */
+export const completionSourceSchema = z.enum(['webhook', 'poll', 'replay']);
+export type CompletionSource = z.output<typeof completionSourceSchema>;
+
 /**
- * Attributes of a completion message on the completions topic. The data is the verified raw body,
- * or, for a claim-checked body, a small JSON pointer and `claim_uri` names where the body is.
+ * Attributes of a completion message on the completions topic (shared/messages.ts writes and reads
+ * them). The data is the verified raw body, or `{}` when the body was claim-checked: then
+ * `claim_uri` names where it is.
  */
 export const completionAttributesSchema = z.looseObject({
   schema_version: z.literal(MESSAGE_SCHEMA_VERSION),
   kind: z.literal('completion'),
-  delivery_id: z.string().min(1),
+  delivery_id: z.string().regex(/^dlv_[0-9a-f]{32}$/),
   call_id: z.string(),
   status: z.string(),
   job_id: z.string(),
   batch_id: z.string().optional(),
   received_at: z.iso.datetime({ offset: true }),
-  source: z.enum(['webhook', 'poll', 'replay']).optional(),
+  source: completionSourceSchema,
+  secret_index: z.enum(['0', '1']).optional(),
   claim_uri: z.string().optional(),
 });
 

@@ -12,10 +12,10 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import type { ReconcilerConfig } from '../../shared/config';
-import { deliveryId } from '../../shared/delivery';
 import type { Logger } from '../../shared/log';
 import type { Clock, ExecutionDoc, Publisher, ReconcilerStore } from '../../shared/ports';
-import { completionPayloadSchema, MESSAGE_SCHEMA_VERSION } from '../../shared/schemas';
+import { encodeOwnCompletion } from '../../shared/messages';
+import { completionPayloadSchema } from '../../shared/schemas';
 import { sign } from '../../shared/signature';
 
 export interface ReconcilerDeps {
@@ -93,19 +93,9 @@ export function createReconciler(deps: ReconcilerDeps) {
         error: answer.error ?? null,
         metadata: { job_id: execution.job_id, ...(execution.batch_id ? { batch_id: execution.batch_id } : {}), ...(execution.app ? { app: execution.app } : {}) },
       });
-      const data = Buffer.from(JSON.stringify(payload));
-      const id = deliveryId(payload.call_id, payload.status);
-      await deps.completions.publish(data, {
-        schema_version: MESSAGE_SCHEMA_VERSION,
-        kind: 'completion',
-        delivery_id: id,
-        call_id: payload.call_id,
-        status: payload.status,
-        job_id: payload.metadata.job_id,
-        ...(payload.metadata.batch_id ? { batch_id: payload.metadata.batch_id } : {}),
-        received_at: clock().toISOString(),
-        source: 'poll',
-      });
+      const message = encodeOwnCompletion(payload, 'poll', clock());
+      const id = message.attributes.delivery_id;
+      await deps.completions.publish(message.data, message.attributes);
       logger.log('INFO', 'executionPolled', `poll found the call ended with ${payload.status}`, {
         call_id: payload.call_id, job_id: payload.metadata.job_id, batch_id: payload.metadata.batch_id ?? undefined, delivery_id: id, status: payload.status,
       });

@@ -6,13 +6,16 @@
  * sender retries. Bodies too large for a Pub/Sub message are stored first (claim check) and the
  * message carries their uri.
  */
+import { randomBytes } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config';
+import { withDeadline } from '../../shared/deadline';
 import { deliveryId } from '../../shared/delivery';
 import { HttpError } from '../../shared/errors';
 import { traceFields, type Logger } from '../../shared/log';
+import { decodeCompletionBody, encodeCompletion, unsupportedCharset } from '../../shared/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
-import { completionPayloadSchema, describeIssues, MESSAGE_SCHEMA_VERSION, type CompletionPayload } from '../../shared/schemas';
+import { MESSAGE_SCHEMA_VERSION, type CompletionPayload } from '../../shared/schemas';
 import { verifyWebhook } from '../../shared/signature';
 import type { StatsBuffer } from '../../shared/stats';
 
@@ -35,8 +38,12 @@ function normalizePath(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
+/** How often one instance says that a sender still signs with the previous secret. */
+const PREVIOUS_SECRET_WARNING_MS = 10 * 60 * 1000;
+
 export function createWebhookHandler(deps: WebhookDeps) {
   const { config, publisher, claims, clock, logger, stats } = deps;
+  let previousSecretWarnedAt = -Infinity;
 
   /** Sends due counters without delaying or failing the request that triggered it. */
   function flushStats(log: Logger): void {
@@ -76,6 +83,9 @@ export function createWebhookHandler(deps: WebhookDeps) {
 
   async function accept(req: Request, res: Response, log: Logger, started: number): Promise<void> {
     const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
+    if (rawBody.length > config.maxBodyBytes) {
+      throw new HttpError('payload_too_large', 413, `body is larger than ${config.maxBodyBytes} bytes`);
+    }
     const verification = verifyWebhook({
       rawBody,
       signatureHeader: req.get('x-modal-signature'),
@@ -91,15 +101,26 @@ export function createWebhookHandler(deps: WebhookDeps) {
         user_agent: req.get('user-agent'),
       });
       stats?.count(verification.reason, clock());
-      res.status(401).json({ error: verification.reason, message: 'webhook signature verification failed' });
+      const timing = verification.reason === 'stale_timestamp' || verification.reason === 'future_timestamp';
+      res.status(401).json({
+        error: verification.reason,
+        message: timing
+          ? `timestamp outside the ${config.toleranceSeconds} s window (check the sender's clock)`
+          : 'webhook signature verification failed',
+      });
       return;
     }
-    if (verification.secretIndex > 0) log.log('INFO', 'configWarning', 'webhook signed with the previous secret', {});
+    if (verification.secretIndex > 0 && clock().getTime() - previousSecretWarnedAt >= PREVIOUS_SECRET_WARNING_MS) {
+      previousSecretWarnedAt = clock().getTime();
+      log.log('INFO', 'configWarning', 'webhook signed with the previous secret (said once per 10 minutes per instance)', {});
+    }
 
     if (!req.is('application/json')) {
       throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
     }
-    const payload = parsePayload(req, rawBody);
+    const charset = unsupportedCharset(req.get('content-type'));
+    if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
+    const payload = parsePayload(rawBody);
     const ids = {
       call_id: payload.call_id,
       job_id: payload.metadata.job_id,
@@ -114,31 +135,28 @@ export function createWebhookHandler(deps: WebhookDeps) {
       return;
     }
 
-    const attributes: Record<string, string> = {
-      schema_version: MESSAGE_SCHEMA_VERSION,
-      kind: 'completion',
-      delivery_id: ids.delivery_id,
-      call_id: ids.call_id,
-      status: payload.status,
-      job_id: ids.job_id,
-      received_at: receivedAt.toISOString(),
-      source: 'webhook',
-      secret_index: String(verification.secretIndex),
-      ...(ids.batch_id ? { batch_id: ids.batch_id } : {}),
-    };
-    let data = rawBody;
+    let claimUri: string | undefined;
     if (rawBody.length > config.claimCheckThresholdBytes) {
-      const stored = await claims.putIfAbsent(`claims/${ids.delivery_id}.json`, rawBody, 'application/json').catch((err: unknown) => {
+      // A name of its own per request: a retried webhook never needs to overwrite (or even see) an
+      // earlier upload, which the webhook's create-only access could not do.
+      const path = `claims/${ids.delivery_id}/${receivedAt.getTime()}-${randomBytes(6).toString('hex')}.json`;
+      const stored = await withDeadline(claims.putIfAbsent(path, rawBody, 'application/json'), config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
         throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', { cause: String(err) });
       });
-      attributes.claim_uri = stored.uri;
-      data = Buffer.from(JSON.stringify({ claim_uri: stored.uri }));
-      log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length, created: stored.created });
+      claimUri = stored.uri;
+      log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
     }
+    const message = encodeCompletion(rawBody, payload, {
+      deliveryId: ids.delivery_id,
+      receivedAt,
+      source: 'webhook',
+      secretIndex: verification.secretIndex,
+      claimUri,
+    });
 
     let messageId: string;
     try {
-      messageId = await publisher.publish(data, attributes);
+      messageId = await withDeadline(publisher.publish(message.data, message.attributes), config.publishTimeoutMs, 'publish');
     } catch (err) {
       throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
     }
@@ -193,21 +211,14 @@ function methodNotAllowed(res: Response, allow: string): HttpError {
   return new HttpError('method_not_allowed', 405, `method not allowed; use ${allow}`);
 }
 
-/** Parses a verified body: malformed JSON is 400, a payload that fails the schema 422. */
-function parsePayload(req: Request, rawBody: Buffer): CompletionPayload {
-  let json: unknown = req.body;
-  if (json === undefined || Buffer.isBuffer(json) || typeof json === 'string') {
-    try {
-      json = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      throw new HttpError('invalid_json', 400, 'body is not valid JSON');
-    }
-  }
-  const parsed = completionPayloadSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new HttpError('invalid_payload', 422, 'payload does not match the completion schema', {
-      issues: describeIssues(parsed.error),
-    });
-  }
-  return parsed.data;
+/**
+ * Decodes a verified body with the worker's own decoder (shared/messages.ts), from the raw bytes and
+ * never from the framework's parse, so that what is answered 202 here always parses there:
+ * malformed JSON is 400, a payload that breaks the contract 422.
+ */
+function parsePayload(rawBody: Buffer): CompletionPayload {
+  const verdict = decodeCompletionBody(rawBody);
+  if (verdict.ok) return verdict.payload;
+  if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
+  throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });
 }

@@ -12,19 +12,13 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import { isBatchDone, summarizeBatch } from '../../shared/batch';
 import type { WorkerConfig } from '../../shared/config';
 import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
-import { deliveryId } from '../../shared/delivery';
 import { PermanentMessageError, RetryLaterError } from '../../shared/errors';
+import { classifyFailure, createRetryBudget } from '../../shared/failures';
+import { documentError } from '../../shared/job-document';
+import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/messages';
 import type { Logger } from '../../shared/log';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
-import {
-  batchCheckAttributesSchema,
-  completionAttributesSchema,
-  completionPayloadSchema,
-  describeIssues,
-  MESSAGE_SCHEMA_VERSION,
-  webhookStatsSchema,
-  type CompletionPayload,
-} from '../../shared/schemas';
+import { batchCheckAttributesSchema, MESSAGE_SCHEMA_VERSION, webhookStatsSchema, type CompletionPayload } from '../../shared/schemas';
 import { decodeStructure } from '../../shared/structure';
 
 /** A Pub/Sub message as push and Eventarc deliver it (`data` base64-encoded). */
@@ -65,30 +59,51 @@ const FINALIZATION_LEASE_MS = 10 * 60 * 1000;
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
 /** A completed batch whose event is still unpublished after this long lost its finaliser. */
 const EVENT_RECOVERY_MS = 60 * 1000;
+/** Failures of unknown cause one message may meet on one instance before it is dead-lettered. */
+const UNKNOWN_FAILURE_BUDGET = 5;
 
 export function createCompletionWorker(deps: WorkerDeps) {
   const { config, jobs, results, clock, logger } = deps;
 
-  async function readBody(message: PubSubMessage, attributes: Record<string, string>): Promise<Buffer> {
-    if (!attributes.claim_uri) return Buffer.from(message.data ?? '', 'base64');
-    const body = await results.get(attributes.claim_uri);
-    if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${attributes.claim_uri}`);
+  const budget = createRetryBudget(UNKNOWN_FAILURE_BUDGET);
+
+  async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
+    if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
+    const body = await results.get(meta.claimUri);
+    if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${meta.claimUri}`);
     return body;
   }
 
-  function parseCompletion(body: Buffer): CompletionPayload {
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw new PermanentMessageError('invalid_json', 'message data is not valid JSON');
+  /** The envelope and the body, by the contract the webhook used (shared/messages.ts). */
+  async function readCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
+    const envelope = decodeCompletionEnvelope(attributes);
+    if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);
+    const verdict = decodeCompletionBody(await readBody(message, envelope.meta));
+    if (!verdict.ok) {
+      const issues = verdict.issues?.map((i) => `${i.path}: ${i.message}`).join('; ');
+      throw new PermanentMessageError(verdict.code, issues ? `${verdict.message} (${issues})` : verdict.message);
     }
-    const parsed = completionPayloadSchema.safeParse(json);
-    if (!parsed.success) {
-      const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ');
-      throw new PermanentMessageError('invalid_payload', `payload does not match the completion schema (${issues})`);
+    if (!envelopeMatches(envelope.meta, verdict.payload)) {
+      throw new PermanentMessageError('invalid_envelope', 'delivery_id does not belong to the call and status in the body');
     }
-    return parsed.data;
+    return { meta: envelope.meta, payload: verdict.payload };
+  }
+
+  /** A failure's full error, when the job document keeps only a bounded summary of it. */
+  async function storeErrorFile(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+    if (!documentError(payload).detailsInFile) return undefined;
+    const body = {
+      job_id: payload.metadata.job_id,
+      batch_id: payload.metadata.batch_id ?? null,
+      modal_call_id: payload.call_id,
+      status: payload.status,
+      delivery_id: id,
+      error: payload.error ?? null,
+      webhook_received_at: receivedAt.toISOString(),
+      stored_at: clock().toISOString(),
+    };
+    const path = `jobs/${payload.metadata.job_id}/${payload.call_id}/error.json`;
+    return { errorUri: (await results.putIfAbsent(path, Buffer.from(JSON.stringify(body, null, 2)), 'application/json')).uri };
   }
 
   /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
@@ -169,10 +184,11 @@ export function createCompletionWorker(deps: WorkerDeps) {
   const appsSeen = new Map<string, number>();
 
   /** Notes that a Modal app's webhook verified — at most once a minute per app and instance. */
-  async function recordApp(payload: CompletionPayload, attributes: Record<string, string>, receivedAt: Date): Promise<void> {
+  async function recordApp(payload: CompletionPayload, meta: CompletionMeta): Promise<void> {
     const app = payload.metadata.app;
-    if (!app || attributes.source !== 'webhook') return;
-    const signedWith = attributes.secret_index === '1' ? 'previous' : 'current';
+    const receivedAt = meta.receivedAt;
+    if (!app || meta.source !== 'webhook') return;
+    const signedWith = meta.secretIndex === 1 ? 'previous' : 'current';
     const key = `${app}:${signedWith}`;
     const last = appsSeen.get(key) ?? 0;
     if (clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
@@ -222,15 +238,12 @@ export function createCompletionWorker(deps: WorkerDeps) {
 
   async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     const started = clock().getTime();
-    const payload = parseCompletion(await readBody(message, attributes));
-    const id = deliveryId(payload.call_id, payload.status);
-    const meta = completionAttributesSchema.safeParse(attributes);
-    const receivedAt = meta.success ? new Date(meta.data.received_at) : new Date(message.publishTime ?? clock());
-    const source = meta.success ? (meta.data.source ?? 'webhook') : 'webhook';
+    const { meta, payload } = await readCompletion(message, attributes);
+    const { deliveryId: id, receivedAt, source } = meta;
     const jobId = payload.metadata.job_id;
     const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
     if (payload.metadata.test === true) return recordTest(payload, id, receivedAt);
-    await recordApp(payload, attributes, receivedAt);
+    await recordApp(payload, meta);
 
     const completion: Completion = { deliveryId: id, payload, receivedAt, source };
     // Decide outside the transaction first, so that files are stored only when the job will take
@@ -238,6 +251,8 @@ export function createCompletionWorker(deps: WorkerDeps) {
     if (payload.status === 'success') {
       const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
       if (preview.kind === 'apply') completion.files = await storeFiles(payload, id, receivedAt);
+    } else {
+      completion.files = await storeErrorFile(payload, id, receivedAt);
     }
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 
@@ -288,30 +303,46 @@ export function createCompletionWorker(deps: WorkerDeps) {
   async function handleMessage(message: PubSubMessage): Promise<WorkerOutcome> {
     const attributes = message.attributes ?? {};
     try {
-      if (attributes.kind === 'batch_check') {
-        const check = batchCheckAttributesSchema.safeParse(attributes);
-        if (!check.success) throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
-        const claimant = `batch_check:${message.messageId ?? check.data.batch_id}`;
-        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id, claimant) };
-      }
-      if (attributes.kind === 'webhook_stats') return await recordStats(message);
-      if (attributes.kind !== undefined && attributes.kind !== 'completion') {
-        throw new PermanentMessageError('unknown_message', `unknown message kind ${attributes.kind}`);
-      }
-      return await applyCompletion(message, attributes);
+      const outcome = await dispatch(message, attributes);
+      if (message.messageId) budget.forget(message.messageId);
+      return outcome;
     } catch (err) {
       if (err instanceof PermanentMessageError) return deadLetter(message, attributes, err);
       if (err instanceof RetryLaterError) {
         logger.log('WARNING', 'completionDeferred', `${err.message}; Pub/Sub will redeliver`, { delivery_id: attributes.delivery_id, message_id: message.messageId });
         throw err;
       }
-      logger.log('ERROR', 'completionFailed', `completion failed, Pub/Sub will redeliver: ${String(err)}`, {
+      const verdict = classifyFailure(err);
+      if (verdict.kind === 'permanent') return deadLetter(message, attributes, new PermanentMessageError(verdict.code, verdict.reason));
+      if (verdict.kind === 'unknown' && message.messageId && budget.spend(message.messageId)) {
+        return deadLetter(message, attributes, new PermanentMessageError('retry_budget_exhausted', `failed ${UNKNOWN_FAILURE_BUDGET} times for a reason not known to be transient: ${verdict.reason}`));
+      }
+      logger.log('ERROR', 'completionFailed', `completion failed, Pub/Sub will redeliver: ${verdict.reason}`, {
+        failure: verdict.kind,
         delivery_id: attributes.delivery_id,
         call_id: attributes.call_id,
         job_id: attributes.job_id,
         message_id: message.messageId,
       });
       throw err;
+    }
+  }
+
+  /** One use-case per message kind. */
+  async function dispatch(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    switch (attributes.kind) {
+      case 'batch_check': {
+        const check = batchCheckAttributesSchema.safeParse(attributes);
+        if (!check.success) throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
+        const claimant = `batch_check:${message.messageId ?? check.data.batch_id}`;
+        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id, claimant) };
+      }
+      case 'webhook_stats':
+        return recordStats(message);
+      case 'completion':
+        return applyCompletion(message, attributes);
+      default:
+        throw new PermanentMessageError('unknown_message', `unknown message kind ${attributes.kind ?? '(none)'}`);
     }
   }
 

@@ -8,17 +8,48 @@ export interface TopicPublisherOptions {
    * batching window would add ~10 ms to every webhook acknowledgement.
    */
   batchWindowMs: number;
+  /**
+   * Total time one publish may take, retries included; the client's default is 600 s, which holds a
+   * webhook request through a whole outage. Unset: the client's default.
+   */
+  timeoutMs?: number;
 }
 
+/**
+ * gRPC reconnects with exponential backoff up to 120 s by default, so after an outage the first
+ * publish could wait that long for a channel. Capped, the client is back within seconds.
+ */
+const CHANNEL_OPTIONS = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2000,
+};
+
 export function createPubSub(projectId: string | undefined): PubSub {
-  return new PubSub(projectId ? { projectId } : {});
+  return new PubSub({ ...(projectId ? { projectId } : {}), ...CHANNEL_OPTIONS });
 }
 
 export function createTopicPublisher(pubsub: PubSub, topicName: string, options: TopicPublisherOptions): Publisher {
   const batching = options.batchWindowMs === 0
     ? { maxMessages: 1, maxMilliseconds: 1 }
     : { maxMessages: 100, maxMilliseconds: options.batchWindowMs };
-  const topic = pubsub.topic(topicName, { batching });
+  const gaxOpts = options.timeoutMs
+    ? {
+      timeout: options.timeoutMs,
+      retry: {
+        retryCodes: [4, 10, 13, 14, 2, 8, 1],
+        backoffSettings: {
+          initialRetryDelayMillis: 100,
+          retryDelayMultiplier: 1.3,
+          maxRetryDelayMillis: 1000,
+          initialRpcTimeoutMillis: options.timeoutMs,
+          rpcTimeoutMultiplier: 1,
+          maxRpcTimeoutMillis: options.timeoutMs,
+          totalTimeoutMillis: options.timeoutMs,
+        },
+      },
+    }
+    : undefined;
+  const topic = pubsub.topic(topicName, { batching, ...(gaxOpts ? { gaxOpts } : {}) });
   return {
     topic: topicName,
     publish: (data, attributes) => topic.publishMessage({ data, attributes }),

@@ -11,6 +11,7 @@ import { loadWebhookConfig } from '../../../shared/config';
 import { deliveryId } from '../../../shared/delivery';
 import { memoryLogger } from '../../../shared/log';
 import type { Publisher } from '../../../shared/ports';
+import { decodeCompletionBody } from '../../../shared/messages';
 import { sign } from '../../../shared/signature';
 import { fixture } from '../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../support/http';
@@ -187,7 +188,7 @@ describe('modalWebhook', () => {
     expect(res.status).toBe(202);
     const message = publisher.messages.at(-1)!;
     expect(message.data.length).toBeLessThan(500);
-    expect(message.attributes.claim_uri).toMatch(/^file:\/\/.*claims\/dlv_[0-9a-f]{32}\.json$/);
+    expect(message.attributes.claim_uri).toMatch(/^file:\/\/.*claims\/dlv_[0-9a-f]{32}\/\d+-[0-9a-f]{12}\.json$/);
     const stored = await createLocalBlobStore(dir).get(message.attributes.claim_uri!);
     expect(stored?.toString()).toBe(body);
     await start();
@@ -217,5 +218,56 @@ describe('modalWebhook', () => {
     expect(res.status).toBe(status);
     expect(res.headers.get('allow') ?? undefined).toBe(allow);
     expect(((await res.json()) as { error: string }).error).toBe(status === 405 ? 'method_not_allowed' : 'not_found');
+  });
+
+  it('refuses a charset other than UTF-8 with 415 before anything is published', async () => {
+    const before = publisher.messages.length;
+    const body = seedBody().replace('"success"', '"+AHM-uccess"');
+    const res = await postSigned(served.url, body, { secret: SECRET, headers: { 'content-type': 'application/json; charset=utf-7' } });
+    expect(res.status).toBe(415);
+    expect(res.json).toMatchObject({ error: 'unsupported_media_type', message: expect.stringContaining('utf-7') });
+    expect(publisher.messages.length).toBe(before);
+  });
+
+  it('decodes the bytes as the worker will: a BOM-prefixed body is accepted and decodes there too', async () => {
+    const res = await postSigned(served.url, '\ufeff' + seedBody(), { secret: SECRET });
+    expect(res.status).toBe(202);
+    expect(decodeCompletionBody(publisher.messages.at(-1)!.data).ok).toBe(true);
+  });
+
+  it('answers 422 for an id that could not be stored, before any 202', async () => {
+    const before = publisher.messages.length;
+    const body = JSON.stringify({ ...fixture('seed-success'), metadata: { job_id: 'j'.repeat(256) } });
+    const res = await postSigned(served.url, body, { secret: SECRET });
+    expect(res.status).toBe(422);
+    expect(res.json.issues[0].path).toBe('metadata.job_id');
+    expect(publisher.messages.length).toBe(before);
+  });
+
+  it('refuses a body over MAX_BODY_BYTES with 413', async () => {
+    await start({ MAX_BODY_BYTES: '2048' });
+    const body = JSON.stringify({ ...fixture('seed-success'), error: 'x'.repeat(4096) });
+    const res = await postSigned(served.url, body, { secret: SECRET });
+    expect(res.status).toBe(413);
+    expect(res.json.error).toBe('payload_too_large');
+    await start();
+  });
+
+  it('answers 503 within the publish deadline when Pub/Sub does not answer', async () => {
+    await served.close();
+    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir, PUBLISH_TIMEOUT_MS: '300' });
+    const hanging: Publisher = { topic: 't', publish: () => new Promise<string>(() => undefined) };
+    served = await serveHttp(createWebhookHandler({ config, publisher: hanging, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+    const started = Date.now();
+    const res = await postSigned(served.url, seedBody(), { secret: SECRET });
+    expect(res.status).toBe(503);
+    expect(res.json.error).toBe('publish_failed');
+    expect(Date.now() - started).toBeLessThan(3000);
+    await start();
+  });
+
+  it('says "timestamp outside the window" for a stale timestamp', async () => {
+    const res = await postSigned(served.url, seedBody(), { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 600 });
+    expect(res.json).toEqual({ error: 'stale_timestamp', message: expect.stringContaining('timestamp outside the 300 s window') });
   });
 });

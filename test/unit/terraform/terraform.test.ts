@@ -214,7 +214,7 @@ it('sets only environment variables that the functions read, and mounts the secr
   expect(webhookEnv).toEqual(expect.arrayContaining(['COMPLETIONS_TOPIC', 'RESULTS_BUCKET']));
   expect(workerEnv).toEqual(expect.arrayContaining(['BATCH_EVENTS_TOPIC', 'RESULTS_BUCKET']));
   expect(modules.webhook!.secrets).toBe('${local.webhook_secrets}');
-  expect(locals.current_secret).toMatch(/MODAL_WEBHOOK_SECRET = \{ secret = google_secret_manager_secret\.webhook\.secret_id/);
+  expect(locals.current_secret).toEqual({ MODAL_WEBHOOK_SECRET: { secret: '${google_secret_manager_secret.webhook.secret_id}', version: '${local.secret_version}' } });
   expect(JSON.stringify(fnModule.service_config[0].dynamic)).toContain('secret_environment_variables');
   expect(WEBHOOK_ENV_VARS).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
   expect(WEBHOOK_ENV_VARS).toContain('PUBLISH_TIMEOUT_MS');
