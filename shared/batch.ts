@@ -37,6 +37,13 @@ export function isBatchDone(batch: BatchDoc | undefined): boolean {
   return (batch.completed_jobs ?? 0) + (batch.failed_jobs ?? 0) >= batch.total_jobs;
 }
 
+/** Whether a summary's counts are the batch's current counters (a late upgrade moves them). */
+export function summaryIsCurrent(batch: BatchDoc, summary: Pick<BatchSummary, 'completed_jobs' | 'failed_jobs'> | undefined): boolean {
+  return summary !== undefined
+    && summary.completed_jobs === (batch.completed_jobs ?? 0)
+    && summary.failed_jobs === (batch.failed_jobs ?? 0);
+}
+
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }

@@ -24,6 +24,7 @@ export type LogEvent =
   | 'messageDeadLettered'
   | 'batchCountsUpdated'
   | 'batchCompleted'
+  | 'batchSummaryUpdated'
   | 'batchEventPublished'
   | 'testDeliveryArrived'
   | 'statsPublishFailed'

@@ -54,6 +54,11 @@ export interface JobStore {
   /** Marks the batch completed unless it already is; true for the one caller (`claimant`) that did it. */
   completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date, claimant: string): Promise<boolean>;
   markBatchEventPublished(batchId: string): Promise<void>;
+  /**
+   * Replaces a completed batch's summary after its counters moved (a late success upgraded a failed
+   * job), unless the counters have moved again since `summary` was computed. True when written.
+   */
+  updateBatchSummary(batchId: string, summary: BatchSummary, summaryUri: string, now: Date): Promise<boolean>;
   recordDeadLetter(entry: DeadLetter): Promise<void>;
   /** The last verified webhook of a Modal app (`webhook_apps/{app}`). */
   recordApp(app: string, fields: Record<string, unknown>): Promise<void>;

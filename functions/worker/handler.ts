@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { isBatchDone, summarizeBatch } from '../../shared/batch';
+import { isBatchDone, summarizeBatch, summaryIsCurrent, type BatchSummary } from '../../shared/batch';
 import type { WorkerConfig } from '../../shared/config';
 import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
 import { PermanentMessageError, RetryLaterError } from '../../shared/errors';
@@ -18,7 +18,7 @@ import { documentError } from '../../shared/job-document';
 import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/messages';
 import type { Logger } from '../../shared/log';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
-import { batchCheckAttributesSchema, MESSAGE_SCHEMA_VERSION, webhookStatsSchema, type CompletionPayload } from '../../shared/schemas';
+import { batchCheckAttributesSchema, MESSAGE_SCHEMA_VERSION, webhookStatsSchema, type BatchDoc, type CompletionPayload } from '../../shared/schemas';
 import { decodeStructure } from '../../shared/structure';
 
 /** A Pub/Sub message as push and Eventarc deliver it (`data` base64-encoded). */
@@ -152,6 +152,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
   async function finalizeIfDone(batchId: string, claimant: string): Promise<boolean> {
     const seen = await jobs.getBatch(batchId);
     if (seen?.status === 'completed') {
+      if (!summaryIsCurrent(seen, seen.summary as BatchSummary | undefined)) await refreshSummary(batchId, seen);
       if (seen.batch_event_published !== false) return false;
       // The finaliser publishes the event right after completing the batch. Anyone publishes it
       // once that has evidently failed; the finaliser's own redelivered message waits until then
@@ -179,6 +180,23 @@ export function createCompletionWorker(deps: WorkerDeps) {
     });
     await publishBatchEvent(batchId, uri);
     return true;
+  }
+
+  /**
+   * A late success upgraded a job of a completed batch: its counters moved, so its summary (counts,
+   * success rate, ranking) is computed again. Stored objects are never overwritten, so the new
+   * summary file is named by its counts and `summary_uri` points to it.
+   */
+  async function refreshSummary(batchId: string, batch: BatchDoc): Promise<void> {
+    const members = await jobs.listBatchJobs(batchId);
+    const summary = summarizeBatch(batchId, batch, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
+    const path = `batches/${batchId}/summary-${summary.completed_jobs}-${summary.failed_jobs}.json`;
+    const { uri } = await results.putIfAbsent(path, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
+    if (await jobs.updateBatchSummary(batchId, summary, uri, clock())) {
+      logger.log('INFO', 'batchSummaryUpdated', 'batch summary recomputed after a late upgrade', {
+        batch_id: batchId, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs,
+      });
+    }
   }
 
   const appsSeen = new Map<string, number>();

@@ -3,7 +3,7 @@
  * batch counters are blind `increment`s, which do not contend when a whole batch finishes at once.
  */
 import { FieldValue, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
-import { isBatchDone } from '../batch';
+import { isBatchDone, summaryIsCurrent } from '../batch';
 import { createLimiter } from '../limit';
 import type { Collections } from '../config';
 import type { JobPlan } from '../completion';
@@ -129,6 +129,16 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
           },
           { merge: true },
         );
+        return true;
+      });
+    },
+
+    async updateBatchSummary(batchId, summary, summaryUri, now) {
+      return db.runTransaction(async (tx) => {
+        const ref = batches.doc(batchId);
+        const batch = plain<BatchDoc>((await tx.get(ref)).data());
+        if (!batch || !summaryIsCurrent(batch, summary)) return false;
+        tx.set(ref, { summary, summary_uri: summaryUri, summary_updated_at: now, updated_at: now }, { merge: true });
         return true;
       });
     },

@@ -13,11 +13,13 @@ import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
 import { createLocalBlobStore } from '../../shared/adapters/local-files';
 import { loadAdminConfig, loadWebhookConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';
+import { encodeOwnCompletion } from '../../shared/messages';
+import { completionPayloadSchema } from '../../shared/schemas';
 import { sign } from '../../shared/signature';
 import { createStatsBuffer } from '../../shared/stats';
 import { failurePayload, successPayload } from '../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../support/http';
-import { emulatorFirestore, inProcessBus, testWorker } from '../support/worker';
+import { emulatorFirestore, encodedForWorker, inProcessBus, testWorker } from '../support/worker';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_admin_0123456789abcdef';
@@ -222,7 +224,7 @@ describe('webhookAdmin', () => {
     await postSigned(webhook.url, '{}', { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 1000 });
     await w.handleMessage({ messageId: 'poison-1', data: Buffer.from('nope').toString('base64'), attributes: {} });
     const poll = successPayload({ call_id: 'call-poll', job_id: 'job-poll' });
-    await w.handleMessage({ messageId: 'poll-1', data: Buffer.from(JSON.stringify(poll)).toString('base64'), attributes: { schema_version: '1', kind: 'completion', delivery_id: 'x', call_id: 'call-poll', status: 'success', job_id: 'job-poll', received_at: new Date().toISOString(), source: 'poll' } });
+    await w.handleMessage({ messageId: 'poll-1', ...encodedForWorker(encodeOwnCompletion(completionPayloadSchema.parse(poll), 'poll', new Date())) });
     // The webhook counts reach the worker with the next request's flush.
     await send(successPayload({ call_id: 'call-m1', job_id: 'job-m1' }));
     const metrics = await api('GET', '/metrics');

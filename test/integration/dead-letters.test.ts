@@ -20,7 +20,8 @@ it('lists both sources with reasons, replays only with --execute, and takes repl
   const failed = completionMessage(successPayload({ call_id: 'call-dl', job_id: 'job-dl' }));
   await dlq.publishMessage({ data: Buffer.from(failed.data!, 'base64'), attributes: failed.attributes });
   const w = testWorker();
-  await w.handleMessage({ messageId: `poison-${run}`, data: Buffer.from('{"call_id":').toString('base64'), attributes: { call_id: 'call-poison' } });
+  const poison = completionMessage(successPayload({ call_id: 'call-poison', job_id: 'job-poison' }));
+  await w.handleMessage({ ...poison, messageId: `poison-${run}`, data: Buffer.from('{"call_id":').toString('base64') });
 
   const deps: DeadLetterDeps = {
     pubsub,

@@ -9,7 +9,8 @@ import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
 import { loadReconcilerConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';
 import { sign } from '../../shared/signature';
-import { emulatorFirestore, inProcessBus, testWorker } from '../support/worker';
+import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '../support/worker';
+
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_reconcile_0123456789';
@@ -110,6 +111,6 @@ it('webhook_only: polls nothing, marks stale executions and logs an alert-worthy
   expect((await s.reconciler.reconcile()).examined).toBe(0);
 
   const late = { call_id: 'call-lost', status: 'success', metadata: { job_id: 'job-lost', batch_id: 'b2' } };
-  await s.w.handleMessage({ messageId: 'late', data: Buffer.from(JSON.stringify(late)).toString('base64'), attributes: {} });
+  await s.w.handleMessage({ ...completionMessage(late), messageId: 'late' });
   expect((await s.w.jobs.doc('job-lost').get()).data()).toMatchObject({ status: 'completed' });
 });

@@ -79,7 +79,10 @@ describe('processCompletion on the Firestore emulator', () => {
   });
 
   it('dead-letters a message that can never succeed, and acknowledges it', async () => {
-    const bad = { messageId: 'bad-1', data: Buffer.from('not json').toString('base64'), attributes: { kind: 'completion', call_id: 'c-x' } };
+    const noEnvelope = { messageId: 'bad-0', data: Buffer.from('{}').toString('base64'), attributes: { kind: 'completion', call_id: 'c-x' } };
+    await expect(w.handleMessage(noEnvelope)).resolves.toEqual({ kind: 'dead_lettered', code: 'invalid_envelope' });
+    const bad = { ...completionMessage({ call_id: 'c-x', status: 'success', metadata: { job_id: 'j-x' } }), messageId: 'bad-1' };
+    bad.data = Buffer.from('not json').toString('base64');
     await expect(w.handleMessage(bad)).resolves.toEqual({ kind: 'dead_lettered', code: 'invalid_json' });
     const invalid = completionMessage({ call_id: 'c-y', status: 'success', metadata: { job_id: 'j-y' } });
     invalid.data = Buffer.from(JSON.stringify({ call_id: 'c-y', status: 'exploded', metadata: { job_id: 'j-y' } })).toString('base64');
@@ -89,7 +92,7 @@ describe('processCompletion on the Firestore emulator', () => {
     expect(Buffer.from(stored!.data_base64, 'base64').toString()).toBe('not json');
     expect((await w.deadLetters.doc(`msg_${invalid.messageId}`).get()).data()?.reason).toMatch(/status/);
     expect((await w.jobs.doc('j-y').get()).exists).toBe(false);
-    expect(w.logger.lines.filter((l) => l.event === 'messageDeadLettered')).toHaveLength(2);
+    expect(w.logger.lines.filter((l) => l.event === "messageDeadLettered")).toHaveLength(3);
   });
 
   it('processes a CloudEvent as push and Eventarc deliver it', async () => {

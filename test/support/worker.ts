@@ -11,6 +11,7 @@ import { loadWorkerConfig } from '../../shared/config';
 import { deliveryId } from '../../shared/delivery';
 import { memoryLogger } from '../../shared/log';
 import type { BlobStore, Publisher } from '../../shared/ports';
+import { encodeCompletion } from '../../shared/messages';
 import { completionPayloadSchema } from '../../shared/schemas';
 
 let db: Firestore | undefined;
@@ -73,24 +74,12 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
 let messageCounter = 0;
 
 /** The Pub/Sub message the webhook publishes for `payload`. */
+/** A completion message as the webhook publishes it (shared/messages.ts), with `extra` attributes. */
 export function completionMessage(payload: Record<string, unknown>, extra: Record<string, string> = {}): PubSubMessage {
   const parsed = completionPayloadSchema.parse(payload);
-  return {
-    messageId: String(++messageCounter),
-    data: Buffer.from(JSON.stringify(payload)).toString('base64'),
-    attributes: {
-      schema_version: '1',
-      kind: 'completion',
-      delivery_id: deliveryId(parsed.call_id, parsed.status),
-      call_id: parsed.call_id,
-      status: parsed.status,
-      job_id: parsed.metadata.job_id,
-      ...(parsed.metadata.batch_id ? { batch_id: parsed.metadata.batch_id } : {}),
-      received_at: new Date().toISOString(),
-      source: 'webhook',
-      ...extra,
-    },
-  };
+  const body = Buffer.from(JSON.stringify(payload));
+  const { data, attributes } = encodeCompletion(body, parsed, { deliveryId: deliveryId(parsed.call_id, parsed.status), receivedAt: new Date(), source: 'webhook' });
+  return { messageId: String(++messageCounter), data: data.toString('base64'), attributes: { ...attributes, ...extra } };
 }
 
 /** A publisher that hands each message straight to `worker` — Pub/Sub push, in-process. */
@@ -105,4 +94,9 @@ export function inProcessBus(worker: { handleMessage: ReturnType<typeof createCo
       return String(sent.length);
     },
   };
+}
+
+/** A message a producer encoded, as the worker receives it from push (data base64-encoded). */
+export function encodedForWorker(message: { data: Buffer; attributes: Record<string, string> }): Pick<PubSubMessage, 'data' | 'attributes'> {
+  return { data: message.data.toString('base64'), attributes: message.attributes };
 }
