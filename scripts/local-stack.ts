@@ -1,5 +1,5 @@
 /**
- * The whole pipeline on one machine: emulators, topics, the push subscription, and both functions
+ * The whole pipeline on one machine: emulators, topics, the push subscriptions, and the four functions
  * served by the real Functions Framework (`functions-framework --target=…`, from the built `dist/`),
  * each in its own process group. Used by `npm start`, the end-to-end tests and the benchmark.
  */
@@ -16,6 +16,8 @@ export interface LocalStackOptions {
   webhookPort?: number;
   workerPort?: number;
   adminPort?: number;
+  /** Deliveries of one completion before it goes to the dead-letter topic (Terraform: worker.max_delivery_attempts). */
+  maxDeliveryAttempts?: number;
   /** Seconds between reconciliation ticks (Cloud Scheduler's role); 0: no ticks. */
   reconcileIntervalSeconds?: number;
   resultsDir?: string;
@@ -24,7 +26,7 @@ export interface LocalStackOptions {
   /** Extra environment for both functions (collections, thresholds, …). */
   env?: Record<string, string>;
   /** Where the functions' log lines go; default: discarded. */
-  onLog?: (service: 'webhook' | 'worker' | 'admin' | 'reconciler', line: string) => void;
+  onLog?: (service: Service, line: string) => void;
 }
 
 export interface LocalStack {
@@ -39,9 +41,13 @@ export interface LocalStack {
   completionsTopic: string;
   batchEventsTopic: string;
   batchEventsSubscription: string;
+  /** Holds completions that failed every delivery attempt. */
+  deadLetterSubscription: string;
   resultsDir: string;
   emulators: Emulators;
   env: Record<string, string>;
+  /** The supervised function processes, by service. */
+  functions: Record<Service, ServedFunction>;
   stop(): Promise<void>;
 }
 
@@ -76,26 +82,69 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
   throw new Error(`function on port ${port} did not start:\n${output()}`);
 }
 
-function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void) {
+type Service = 'webhook' | 'worker' | 'admin' | 'reconciler';
+
+export interface ServedFunction {
+  /** The current process (a new one after each restart). */
+  readonly child: ChildProcess;
+  readonly restarts: number;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/**
+ * Serves one function in its own process group, supervised as Cloud Functions would: a process
+ * that dies unasked is logged and started again on the same port, after 250 ms doubling to 5 s
+ * (reset once it has stayed up for 30 s).
+ */
+function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void): ServedFunction {
   let output = '';
-  const child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${projectRoot()}`], {
-    cwd: projectRoot(),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
-    env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
-  });
-  let partial = '';
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString();
-    output = (output + text).slice(-4000);
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) onLine(line);
+  let child: ChildProcess;
+  let stopping = false;
+  let restarts = 0;
+  let backoffMs = 250;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  const spawnOnce = () => {
+    const startedAt = Date.now();
+    child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${projectRoot()}`], {
+      cwd: projectRoot(),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
+      env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
+    });
+    let partial = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      output = (output + text).slice(-4000);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine(line);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > 30_000) backoffMs = 250;
+      onLine(JSON.stringify({
+        severity: 'ERROR',
+        event: 'functionRestarted',
+        message: `${target} exited (${signal ?? `code ${code}`}); restarting in ${backoffMs} ms`,
+        target,
+      }));
+      restartTimer = setTimeout(() => {
+        restarts++;
+        spawnOnce();
+      }, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 5000);
+    });
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  spawnOnce();
+
   const stop = async () => {
+    stopping = true;
+    clearTimeout(restartTimer);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     try {
@@ -120,7 +169,16 @@ function serveFunction(target: string, signatureType: 'http' | 'cloudevent', por
       // gone
     }
   });
-  return { child, stop, output: () => output };
+  return {
+    get child() {
+      return child;
+    },
+    get restarts() {
+      return restarts;
+    },
+    stop,
+    output: () => output,
+  };
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -168,9 +226,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     await ensureTopic(completionsTopic);
     await ensureTopic(batchEventsTopic);
+    // Production's delivery policy (terraform/pubsub.tf): retries with backoff, then the dead-letter
+    // topic after MAX_DELIVERY_ATTEMPTS, held by a subscription that `npm run dead-letters` reads.
+    // The emulator honours it; the backoff is shorter here so that the path can be watched.
+    const deadLetterTopic = `${completionsTopic}-dead-letter`;
+    const deadLetterSubscription = `${deadLetterTopic}-hold`;
+    await ensureTopic(deadLetterTopic);
+    const [holdExists] = await pubsub.subscription(deadLetterSubscription).exists();
+    if (!holdExists) await pubsub.topic(deadLetterTopic).createSubscription(deadLetterSubscription, { retainAckedMessages: true, messageRetentionDuration: { seconds: 7 * 86400 } });
     const pushEndpoint = `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`;
     const subscription = `${completionsTopic}-worker-${workerPort}`;
-    await pubsub.topic(completionsTopic).createSubscription(subscription, { pushConfig: { pushEndpoint }, ackDeadlineSeconds: 60 });
+    await pubsub.subscription(subscription).delete().catch(() => undefined);
+    await pubsub.topic(completionsTopic).createSubscription(subscription, {
+      pushConfig: { pushEndpoint },
+      ackDeadlineSeconds: 60,
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
+      deadLetterPolicy: { deadLetterTopic: pubsub.topic(deadLetterTopic).name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
+    });
     stops.push(async () => {
       await pubsub.subscription(subscription).delete().catch(() => undefined);
     });
@@ -191,12 +263,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     const onLog = options.onLog ?? (() => undefined);
-    const services = [
-      serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line)),
-      serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line)),
-      serveFunction('webhookAdmin', 'http', adminPort, env, (line) => onLog('admin', line)),
-      serveFunction('reconcileExecutions', 'cloudevent', reconcilerPort, env, (line) => onLog('reconciler', line)),
-    ];
+    const functions: Record<Service, ServedFunction> = {
+      worker: serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line)),
+      webhook: serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line)),
+      admin: serveFunction('webhookAdmin', 'http', adminPort, env, (line) => onLog('admin', line)),
+      reconciler: serveFunction('reconcileExecutions', 'cloudevent', reconcilerPort, env, (line) => onLog('reconciler', line)),
+    };
+    const services = Object.values(functions);
     for (const s of services) stops.push(s.stop);
     await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
 
@@ -219,9 +292,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       completionsTopic,
       batchEventsTopic,
       batchEventsSubscription,
+      deadLetterSubscription,
       resultsDir,
       emulators,
       env,
+      functions,
       stop,
     };
   } catch (err) {

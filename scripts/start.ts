@@ -66,6 +66,8 @@ omtx-modal-webhooks is running.
   emulators      PUBSUB_EMULATOR_HOST=${stack.emulators.env.PUBSUB_EMULATOR_HOST} FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST}
   results        ${stack.resultsDir}
   batch events   topic ${stack.batchEventsTopic}, subscription ${stack.batchEventsSubscription}
+  dead letters   subscription ${stack.deadLetterSubscription} (after 10 failed deliveries) and the dead_letters collection
+                 npm run dead-letters -- list --subscription ${stack.deadLetterSubscription}
 ${stack.secretGenerated ? `
   MODAL_WEBHOOK_SECRET was not set; generated for this run:
     export MODAL_WEBHOOK_SECRET='${stack.secret}'
