@@ -11,6 +11,15 @@ module.exports = {
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      setupFiles: ['<rootDir>/test/support/integration-env.ts'],
+    },
+    {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,

@@ -18,6 +18,8 @@ export interface LocalStackOptions {
   adminPort?: number;
   /** Deliveries of one completion before it goes to the dead-letter topic (Terraform: worker.max_delivery_attempts). */
   maxDeliveryAttempts?: number;
+  /** The worker push subscription's ack deadline (a delivery lost with its process comes back after it). */
+  ackDeadlineSeconds?: number;
   /** Seconds between reconciliation ticks (Cloud Scheduler's role); 0: no ticks. */
   reconcileIntervalSeconds?: number;
   resultsDir?: string;
@@ -239,7 +241,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await pubsub.subscription(subscription).delete().catch(() => undefined);
     await pubsub.topic(completionsTopic).createSubscription(subscription, {
       pushConfig: { pushEndpoint },
-      ackDeadlineSeconds: 60,
+      ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
       retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
       deadLetterPolicy: { deadLetterTopic: pubsub.topic(deadLetterTopic).name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
     });

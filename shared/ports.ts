@@ -51,8 +51,11 @@ export interface JobStore {
    * over; the same claimant (its message redelivered) always may. Returns the batch when claimed.
    */
   claimBatchFinalization(batchId: string, claimant: string, now: Date, leaseMs: number): Promise<BatchDoc | undefined>;
-  /** Marks the batch completed unless it already is; true for the one caller (`claimant`) that did it. */
-  completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date, claimant: string): Promise<boolean>;
+  /**
+   * Marks the batch completed with `summary`, unless it already is (`already_completed`) or its
+   * counters no longer equal the summary's counts (`counts_moved`: compute it again).
+   */
+  completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date, claimant: string): Promise<'completed' | 'already_completed' | 'counts_moved'>;
   markBatchEventPublished(batchId: string): Promise<void>;
   /**
    * Replaces a completed batch's summary after its counters moved (a late success upgraded a failed

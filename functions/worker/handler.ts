@@ -61,6 +61,8 @@ const APP_RECORD_INTERVAL_MS = 60 * 1000;
 const EVENT_RECOVERY_MS = 60 * 1000;
 /** Failures of unknown cause one message may meet on one instance before it is dead-lettered. */
 const UNKNOWN_FAILURE_BUDGET = 5;
+/** Summaries computed while finalising one batch before giving up until the next delivery. */
+const MAX_SUMMARY_ATTEMPTS = 5;
 
 export function createCompletionWorker(deps: WorkerDeps) {
   const { config, jobs, results, clock, logger } = deps;
@@ -164,34 +166,47 @@ export function createCompletionWorker(deps: WorkerDeps) {
     }
     if (!isBatchDone(seen)) return false;
     // Of all the messages that see the batch done at once, one finalises it.
-    const batch = await jobs.claimBatchFinalization(batchId, claimant, clock(), FINALIZATION_LEASE_MS);
+    let batch = await jobs.claimBatchFinalization(batchId, claimant, clock(), FINALIZATION_LEASE_MS);
     if (!batch) return false;
-    const members = await jobs.listBatchJobs(batchId);
-    const summary = summarizeBatch(batchId, batch, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
-    const { uri } = await results.putIfAbsent(`batches/${batchId}/summary.json`, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
-    const won = await jobs.completeBatch(batchId, summary, uri, clock(), claimant);
-    if (!won) return false;
-    logger.log('INFO', 'batchCompleted', 'batch completed', {
-      batch_id: batchId,
-      total_jobs: summary.total_jobs,
-      completed_jobs: summary.completed_jobs,
-      failed_jobs: summary.failed_jobs,
-      best_job_id: summary.best_job?.job_id ?? null,
-    });
-    await publishBatchEvent(batchId, uri);
-    return true;
+    // A late upgrade may move the counters while the summary is computed: the batch is completed
+    // only with a summary whose counts are its counters, computed again until they hold still.
+    for (let attempt = 0; attempt < MAX_SUMMARY_ATTEMPTS; attempt++) {
+      const { summary, uri } = await writeSummary(batchId, batch);
+      const outcome = await jobs.completeBatch(batchId, summary, uri, clock(), claimant);
+      if (outcome === 'counts_moved') {
+        batch = (await jobs.getBatch(batchId)) ?? batch;
+        continue;
+      }
+      if (outcome !== 'completed') return false;
+      logger.log('INFO', 'batchCompleted', 'batch completed', {
+        batch_id: batchId,
+        total_jobs: summary.total_jobs,
+        completed_jobs: summary.completed_jobs,
+        failed_jobs: summary.failed_jobs,
+        best_job_id: summary.best_job?.job_id ?? null,
+      });
+      await publishBatchEvent(batchId, uri);
+      return true;
+    }
+    throw new RetryLaterError(`batch ${batchId}'s counts kept moving while it was finalised`);
   }
 
   /**
-   * A late success upgraded a job of a completed batch: its counters moved, so its summary (counts,
-   * success rate, ranking) is computed again. Stored objects are never overwritten, so the new
-   * summary file is named by its counts and `summary_uri` points to it.
+   * Computes a batch's summary from its terminal jobs and stores it. Stored objects are never
+   * overwritten, so the file is named by the counts it summarises: the same counts always give the
+   * same summary, and `summary_uri` names the current one.
    */
-  async function refreshSummary(batchId: string, batch: BatchDoc): Promise<void> {
+  async function writeSummary(batchId: string, batch: BatchDoc): Promise<{ summary: BatchSummary; uri: string }> {
     const members = await jobs.listBatchJobs(batchId);
     const summary = summarizeBatch(batchId, batch, members, { direction: config.affinityDirection, rankingSize: config.rankingSize });
     const path = `batches/${batchId}/summary-${summary.completed_jobs}-${summary.failed_jobs}.json`;
     const { uri } = await results.putIfAbsent(path, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
+    return { summary, uri };
+  }
+
+  /** A late success upgraded a job of a completed batch: its summary is computed again. */
+  async function refreshSummary(batchId: string, batch: BatchDoc): Promise<void> {
+    const { summary, uri } = await writeSummary(batchId, batch);
     if (await jobs.updateBatchSummary(batchId, summary, uri, clock())) {
       logger.log('INFO', 'batchSummaryUpdated', 'batch summary recomputed after a late upgrade', {
         batch_id: batchId, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs,

@@ -113,8 +113,9 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     async completeBatch(batchId, summary, summaryUri, now, claimant) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = (await tx.get(ref)).data() as BatchDoc | undefined;
-        if (batch?.status === 'completed') return false;
+        const batch = plain<BatchDoc>((await tx.get(ref)).data());
+        if (batch?.status === 'completed') return 'already_completed' as const;
+        if (!batch || !summaryIsCurrent(batch, summary)) return 'counts_moved' as const;
         tx.set(
           ref,
           {
@@ -129,7 +130,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
           },
           { merge: true },
         );
-        return true;
+        return 'completed' as const;
       });
     },
 

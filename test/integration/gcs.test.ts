@@ -87,7 +87,7 @@ describe('worker with Cloud Storage results', () => {
     expect((await store.get(job.structure_uri))?.toString()).toMatch(/^data_boltz2_prediction/);
     expect(JSON.parse((await store.get(job.result_uri))!.toString())).toMatchObject({ job_id: 'gcs-job', scores: { affinity: 0.6385 } });
     const batch = (await w.batches.doc('gcs-batch').get()).data()!;
-    expect(batch.summary_uri).toBe(`gs://${bucket}/batches/gcs-batch/summary.json`);
+    expect(batch.summary_uri).toMatch(new RegExp(`^gs://${bucket}/batches/gcs-batch/summary-\\d+-\\d+\\.json$`));
     expect(JSON.parse((await store.get(batch.summary_uri))!.toString()).best_job.job_id).toBe('gcs-job');
   });
 });
