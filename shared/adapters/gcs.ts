@@ -1,6 +1,7 @@
 /**
  * BlobStore on Cloud Storage. Objects are created with `ifGenerationMatch: 0`, so a retried write
- * never replaces what an earlier attempt stored (HTTP 412 means it is already there).
+ * never replaces what an earlier attempt stored (HTTP 412 — or 403 for an account without delete
+ * permission — means it is already there).
  */
 import { Storage } from '@google-cloud/storage';
 import type { BlobStore } from '../ports';
@@ -25,8 +26,9 @@ export function createGcsBlobStore(storage: Storage, bucketName: string): BlobSt
   return {
     async putIfAbsent(path, data, contentType) {
       const uri = `gs://${bucketName}/${path}`;
+      const file = bucket.file(path);
       try {
-        await bucket.file(path).save(data, {
+        await file.save(data, {
           resumable: false,
           contentType,
           preconditionOpts: { ifGenerationMatch: 0 },
@@ -34,6 +36,9 @@ export function createGcsBlobStore(storage: Storage, bucketName: string): BlobSt
         return { uri, created: true };
       } catch (err) {
         if (status(err) === 412) return { uri, created: false };
+        // An account that may create but not delete objects can get 403 instead of 412 for an
+        // object that exists: ask whether it does (reading metadata needs only objects.get).
+        if (status(err) === 403 && (await file.exists())[0]) return { uri, created: false };
         throw err;
       }
     },

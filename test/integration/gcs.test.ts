@@ -29,6 +29,19 @@ afterAll(async () => {
 });
 
 describe('GCS BlobStore', () => {
+  (external ? it.skip : it)('treats 403 for an existing object as "already stored" (create-only accounts) and keeps the first content', async () => {
+    const store = createGcsBlobStore(storage, bucket);
+    const p = path();
+    server!.preconditionStatus = 403;
+    try {
+      expect((await store.putIfAbsent(p, Buffer.from('one'), 'text/plain')).created).toBe(true);
+      expect(await store.putIfAbsent(p, Buffer.from('two'), 'text/plain')).toEqual({ uri: `gs://${bucket}/${p}`, created: false });
+      expect((await store.get(`gs://${bucket}/${p}`))?.toString()).toBe('one');
+    } finally {
+      server!.preconditionStatus = 412;
+    }
+  });
+
   const path = () => `jobs/job-${randomBytes(4).toString('hex')}/call-1/structure.cif`;
 
   it('creates an object and reads it back by its gs:// uri', async () => {

@@ -21,6 +21,11 @@ export interface GcsTestServer {
   requests: string[];
   /** Makes the next `n` requests answer 503, to exercise retries. */
   failNext(n: number): void;
+  /**
+   * The status a failed create-if-absent answers: 412, or 403 as Cloud Storage may for an account
+   * that may create but not delete (overwrite) objects.
+   */
+  preconditionStatus: 412 | 403;
   close(): Promise<void>;
 }
 
@@ -63,6 +68,7 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 }
 
 export async function startGcsTestServer(): Promise<GcsTestServer> {
+  let preconditionStatus: 412 | 403 = 412;
   const objects = new Map<string, StoredObject>();
   const requests: string[] = [];
   let failures = 0;
@@ -99,7 +105,8 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
         const existing = objects.get(key);
         const match = url.searchParams.get('ifGenerationMatch');
         if (match !== null && Number(match) !== (existing?.generation ?? 0)) {
-          json(res, 412, { error: { code: 412, message: 'At least one of the pre-conditions you specified did not hold.' } });
+          const status = preconditionStatus;
+          json(res, status, { error: { code: status, message: status === 412 ? 'At least one of the pre-conditions you specified did not hold.' : 'does not have storage.objects.delete access' } });
           return;
         }
         const stored = { data: media!, contentType: metadata.contentType ?? 'application/octet-stream', generation: ++generation };
@@ -142,6 +149,12 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     requests,
     failNext: (n) => {
       failures = n;
+    },
+    get preconditionStatus() {
+      return preconditionStatus;
+    },
+    set preconditionStatus(status) {
+      preconditionStatus = status;
     },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
