@@ -91,21 +91,26 @@ export function createCompletionWorker(deps: WorkerDeps) {
     return { meta: envelope.meta, payload: verdict.payload };
   }
 
-  /** A failure's full error, when the job document keeps only a bounded summary of it. */
-  async function storeErrorFile(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
-    if (!documentError(payload).detailsInFile) return undefined;
-    const body = {
+  /** A stored `result.json` / `error.json`: the completion's ids and times around `content`. */
+  function completionFile(payload: CompletionPayload, id: string, receivedAt: Date, content: Record<string, unknown>): Buffer {
+    return Buffer.from(JSON.stringify({
       job_id: payload.metadata.job_id,
       batch_id: payload.metadata.batch_id ?? null,
       modal_call_id: payload.call_id,
       status: payload.status,
       delivery_id: id,
-      error: payload.error ?? null,
+      ...content,
       webhook_received_at: receivedAt.toISOString(),
       stored_at: clock().toISOString(),
-    };
+    }, null, 2));
+  }
+
+  /** A failure's full error, when the job document keeps only a bounded summary of it. */
+  async function storeErrorFile(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+    if (!documentError(payload).detailsInFile) return undefined;
     const path = `jobs/${payload.metadata.job_id}/${payload.call_id}/error.json`;
-    return { errorUri: (await results.putIfAbsent(path, Buffer.from(JSON.stringify(body, null, 2)), 'application/json')).uri };
+    const body = completionFile(payload, id, receivedAt, { error: payload.error ?? null });
+    return { errorUri: (await results.putIfAbsent(path, body, 'application/json')).uri };
   }
 
   /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
@@ -117,19 +122,12 @@ export function createCompletionWorker(deps: WorkerDeps) {
       structureUri = (await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)).uri;
     }
     const { structure_file_base64: _omit, ...scores } = payload.result ?? {};
-    const resultJson = {
-      job_id: payload.metadata.job_id,
-      batch_id: payload.metadata.batch_id ?? null,
-      modal_call_id: payload.call_id,
-      status: payload.status,
-      delivery_id: id,
+    const resultJson = completionFile(payload, id, receivedAt, {
       scores,
       structure_uri: structureUri ?? null,
       structure_format: structure?.extension ?? null,
-      webhook_received_at: receivedAt.toISOString(),
-      stored_at: clock().toISOString(),
-    };
-    const resultUri = (await results.putIfAbsent(`${base}/result.json`, Buffer.from(JSON.stringify(resultJson, null, 2)), 'application/json')).uri;
+    });
+    const resultUri = (await results.putIfAbsent(`${base}/result.json`, resultJson, 'application/json')).uri;
     return { resultUri, structureUri };
   }
 

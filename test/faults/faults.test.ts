@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack';
 import { sign } from '../../shared/signature';
 import { postSigned } from '../support/http';
+import { until } from '../support/until';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { emulatorFirestore } from '../support/worker';
 
@@ -45,15 +46,6 @@ function sampleMemory(): void {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const jobs = () => db.collection(collections.JOBS_COLLECTION);
 const batches = () => db.collection(collections.BATCHES_COLLECTION);

@@ -10,6 +10,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack';
 import { fixture, failurePayload, successPayload } from '../support/fixtures';
 import { postSigned } from '../support/http';
+import { until } from '../support/until';
 import { emulatorFirestore } from '../support/worker';
 import { sign } from '../../shared/signature';
 
@@ -22,15 +23,6 @@ let stack: LocalStack;
 let db: Firestore;
 const logs: Array<{ service: string; line: string }> = [];
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const jobDoc = (id: string) => db.collection(collections.JOBS_COLLECTION).doc(id);
 const batchDoc = (id: string) => db.collection(collections.BATCHES_COLLECTION).doc(id);
