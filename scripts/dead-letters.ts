@@ -7,13 +7,15 @@
  *   npm run dead-letters -- list [--subscription NAME] [--limit N]
  *   npm run dead-letters -- replay [--id ID ...] [--all] [--execute] [--subscription NAME]
  *
- * Environment: GOOGLE_CLOUD_PROJECT, COMPLETIONS_TOPIC, DEAD_LETTER_SUBSCRIPTION (the subscription
- * on the dead-letter topic; Terraform's output `dead_letter_subscription`), PIPELINE_COLLECTION_PREFIX
- * / DEAD_LETTERS_COLLECTION, FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST locally.
+ * Locally it finds the running `npm start` (emulators, topic, dead-letter subscription) by itself.
+ * Otherwise: GOOGLE_CLOUD_PROJECT, COMPLETIONS_TOPIC, DEAD_LETTER_SUBSCRIPTION (the subscription on
+ * the dead-letter topic; Terraform's output `dead_letter_subscription`), PIPELINE_COLLECTION_PREFIX
+ * / DEAD_LETTERS_COLLECTION, FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST.
  */
 import { parseArgs } from 'node:util';
 import type { Firestore } from '@google-cloud/firestore';
 import { PubSub, v1 } from '@google-cloud/pubsub';
+import { useLocalStack } from './local-state';
 
 export interface DeadLetterEntry {
   /** `sub:<message id>` for the subscription, `doc:<document id>` for the collection. */
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
     process.stderr.write('usage: npm run dead-letters -- list|replay [--id ID ...] [--all] [--execute] [--subscription NAME]\n');
     process.exit(2);
   }
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const local = useLocalStack('dead-letters');
   const { Firestore } = await import('@google-cloud/firestore');
   const projectId = process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local';
   const prefix = process.env.PIPELINE_COLLECTION_PREFIX ?? '';
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     db: new Firestore({ projectId }),
     projectId,
     completionsTopic: process.env.COMPLETIONS_TOPIC || 'modal-completions',
-    deadLetterSubscription: values.subscription ?? process.env.DEAD_LETTER_SUBSCRIPTION,
+    deadLetterSubscription: values.subscription ?? process.env.DEAD_LETTER_SUBSCRIPTION ?? local?.deadLetterSubscription,
     deadLettersCollection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters`,
   };
   if (!deps.deadLetterSubscription) process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');

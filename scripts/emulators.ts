@@ -7,7 +7,9 @@
  * also when this process exits abruptly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 export type EmulatorKind = 'pubsub' | 'firestore';
 
@@ -17,7 +19,17 @@ export interface Emulator {
   host: string;
   /** False when an already running emulator was used; stop() leaves it alone. */
   owned: boolean;
+  /** Firestore: the export its data was loaded from, when it was. */
+  restoredFrom?: string;
   stop(): Promise<void>;
+}
+
+/** How `npm start` runs its own emulators; tests take the defaults (free ports, no data kept). */
+export interface EmulatorOptions {
+  /** Preferred ports; a port in use falls back to a free one (reported as `portChanged`). */
+  ports?: Partial<Record<EmulatorKind, number>>;
+  /** Firestore data: loaded from the latest export here at start, exported here at stop. */
+  firestoreDataDir?: string;
 }
 
 const ENV_VAR: Record<EmulatorKind, string> = {
@@ -45,12 +57,15 @@ function installExitHook(): void {
   });
 }
 
-export async function freePort(): Promise<number> {
+export async function freePort(preferred = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (preferred && err.code === 'EADDRINUSE') resolve(freePort());
+      else reject(err);
+    });
+    server.listen(preferred, '127.0.0.1', () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
@@ -76,22 +91,62 @@ async function waitUntilUp(host: string, child: ChildProcess | undefined, timeou
   throw new Error(`emulator at ${host} not ready after ${timeoutMs} ms:\n${output()}`);
 }
 
-function command(kind: EmulatorKind, host: string, projectId: string): string[] {
+function command(kind: EmulatorKind, host: string, projectId: string, importFrom: string | undefined): string[] {
   return kind === 'pubsub'
     ? ['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, `--project=${projectId}`]
-    : ['emulators', 'firestore', 'start', `--host-port=${host}`];
+    : ['emulators', 'firestore', 'start', `--host-port=${host}`, ...(importFrom ? [`--import-data=${importFrom}`] : [])];
+}
+
+/** The newest Firestore export under `dir` (its `.overall_export_metadata` file), if any. */
+export function latestFirestoreExport(dir: string): string | undefined {
+  let found: { path: string; at: number } | undefined;
+  const walk = (d: string, depth: number) => {
+    if (depth > 2) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) walk(path, depth + 1);
+      else if (e.name.endsWith('.overall_export_metadata')) {
+        const at = statSync(path).mtimeMs;
+        if (!found || at > found.at) found = { path, at };
+      }
+    }
+  };
+  walk(dir, 0);
+  return found?.path;
+}
+
+/** Asks a running Firestore emulator to export its data into `dir`, keeping only that export. */
+async function exportFirestore(host: string, projectId: string, dir: string): Promise<void> {
+  const target = join(dir, `export-${Date.now()}`);
+  mkdirSync(target, { recursive: true });
+  const res = await fetch(`http://${host}/emulator/v1/projects/${projectId}:export`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ database: `projects/${projectId}/databases/(default)`, export_directory: target }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) throw new Error(`Firestore export answered ${res.status}: ${await res.text()}`);
+  for (const old of readdirSync(dir)) if (join(dir, old) !== target) rmSync(join(dir, old), { recursive: true, force: true });
 }
 
 /** Starts one emulator, or returns the running one its environment variable names. */
-export async function startEmulator(kind: EmulatorKind, projectId: string, env: NodeJS.ProcessEnv = process.env): Promise<Emulator> {
+export async function startEmulator(kind: EmulatorKind, projectId: string, env: NodeJS.ProcessEnv = process.env, options: EmulatorOptions = {}): Promise<Emulator> {
   const existing = env[ENV_VAR[kind]];
   if (existing) {
     await waitUntilUp(existing, undefined, 10_000, () => `${ENV_VAR[kind]}=${existing} does not answer`);
     return { kind, host: existing, owned: false, stop: async () => undefined };
   }
-  const host = `127.0.0.1:${await freePort()}`;
+  const host = `127.0.0.1:${await freePort(options.ports?.[kind] ?? 0)}`;
+  const dataDir = kind === 'firestore' ? options.firestoreDataDir : undefined;
+  const importFrom = dataDir ? latestFirestoreExport(dataDir) : undefined;
   let output = '';
-  const child = spawn('gcloud', command(kind, host, projectId), {
+  const child = spawn('gcloud', command(kind, host, projectId, importFrom), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
@@ -107,6 +162,11 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
 
   const stop = async () => {
     if (!running.has(child)) return;
+    if (dataDir) {
+      await exportFirestore(host, projectId, dataDir).catch((err: unknown) => {
+        process.stderr.write(`Firestore data not saved: ${String(err)}\n`);
+      });
+    }
     running.delete(child);
     const exited = new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -125,18 +185,20 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
     await stop();
     throw err;
   }
-  return { kind, host, owned: true, stop };
+  return { kind, host, owned: true, ...(importFrom ? { restoredFrom: importFrom } : {}), stop };
 }
 
 export interface Emulators {
   env: { PUBSUB_EMULATOR_HOST: string; FIRESTORE_EMULATOR_HOST: string };
   owned: EmulatorKind[];
+  /** The Firestore export loaded at start, when there was one. */
+  restoredFrom?: string;
   stop(): Promise<void>;
 }
 
 /** Both emulators, started in parallel. */
-export async function startEmulators(projectId: string, env: NodeJS.ProcessEnv = process.env): Promise<Emulators> {
-  const results = await Promise.allSettled([startEmulator('pubsub', projectId, env), startEmulator('firestore', projectId, env)]);
+export async function startEmulators(projectId: string, env: NodeJS.ProcessEnv = process.env, options: EmulatorOptions = {}): Promise<Emulators> {
+  const results = await Promise.allSettled([startEmulator('pubsub', projectId, env, options), startEmulator('firestore', projectId, env, options)]);
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stop = async () => {
     await Promise.all(started.map((e) => e.stop()));
@@ -150,6 +212,7 @@ export async function startEmulators(projectId: string, env: NodeJS.ProcessEnv =
   return {
     env: { PUBSUB_EMULATOR_HOST: pubsub.host, FIRESTORE_EMULATOR_HOST: firestore.host },
     owned: started.filter((e) => e.owned).map((e) => e.kind),
+    ...(firestore.restoredFrom ? { restoredFrom: firestore.restoredFrom } : {}),
     stop,
   };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import { freePort, startEmulators, type Emulators } from './emulators';
+import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 
 export interface LocalStackOptions {
   projectId: string;
@@ -16,6 +16,8 @@ export interface LocalStackOptions {
   webhookPort?: number;
   workerPort?: number;
   adminPort?: number;
+  /** Ports and kept data of the emulators this stack starts (npm start); default: free ports, nothing kept. */
+  emulatorOptions?: EmulatorOptions;
   /** Deliveries of one completion before it goes to the dead-letter topic (Terraform: worker.max_delivery_attempts). */
   maxDeliveryAttempts?: number;
   /** The worker push subscription's ack deadline (a delivery lost with its process comes back after it). */
@@ -195,7 +197,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
 
-  const emulators = await startEmulators(projectId);
+  const emulators = await startEmulators(projectId, process.env, options.emulatorOptions);
   stops.push(() => emulators.stop());
   try {
     const webhookPort = options.webhookPort ?? (await freePort());

@@ -1,8 +1,10 @@
 /**
  * `npm run show -- jobs/job-1` (or `batches/batch-1`, `dead_letters`): prints Firestore documents
- * as stored, from the emulator named by FIRESTORE_EMULATOR_HOST (or the real project).
+ * as stored, from the running `npm start` (found by itself), the emulator named by
+ * FIRESTORE_EMULATOR_HOST, or the project named by GOOGLE_CLOUD_PROJECT.
  */
 import { Firestore, Timestamp } from '@google-cloud/firestore';
+import { useLocalStack } from './local-state';
 
 function plain(value: unknown): unknown {
   if (value instanceof Timestamp) return value.toDate().toISOString();
@@ -13,11 +15,11 @@ function plain(value: unknown): unknown {
 
 async function main(): Promise<void> {
   const path = process.argv[2];
-  if (!path) {
+  if (!path || path === '--help') {
     process.stderr.write('usage: npm run show -- <collection>[/<document id>]   e.g. jobs/job-1, batches/batch-1, dead_letters\n');
     process.exit(2);
   }
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  useLocalStack('show');
   const db = new Firestore({ projectId: process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local' });
   const segments = path.split('/').filter(Boolean);
   if (segments.length % 2 === 0) {

@@ -1,10 +1,21 @@
 /**
  * `npm start`: the whole pipeline locally on the emulators, ready for a signed curl.
  * One Ctrl-C stops everything, the emulators' Java processes included.
+ *
+ * A restart changes nothing a shell relies on: the generated secret is kept in .data/secret, the
+ * emulators use fixed ports (8085 Pub/Sub, 8086 Firestore), and Firestore's data is exported to
+ * .data/firestore on stop and loaded again on start. `npm start -- --fresh` starts with empty
+ * Firestore data and results instead (the secret stays).
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { startLocalStack } from './local-stack';
+import { dataDir, localSecret, removeLocalState, writeLocalState } from './local-state';
 
 const DEFAULT_PROJECT = 'demo-omtx-local';
+const PUBSUB_PORT = 8085;
+const FIRESTORE_PORT = 8086;
 
 function printableLog(service: string, line: string): string {
   try {
@@ -20,11 +31,28 @@ function printableLog(service: string, line: string): string {
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write('usage: npm start [-- --fresh]\n  --fresh  start with empty Firestore data and results (the secret in .data/secret stays)\n');
+    return;
+  }
   const projectId = process.env.GOOGLE_CLOUD_PROJECT || DEFAULT_PROJECT;
+  const firestoreDataDir = join(dataDir(), 'firestore');
+  const resultsDir = process.env.RESULTS_DIR;
+  if (values.fresh) {
+    rmSync(firestoreDataDir, { recursive: true, force: true });
+    rmSync(resultsDir ?? join(dataDir(), 'results'), { recursive: true, force: true });
+  }
+  const fromEnv = process.env.MODAL_WEBHOOK_SECRET?.trim();
+  const saved = fromEnv ? undefined : localSecret();
   process.stdout.write(`Starting omtx-modal-webhooks locally (project ${projectId})…\n`);
   const stack = await startLocalStack({
     projectId,
-    secret: process.env.MODAL_WEBHOOK_SECRET || undefined,
+    secret: fromEnv || saved!.secret,
+    emulatorOptions: {
+      ports: { pubsub: Number(process.env.PUBSUB_EMULATOR_PORT || PUBSUB_PORT), firestore: Number(process.env.FIRESTORE_EMULATOR_PORT || FIRESTORE_PORT) },
+      firestoreDataDir,
+    },
     webhookPort: Number(process.env.PORT || 8080),
     workerPort: Number(process.env.WORKER_PORT || 8081),
     adminPort: Number(process.env.ADMIN_PORT || 8082),
@@ -42,11 +70,26 @@ async function main(): Promise<void> {
     onLog: (service, line) => process.stdout.write(printableLog(service, line) + '\n'),
   });
 
+  const collectionEnv = Object.fromEntries(
+    ['JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX'].filter((k) => stack.env[k] !== undefined).map((k) => [k, stack.env[k]!]),
+  );
+  writeLocalState({
+    pid: process.pid,
+    projectId,
+    startedAt: new Date().toISOString(),
+    env: { ...stack.emulators.env, ...collectionEnv, COMPLETIONS_TOPIC: stack.completionsTopic },
+    webhookUrl: `http://localhost:${new URL(stack.webhookUrl).port}/api/v3/webhooks/modal/completion`,
+    adminUrl: `http://localhost:${new URL(stack.adminUrl).port}`,
+    completionsTopic: stack.completionsTopic,
+    deadLetterSubscription: stack.deadLetterSubscription,
+  });
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping functions and emulators…\n`);
+    process.stdout.write(`\n${signal}: stopping functions and emulators (saving Firestore data to ${firestoreDataDir})…\n`);
+    removeLocalState();
     await stack.stop();
     process.stdout.write('stopped.\n');
     process.exit(0);
@@ -55,40 +98,53 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   const url = `http://localhost:${new URL(stack.webhookUrl).port}`;
+  const admin = `localhost:${new URL(stack.adminUrl).port}`;
+  const secretLine = fromEnv
+    ? 'MODAL_WEBHOOK_SECRET from the environment.'
+    : saved!.created
+      ? 'MODAL_WEBHOOK_SECRET generated and saved in .data/secret (kept across restarts; the local tools read it).'
+      : 'MODAL_WEBHOOK_SECRET kept from .data/secret (the local tools read it).';
+  const firestoreLine = !stack.emulators.owned.includes('firestore')
+    ? `Firestore: the running emulator at ${stack.emulators.env.FIRESTORE_EMULATOR_HOST} (its data is its own).`
+    : stack.emulators.restoredFrom
+      ? `Firestore: data restored from the last run (${firestoreDataDir}); \`npm start -- --fresh\` starts empty.`
+      : `Firestore: empty${values.fresh ? ' (--fresh)' : ' (first start)'}; saved to ${firestoreDataDir} on Ctrl-C and restored next time.`;
+  const portNotes = [
+    ['Pub/Sub', stack.emulators.env.PUBSUB_EMULATOR_HOST, PUBSUB_PORT, 'pubsub'],
+    ['Firestore', stack.emulators.env.FIRESTORE_EMULATOR_HOST, FIRESTORE_PORT, 'firestore'],
+  ].filter(([, host, port, kind]) => stack.emulators.owned.includes(kind as 'pubsub') && !String(host).endsWith(`:${port}`))
+    .map(([name, host, port]) => `  note: port ${port} was taken, so the ${name} emulator runs on ${host}\n`).join('');
   process.stdout.write(`
 omtx-modal-webhooks is running.
 
   webhook        ${url}/api/v3/webhooks/modal/completion   (also POST ${url}/)
   health         ${url}/api/v3/webhooks/modal/health
   worker         ${stack.workerUrl}  ← push subscription on topic ${stack.completionsTopic}
-  admin          http://localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
+  admin          http://${admin}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
   reconciler     COMPLETION_MODE=${stack.completionMode}, ticks on ${stack.reconcileTopic}
   emulators      PUBSUB_EMULATOR_HOST=${stack.emulators.env.PUBSUB_EMULATOR_HOST} FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST}
   results        ${stack.resultsDir}
   batch events   topic ${stack.batchEventsTopic}, subscription ${stack.batchEventsSubscription}
   dead letters   subscription ${stack.deadLetterSubscription} (after 10 failed deliveries) and the dead_letters collection
-                 npm run dead-letters -- list --subscription ${stack.deadLetterSubscription}
-${stack.secretGenerated ? `
-  MODAL_WEBHOOK_SECRET was not set; generated for this run:
-    export MODAL_WEBHOOK_SECRET='${stack.secret}'
-` : '\n  MODAL_WEBHOOK_SECRET from the environment.\n'}
-Send the seed's sample completion, signed (in another shell, with MODAL_WEBHOOK_SECRET exported):
-  npm run send-webhook -- --url ${url}/api/v3/webhooks/modal/completion
+${portNotes}
+  ${secretLine}
+  ${firestoreLine}
 
-or with curl:
-  BODY='{"call_id":"call-1","status":"success","result":{"affinity":0.64,"confidence":0.51},"metadata":{"job_id":"job-1","batch_id":"batch-1"}}'
+In another shell (the tools find this stack and its secret by themselves):
+  npm run send-webhook                       # the seed's sample completion, signed → 202
+  npm run show -- jobs/job-abc123            # the job as stored
+  npm run dead-letters -- list
+
+or with curl (export MODAL_WEBHOOK_SECRET="$(cat .data/secret)" first):
+  BODY='{"call_id":"call-curl-1","status":"success","result":{"affinity":0.64,"confidence":0.51},"metadata":{"job_id":"job-curl-1","batch_id":"batch-curl"}}'
   TS=$(date +%s)
   SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$MODAL_WEBHOOK_SECRET" | sed 's/^.*= //')
   curl -i ${url}/api/v3/webhooks/modal/completion -H 'Content-Type: application/json' \\
     -H "X-Modal-Timestamp: $TS" -H "X-Modal-Signature: sha256=$SIG" -d "$BODY"
 
-Read the job back:
-  FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST} npm run show -- jobs/job-1
-  curl localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/jobs/job-1
-
 Operate it:
-  curl -X POST localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/modal/test      # a signed test delivery, end to end
-  curl localhost:${new URL(stack.adminUrl).port}/api/v3/webhooks/metrics
+  curl -X POST ${admin}/api/v3/webhooks/modal/test      # a signed test delivery, end to end
+  curl ${admin}/api/v3/webhooks/metrics
 
 Ctrl-C stops everything.
 `);
