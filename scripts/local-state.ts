@@ -21,7 +21,8 @@ export interface LocalState {
   deadLetterSubscription: string;
 }
 
-export const dataDir = () => join(projectRoot(), '.data');
+/** `.data/` in the project, or LOCAL_DATA_DIR (the README test runs a stack of its own there). */
+export const dataDir = () => process.env.LOCAL_DATA_DIR || join(projectRoot(), '.data');
 const stateFile = () => join(dataDir(), 'local-stack.json');
 const secretFile = () => join(dataDir(), 'secret');
 

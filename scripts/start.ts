@@ -38,10 +38,10 @@ async function main(): Promise<void> {
   }
   const projectId = process.env.GOOGLE_CLOUD_PROJECT || DEFAULT_PROJECT;
   const firestoreDataDir = join(dataDir(), 'firestore');
-  const resultsDir = process.env.RESULTS_DIR;
+  const resultsDir = process.env.RESULTS_DIR ?? join(dataDir(), 'results');
   if (values.fresh) {
     rmSync(firestoreDataDir, { recursive: true, force: true });
-    rmSync(resultsDir ?? join(dataDir(), 'results'), { recursive: true, force: true });
+    rmSync(resultsDir, { recursive: true, force: true });
   }
   const fromEnv = process.env.MODAL_WEBHOOK_SECRET?.trim();
   const saved = fromEnv ? undefined : localSecret();
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     workerPort: Number(process.env.WORKER_PORT || 8081),
     adminPort: Number(process.env.ADMIN_PORT || 8082),
     reconcileIntervalSeconds: Number(process.env.RECONCILE_INTERVAL_SECONDS || 60),
-    resultsDir: process.env.RESULTS_DIR,
+    resultsDir,
     completionsTopic: process.env.COMPLETIONS_TOPIC,
     batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
     env: Object.fromEntries(

@@ -84,14 +84,54 @@ def send_completion(url: str, secret: str, body: bytes, *, attempts: int = 6, ba
     raise DeliveryFailed(f"not accepted after {attempts} attempts: {last_error}")
 
 
-if __name__ == "__main__":
-    # python3 omtx_webhooks.py URL JOB_ID [CALL_ID]: sends a sample success, signed with $MODAL_WEBHOOK_SECRET.
+LOCAL_URL = "http://localhost:8080/api/v3/webhooks/modal/completion"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Command line: send one signed completion, e.g. to the local stack that ``npm start`` runs."""
+    import argparse
     import os
+    import pathlib
     import sys
 
-    target, job = sys.argv[1], sys.argv[2]
-    call = sys.argv[3] if len(sys.argv) > 3 else f"call-{int(time.time())}"
-    answer = send_completion(target, os.environ["MODAL_WEBHOOK_SECRET"],
-                             completion_body(call, "success", job, result={"affinity": 0.64, "confidence": 0.51}),
-                             attempts=3, base_delay=0.2)
+    data = pathlib.Path(os.environ.get("LOCAL_DATA_DIR") or pathlib.Path(__file__).resolve().parents[2] / ".data")
+    default_url = LOCAL_URL
+    try:
+        default_url = json.loads((data / "local-stack.json").read_text())["webhookUrl"]
+    except (OSError, ValueError, KeyError):
+        pass
+    parser = argparse.ArgumentParser(
+        description="Send a signed Modal completion webhook to omtx-modal-webhooks.",
+        epilog="The secret comes from $MODAL_WEBHOOK_SECRET, else from the local stack's .data/secret "
+               "(written by `npm start`); the URL defaults to the running local stack's.")
+    parser.add_argument("--url", default=default_url, help=f"webhook URL (default: the running npm start's, else {LOCAL_URL})")
+    parser.add_argument("--job-id", default="job-python", help="metadata.job_id (default job-python)")
+    parser.add_argument("--call-id", help="the Modal call id (default call-<job id>)")
+    parser.add_argument("--batch-id", help="metadata.batch_id")
+    parser.add_argument("--status", default="success", choices=["success", "failure", "timeout"])
+    parser.add_argument("--app", default="omtx-python", help="metadata.app, counted by the admin's /status (default omtx-python)")
+    parser.add_argument("--attempts", type=int, default=3, help="delivery attempts (default 3)")
+    args = parser.parse_args(argv)
+
+    secret = os.environ.get("MODAL_WEBHOOK_SECRET", "").strip()
+    local_secret = data / "secret"
+    if not secret and local_secret.is_file():
+        secret = local_secret.read_text().strip()
+    if not secret:
+        print("no secret: export MODAL_WEBHOOK_SECRET (or run `npm start`, which saves one in .data/secret)", file=sys.stderr)
+        return 2
+    success = args.status == "success"
+    body = completion_body(args.call_id or f"call-{args.job_id}", args.status, args.job_id, args.batch_id, args.app,
+                           result={"affinity": 0.64, "confidence": 0.51} if success else None,
+                           error=None if success else {"message": f"call ended with {args.status}", "type": "RuntimeError"})
+    try:
+        answer = send_completion(args.url, secret, body, attempts=args.attempts, base_delay=0.2)
+    except DeliveryFailed as err:
+        print(f"not delivered: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

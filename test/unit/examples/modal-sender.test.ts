@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createWebhookHandler } from '../../../functions/webhook/handler';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
@@ -60,12 +60,25 @@ pyIt('delivers a signed completion that the webhook accepts and publishes', asyn
     publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger: memoryLogger(), version: 'test',
   }));
   try {
-    const r = await python(['omtx_webhooks.py', `${served.url}/api/v3/webhooks/modal/completion`, 'job-python', 'call-python'], { MODAL_WEBHOOK_SECRET: 'python-secret-0123456789\n' });
+    const r = await python(['omtx_webhooks.py', '--url', `${served.url}/api/v3/webhooks/modal/completion`, '--job-id', 'job-python', '--call-id', 'call-python'], { MODAL_WEBHOOK_SECRET: 'python-secret-0123456789\n' });
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toMatchObject({ status: 'accepted', delivery_id: expect.stringMatching(/^dlv_/) });
     expect(messages[0]).toMatchObject({ call_id: 'call-python', job_id: 'job-python', status: 'success' });
   } finally {
     await served.close();
+  }
+});
+
+(hasPython ? it : it.skip)('has a command line: --help, and a clear message instead of a traceback when there is no secret', async () => {
+  const help = await python(['omtx_webhooks.py', '--help']);
+  expect(help.status).toBe(0);
+  expect(help.out).toMatch(/--url URL/);
+  expect(help.out.replace(/\s+/g, "")).toContain("localhost:8080/api/v3/webhooks/modal/completion");
+  const noSecret = await python(['omtx_webhooks.py', '--url', 'http://127.0.0.1:9/'], { MODAL_WEBHOOK_SECRET: '', HOME: tmpdir() });
+  if (!existsSync(join(examples, '..', '..', '.data', 'secret'))) {
+    expect(noSecret.status).toBe(2);
+    expect(noSecret.err).toMatch(/no secret: export MODAL_WEBHOOK_SECRET/);
+    expect(noSecret.err).not.toMatch(/Traceback/);
   }
 });
 
