@@ -17,6 +17,7 @@ import {
   type CompletionPayload,
   type CompletionSource,
   type SchemaIssue,
+  type WebhookStats,
 } from './schemas';
 
 /** Deepest nesting of objects and arrays a payload may have; deeper ones are refused (422). */
@@ -148,4 +149,22 @@ export function decodeCompletionEnvelope(attributes: Record<string, string>): En
 /** Whether the body the worker decoded is the one the attributes describe (a replay may not swap it). */
 export function envelopeMatches(meta: CompletionMeta, payload: CompletionPayload): boolean {
   return meta.deliveryId === deliveryId(payload.call_id, payload.status);
+}
+
+/** The `batch.completed` event downstream consumers read; `event_id` lets them drop a repeat. */
+export function encodeBatchCompleted(batchId: string, summaryUri: string | undefined): EncodedMessage {
+  return {
+    data: Buffer.from(JSON.stringify({ type: 'batch.completed', batch_id: batchId, summary_uri: summaryUri ?? null })),
+    attributes: { schema_version: MESSAGE_SCHEMA_VERSION, type: 'batch.completed', batch_id: batchId, event_id: `batch.completed:${batchId}` },
+  };
+}
+
+/** Asks the worker to check (and finalise) one batch, e.g. after `total_jobs` was written late. */
+export function encodeBatchCheck(batchId: string): EncodedMessage {
+  return { data: Buffer.from('{}'), attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'batch_check', batch_id: batchId } };
+}
+
+/** One flush of a webhook instance's counters, for the worker to store. */
+export function encodeWebhookStats(stats: WebhookStats): EncodedMessage {
+  return { data: Buffer.from(JSON.stringify(stats)), attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' } };
 }

@@ -5,7 +5,8 @@
 import type { BatchSummary } from './batch';
 import type { BatchDelta, JobPlan } from './completion';
 export type { JobPlan };
-import type { BatchDoc, JobDoc } from './schemas';
+import type { BatchDoc, ExecutionDoc, JobDoc } from './schemas';
+export type { ExecutionDoc };
 
 /** A Pub/Sub topic. Resolves with the message id once Pub/Sub has the message. */
 export interface Publisher {
@@ -69,18 +70,6 @@ export interface JobStore {
   recordTest(jobId: string, fields: Record<string, unknown>): Promise<void>;
   /** One flush of a webhook instance's counters; `id` makes a redelivered flush idempotent. */
   recordWebhookStats(id: string, stats: WebhookStatsDoc): Promise<void>;
-}
-
-/** `executions/{call_id}`: a Modal call the backend registered, or one whose completion arrived. */
-export interface ExecutionDoc {
-  call_id: string;
-  job_id: string;
-  batch_id?: string | null;
-  app?: string | null;
-  status: string;
-  registered_at?: Date;
-  updated_at?: Date;
-  [field: string]: unknown;
 }
 
 /** Counts of one webhook instance over one minute. */

@@ -139,31 +139,50 @@ export type StoredResult = Record<string, unknown> & {
   execution_time?: number | null;
 };
 
-/** `jobs/{job_id}` as this pipeline reads it; the backend's own fields pass through untouched. */
-export interface JobDoc {
-  status?: string;
-  modal_call_id?: string;
-  batch_id?: string | null;
-  result?: StoredResult | null;
-  result_uri?: string | null;
-  structure_uri?: string | null;
-  error?: Record<string, unknown> | null;
-  delivery_id?: string;
-  batch_bucket?: BatchBucket | null;
-  [field: string]: unknown;
-}
+/**
+ * `jobs/{job_id}` as this pipeline reads it; the backend's own fields pass through untouched. Read
+ * back through this schema (Firestore Timestamps already turned into Dates), never cast.
+ */
+export const jobDocSchema = z.looseObject({
+  status: z.string().optional(),
+  modal_call_id: z.string().optional(),
+  batch_id: z.string().nullable().optional(),
+  result: z.record(z.string(), z.unknown()).nullable().optional(),
+  result_uri: z.string().nullable().optional(),
+  structure_uri: z.string().nullable().optional(),
+  error: z.record(z.string(), z.unknown()).nullable().optional(),
+  delivery_id: z.string().optional(),
+  batch_bucket: z.enum(['completed', 'failed']).nullable().optional(),
+  late_events: z.array(z.unknown()).optional(),
+});
+export type JobDoc = z.output<typeof jobDocSchema> & { result?: StoredResult | null };
 
 /** `batches/{batch_id}`: `total_jobs` comes from whoever launched the batch; counters from us. */
-export interface BatchDoc {
-  total_jobs?: number;
-  completed_jobs?: number;
-  failed_jobs?: number;
-  status?: string;
-  summary?: unknown;
-  summary_uri?: string;
-  batch_event_published?: boolean;
-  [field: string]: unknown;
-}
+export const batchDocSchema = z.looseObject({
+  total_jobs: z.number().optional(),
+  completed_jobs: z.number().optional(),
+  failed_jobs: z.number().optional(),
+  status: z.string().optional(),
+  summary: z.unknown().optional(),
+  summary_uri: z.string().optional(),
+  batch_event_published: z.boolean().optional(),
+  completed_at: z.date().optional(),
+  finalized_by: z.string().optional(),
+  finalization: z.object({ by: z.string(), at: z.date() }).optional(),
+});
+export type BatchDoc = z.output<typeof batchDocSchema>;
+
+/** `executions/{call_id}`: a Modal call the backend registered, or one whose completion arrived. */
+export const executionDocSchema = z.looseObject({
+  call_id: z.string(),
+  job_id: z.string(),
+  batch_id: z.string().nullable().optional(),
+  app: z.string().nullable().optional(),
+  status: z.string(),
+  registered_at: z.date().optional(),
+  updated_at: z.date().optional(),
+});
+export type ExecutionDoc = z.output<typeof executionDocSchema>;
 
 /** Counters a webhook instance sends to the worker (kind `webhook_stats`), per minute. */
 export const webhookStatsSchema = z.object({

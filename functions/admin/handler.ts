@@ -13,7 +13,8 @@ import { deliveryId } from '../../shared/delivery';
 import type { Logger } from '../../shared/log';
 import { windowMetrics } from '../../shared/metrics';
 import type { AdminStore, Clock, ExecutionDoc, Publisher } from '../../shared/ports';
-import { describeIssues, idSchema, MESSAGE_SCHEMA_VERSION, TERMINAL_STATUSES } from '../../shared/schemas';
+import { encodeBatchCheck } from '../../shared/messages';
+import { describeIssues, idSchema, TERMINAL_STATUSES } from '../../shared/schemas';
 import { sign } from '../../shared/signature';
 
 export interface AdminDeps {
@@ -108,7 +109,8 @@ export function createAdminHandler(deps: AdminDeps) {
   const { config, store, clock, logger } = deps;
 
   async function publishBatchCheck(batchId: string): Promise<void> {
-    await deps.completions.publish(Buffer.from('{}'), { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'batch_check', batch_id: batchId });
+    const message = encodeBatchCheck(batchId);
+    await deps.completions.publish(message.data, message.attributes);
   }
 
   async function signedPost(url: string, payload: unknown): Promise<{ status: number; text: string }> {

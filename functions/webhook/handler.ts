@@ -13,9 +13,9 @@ import { withDeadline } from '../../shared/deadline';
 import { deliveryId } from '../../shared/delivery';
 import { HttpError } from '../../shared/errors';
 import { traceFields, type Logger } from '../../shared/log';
-import { decodeCompletionBody, encodeCompletion, unsupportedCharset } from '../../shared/messages';
+import { decodeCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
-import { MESSAGE_SCHEMA_VERSION, type CompletionPayload } from '../../shared/schemas';
+import type { CompletionPayload } from '../../shared/schemas';
 import { verifyWebhook } from '../../shared/signature';
 import type { StatsBuffer } from '../../shared/stats';
 
@@ -49,8 +49,8 @@ export function createWebhookHandler(deps: WebhookDeps) {
   function flushStats(log: Logger): void {
     const due = stats?.takeIfDue(clock());
     if (!due) return;
-    const attributes = { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' };
-    publisher.publish(Buffer.from(JSON.stringify(due)), attributes).catch((err: unknown) => {
+    const message = encodeWebhookStats(due);
+    publisher.publish(message.data, message.attributes).catch((err: unknown) => {
       log.log('WARNING', 'statsPublishFailed', `webhook counters not sent: ${String(err)}`, {});
     });
   }

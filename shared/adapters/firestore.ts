@@ -1,15 +1,19 @@
 /**
- * Firestore adapters. The job update runs in a transaction that reads only the job document;
- * batch counters are blind `increment`s, which do not contend when a whole batch finishes at once.
+ * Firestore adapters. They read, run the pure decisions of shared/ (completion.ts, store-rules.ts)
+ * inside their transactions, and write what those say; documents read back are parsed with the
+ * schemas of shared/schemas.ts, never cast. The job update runs in a transaction that reads only the
+ * job document; batch counters are blind `increment`s, which do not contend when a whole batch
+ * finishes at once.
  */
 import { FieldValue, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
+import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch';
 import { createLimiter } from '../limit';
 import type { Collections } from '../config';
 import type { JobPlan } from '../completion';
-import type { AdminStore, CompletionRecord, ExecutionDoc, JobStore, ReconcilerStore, WebhookStatsDoc } from '../ports';
-import type { BatchDoc, JobDoc } from '../schemas';
-import { TERMINAL_STATUSES } from '../schemas';
+import type { AdminStore, CompletionRecord, JobStore, ReconcilerStore, WebhookStatsDoc } from '../ports';
+import { batchDocSchema, executionDocSchema, jobDocSchema, type BatchDoc, type ExecutionDoc, type JobDoc } from '../schemas';
+import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal, planExecutionRegistration, planStale } from '../store-rules';
 
 export function createFirestore(projectId: string | undefined, databaseId: string): Firestore {
   return new Firestore({ ...(projectId ? { projectId } : {}), databaseId, ignoreUndefinedProperties: true });
@@ -29,6 +33,14 @@ function plain<T>(data: FirebaseFirestore.DocumentData | undefined): T | undefin
   return data ? (toPlain(data) as T) : undefined;
 }
 
+/** A document read back, as its schema says; a document of another shape is an error, not a cast. */
+function parsed<S extends z.ZodType>(schema: S, path: string, data: FirebaseFirestore.DocumentData | undefined): z.output<S> | undefined {
+  if (!data) return undefined;
+  const result = schema.safeParse(toPlain(data));
+  if (!result.success) throw new Error(`${path} does not have the shape this pipeline writes: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
 /** Writes what a JobPlan says, inside the caller's transaction. */
 function writePlan(db: Firestore, c: Collections, tx: Transaction, jobId: string, plan: JobPlan): void {
   const ref = db.collection(c.jobs).doc(jobId);
@@ -38,14 +50,8 @@ function writePlan(db: Firestore, c: Collections, tx: Transaction, jobId: string
   }
   if (plan.kind !== 'apply') return;
   tx.set(ref, plan.update, { merge: true });
-  const callId = plan.update.modal_call_id;
-  if (typeof callId === 'string') {
-    tx.set(
-      db.collection(c.executions).doc(callId),
-      { call_id: callId, job_id: jobId, status: plan.status, completed_at: plan.update.updated_at, updated_at: plan.update.updated_at },
-      { merge: true },
-    );
-  }
+  const execution = executionUpdateFor(plan);
+  if (execution) tx.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
   if (plan.batch) {
     const { batchId, completed, failed } = plan.batch;
     tx.set(
@@ -73,39 +79,37 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
 
   return {
     async getJob(jobId) {
-      return plain<JobDoc>((await jobs.doc(jobId).get()).data());
+      return parsed(jobDocSchema, `jobs/${jobId}`, (await jobs.doc(jobId).get()).data()) as JobDoc | undefined;
     },
 
     async applyToJob(jobId, decide) {
       return limit(() =>
         db.runTransaction(async (tx) => {
-          const plan = decide(plain<JobDoc>((await tx.get(jobs.doc(jobId))).data()));
+          const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, (await tx.get(jobs.doc(jobId))).data()) as JobDoc | undefined);
           writePlan(db, c, tx, jobId, plan);
           return plan;
         }, { maxAttempts: JOB_TRANSACTION_ATTEMPTS }));
     },
 
     async getBatch(batchId) {
-      return plain<BatchDoc>((await batches.doc(batchId).get()).data());
+      return parsed(batchDocSchema, `batches/${batchId}`, (await batches.doc(batchId).get()).data());
     },
 
     async listBatchJobs(batchId) {
       // Only what the summary reads: a batch can hold thousands of jobs.
       const snap = await jobs.where('batch_id', '==', batchId).select('status', 'modal_call_id', 'result', 'result_uri').get();
       return snap.docs
-        .map((d) => ({ id: d.id, doc: plain<JobDoc>(d.data())! }))
-        .filter((j) => TERMINAL_STATUSES.has(String(j.doc.status)));
+        .map((d) => ({ id: d.id, doc: parsed(jobDocSchema, `jobs/${d.id}`, d.data()) as JobDoc }))
+        .filter((j) => isTerminal(j.doc.status));
     },
 
     async claimBatchFinalization(batchId, claimant, now, leaseMs) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = plain<BatchDoc>((await tx.get(ref)).data());
-        if (!batch || batch.status === 'completed' || !isBatchDone(batch)) return undefined;
-        const claim = batch.finalization as { by?: string; at?: Date } | undefined;
-        const held = claim?.by && claim.by !== claimant && claim.at && now.getTime() - claim.at.getTime() < leaseMs;
-        if (held) return undefined;
-        tx.set(ref, { finalization: { by: claimant, at: now } }, { merge: true });
+        const batch = parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data());
+        const claim = decideFinalizationClaim(batch, isBatchDone(batch), claimant, now, leaseMs);
+        if (!claim.claimed) return undefined;
+        tx.set(ref, claim.fields, { merge: true });
         return batch;
       });
     },
@@ -113,9 +117,8 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     async completeBatch(batchId, summary, summaryUri, now, claimant) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = plain<BatchDoc>((await tx.get(ref)).data());
-        if (batch?.status === 'completed') return 'already_completed' as const;
-        if (!batch || !summaryIsCurrent(batch, summary)) return 'counts_moved' as const;
+        const decision = decideBatchCompletion(parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data()), summary);
+        if (decision !== 'completed') return decision;
         tx.set(
           ref,
           {
@@ -130,14 +133,14 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
           },
           { merge: true },
         );
-        return 'completed' as const;
+        return decision;
       });
     },
 
     async updateBatchSummary(batchId, summary, summaryUri, now) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = plain<BatchDoc>((await tx.get(ref)).data());
+        const batch = parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data());
         if (!batch || !summaryIsCurrent(batch, summary)) return false;
         tx.set(ref, { summary, summary_uri: summaryUri, summary_updated_at: now, updated_at: now }, { merge: true });
         return true;
@@ -176,7 +179,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
 }
 
 function execution(id: string, data: FirebaseFirestore.DocumentData): ExecutionDoc {
-  return { ...(plain<ExecutionDoc>(data) as ExecutionDoc), call_id: id };
+  return parsed(executionDocSchema, `executions/${id}`, { ...data, call_id: id })!;
 }
 
 export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminStore & ReconcilerStore {
@@ -200,38 +203,18 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
         const execRef = executions.doc(input.call_id);
         const jobRef = jobs.doc(input.job_id);
         const [execSnap, jobSnap] = await Promise.all([tx.get(execRef), tx.get(jobRef)]);
-        if (execSnap.exists) return { created: false, execution: execution(execSnap.id, execSnap.data()!) };
-        const job = plain<JobDoc>(jobSnap.data());
-        const jobTerminal = job?.status !== undefined && TERMINAL_STATUSES.has(job.status);
-        const doc: ExecutionDoc = {
-          call_id: input.call_id,
-          job_id: input.job_id,
-          batch_id: input.batch_id ?? null,
-          app: input.app ?? null,
-          status: jobTerminal ? String(job!.status) : 'running',
-          registered_at: now,
-          updated_at: now,
-        };
-        tx.set(execRef, doc);
-        if (!jobTerminal) {
-          tx.set(jobRef, {
-            job_id: input.job_id,
-            status: 'running',
-            modal_call_id: input.call_id,
-            ...(input.batch_id ? { batch_id: input.batch_id } : {}),
-            ...(input.app ? { modal_app: input.app } : {}),
-            started_at: now,
-            updated_at: now,
-          }, { merge: true });
-        }
-        return { created: true, execution: doc };
+        const existing = execSnap.exists ? execution(execSnap.id, execSnap.data()!) : undefined;
+        const plan = planExecutionRegistration(existing, parsed(jobDocSchema, `jobs/${input.job_id}`, jobSnap.data()) as JobDoc | undefined, input, now);
+        if (plan.created) tx.set(execRef, plan.execution);
+        if (plan.jobUpdate) tx.set(jobRef, plan.jobUpdate, { merge: true });
+        return { created: plan.created, execution: plan.execution };
       });
     },
 
     async registerBatch(input, now) {
       const ref = batches.doc(input.batch_id);
       return db.runTransaction(async (tx) => {
-        const existing = plain<BatchDoc>((await tx.get(ref)).data());
+        const existing = parsed(batchDocSchema, `batches/${input.batch_id}`, (await tx.get(ref)).data());
         tx.set(ref, {
           batch_id: input.batch_id,
           total_jobs: input.total_jobs,
@@ -283,20 +266,19 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
     },
 
     async getTest(jobId) {
-      return plain<JobDoc>((await db.collection(c.tests).doc(jobId).get()).data());
+      return plain<Record<string, unknown>>((await db.collection(c.tests).doc(jobId).get()).data());
     },
 
     async markStale(callId, now) {
       await db.runTransaction(async (tx) => {
         const execRef = executions.doc(callId);
-        const exec = (await tx.get(execRef)).data();
-        if (!exec || exec.status !== 'running') return;
-        const jobRef = jobs.doc(String(exec.job_id));
-        const job = (await tx.get(jobRef)).data();
-        tx.set(execRef, { status: 'stale', stale_at: now, updated_at: now }, { merge: true });
-        if (!job || !TERMINAL_STATUSES.has(String(job.status))) {
-          tx.set(jobRef, { status: 'stale', stale_at: now, updated_at: now }, { merge: true });
-        }
+        const execSnap = await tx.get(execRef);
+        const exec = execSnap.exists ? execution(callId, execSnap.data()!) : undefined;
+        if (!exec) return;
+        const jobRef = jobs.doc(exec.job_id);
+        const plan = planStale(exec, parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) as JobDoc | undefined, now);
+        if (plan.execution) tx.set(execRef, plan.execution, { merge: true });
+        if (plan.job) tx.set(jobRef, plan.job, { merge: true });
       });
     },
   };

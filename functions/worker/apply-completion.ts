@@ -1,0 +1,166 @@
+/**
+ * Use-case of a `completion` message: read the body by the contract (claim check included), store
+ * its files, apply it to the job and its batch counters in one transaction, then let the batch be
+ * finalised. A synthetic test delivery is only recorded.
+ */
+import type { Completion } from '../../shared/completion';
+import { planJobUpdate, type JobPlan } from '../../shared/completion';
+import { PermanentMessageError } from '../../shared/errors';
+import { documentError } from '../../shared/job-document';
+import type { Logger } from '../../shared/log';
+import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/messages';
+import type { BlobStore, Clock, JobStore } from '../../shared/ports';
+import type { CompletionPayload } from '../../shared/schemas';
+import { decodeStructure } from '../../shared/structure';
+import type { PubSubMessage, WorkerOutcome } from './types';
+
+const APP_RECORD_INTERVAL_MS = 60 * 1000;
+
+export interface ApplyCompletionDeps {
+  jobs: JobStore;
+  results: BlobStore;
+  finalizeIfDone(batchId: string, claimant: string): Promise<boolean>;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createApplyCompletion(deps: ApplyCompletionDeps) {
+  const { jobs, results, clock, logger } = deps;
+  const finalizeIfDone = deps.finalizeIfDone;
+
+  async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
+    if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
+    const body = await results.get(meta.claimUri);
+    if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${meta.claimUri}`);
+    return body;
+  }
+
+  /** The envelope and the body, by the contract the webhook used (shared/messages.ts). */
+  async function readCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
+    const envelope = decodeCompletionEnvelope(attributes);
+    if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);
+    const verdict = decodeCompletionBody(await readBody(message, envelope.meta));
+    if (!verdict.ok) {
+      const issues = verdict.issues?.map((i) => `${i.path}: ${i.message}`).join('; ');
+      throw new PermanentMessageError(verdict.code, issues ? `${verdict.message} (${issues})` : verdict.message);
+    }
+    if (!envelopeMatches(envelope.meta, verdict.payload)) {
+      throw new PermanentMessageError('invalid_envelope', 'delivery_id does not belong to the call and status in the body');
+    }
+    return { meta: envelope.meta, payload: verdict.payload };
+  }
+
+  /** A stored `result.json` / `error.json`: the completion's ids and times around `content`. */
+  function completionFile(payload: CompletionPayload, id: string, receivedAt: Date, content: Record<string, unknown>): Buffer {
+    return Buffer.from(JSON.stringify({
+      job_id: payload.metadata.job_id,
+      batch_id: payload.metadata.batch_id ?? null,
+      modal_call_id: payload.call_id,
+      status: payload.status,
+      delivery_id: id,
+      ...content,
+      webhook_received_at: receivedAt.toISOString(),
+      stored_at: clock().toISOString(),
+    }, null, 2));
+  }
+
+  /** A failure's full error, when the job document keeps only a bounded summary of it. */
+  async function storeErrorFile(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+    if (!documentError(payload).detailsInFile) return undefined;
+    const path = `jobs/${payload.metadata.job_id}/${payload.call_id}/error.json`;
+    const body = completionFile(payload, id, receivedAt, { error: payload.error ?? null });
+    return { errorUri: (await results.putIfAbsent(path, body, 'application/json')).uri };
+  }
+
+  /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
+  async function storeFiles(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+    const base = `jobs/${payload.metadata.job_id}/${payload.call_id}`;
+    const structure = payload.result?.structure_file_base64 ? decodeStructure(payload.result.structure_file_base64) : undefined;
+    let structureUri: string | undefined;
+    if (structure) {
+      structureUri = (await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)).uri;
+    }
+    const { structure_file_base64: _omit, ...scores } = payload.result ?? {};
+    const resultJson = completionFile(payload, id, receivedAt, {
+      scores,
+      structure_uri: structureUri ?? null,
+      structure_format: structure?.extension ?? null,
+    });
+    const resultUri = (await results.putIfAbsent(`${base}/result.json`, resultJson, 'application/json')).uri;
+    return { resultUri, structureUri };
+  }
+
+  const appsSeen = new Map<string, number>();
+
+  /** Notes that a Modal app's webhook verified — at most once a minute per app and instance. */
+  async function recordApp(payload: CompletionPayload, meta: CompletionMeta): Promise<void> {
+    const app = payload.metadata.app;
+    const receivedAt = meta.receivedAt;
+    if (!app || meta.source !== 'webhook') return;
+    const signedWith = meta.secretIndex === 1 ? 'previous' : 'current';
+    const key = `${app}:${signedWith}`;
+    const last = appsSeen.get(key) ?? 0;
+    if (clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
+    appsSeen.set(key, clock().getTime());
+    await jobs.recordApp(app, {
+      last_verified_at: receivedAt,
+      last_call_id: payload.call_id,
+      signed_with: signedWith,
+      ...(signedWith === 'current' ? { last_verified_current_secret_at: receivedAt } : {}),
+    });
+  }
+
+  async function recordTest(payload: CompletionPayload, id: string, receivedAt: Date): Promise<WorkerOutcome> {
+    const now = clock();
+    await jobs.recordTest(payload.metadata.job_id, {
+      job_id: payload.metadata.job_id,
+      modal_call_id: payload.call_id,
+      status: 'arrived',
+      delivery_id: id,
+      webhook_received_at: receivedAt,
+      arrived_at: now,
+      processing_latency_ms: Math.max(0, now.getTime() - receivedAt.getTime()),
+    });
+    logger.log('INFO', 'testDeliveryArrived', 'test delivery arrived at the worker', { delivery_id: id, call_id: payload.call_id, job_id: payload.metadata.job_id });
+    return { kind: 'test_recorded', deliveryId: id, jobId: payload.metadata.job_id };
+  }
+
+  async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    const started = clock().getTime();
+    const { meta, payload } = await readCompletion(message, attributes);
+    const { deliveryId: id, receivedAt, source } = meta;
+    const jobId = payload.metadata.job_id;
+    const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
+    if (payload.metadata.test === true) return recordTest(payload, id, receivedAt);
+    await recordApp(payload, meta);
+
+    const completion: Completion = { deliveryId: id, payload, receivedAt, source };
+    // Decide outside the transaction first, so that files are stored only when the job will take
+    // them, and always before the job says `completed`.
+    if (payload.status === 'success') {
+      const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
+      if (preview.kind === 'apply') completion.files = await storeFiles(payload, id, receivedAt);
+    } else {
+      completion.files = await storeErrorFile(payload, id, receivedAt);
+    }
+    const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
+
+    if (plan.kind !== 'apply') {
+      const event = plan.kind === 'late' ? 'completionLate' : 'completionDuplicate';
+      logger.log('INFO', event, plan.reason, ids);
+      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id, id) : false;
+      return { kind: plan.kind, deliveryId: id, jobId, batchCompleted };
+    }
+    logger.log('INFO', 'completionApplied', `job ${plan.status}`, {
+      ...ids,
+      status: plan.status,
+      source,
+      processing_latency_ms: plan.update.processing_latency_ms,
+      duration_ms: clock().getTime() - started,
+    });
+    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId, id) : false;
+    return { kind: 'applied', deliveryId: id, jobId, batchCompleted };
+  }
+
+  return applyCompletion;
+}
