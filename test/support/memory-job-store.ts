@@ -1,0 +1,114 @@
+/**
+ * A JobStore in memory, for unit tests of the worker's use-cases without Firestore. It runs the same
+ * pure decisions as the Firestore adapter (shared/store-rules.ts); each call is atomic, as a
+ * transaction is there.
+ */
+import { isBatchDone, summaryIsCurrent } from '../../shared/batch';
+import type { DeadLetter, JobStore } from '../../shared/ports';
+import type { BatchDoc, JobDoc } from '../../shared/schemas';
+import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../../shared/store-rules';
+
+/** A deep copy that keeps Dates as this realm's Dates (jest's structuredClone returns another realm's). */
+function clone<T>(value: T): T {
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map(clone) as T;
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clone(v)])) as T;
+  return value;
+}
+
+export function memoryJobStore() {
+  const jobs = new Map<string, JobDoc>();
+  const batches = new Map<string, BatchDoc>();
+  const executions = new Map<string, Record<string, unknown>>();
+  const deadLetters = new Map<string, DeadLetter>();
+  const apps = new Map<string, Record<string, unknown>>();
+  const tests = new Map<string, Record<string, unknown>>();
+  const stats = new Map<string, unknown>();
+  const copy = <T>(v: T | undefined): T | undefined => (v === undefined ? undefined : clone(v));
+  const merge = <T extends object>(map: Map<string, T>, id: string, fields: Record<string, unknown>) => map.set(id, { ...(map.get(id) ?? {}), ...fields } as T);
+
+  const store: JobStore = {
+    async getJob(id) {
+      return copy(jobs.get(id));
+    },
+    async applyToJob(id, decide) {
+      const plan = decide(copy(jobs.get(id)));
+      if (plan.kind === 'late') merge(jobs, id, { late_events: [...((jobs.get(id)?.late_events as unknown[]) ?? []), plan.lateEvent] });
+      if (plan.kind === 'apply') {
+        merge(jobs, id, plan.update);
+        const execution = executionUpdateFor(plan);
+        if (execution) merge(executions, execution.callId, { job_id: id, ...execution.fields });
+        if (plan.batch) {
+          const b = batches.get(plan.batch.batchId) ?? {};
+          batches.set(plan.batch.batchId, {
+            ...b,
+            batch_id: plan.batch.batchId,
+            completed_jobs: (b.completed_jobs ?? 0) + plan.batch.completed,
+            failed_jobs: (b.failed_jobs ?? 0) + plan.batch.failed,
+          });
+        }
+      }
+      return plan;
+    },
+    async getBatch(id) {
+      return copy(batches.get(id));
+    },
+    async listBatchJobs(batchId) {
+      return [...jobs.entries()].filter(([, j]) => j.batch_id === batchId && isTerminal(j.status)).map(([id, doc]) => ({ id, doc: clone(doc) }));
+    },
+    async claimBatchFinalization(batchId, claimant, now, leaseMs) {
+      const batch = batches.get(batchId);
+      const claim = decideFinalizationClaim(batch, isBatchDone(batch), claimant, now, leaseMs);
+      if (!claim.claimed) return undefined;
+      merge(batches, batchId, claim.fields);
+      return copy(batches.get(batchId));
+    },
+    async completeBatch(batchId, summary, summaryUri, now, claimant) {
+      const decision = decideBatchCompletion(batches.get(batchId), summary);
+      if (decision === 'completed') {
+        const { finalization: _f, ...rest } = batches.get(batchId)!;
+        batches.set(batchId, { ...rest, status: 'completed', completed_at: now, updated_at: now, summary, summary_uri: summaryUri, batch_event_published: false, finalized_by: claimant });
+      }
+      return decision;
+    },
+    async updateBatchSummary(batchId, summary, summaryUri, now) {
+      const batch = batches.get(batchId);
+      if (!batch || !summaryIsCurrent(batch, summary)) return false;
+      merge(batches, batchId, { summary, summary_uri: summaryUri, summary_updated_at: now });
+      return true;
+    },
+    async markBatchEventPublished(batchId) {
+      merge(batches, batchId, { batch_event_published: true });
+    },
+    async recordDeadLetter(entry) {
+      deadLetters.set(entry.id, entry);
+    },
+    async recordApp(app, fields) {
+      merge(apps, app, { app, ...fields });
+    },
+    async recordTest(jobId, fields) {
+      tests.set(jobId, fields);
+    },
+    async recordWebhookStats(id, doc) {
+      stats.set(id, doc);
+    },
+  };
+  return Object.assign(store, { jobs, batches, executions, deadLetters, apps, tests, stats });
+}
+
+/** A BlobStore in memory: create-only, like the real ones. */
+export function memoryBlobStore() {
+  const objects = new Map<string, Buffer>();
+  return {
+    objects,
+    async putIfAbsent(path: string, data: Buffer) {
+      const uri = `mem://${path}`;
+      if (objects.has(uri)) return { uri, created: false };
+      objects.set(uri, data);
+      return { uri, created: true };
+    },
+    async get(uri: string) {
+      return objects.get(uri);
+    },
+  };
+}
