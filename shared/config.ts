@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import type { SignatureScheme } from './signature';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
@@ -63,6 +64,12 @@ const webhookEnv = z.object({
   MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the HMAC secret shared with the Modal app)' }),
   MODAL_WEBHOOK_SECRET_PREVIOUS: z.string().optional(),
   WEBHOOK_TOLERANCE_SECONDS: int(1, 3600).default(300),
+  /** Which signature schemes are accepted: `modal` (the seed's), `standard` (Standard Webhooks). */
+  SIGNATURE_SCHEMES: z
+    .string()
+    .default('modal,standard')
+    .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(['modal', 'standard'])).min(1, 'name at least one of modal, standard')),
   COMPLETIONS_TOPIC: name.default('modal-completions'),
   DRY_RUN: bool.default(false),
   CLAIM_CHECK_THRESHOLD_BYTES: int(1024, 9 * 1024 * 1024).default(5 * 1024 * 1024),
@@ -121,6 +128,8 @@ export interface WebhookConfig {
   /** Accepted secrets, current first. Never logged. */
   secrets: readonly string[];
   toleranceSeconds: number;
+  /** Accepted signature schemes; `['standard']` requires the timestamp-binding one. */
+  signatureSchemes: readonly SignatureScheme[];
   completionsTopic: string;
   dryRun: boolean;
   claimCheckThresholdBytes: number;
@@ -184,6 +193,7 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     projectId: e.GOOGLE_CLOUD_PROJECT,
     secrets: Object.freeze([...new Set(secrets)]),
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+    signatureSchemes: Object.freeze(e.SIGNATURE_SCHEMES),
     completionsTopic: e.COMPLETIONS_TOPIC,
     dryRun: e.DRY_RUN,
     claimCheckThresholdBytes: e.CLAIM_CHECK_THRESHOLD_BYTES,

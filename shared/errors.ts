@@ -11,7 +11,10 @@ export type SignatureReason =
   | 'missing_timestamp'
   | 'malformed_timestamp'
   | 'stale_timestamp'
-  | 'future_timestamp';
+  | 'future_timestamp'
+  | 'missing_webhook_id'
+  | 'mixed_schemes'
+  | 'scheme_not_allowed';
 
 export type ErrorCode =
   | SignatureReason

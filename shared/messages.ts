@@ -9,6 +9,7 @@
  */
 import type { z } from 'zod';
 import { deliveryId } from './delivery';
+import type { SignatureScheme } from './signature';
 import {
   completionAttributesSchema,
   completionPayloadSchema,
@@ -84,6 +85,8 @@ export interface CompletionMeta {
   source: CompletionSource;
   /** Which accepted secret verified it (0 current, 1 previous); webhook deliveries only. */
   secretIndex?: number;
+  /** Which signature scheme it was verified by; webhook deliveries only. */
+  scheme?: SignatureScheme;
   /** Where a claim-checked body is stored. */
   claimUri?: string;
 }
@@ -111,6 +114,7 @@ export function encodeCompletion(body: Buffer, payload: CompletionPayload, meta:
     source: meta.source,
     ...(payload.metadata.batch_id ? { batch_id: payload.metadata.batch_id } : {}),
     ...(meta.secretIndex !== undefined ? { secret_index: String(meta.secretIndex) } : {}),
+    ...(meta.scheme ? { signature_scheme: meta.scheme } : {}),
     ...(meta.claimUri ? { claim_uri: meta.claimUri } : {}),
   };
   // A claim-checked message still carries a non-empty body: the Functions Framework turns a push
@@ -141,6 +145,7 @@ export function decodeCompletionEnvelope(attributes: Record<string, string>): En
       receivedAt: new Date(a.received_at),
       source: a.source,
       ...(a.secret_index !== undefined ? { secretIndex: Number(a.secret_index) } : {}),
+      ...(a.signature_scheme !== undefined ? { scheme: a.signature_scheme } : {}),
       ...(a.claim_uri ? { claimUri: a.claim_uri } : {}),
     },
   };

@@ -6,7 +6,7 @@ import type { CompletionRecord, WebhookStatsDoc } from './ports';
 
 export interface WindowMetrics {
   since: string;
-  webhooks: { accepted: number; rejected: { total: number; by_reason: Record<string, number> } };
+  webhooks: { accepted: number; accepted_by_scheme: Record<string, number>; rejected: { total: number; by_reason: Record<string, number> } };
   completions: { total: number; by_status: Record<string, number>; by_source: Record<string, number> };
   dead_letters: number;
   processing_latency_ms: { count: number; p50: number | null; p95: number | null; p99: number | null };
@@ -29,10 +29,12 @@ export function windowMetrics(
   deadLetters: number,
 ): WindowMetrics {
   const byReason: Record<string, number> = {};
+  const byScheme: Record<string, number> = {};
   let accepted = 0;
   for (const s of stats) {
     if (s.minute.getTime() < since.getTime()) continue;
     accepted += s.accepted;
+    for (const [scheme, n] of Object.entries(s.by_scheme ?? {})) add(byScheme, scheme, n);
     for (const [reason, n] of Object.entries(s.rejected)) add(byReason, reason, n);
   }
   const byStatus: Record<string, number> = {};
@@ -49,7 +51,7 @@ export function windowMetrics(
   latencies.sort((a, b) => a - b);
   return {
     since: since.toISOString(),
-    webhooks: { accepted, rejected: { total: Object.values(byReason).reduce((a, b) => a + b, 0), by_reason: byReason } },
+    webhooks: { accepted, accepted_by_scheme: byScheme, rejected: { total: Object.values(byReason).reduce((a, b) => a + b, 0), by_reason: byReason } },
     completions: { total, by_status: byStatus, by_source: bySource },
     dead_letters: deadLetters,
     processing_latency_ms: { count: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },

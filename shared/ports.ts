@@ -78,6 +78,7 @@ export interface WebhookStatsDoc {
   instance: string;
   accepted: number;
   rejected: Record<string, number>;
+  by_scheme?: Record<string, number>;
 }
 
 /** What the metrics endpoint needs of one completed job. */

@@ -113,6 +113,7 @@ export const completionAttributesSchema = z.looseObject({
   received_at: z.iso.datetime({ offset: true }),
   source: completionSourceSchema,
   secret_index: z.enum(['0', '1']).optional(),
+  signature_scheme: z.enum(['modal', 'standard']).optional(),
   claim_uri: z.string().optional(),
 });
 
@@ -190,7 +191,12 @@ export const webhookStatsSchema = z.object({
   seq: z.number().int().nonnegative(),
   minutes: z.record(
     z.iso.datetime(),
-    z.object({ accepted: z.number().int().nonnegative(), rejected: z.record(z.string(), z.number().int().nonnegative()) }),
+    z.object({
+      accepted: z.number().int().nonnegative(),
+      rejected: z.record(z.string(), z.number().int().nonnegative()),
+      /** Accepted requests by signature scheme (modal, standard). */
+      by_scheme: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    }),
   ),
 });
 export type WebhookStats = z.output<typeof webhookStatsSchema>;

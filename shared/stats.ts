@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { WebhookStats } from './schemas';
 
 export interface StatsBuffer {
-  count(outcome: 'accepted' | string, at: Date): void;
+  /** One request's outcome; an accepted one also counts under its signature scheme. */
+  count(outcome: 'accepted' | string, at: Date, scheme?: string): void;
   /** The counts to send when the flush interval has passed (and resets them); else undefined. */
   takeIfDue(now: Date): WebhookStats | undefined;
 }
@@ -19,10 +20,16 @@ export function createStatsBuffer(flushEveryMs: number, instance = randomBytes(6
   let lastFlush = 0;
   let pending = false;
   return {
-    count(outcome, at) {
+    count(outcome, at, scheme) {
       const minute = new Date(Math.floor(at.getTime() / 60_000) * 60_000).toISOString();
       const bucket = (minutes[minute] ??= { accepted: 0, rejected: {} });
-      if (outcome === 'accepted') bucket.accepted++;
+      if (outcome === 'accepted') {
+        bucket.accepted++;
+        if (scheme) {
+          bucket.by_scheme ??= {};
+          bucket.by_scheme[scheme] = (bucket.by_scheme[scheme] ?? 0) + 1;
+        }
+      }
       else bucket.rejected[outcome] = (bucket.rejected[outcome] ?? 0) + 1;
       pending = true;
     },

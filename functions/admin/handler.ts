@@ -144,6 +144,7 @@ export function createAdminHandler(deps: AdminDeps) {
           expected: config.expectedApps.includes(app),
           configured: doc?.signed_with === 'current',
           signed_with: doc?.signed_with ?? null,
+          signature_scheme: doc?.signature_scheme ?? null,
           last_verified_at: doc?.last_verified_at ?? null,
           last_call_id: doc?.last_call_id ?? null,
         };

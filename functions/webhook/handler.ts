@@ -16,7 +16,7 @@ import { traceFields, type Logger } from '../../shared/log';
 import { decodeCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/schemas';
-import { verifyWebhook } from '../../shared/signature';
+import { verifyRequest } from '../../shared/signature';
 import type { StatsBuffer } from '../../shared/stats';
 
 export const COMPLETION_PATHS = ['/', '/api/v3/webhooks/modal/completion'];
@@ -86,17 +86,18 @@ export function createWebhookHandler(deps: WebhookDeps) {
     if (rawBody.length > config.maxBodyBytes) {
       throw new HttpError('payload_too_large', 413, `body is larger than ${config.maxBodyBytes} bytes`);
     }
-    const verification = verifyWebhook({
+    const verification = verifyRequest({
       rawBody,
-      signatureHeader: req.get('x-modal-signature'),
-      timestampHeader: req.get('x-modal-timestamp'),
+      headers: { get: (name) => req.get(name) },
       secrets: config.secrets,
+      schemes: config.signatureSchemes,
       nowSeconds: Math.floor(clock().getTime() / 1000),
       toleranceSeconds: config.toleranceSeconds,
     });
     if (!verification.ok) {
       log.log('WARNING', 'signatureRejected', `webhook rejected: ${verification.reason}`, {
         reason: verification.reason,
+        scheme: verification.scheme,
         bytes: rawBody.length,
         user_agent: req.get('user-agent'),
       });
@@ -106,7 +107,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
         error: verification.reason,
         message: timing
           ? `timestamp outside the ${config.toleranceSeconds} s window (check the sender's clock)`
-          : 'webhook signature verification failed',
+          : verification.reason === 'scheme_not_allowed'
+            ? `this webhook accepts only ${config.signatureSchemes.join(', ')} signatures`
+            : verification.reason === 'mixed_schemes'
+              ? 'send the headers of one signature scheme, not both'
+              : 'webhook signature verification failed',
       });
       return;
     }
@@ -122,6 +127,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
     const payload = parsePayload(rawBody);
     const ids = {
+      ...(verification.webhookId ? { webhook_id: verification.webhookId } : {}),
       call_id: payload.call_id,
       job_id: payload.metadata.job_id,
       batch_id: payload.metadata.batch_id ?? undefined,
@@ -151,6 +157,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       receivedAt,
       source: 'webhook',
       secretIndex: verification.secretIndex,
+      scheme: verification.scheme,
       claimUri,
     });
 
@@ -167,7 +174,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       bytes: rawBody.length,
       latency_ms: clock().getTime() - started,
     });
-    stats?.count('accepted', clock());
+    stats?.count('accepted', clock(), verification.scheme);
     res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId });
   }
 

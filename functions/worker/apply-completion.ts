@@ -98,7 +98,8 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     const receivedAt = meta.receivedAt;
     if (!app || meta.source !== 'webhook') return;
     const signedWith = meta.secretIndex === 1 ? 'previous' : 'current';
-    const key = `${app}:${signedWith}`;
+    const scheme = meta.scheme ?? 'modal';
+    const key = `${app}:${signedWith}:${scheme}`;
     const last = appsSeen.get(key) ?? 0;
     if (clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
     appsSeen.set(key, clock().getTime());
@@ -106,6 +107,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
       last_verified_at: receivedAt,
       last_call_id: payload.call_id,
       signed_with: signedWith,
+      signature_scheme: scheme,
       ...(signedWith === 'current' ? { last_verified_current_secret_at: receivedAt } : {}),
     });
   }

@@ -21,6 +21,7 @@ export function createRecordStats(jobs: Pick<JobStore, 'recordWebhookStats'>) {
         instance,
         accepted: counts.accepted,
         rejected: counts.rejected,
+        ...(counts.by_scheme ? { by_scheme: counts.by_scheme } : {}),
       })));
     return { kind: 'stats_recorded', minutes: Object.keys(minutes).length };
   };

@@ -12,7 +12,7 @@ import { deliveryId } from '../../../shared/delivery';
 import { memoryLogger } from '../../../shared/log';
 import type { Publisher } from '../../../shared/ports';
 import { decodeCompletionBody } from '../../../shared/messages';
-import { sign } from '../../../shared/signature';
+import { sign, signStandard } from '../../../shared/signature';
 import { fixture } from '../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../support/http';
 
@@ -269,5 +269,21 @@ describe('modalWebhook', () => {
   it('says "timestamp outside the window" for a stale timestamp', async () => {
     const res = await postSigned(served.url, seedBody(), { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 600 });
     expect(res.json).toEqual({ error: 'stale_timestamp', message: expect.stringContaining('timestamp outside the 300 s window') });
+  });
+
+  it('accepts Standard Webhooks requests and carries the scheme to the worker; SIGNATURE_SCHEMES=standard refuses the seed scheme', async () => {
+    const body = seedBody();
+    const ts = Math.floor(Date.now() / 1000);
+    const headers = { 'webhook-id': 'msg_unit_1', 'webhook-timestamp': String(ts), 'webhook-signature': signStandard(SECRET, 'msg_unit_1', ts, body), 'x-modal-signature': '', 'x-modal-timestamp': '' };
+    const standardHeaders = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('webhook-')));
+    const post = (h: Record<string, string>) => fetch(`${served.url}/api/v3/webhooks/modal/completion`, { method: 'POST', headers: { 'content-type': 'application/json', ...h }, body });
+    const res = await post(standardHeaders);
+    expect(res.status).toBe(202);
+    expect(publisher.messages.at(-1)!.attributes).toMatchObject({ signature_scheme: 'standard', secret_index: '0' });
+    await start({ SIGNATURE_SCHEMES: 'standard' });
+    expect((await post(standardHeaders)).status).toBe(202);
+    const seed = await postSigned(served.url, body, { secret: SECRET });
+    expect(seed).toMatchObject({ status: 401, json: { error: 'scheme_not_allowed' } });
+    await start();
   });
 });
