@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sign } from '../shared/signature';
+import { randomBytes } from 'node:crypto';
+import { sign, signStandard } from '../shared/signature';
 import { projectRoot } from './local-stack';
 import { readLocalState, savedLocalSecret } from './local-state';
 
@@ -23,7 +24,9 @@ Signs a completion as Modal does (X-Modal-Signature, X-Modal-Timestamp) and send
   --batch-id ID      the batch
   --status S         success | failure | timeout; failure and timeout send an error, no result
   --app NAME         metadata.app, the Modal app the admin's /status counts (default omtx-local)
-  --skew SECONDS     shift X-Modal-Timestamp, e.g. --skew -600 (→ 401 stale_timestamp)
+  --scheme S         modal (X-Modal-Signature, the seed's; default) or standard (Standard
+                     Webhooks: webhook-id, webhook-timestamp, webhook-signature)
+  --skew SECONDS     shift the timestamp, e.g. --skew -600 (→ 401 stale_timestamp)
   --tamper           change the body after signing (→ 401 bad_signature)
   --secret-env NAME  variable holding the secret (default MODAL_WEBHOOK_SECRET; when unset,
                      the local stack's .data/secret)
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
       status: { type: 'string' },
       app: { type: 'string', default: 'omtx-local' },
       skew: { type: 'string', default: '0' },
+      scheme: { type: 'string', default: 'modal' },
       tamper: { type: 'boolean', default: false },
       'secret-env': { type: 'string', default: 'MODAL_WEBHOOK_SECRET' },
       help: { type: 'boolean', default: false },
@@ -109,24 +113,26 @@ async function main(): Promise<void> {
     jobId: values['job-id'], callId: values['call-id'], batchId: values['batch-id'], status: values.status, app: values.app,
   });
 
+  if (values.scheme !== 'modal' && values.scheme !== 'standard') {
+    process.stderr.write('--scheme is modal or standard\n');
+    process.exit(2);
+  }
   const body = JSON.stringify(payload);
-  const signature = sign(secret, body);
   const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
   const timestamp = Math.floor(Date.now() / 1000) + Number(values.skew);
+  const webhookId = `msg_${randomBytes(12).toString('hex')}`;
+  const signatureHeaders: Record<string, string> = values.scheme === 'standard'
+    ? { 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandard(secret, webhookId, timestamp, body) }
+    : { 'X-Modal-Signature': sign(secret, body), 'X-Modal-Timestamp': String(timestamp) };
   const started = performance.now();
   const res = await fetch(url, {
     method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      'User-Agent': 'Modal-Webhook/1.0',
-      'X-Modal-Signature': signature,
-      'X-Modal-Timestamp': String(timestamp),
-    },
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'Modal-Webhook/1.0', ...signatureHeaders },
     body: sent,
   });
   const text = await res.text();
   const ms = (performance.now() - started).toFixed(1);
-  process.stdout.write(`POST ${url} (call_id=${payload.call_id}, job_id=${payload.metadata.job_id}, status=${payload.status}, ${Buffer.byteLength(sent)} bytes)\n`);
+  process.stdout.write(`POST ${url} (${values.scheme} signature, call_id=${payload.call_id}, job_id=${payload.metadata.job_id}, status=${payload.status}, ${Buffer.byteLength(sent)} bytes)\n`);
   process.stdout.write(`→ ${res.status} ${res.statusText} in ${ms} ms\n${text}\n`);
   if (!res.ok) process.exitCode = 1;
 }

@@ -128,6 +128,7 @@ omtx-modal-webhooks is running.
   dead letters   subscription ${stack.deadLetterSubscription} (after 10 failed deliveries) and the dead_letters collection
 ${portNotes}
   ${secretLine}
+  A Standard Webhooks library takes it as whsec_ + base64:  ${fromEnv ? 'printf \'whsec_%s\\n\' "$(printf %s "$MODAL_WEBHOOK_SECRET" | base64 -w0)"' : 'printf \'whsec_%s\\n\' "$(tr -d \'\\n\' < .data/secret | base64 -w0)"'}
   ${firestoreLine}
 
 In another shell (the tools find this stack and its secret by themselves):

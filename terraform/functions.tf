@@ -66,6 +66,7 @@ module "webhook" {
     CLAIM_CHECK_THRESHOLD_BYTES = tostring(floor(var.webhook.claim_threshold_mb * 1024 * 1024))
     WEBHOOK_TOLERANCE_SECONDS   = "300"
     PUBLISH_TIMEOUT_MS          = tostring(var.webhook.publish_timeout_seconds * 1000)
+    SIGNATURE_SCHEMES           = join(",", var.webhook.signature_schemes)
   })
   secrets = local.webhook_secrets
 

@@ -141,9 +141,14 @@ variable "webhook" {
     timeout_seconds         = optional(number, 60)
     claim_threshold_mb      = optional(number, 5)
     publish_timeout_seconds = optional(number, 10)
+    signature_schemes       = optional(list(string), ["modal", "standard"])
   })
   default  = {}
   nullable = false
+  validation {
+    condition     = length(var.webhook.signature_schemes) > 0 && alltrue([for s in var.webhook.signature_schemes : contains(["modal", "standard"], s)])
+    error_message = "webhook.signature_schemes lists modal and/or standard (standard alone requires the Standard Webhooks scheme, which signs the timestamp)."
+  }
   validation {
     condition     = var.webhook.publish_timeout_seconds >= 1 && var.webhook.publish_timeout_seconds < var.webhook.timeout_seconds
     error_message = "webhook.publish_timeout_seconds must be at least 1 and below timeout_seconds (a publish that cannot complete answers 503 before the function times out)."

@@ -1,14 +1,19 @@
 """Completion webhooks for OMTX-Hub, sent from a Modal app.
 
-Standard library only, so it runs in any Modal image. Signs exactly as the receiver verifies:
-``X-Modal-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`` and ``X-Modal-Timestamp: <unix
-seconds>``, set when each attempt is sent. Retries with exponential backoff on network errors,
-408, 429 and 5xx; gives up at once on other 4xx (they will not change by retrying).
+Standard library only, so it runs in any Modal image. Signs exactly as the receiver verifies, by
+default with the Standard Webhooks scheme, which binds the timestamp to the signature:
+``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256(key,
+"id.timestamp.body")>`` (the key: the bytes after ``whsec_`` for such a secret, else the secret's own
+bytes). ``scheme="modal"`` signs the seed's way instead: ``X-Modal-Signature: sha256=<hex
+HMAC-SHA256(secret, raw body)>`` and ``X-Modal-Timestamp``. The timestamp is set when each attempt
+is sent. Retries with exponential backoff on network errors, 408, 429 and 5xx; gives up at once on
+other 4xx (they will not change by retrying).
 
 Also verifies the signed requests the pipeline sends to the app's status and cancel endpoints.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -25,6 +30,38 @@ TOLERANCE_SECONDS = 300
 def sign(secret: str, body: bytes) -> str:
     """The X-Modal-Signature header value for ``body``."""
     return "sha256=" + hmac.new(secret.strip().encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of the Standard Webhooks scheme for ``secret``."""
+    secret = secret.strip()
+    return base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
+
+
+def sign_standard(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header value (Standard Webhooks, v1)."""
+    mac = hmac.new(standard_key(secret), f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def webhook_id(body: bytes) -> str:
+    """One id per completion, the same on every retry (the body is serialised once)."""
+    return "msg_" + hashlib.sha256(body).hexdigest()[:32]
+
+
+def signed_headers(secret: str, body: bytes, scheme: str = "standard", now: Optional[float] = None) -> dict[str, str]:
+    """The headers of one attempt, signed with ``scheme`` ("standard" or "modal") at ``now``."""
+    timestamp = int(now if now is not None else time.time())
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if scheme == "standard":
+        msg_id = webhook_id(body)
+        headers.update({"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+                        "webhook-signature": sign_standard(secret, msg_id, timestamp, body)})
+    elif scheme == "modal":
+        headers.update({"X-Modal-Signature": sign(secret, body), "X-Modal-Timestamp": str(timestamp)})
+    else:
+        raise ValueError(f"unknown scheme {scheme!r}")
+    return headers
 
 
 def verify(secret: str, body: bytes, signature: Optional[str], timestamp: Optional[str], now: Optional[float] = None) -> bool:
@@ -57,17 +94,12 @@ class DeliveryFailed(Exception):
 
 
 def send_completion(url: str, secret: str, body: bytes, *, attempts: int = 6, base_delay: float = 1.0,
-                    max_delay: float = 60.0, timeout: float = 30.0,
+                    max_delay: float = 60.0, timeout: float = 30.0, scheme: str = "standard",
                     sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """POSTs a signed completion; returns the receiver's JSON answer (202 accepted or 200 dry run)."""
     last_error = ""
     for attempt in range(attempts):
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Modal-Signature": sign(secret, body),
-            "X-Modal-Timestamp": str(int(time.time())),
-        })
+        request = urllib.request.Request(url, data=body, method="POST", headers=signed_headers(secret, body, scheme))
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read() or b"{}")
@@ -111,6 +143,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--status", default="success", choices=["success", "failure", "timeout"])
     parser.add_argument("--app", default="omtx-python", help="metadata.app, counted by the admin's /status (default omtx-python)")
     parser.add_argument("--attempts", type=int, default=3, help="delivery attempts (default 3)")
+    parser.add_argument("--scheme", default="standard", choices=["standard", "modal"],
+                        help="signature scheme (default standard: Standard Webhooks, timestamp signed)")
     args = parser.parse_args(argv)
 
     secret = os.environ.get("MODAL_WEBHOOK_SECRET", "").strip()
@@ -125,7 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                            result={"affinity": 0.64, "confidence": 0.51} if success else None,
                            error=None if success else {"message": f"call ended with {args.status}", "type": "RuntimeError"})
     try:
-        answer = send_completion(args.url, secret, body, attempts=args.attempts, base_delay=0.2)
+        answer = send_completion(args.url, secret, body, attempts=args.attempts, base_delay=0.2, scheme=args.scheme)
     except DeliveryFailed as err:
         print(f"not delivered: {err}", file=sys.stderr)
         return 1

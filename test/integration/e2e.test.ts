@@ -12,12 +12,13 @@ import { fixture, failurePayload, successPayload } from '../support/fixtures';
 import { postSigned } from '../support/http';
 import { until } from '../support/until';
 import { emulatorFirestore } from '../support/worker';
-import { sign } from '../../shared/signature';
+import { sign, signStandard } from '../../shared/signature';
 
 jest.setTimeout(180_000);
 
 const run = randomBytes(3).toString('hex');
 const collections = { JOBS_COLLECTION: `e2e_jobs_${run}`, BATCHES_COLLECTION: `e2e_batches_${run}`, DEAD_LETTERS_COLLECTION: `e2e_dead_${run}` };
+const PREVIOUS_SECRET = 'e2e-previous-secret-0123456789';
 
 let stack: LocalStack;
 let db: Firestore;
@@ -40,7 +41,7 @@ beforeAll(async () => {
     projectId: process.env.GOOGLE_CLOUD_PROJECT!,
     completionsTopic: `e2e-completions-${run}`,
     batchEventsTopic: `e2e-batch-events-${run}`,
-    env: collections,
+    env: { ...collections, MODAL_WEBHOOK_SECRET_PREVIOUS: PREVIOUS_SECRET },
     onLog: (service, line) => logs.push({ service, line }),
   });
   db = emulatorFirestore();
@@ -163,4 +164,30 @@ it('serves the admin API: a signed test delivery arrives end to end, and status 
   expect(status).toMatchObject({ health_status: 'healthy', checks: { topic_reachable: true, firestore_reachable: true } });
   const job = await fetch(`${stack.adminUrl}/api/v3/webhooks/jobs/${id('job-seed')}`);
   expect(((await job.json()) as Record<string, unknown>).status).toBe('completed');
+});
+
+describe('Standard Webhooks through the whole stack', () => {
+  const url = () => `${stack.webhookUrl}/api/v3/webhooks/modal/completion`;
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }));
+  const signed = (body: string, secret: string, ts = now(), id = `msg_${randomBytes(6).toString('hex')}`) =>
+    ({ 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signStandard(secret, id, ts, body) });
+
+  it('applies a bound-scheme completion, also one signed with the previous secret during a rotation', async () => {
+    const body = JSON.stringify(successPayload({ call_id: id('call-std'), job_id: id('job-std') }));
+    expect((await post(body, signed(body, stack.secret))).status).toBe(202);
+    await jobWithStatus(id('job-std'), 'completed');
+    const rotated = JSON.stringify(successPayload({ call_id: id('call-std-prev'), job_id: id('job-std-prev') }));
+    expect((await post(rotated, signed(rotated, PREVIOUS_SECRET))).status).toBe(202);
+    await jobWithStatus(id('job-std-prev'), 'completed');
+  });
+
+  it('refuses a captured request replayed with a fresh timestamp, or as it was once outside the window', async () => {
+    const body = JSON.stringify(successPayload({ call_id: id('call-replay'), job_id: id('job-replay') }));
+    const captured = signed(body, stack.secret, now() - 400);
+    expect(await post(body, captured)).toMatchObject({ status: 401, json: { error: 'stale_timestamp' } });
+    expect(await post(body, { ...captured, 'webhook-timestamp': String(now()) })).toMatchObject({ status: 401, json: { error: 'bad_signature' } });
+    expect(await post(body, { ...captured, 'x-modal-signature': sign(stack.secret, body), 'x-modal-timestamp': String(now()) })).toMatchObject({ status: 401, json: { error: 'mixed_schemes' } });
+    expect((await jobDoc(id('job-replay')).get()).exists).toBe(false);
+  });
 });

@@ -128,7 +128,7 @@ afterAll(async () => {
 it('runs the Quickstart as written', async () => {
   expect(banner).toContain('generated and saved');
   expect(banner).toContain('Firestore: empty (first start)');
-  runBlock('quickstart', 11);
+  runBlock('quickstart', 12);
 });
 
 it('keeps the secret and the Firestore data across a restart', async () => {

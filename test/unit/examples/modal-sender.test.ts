@@ -13,7 +13,7 @@ import { createLocalBlobStore } from '../../../shared/adapters/local-files';
 import { loadWebhookConfig } from '../../../shared/config';
 import { memoryLogger } from '../../../shared/log';
 import type { Publisher } from '../../../shared/ports';
-import { sign, verifyWebhook } from '../../../shared/signature';
+import { sign, signStandard, verifyRequest } from '../../../shared/signature';
 import { serveHttp } from '../../support/http';
 
 const examples = join(__dirname, '..', '..', '..', 'examples', 'modal');
@@ -42,6 +42,17 @@ pyIt('signs the known-answer vector exactly as the receiver does', async () => {
   expect(r.out).toBe(sign('omtx-test-secret', VECTOR));
 });
 
+pyIt('signs the Standard Webhooks vectors (the specification\'s and ours) exactly as the receiver does', async () => {
+  const r = await py(`import omtx_webhooks as m
+print(m.sign_standard('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, b'{"test": 2432232314}'))
+print(m.sign_standard('omtx-test-secret', 'msg_omtx_vector', 1764345600, b'${VECTOR}'))`);
+  expect(r.out.split('\n')).toEqual([
+    'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    'v1,GluBFaK0UpEJjhULdT03SrmTZDV9jTBh+9BJgBJAhEc=',
+  ]);
+  expect(r.out.split('\n')[1]).toBe(signStandard('omtx-test-secret', 'msg_omtx_vector', 1764345600, VECTOR));
+});
+
 pyIt('verifies what the pipeline signs (status and cancel requests), and rejects stale or forged ones', async () => {
   const now = Math.floor(Date.now() / 1000);
   const sig = sign('s3cret-value-0123456789', '{"call_id":"c1"}');
@@ -63,7 +74,10 @@ pyIt('delivers a signed completion that the webhook accepts and publishes', asyn
     const r = await python(['omtx_webhooks.py', '--url', `${served.url}/api/v3/webhooks/modal/completion`, '--job-id', 'job-python', '--call-id', 'call-python'], { MODAL_WEBHOOK_SECRET: 'python-secret-0123456789\n' });
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toMatchObject({ status: 'accepted', delivery_id: expect.stringMatching(/^dlv_/) });
-    expect(messages[0]).toMatchObject({ call_id: 'call-python', job_id: 'job-python', status: 'success' });
+    expect(messages[0]).toMatchObject({ call_id: 'call-python', job_id: 'job-python', status: 'success', signature_scheme: 'standard' });
+    const seed = await python(['omtx_webhooks.py', '--scheme', 'modal', '--url', `${served.url}/api/v3/webhooks/modal/completion`, '--job-id', 'job-python-2'], { MODAL_WEBHOOK_SECRET: 'python-secret-0123456789' });
+    expect(JSON.parse(seed.out)).toMatchObject({ status: 'accepted' });
+    expect(messages[1]).toMatchObject({ job_id: 'job-python-2', signature_scheme: 'modal' });
   } finally {
     await served.close();
   }
@@ -83,12 +97,12 @@ pyIt('delivers a signed completion that the webhook accepts and publishes', asyn
 });
 
 async function scriptedServer(statuses: number[]) {
-  const seen: Array<{ signature: string; timestamp: string; body: string }> = [];
+  const seen: Array<{ headers: Record<string, string>; body: string }> = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      seen.push({ signature: String(req.headers['x-modal-signature']), timestamp: String(req.headers['x-modal-timestamp']), body });
+      seen.push({ headers: req.headers as Record<string, string>, body });
       const status = statuses[Math.min(seen.length - 1, statuses.length - 1)]!;
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 202 ? { status: 'accepted' } : { error: 'x' }));
     });
@@ -105,8 +119,11 @@ print(json.dumps(m.send_completion('${s.url}', 'k3y-0123456789abcdef', m.complet
   expect(r.out).toBe('{"status": "accepted"}');
   expect(s.seen).toHaveLength(3);
   for (const attempt of s.seen) {
-    expect(verifyWebhook({ rawBody: Buffer.from(attempt.body), signatureHeader: attempt.signature, timestampHeader: attempt.timestamp, secrets: ['k3y-0123456789abcdef'], nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 }).ok).toBe(true);
+    const verdict = verifyRequest({ rawBody: Buffer.from(attempt.body), headers: { get: (n) => attempt.headers[n] }, secrets: ['k3y-0123456789abcdef'], schemes: ['standard'], nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 });
+    expect(verdict).toMatchObject({ ok: true, scheme: 'standard' });
   }
+  // One webhook id for every attempt of one completion: the receiver may drop a repeat by it.
+  expect(new Set(s.seen.map((a) => a.headers['webhook-id'])).size).toBe(1);
 });
 
 pyIt('gives up at once on a 4xx that retrying cannot fix', async () => {
