@@ -23,11 +23,22 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'invalid_json'
   | 'invalid_payload'
+  | 'invalid_request'
   | 'payload_too_large'
   | 'publish_failed'
-  | 'claim_check_failed';
+  | 'claim_check_failed'
+  | 'execution_not_found'
+  | 'job_not_found'
+  | 'batch_not_found'
+  | 'already_terminal'
+  | 'not_configured'
+  | 'unavailable';
 
-/** An error the webhook answers with `status` and a JSON body `{error: code, message}`. */
+/**
+ * An error an HTTP function (webhook, admin) answers with `status` and a JSON body
+ * `{error: code, message, …}`: `details.issues` and `details.fields` are answered too, `details.cause`
+ * (the underlying error of a 5xx) only logged.
+ */
 export class HttpError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -78,4 +89,29 @@ export class RetryLaterError extends Error {
     super(message);
     this.name = 'RetryLaterError';
   }
+}
+
+/** What an HTTP function answers for an error, and what it logs: one mapping for every function. */
+export interface ErrorAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  log: { severity: 'WARNING' | 'ERROR'; fields: Record<string, unknown> };
+  error: HttpError;
+}
+
+/** Maps anything thrown to an answer; what is not an HttpError becomes `fallback` (a 5xx), its cause kept for the log only. */
+export function errorAnswer(err: unknown, fallback: { code: ErrorCode; status: number; message: string }): ErrorAnswer {
+  const error = err instanceof HttpError ? err : new HttpError(fallback.code, fallback.status, fallback.message, { cause: String(err) });
+  const body: Record<string, unknown> = { error: error.code, message: error.message };
+  if (error.details?.issues !== undefined) body.issues = error.details.issues;
+  if (error.details?.fields !== undefined) Object.assign(body, error.details.fields as Record<string, unknown>);
+  return {
+    status: error.status,
+    body,
+    log: {
+      severity: error.status >= 500 ? 'ERROR' : 'WARNING',
+      fields: { code: error.code, status: error.status, ...(error.status >= 500 && error.details?.cause !== undefined ? { cause: error.details.cause } : {}) },
+    },
+    error,
+  };
 }

@@ -10,13 +10,12 @@
  * the completions topic, marked `source: poll`, which the worker applies (and counts by source).
  */
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { z } from 'zod';
 import type { ReconcilerConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Clock, ExecutionDoc, Publisher, ReconcilerStore } from '../../shared/ports';
 import { encodeOwnCompletion } from '../../shared/messages';
 import { completionPayloadSchema } from '../../shared/schemas';
-import { sign } from '../../shared/signature';
+import { createModalClient } from '../../shared/modal-client';
 
 export interface ReconcilerDeps {
   config: Readonly<ReconcilerConfig>;
@@ -37,19 +36,12 @@ export interface ReconcileSummary {
   poll_failures: number;
 }
 
-/** What the Modal app's status endpoint answers (docs/modal-sender.md). */
-const statusAnswerSchema = z.looseObject({
-  call_id: z.string(),
-  status: z.enum(['running', 'pending', 'success', 'failure', 'timeout', 'function.success', 'function.failure', 'function.timeout']),
-  result: z.unknown().optional(),
-  error: z.unknown().optional(),
-});
-
 const PAGE = 200;
 const POLL_CONCURRENCY = 8;
 
 export function createReconciler(deps: ReconcilerDeps) {
   const { config, store, clock, logger } = deps;
+  const modal = createModalClient({ secret: config.secret, fetch: deps.fetch, clock, userAgent: 'OMTX-Webhooks-Reconciler/1.0', timeoutMs: 15_000 });
 
   /** Running executions, oldest first; only those older than the cutoff unless polling all. */
   async function candidates(cutoff: Date | undefined): Promise<ExecutionDoc[]> {
@@ -70,21 +62,8 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   async function poll(execution: ExecutionDoc): Promise<'completed' | 'running' | 'failed'> {
-    const body = JSON.stringify({ call_id: execution.call_id });
     try {
-      const res = await deps.fetch(`${config.modalStatusUrl!.replace(/\/$/, '')}/status`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'OMTX-Webhooks-Reconciler/1.0',
-          'x-modal-signature': sign(config.secret, body),
-          'x-modal-timestamp': String(Math.floor(clock().getTime() / 1000)),
-        },
-        body,
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (!res.ok) throw new Error(`status endpoint answered ${res.status}`);
-      const answer = statusAnswerSchema.parse(await res.json());
+      const answer = await modal.status(config.modalStatusUrl!, execution.call_id);
       if (answer.status === 'running' || answer.status === 'pending') return 'running';
       const payload = completionPayloadSchema.parse({
         call_id: execution.call_id,

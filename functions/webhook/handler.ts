@@ -11,7 +11,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config';
 import { withDeadline } from '../../shared/deadline';
 import { deliveryId } from '../../shared/delivery';
-import { HttpError } from '../../shared/errors';
+import { errorAnswer, HttpError } from '../../shared/errors';
 import { traceFields, type Logger } from '../../shared/log';
 import { decodeCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
@@ -195,18 +195,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
       if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
       await accept(req, res, log, started);
     } catch (err) {
-      const error = err instanceof HttpError ? err : new HttpError('publish_failed', 500, 'internal error', { cause: String(err) });
-      const severity = error.status >= 500 ? 'ERROR' : 'WARNING';
-      log.log(severity, error.code === 'publish_failed' || error.code === 'claim_check_failed' ? 'publishFailed' : 'requestRejected', error.message, {
-        code: error.code,
-        status: error.status,
-        method: req.method,
-        ...(error.status >= 500 ? { cause: error.details?.cause } : {}),
-      });
-      const body: Record<string, unknown> = { error: error.code, message: error.message };
-      if (error.code === 'invalid_payload') body.issues = error.details?.issues;
-      if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(error.code, clock());
-      res.status(error.status).json(body);
+      const answer = errorAnswer(err, { code: 'publish_failed', status: 500, message: 'internal error' });
+      const event = answer.error.code === 'publish_failed' || answer.error.code === 'claim_check_failed' ? 'publishFailed' : 'requestRejected';
+      log.log(answer.log.severity, event, answer.error.message, { ...answer.log.fields, method: req.method });
+      if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(answer.error.code, clock());
+      res.status(answer.status).json(answer.body);
     } finally {
       flushStats(log);
     }
