@@ -17,19 +17,19 @@ import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
 import { createAdminHandler } from './admin/handler';
 import { createReconciler } from './reconciler/handler';
-import { VERSION } from '../shared/version';
+import { serviceVersion } from '../shared/version';
 import { createStatsBuffer } from '../shared/stats';
 
 type Env = Record<string, string | undefined>;
 
-function announce(logger: Logger, target: string, warnings: readonly string[]): void {
-  logger.log('INFO', 'configLoaded', `${target} configured`, { target, version: VERSION });
+function announce(logger: Logger, target: string, warnings: readonly string[], version: string): void {
+  logger.log('INFO', 'configLoaded', `${target} configured`, { target, version });
   for (const warning of warnings) logger.log('WARNING', 'configWarning', warning, { target });
 }
 
 export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const config = loadWebhookConfig(env);
-  announce(logger, 'modalWebhook', config.warnings);
+  announce(logger, 'modalWebhook', config.warnings, serviceVersion(env));
   const pubsub = createPubSub(config.projectId);
   return createWebhookHandler({
     config,
@@ -37,7 +37,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     claims: createResultStore(config.results, config.projectId),
     clock: () => new Date(),
     logger,
-    version: VERSION,
+    version: serviceVersion(env),
     // A dry run publishes nothing, counters included.
     stats: config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs),
   });
@@ -45,7 +45,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
 
 export function buildWorker(env: Env, logger: Logger = createLogger()) {
   const config = loadWorkerConfig(env);
-  announce(logger, 'processCompletion', config.warnings);
+  announce(logger, 'processCompletion', config.warnings, serviceVersion(env));
   const db = createFirestore(config.projectId, config.firestoreDatabase);
   return createCompletionWorker({
     config,
@@ -61,7 +61,7 @@ export function buildWorker(env: Env, logger: Logger = createLogger()) {
 
 export function buildAdmin(env: Env, logger: Logger = createLogger()) {
   const config = loadAdminConfig(env);
-  announce(logger, 'webhookAdmin', config.warnings);
+  announce(logger, 'webhookAdmin', config.warnings, serviceVersion(env));
   const pubsub = createPubSub(config.projectId);
   return createAdminHandler({
     config,
@@ -71,13 +71,13 @@ export function buildAdmin(env: Env, logger: Logger = createLogger()) {
     fetch,
     clock: () => new Date(),
     logger,
-    version: VERSION,
+    version: serviceVersion(env),
   });
 }
 
 export function buildReconciler(env: Env, logger: Logger = createLogger()) {
   const config = loadReconcilerConfig(env);
-  announce(logger, 'reconcileExecutions', config.warnings);
+  announce(logger, 'reconcileExecutions', config.warnings, serviceVersion(env));
   return createReconciler({
     config,
     store: createFirestoreAdminStore(createFirestore(config.projectId, config.firestoreDatabase), config.collections),
@@ -88,11 +88,19 @@ export function buildReconciler(env: Env, logger: Logger = createLogger()) {
   });
 }
 
-const target = process.env.FUNCTION_TARGET;
-filterBodyParserErrors(console, createLogger());
-const wants = (name: string) => !target || target === name;
+/**
+ * Registers the functions this instance serves with the Functions Framework (all of them without
+ * FUNCTION_TARGET), and keeps the framework's body-parser errors out of the logs. The only code
+ * that runs when the Functions Framework loads this file.
+ */
+export function register(env: Env, console: Pick<Console, 'error'>): void {
+  const target = env.FUNCTION_TARGET;
+  filterBodyParserErrors(console, createLogger());
+  const wants = (name: string) => !target || target === name;
+  if (wants('modalWebhook')) functions.http('modalWebhook', buildWebhook(env));
+  if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(env).processCompletion);
+  if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
+  if (wants('reconcileExecutions')) functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
+}
 
-if (wants('modalWebhook')) functions.http('modalWebhook', buildWebhook(process.env));
-if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(process.env).processCompletion);
-if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(process.env));
-if (wants('reconcileExecutions')) functions.cloudEvent('reconcileExecutions', buildReconciler(process.env).reconcileExecutions);
+register(process.env, console);

@@ -13,85 +13,23 @@
  * / DEAD_LETTERS_COLLECTION, FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST.
  */
 import { parseArgs } from 'node:util';
-import type { Firestore } from '@google-cloud/firestore';
-import { PubSub, v1 } from '@google-cloud/pubsub';
+import { createDeadLetterSources } from '../shared/adapters/dead-letters';
+import { createFirestore } from '../shared/adapters/firestore';
+import { createPubSub, createTopicPublisher } from '../shared/adapters/pubsub';
+import { encodeReplay } from '../shared/messages';
+import type { Clock, DeadLetterSources, Publisher } from '../shared/ports';
 import { useLocalStack } from './local-state';
 
-export interface DeadLetterEntry {
-  /** `sub:<message id>` for the subscription, `doc:<document id>` for the collection. */
-  id: string;
-  source: 'subscription' | 'collection';
-  reason: string;
-  attributes: Record<string, string>;
-  data?: Buffer;
-  dataBytes: number;
-  at: string | null;
-  ackId?: string;
-}
-
 export interface DeadLetterDeps {
-  pubsub: PubSub;
-  db: Firestore;
-  projectId: string;
-  completionsTopic: string;
-  deadLetterSubscription?: string;
-  deadLettersCollection: string;
+  sources: DeadLetterSources;
+  /** The completions topic replays go to. */
+  completions: Publisher;
+  clock: Clock;
 }
 
-function subscriptionPath(projectId: string, name: string): string {
-  return name.startsWith('projects/') ? name : `projects/${projectId}/subscriptions/${name}`;
-}
-
-/** Reads both sources; subscription messages are pulled and immediately made available again. */
-export async function listDeadLetters(deps: DeadLetterDeps, limit = 100): Promise<{ entries: DeadLetterEntry[]; release(): Promise<void>; ack(ackIds: string[]): Promise<void> }> {
-  const entries: DeadLetterEntry[] = [];
-  const subscriber = deps.deadLetterSubscription ? new v1.SubscriberClient(deps.pubsub.options as ConstructorParameters<typeof v1.SubscriberClient>[0]) : undefined;
-  const path = deps.deadLetterSubscription ? subscriptionPath(deps.projectId, deps.deadLetterSubscription) : '';
-  const ackIds: string[] = [];
-  if (subscriber) {
-    const [response] = await subscriber.pull({ subscription: path, maxMessages: limit, returnImmediately: true });
-    for (const received of response.receivedMessages ?? []) {
-      const message = received.message!;
-      const attributes = (message.attributes ?? {}) as Record<string, string>;
-      const data = Buffer.from(message.data ?? '');
-      ackIds.push(received.ackId!);
-      entries.push({
-        id: `sub:${message.messageId}`,
-        source: 'subscription',
-        reason: `failed ${received.deliveryAttempt ?? 'every'} delivery attempts`,
-        attributes,
-        data,
-        dataBytes: data.length,
-        at: message.publishTime?.seconds ? new Date(Number(message.publishTime.seconds) * 1000).toISOString() : null,
-        ackId: received.ackId!,
-      });
-    }
-  }
-  const snap = await deps.db.collection(deps.deadLettersCollection).where('replayed', '==', false).limit(limit).get();
-  for (const doc of snap.docs) {
-    const d = doc.data();
-    entries.push({
-      id: `doc:${doc.id}`,
-      source: 'collection',
-      reason: `${String(d.code)}: ${String(d.reason)}`,
-      attributes: (d.attributes ?? {}) as Record<string, string>,
-      data: d.data_base64 ? Buffer.from(String(d.data_base64), 'base64') : undefined,
-      dataBytes: Number(d.data_bytes ?? 0),
-      at: d.recorded_at?.toDate?.().toISOString() ?? null,
-    });
-  }
-  const acked = new Set<string>();
-  /** Makes the pulled messages that were not acknowledged available again at once. */
-  const release = async () => {
-    const leased = ackIds.filter((id) => !acked.has(id));
-    if (subscriber && leased.length) await subscriber.modifyAckDeadline({ subscription: path, ackIds: leased, ackDeadlineSeconds: 0 });
-    await subscriber?.close();
-  };
-  const ack = async (ids: string[]) => {
-    if (subscriber && ids.length) await subscriber.acknowledge({ subscription: path, ackIds: ids });
-    for (const id of ids) acked.add(id);
-  };
-  return { entries, release, ack };
+/** Both sources' entries; the caller releases the subscription's leases. */
+export async function listDeadLetters(deps: Pick<DeadLetterDeps, 'sources'>, limit = 100) {
+  return deps.sources.list(limit);
 }
 
 export interface ReplayResult {
@@ -102,26 +40,26 @@ export interface ReplayResult {
 
 /** Publishes the selected entries to the completions topic; without `execute`, only says what it would do. */
 export async function replayDeadLetters(deps: DeadLetterDeps, selection: { ids?: string[]; all?: boolean }, execute: boolean): Promise<ReplayResult> {
-  const listing = await listDeadLetters(deps, 1000);
+  const listing = await deps.sources.list(1000);
   const result: ReplayResult = { replayed: [], skipped: [], dryRun: !execute };
   const toAck: string[] = [];
   try {
     const chosen = listing.entries.filter((e) => selection.all || selection.ids?.includes(e.id));
     for (const id of selection.ids ?? []) if (!listing.entries.some((e) => e.id === id)) result.skipped.push({ id, why: 'not found' });
-    const topic = deps.pubsub.topic(deps.completionsTopic);
     for (const entry of chosen) {
       if (!entry.data || entry.data.length === 0) {
         result.skipped.push({ id: entry.id, why: 'its data was not kept (over 512 KiB); resend it from the source' });
         continue;
       }
       if (execute) {
-        await topic.publishMessage({ data: entry.data, attributes: { ...entry.attributes, source: 'replay', replayed_from: entry.id } });
-        if (entry.source === 'subscription') toAck.push(entry.ackId!);
-        else await deps.db.collection(deps.deadLettersCollection).doc(entry.id.slice(4)).set({ replayed: true, replayed_at: new Date() }, { merge: true });
+        const message = encodeReplay(entry.data, entry.attributes, entry.id);
+        await deps.completions.publish(message.data, message.attributes);
+        if (entry.source === 'subscription') toAck.push(entry.id);
+        else await deps.sources.markReplayed(entry.id, deps.clock());
       }
       result.replayed.push(entry.id);
     }
-    if (execute) await listing.ack(toAck);
+    if (execute) await listing.acknowledge(toAck);
   } finally {
     await listing.release();
   }
@@ -145,18 +83,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const local = useLocalStack('dead-letters');
-  const { Firestore } = await import('@google-cloud/firestore');
   const projectId = process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local';
   const prefix = process.env.PIPELINE_COLLECTION_PREFIX ?? '';
+  const subscription = values.subscription ?? process.env.DEAD_LETTER_SUBSCRIPTION ?? local?.deadLetterSubscription;
+  const pubsub = createPubSub(projectId);
+  const db = createFirestore(projectId, process.env.FIRESTORE_DATABASE || '(default)');
   const deps: DeadLetterDeps = {
-    pubsub: new PubSub({ projectId }),
-    db: new Firestore({ projectId }),
-    projectId,
-    completionsTopic: process.env.COMPLETIONS_TOPIC || 'modal-completions',
-    deadLetterSubscription: values.subscription ?? process.env.DEAD_LETTER_SUBSCRIPTION ?? local?.deadLetterSubscription,
-    deadLettersCollection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters`,
+    sources: createDeadLetterSources(pubsub, db, { projectId, subscription, collection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters` }),
+    completions: createTopicPublisher(pubsub, process.env.COMPLETIONS_TOPIC || 'modal-completions', { batchWindowMs: 0 }),
+    clock: () => new Date(),
   };
-  if (!deps.deadLetterSubscription) process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
+  if (!subscription) process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
   try {
     if (command === 'list') {
       const { entries, release } = await listDeadLetters(deps, Number(values.limit));
@@ -177,8 +114,8 @@ async function main(): Promise<void> {
       if (result.dryRun && result.replayed.length) process.stdout.write('dry run: nothing was published; add --execute to replay\n');
     }
   } finally {
-    await deps.pubsub.close();
-    await deps.db.terminate();
+    await pubsub.close();
+    await db.terminate();
   }
 }
 

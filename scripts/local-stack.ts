@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { PubSub } from '@google-cloud/pubsub';
+import { createPubSub, createPubSubAdmin, createTopicPublisher } from '../shared/adapters/pubsub';
 import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 
 export interface LocalStackOptions {
@@ -222,49 +222,39 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Google clients pick the emulators up from the environment.
     Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });
 
-    const pubsub = new PubSub({ projectId });
-    stops.push(() => pubsub.close());
-    const ensureTopic = async (name: string) => {
-      const [exists] = await pubsub.topic(name).exists();
-      if (!exists) await pubsub.createTopic(name);
-    };
-    await ensureTopic(completionsTopic);
-    await ensureTopic(batchEventsTopic);
+    const pubsub = createPubSub(projectId);
+    const admin = createPubSubAdmin(pubsub);
+    stops.push(() => admin.close());
+    await admin.ensureTopic(completionsTopic);
+    await admin.ensureTopic(batchEventsTopic);
     // Production's delivery policy (terraform/pubsub.tf): retries with backoff, then the dead-letter
     // topic after MAX_DELIVERY_ATTEMPTS, held by a subscription that `npm run dead-letters` reads.
     // The emulator honours it; the backoff is shorter here so that the path can be watched.
     const deadLetterTopic = `${completionsTopic}-dead-letter`;
     const deadLetterSubscription = `${deadLetterTopic}-hold`;
-    await ensureTopic(deadLetterTopic);
-    const [holdExists] = await pubsub.subscription(deadLetterSubscription).exists();
-    if (!holdExists) await pubsub.topic(deadLetterTopic).createSubscription(deadLetterSubscription, { retainAckedMessages: true, messageRetentionDuration: { seconds: 7 * 86400 } });
-    const pushEndpoint = `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`;
+    await admin.ensureTopic(deadLetterTopic);
+    await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
     const subscription = `${completionsTopic}-worker-${workerPort}`;
-    await pubsub.subscription(subscription).delete().catch(() => undefined);
-    await pubsub.topic(completionsTopic).createSubscription(subscription, {
-      pushConfig: { pushEndpoint },
+    await admin.ensureSubscription(subscription, completionsTopic, {
+      push: { endpoint: `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}` },
       ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
-      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
-      deadLetterPolicy: { deadLetterTopic: pubsub.topic(deadLetterTopic).name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
-    });
-    stops.push(async () => {
-      await pubsub.subscription(subscription).delete().catch(() => undefined);
-    });
+      retry: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10 },
+      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
+    }, true);
+    stops.push(() => admin.deleteSubscription(subscription));
     const batchEventsSubscription = `${batchEventsTopic}-local`;
-    const [eventsExists] = await pubsub.subscription(batchEventsSubscription).exists();
-    if (!eventsExists) await pubsub.topic(batchEventsTopic).createSubscription(batchEventsSubscription);
+    await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
 
     // Cloud Scheduler → Pub/Sub → reconcileExecutions, here with a local timer.
     const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
-    await ensureTopic(reconcileTopic);
+    await admin.ensureTopic(reconcileTopic);
     const reconcileSubscription = `${reconcileTopic}-${reconcilerPort}`;
-    await pubsub.topic(reconcileTopic).createSubscription(reconcileSubscription, {
-      pushConfig: { pushEndpoint: `http://127.0.0.1:${reconcilerPort}/projects/${projectId}/topics/${reconcileTopic}` },
+    await admin.ensureSubscription(reconcileSubscription, reconcileTopic, {
+      push: { endpoint: `http://127.0.0.1:${reconcilerPort}/projects/${projectId}/topics/${reconcileTopic}` },
       ackDeadlineSeconds: 120,
-    });
-    stops.push(async () => {
-      await pubsub.subscription(reconcileSubscription).delete().catch(() => undefined);
-    });
+    }, true);
+    stops.push(() => admin.deleteSubscription(reconcileSubscription));
+    const ticks = createTopicPublisher(pubsub, reconcileTopic, { batchWindowMs: 0 });
 
     const onLog = options.onLog ?? (() => undefined);
     const functions: Record<Service, ServedFunction> = {
@@ -280,7 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const interval = options.reconcileIntervalSeconds ?? 0;
     if (interval > 0) {
       const timer = setInterval(() => {
-        pubsub.topic(reconcileTopic).publishMessage({ data: Buffer.from('{"tick":true}') }).catch(() => undefined);
+        ticks.publish(Buffer.from('{"tick":true}'), {}).catch(() => undefined);
       }, interval * 1000);
       stops.push(async () => clearInterval(timer));
     }

@@ -173,3 +173,12 @@ export function encodeBatchCheck(batchId: string): EncodedMessage {
 export function encodeWebhookStats(stats: WebhookStats): EncodedMessage {
   return { data: Buffer.from(JSON.stringify(stats)), attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' } };
 }
+
+/**
+ * A dead letter sent back to the completions topic: the same data and attributes, marked
+ * `source: replay` and where it came from. The delivery id is kept, so an already applied
+ * completion stays a no-op.
+ */
+export function encodeReplay(data: Buffer, attributes: Record<string, string>, from: string): EncodedMessage {
+  return { data, attributes: { ...attributes, source: 'replay', replayed_from: from } };
+}

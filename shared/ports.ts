@@ -34,6 +34,29 @@ export interface DeadLetter {
   recordedAt: Date;
 }
 
+/** One dead letter as an operator sees it: from the dead-letter subscription or the collection. */
+export interface DeadLetterEntry {
+  /** `sub:<message id>` for the subscription, `doc:<document id>` for the collection. */
+  id: string;
+  source: 'subscription' | 'collection';
+  reason: string;
+  attributes: Record<string, string>;
+  data?: Buffer;
+  dataBytes: number;
+  at: string | null;
+}
+
+/** Where dead letters wait: the dead-letter topic's subscription and the dead_letters collection. */
+export interface DeadLetterSources {
+  /**
+   * Up to `limit` entries of each source. Subscription messages stay leased until `release()`
+   * (which makes the unacknowledged ones available again at once) or `acknowledge(ids)`.
+   */
+  list(limit: number): Promise<{ entries: DeadLetterEntry[]; acknowledge(ids: string[]): Promise<void>; release(): Promise<void> }>;
+  /** Takes a collection entry off the list once it was replayed. */
+  markReplayed(id: string, at: Date): Promise<void>;
+}
+
 /** Jobs, batches and dead letters in Firestore. */
 export interface JobStore {
   getJob(jobId: string): Promise<JobDoc | undefined>;

@@ -283,3 +283,19 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
     },
   };
 }
+
+/** What `npm run show` prints: a document, or the first documents of a collection, with Timestamps as ISO strings. */
+export async function readPath(db: Firestore, path: string, limit = 100): Promise<{ kind: 'document'; data: unknown } | { kind: 'missing' } | { kind: 'collection'; docs: Array<Record<string, unknown>> }> {
+  const printable = (value: unknown): unknown => {
+    if (value instanceof Timestamp) return value.toDate().toISOString();
+    if (Array.isArray(value)) return value.map(printable);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printable(v)]));
+    return value;
+  };
+  if (path.split('/').filter(Boolean).length % 2 === 0) {
+    const snap = await db.doc(path).get();
+    return snap.exists ? { kind: 'document', data: printable(snap.data()) } : { kind: 'missing' };
+  }
+  const snap = await db.collection(path).limit(limit).get();
+  return { kind: 'collection', docs: snap.docs.map((d) => ({ id: d.id, ...(printable(d.data()) as object) })) };
+}

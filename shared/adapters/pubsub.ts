@@ -60,3 +60,43 @@ export function createTopicPublisher(pubsub: PubSub, topicName: string, options:
 export function createTopicProbe(pubsub: PubSub, topicName: string): () => Promise<boolean> {
   return async () => (await pubsub.topic(topicName).exists())[0];
 }
+
+/** Options of a subscription the local stack creates (the fields it uses of Pub/Sub's). */
+export interface SubscriptionSpec {
+  push?: { endpoint: string };
+  ackDeadlineSeconds?: number;
+  retry?: { minimumBackoffSeconds: number; maximumBackoffSeconds: number };
+  deadLetter?: { topic: string; maxDeliveryAttempts: number };
+  retainAckedMessages?: boolean;
+  retentionSeconds?: number;
+}
+
+/**
+ * Topic and subscription management, for the local stack (Terraform does it in production):
+ * idempotent ensures, and a delete that tolerates a missing subscription.
+ */
+export function createPubSubAdmin(pubsub: PubSub) {
+  return {
+    async ensureTopic(name: string): Promise<void> {
+      const [exists] = await pubsub.topic(name).exists();
+      if (!exists) await pubsub.createTopic(name);
+    },
+    /** Creates the subscription, or replaces it (`replace`) so that its settings are the spec's. */
+    async ensureSubscription(name: string, topic: string, spec: SubscriptionSpec = {}, replace = false): Promise<void> {
+      if (replace) await pubsub.subscription(name).delete().catch(() => undefined);
+      else if ((await pubsub.subscription(name).exists())[0]) return;
+      await pubsub.topic(topic).createSubscription(name, {
+        ...(spec.push ? { pushConfig: { pushEndpoint: spec.push.endpoint } } : {}),
+        ...(spec.ackDeadlineSeconds ? { ackDeadlineSeconds: spec.ackDeadlineSeconds } : {}),
+        ...(spec.retry ? { retryPolicy: { minimumBackoff: { seconds: spec.retry.minimumBackoffSeconds }, maximumBackoff: { seconds: spec.retry.maximumBackoffSeconds } } } : {}),
+        ...(spec.deadLetter ? { deadLetterPolicy: { deadLetterTopic: pubsub.topic(spec.deadLetter.topic).name, maxDeliveryAttempts: spec.deadLetter.maxDeliveryAttempts } } : {}),
+        ...(spec.retainAckedMessages ? { retainAckedMessages: true } : {}),
+        ...(spec.retentionSeconds ? { messageRetentionDuration: { seconds: spec.retentionSeconds } } : {}),
+      });
+    },
+    async deleteSubscription(name: string): Promise<void> {
+      await pubsub.subscription(name).delete().catch(() => undefined);
+    },
+    close: () => pubsub.close(),
+  };
+}

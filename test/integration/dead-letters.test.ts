@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { listDeadLetters, replayDeadLetters, type DeadLetterDeps } from '../../scripts/dead-letters';
+import { createDeadLetterSources } from '../../shared/adapters/dead-letters';
+import { createTopicPublisher } from '../../shared/adapters/pubsub';
 import { completionMessage, emulatorFirestore, testWorker } from '../support/worker';
 import { successPayload } from '../support/fixtures';
 
@@ -24,12 +26,9 @@ it('lists both sources with reasons, replays only with --execute, and takes repl
   await w.handleMessage({ ...poison, messageId: `poison-${run}`, data: Buffer.from('{"call_id":').toString('base64') });
 
   const deps: DeadLetterDeps = {
-    pubsub,
-    db: emulatorFirestore(),
-    projectId,
-    completionsTopic: completions.name.split('/').pop()!,
-    deadLetterSubscription: `dl-dead-${run}-hold`,
-    deadLettersCollection: w.collections.deadLetters,
+    sources: createDeadLetterSources(pubsub, emulatorFirestore(), { projectId, subscription: `dl-dead-${run}-hold`, collection: w.collections.deadLetters }),
+    completions: createTopicPublisher(pubsub, completions.name.split('/').pop()!, { batchWindowMs: 0 }),
+    clock: () => new Date(),
   };
   const listing = await listDeadLetters(deps);
   await listing.release();
