@@ -7,7 +7,8 @@
  * one this instance serves, so each parses only its own configuration. Without it, all are built.
  */
 import * as functions from '@google-cloud/functions-framework';
-import { createFirestore, createFirestoreAdminStore, createFirestoreJobStore } from '../shared/adapters/firestore';
+import { createFirestore, createFirestoreJobStore } from '../shared/adapters/firestore';
+import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
 import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../shared/config';

@@ -3,7 +3,8 @@
  * as stored, from the running `npm start` (found by itself), the emulator named by
  * FIRESTORE_EMULATOR_HOST, or the project named by GOOGLE_CLOUD_PROJECT.
  */
-import { createFirestore, readPath } from '../shared/adapters/firestore';
+import { createFirestore } from '../shared/adapters/firestore';
+import { readPath } from '../shared/adapters/firestore-admin';
 import { useLocalStack } from './local-state';
 
 async function main(): Promise<void> {

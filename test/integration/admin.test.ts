@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminHandler } from '../../functions/admin/handler';
 import { createWebhookHandler } from '../../functions/webhook/handler';
-import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
+import { createFirestoreAdminStore } from '../../shared/adapters/firestore-admin';
 import { createLocalBlobStore } from '../../shared/adapters/local-files';
 import { loadAdminConfig, loadWebhookConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';

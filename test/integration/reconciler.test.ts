@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createReconciler } from '../../functions/reconciler/handler';
-import { createFirestoreAdminStore } from '../../shared/adapters/firestore';
+import { createFirestoreAdminStore } from '../../shared/adapters/firestore-admin';
 import { loadReconcilerConfig } from '../../shared/config';
 import { memoryLogger } from '../../shared/log';
 import { sign } from '../../shared/signature';
