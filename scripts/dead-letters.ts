@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { createDeadLetterSources } from '../shared/adapters/dead-letters';
 import { createFirestore } from '../shared/adapters/firestore';
 import { createPubSub, createTopicPublisher } from '../shared/adapters/pubsub';
-import { encodeReplay } from '../shared/messages';
+import { createCompletionSender } from '../shared/completion-sender';
 import type { Clock, DeadLetterSources, Publisher } from '../shared/ports';
 import { useLocalStack } from './local-state';
 
@@ -52,8 +52,7 @@ export async function replayDeadLetters(deps: DeadLetterDeps, selection: { ids?:
         continue;
       }
       if (execute) {
-        const message = encodeReplay(entry.data, entry.attributes, entry.id);
-        await deps.completions.publish(message.data, message.attributes);
+        await createCompletionSender(deps.completions).replay(entry.data, entry.attributes, entry.id);
         if (entry.source === 'subscription') toAck.push(entry.id);
         else await deps.sources.markReplayed(entry.id, deps.clock());
       }

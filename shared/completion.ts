@@ -29,6 +29,8 @@ export interface Completion {
   payload: CompletionPayload;
   receivedAt: Date;
   source: CompletionSource;
+  /** Who submitted it, for a manual completion. */
+  operator?: string;
   /** Where the stored files are: result.json (and the structure) of a success, error.json of a failure whose error did not fit the document. */
   files?: { resultUri?: string; structureUri?: string; errorUri?: string };
 }
@@ -111,6 +113,7 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
     processing_latency_ms: Math.max(0, now.getTime() - completion.receivedAt.getTime()),
   };
   if (extrasInFile) update.result_extras_in_file = true;
+  if (completion.operator) update.completed_by = completion.operator;
   if (upgrade) update.previous_status = current;
   return { kind: 'apply', status: next, update, batch };
 }

@@ -32,6 +32,7 @@ export type LogEvent =
   | 'adminRejected'
   | 'executionRegistered'
   | 'batchRegistered'
+  | 'manualCompletionAccepted'
   | 'executionCancelled'
   | 'cancelForwardFailed'
   | 'reconcileStarted'

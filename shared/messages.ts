@@ -89,6 +89,8 @@ export interface CompletionMeta {
   scheme?: SignatureScheme;
   /** Where a claim-checked body is stored. */
   claimUri?: string;
+  /** Who submitted a manual completion. */
+  operator?: string;
 }
 
 const CLAIM_CHECKED_DATA = Buffer.from('{}');
@@ -116,6 +118,7 @@ export function encodeCompletion(body: Buffer, payload: CompletionPayload, meta:
     ...(meta.secretIndex !== undefined ? { secret_index: String(meta.secretIndex) } : {}),
     ...(meta.scheme ? { signature_scheme: meta.scheme } : {}),
     ...(meta.claimUri ? { claim_uri: meta.claimUri } : {}),
+    ...(meta.operator ? { operator: meta.operator } : {}),
   };
   // A claim-checked message still carries a non-empty body: the Functions Framework turns a push
   // into a CloudEvent only when `message.data` is present.
@@ -123,9 +126,9 @@ export function encodeCompletion(body: Buffer, payload: CompletionPayload, meta:
 }
 
 /** A completion a producer built itself (reconciler, manual): body and delivery id from the payload. */
-export function encodeOwnCompletion(payload: CompletionPayload, source: CompletionSource, receivedAt: Date): EncodedMessage {
+export function encodeOwnCompletion(payload: CompletionPayload, source: CompletionSource, receivedAt: Date, operator?: string): EncodedMessage {
   const body = Buffer.from(JSON.stringify(payload));
-  return encodeCompletion(body, payload, { deliveryId: deliveryId(payload.call_id, payload.status), receivedAt, source });
+  return encodeCompletion(body, payload, { deliveryId: deliveryId(payload.call_id, payload.status), receivedAt, source, ...(operator ? { operator } : {}) });
 }
 
 export type EnvelopeVerdict = { ok: true; meta: CompletionMeta } | { ok: false; message: string };
@@ -147,6 +150,7 @@ export function decodeCompletionEnvelope(attributes: Record<string, string>): En
       ...(a.secret_index !== undefined ? { secretIndex: Number(a.secret_index) } : {}),
       ...(a.signature_scheme !== undefined ? { scheme: a.signature_scheme } : {}),
       ...(a.claim_uri ? { claimUri: a.claim_uri } : {}),
+      ...(a.operator ? { operator: a.operator } : {}),
     },
   };
 }

@@ -93,8 +93,8 @@ export function describeIssues(error: z.ZodError): SchemaIssue[] {
 /** Version of the Pub/Sub message contract between webhook and worker. */
 export const MESSAGE_SCHEMA_VERSION = '1';
 
-/** Where a completion came from: Modal's webhook, the reconciler's poll, or a dead-letter replay. */
-export const completionSourceSchema = z.enum(['webhook', 'poll', 'replay']);
+/** Where a completion came from: Modal's webhook, the reconciler's poll, a dead-letter replay, or an operator (admin API). */
+export const completionSourceSchema = z.enum(['webhook', 'poll', 'replay', 'manual']);
 export type CompletionSource = z.output<typeof completionSourceSchema>;
 
 /**
@@ -114,6 +114,8 @@ export const completionAttributesSchema = z.looseObject({
   source: completionSourceSchema,
   secret_index: z.enum(['0', '1']).optional(),
   signature_scheme: z.enum(['modal', 'standard']).optional(),
+  /** Who submitted a manual completion (the verified IAM identity, or what the request named). */
+  operator: z.string().max(320).optional(),
   claim_uri: z.string().optional(),
 });
 

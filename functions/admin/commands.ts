@@ -3,12 +3,14 @@
  * batches, and send a signed test delivery through the real webhook.
  */
 import { randomBytes } from 'node:crypto';
+import type { Request } from '@google-cloud/functions-framework';
 import type { AdminConfig } from '../../shared/config';
 import { planCancel } from '../../shared/completion';
 import { deliveryId } from '../../shared/delivery';
 import { HttpError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
-import { encodeBatchCheck } from '../../shared/messages';
+import { createCompletionSender } from '../../shared/completion-sender';
+import { decodeCompletionBody, encodeBatchCheck } from '../../shared/messages';
 import type { ModalClient, SignedAnswer } from '../../shared/modal-client';
 import type { AdminStore, Clock, Publisher } from '../../shared/ports';
 import { idSchema, TERMINAL_STATUSES } from '../../shared/schemas';
@@ -25,6 +27,25 @@ export interface CommandDeps {
   logger: Logger;
 }
 
+/**
+ * Who is calling: in production the e-mail of the IAM identity Cloud Run verified before the request
+ * reached us (the bearer token's claims need no second check); locally, `X-Operator`, else "local".
+ */
+export function operatorOf(req: Pick<Request, 'get'>): string {
+  const bearer = /^Bearer\s+([^.]+)\.([^.]+)\./.exec(req.get('authorization') ?? '');
+  if (bearer) {
+    try {
+      const claims = JSON.parse(Buffer.from(bearer[2]!, 'base64url').toString('utf8')) as { email?: unknown; sub?: unknown };
+      if (typeof claims.email === 'string') return claims.email;
+      if (typeof claims.sub === 'string') return `sub:${claims.sub}`;
+    } catch {
+      // not a JWT: fall through
+    }
+  }
+  const named = req.get('x-operator')?.trim();
+  return named ? named.slice(0, 320) : 'local';
+}
+
 export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] {
   const { config, store, clock, logger, modal: client } = deps;
   const PREFIX = prefix;
@@ -34,7 +55,23 @@ export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] 
     await deps.completions.publish(message.data, message.attributes);
   }
 
+  const sender = createCompletionSender(deps.completions);
+
   return [
+    route('POST', `${PREFIX}/completions`, async (req) => {
+      // The seed's manual processing: an operator who knows a call's outcome submits its completion.
+      // Decoded from the raw bytes by the webhook's own decoder, so the same payloads pass.
+      const verdict = decodeCompletionBody(req.rawBody ?? Buffer.from(JSON.stringify(req.body ?? {})));
+      if (!verdict.ok) throw new HttpError(verdict.code === 'invalid_json' ? 'invalid_json' : 'invalid_payload', verdict.code === 'invalid_json' ? 400 : 422, verdict.message, { issues: verdict.issues });
+      const payload = verdict.payload;
+      const operator = operatorOf(req);
+      const sent = await sender.manual(payload, operator, clock());
+      logger.log('INFO', 'manualCompletionAccepted', 'manual completion queued', {
+        call_id: payload.call_id, job_id: payload.metadata.job_id, batch_id: payload.metadata.batch_id ?? undefined, delivery_id: sent.deliveryId, operator,
+      });
+      return { status: 202, body: { status: 'accepted', source: 'manual', delivery_id: sent.deliveryId, message_id: sent.messageId, operator } };
+    }),
+
     route('POST', `${PREFIX}/executions/{call_id}/cancel`, async (req, p) => {
       const callId = parse(idSchema, p.call_id, 'call_id');
       const { reason } = parse(cancelSchema, req.body, 'body');

@@ -13,7 +13,7 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { ReconcilerConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Clock, ExecutionDoc, Publisher, ReconcilerStore } from '../../shared/ports';
-import { encodeOwnCompletion } from '../../shared/messages';
+import { createCompletionSender } from '../../shared/completion-sender';
 import { completionPayloadSchema } from '../../shared/schemas';
 import { createModalClient } from '../../shared/modal-client';
 
@@ -41,6 +41,7 @@ const POLL_CONCURRENCY = 8;
 
 export function createReconciler(deps: ReconcilerDeps) {
   const { config, store, clock, logger } = deps;
+  const sender = createCompletionSender(deps.completions);
   const modal = createModalClient({ secret: config.secret, fetch: deps.fetch, clock, userAgent: 'OMTX-Webhooks-Reconciler/1.0', timeoutMs: 15_000 });
 
   /** Running executions, oldest first; only those older than the cutoff unless polling all. */
@@ -72,9 +73,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         error: answer.error ?? null,
         metadata: { job_id: execution.job_id, ...(execution.batch_id ? { batch_id: execution.batch_id } : {}), ...(execution.app ? { app: execution.app } : {}) },
       });
-      const message = encodeOwnCompletion(payload, 'poll', clock());
-      const id = message.attributes.delivery_id;
-      await deps.completions.publish(message.data, message.attributes);
+      const { deliveryId: id } = await sender.poll(payload, clock());
       logger.log('INFO', 'executionPolled', `poll found the call ended with ${payload.status}`, {
         call_id: payload.call_id, job_id: payload.metadata.job_id, batch_id: payload.metadata.batch_id ?? undefined, delivery_id: id, status: payload.status,
       });

@@ -136,7 +136,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     if (payload.metadata.test === true) return recordTest(payload, id, receivedAt);
     await recordApp(payload, meta);
 
-    const completion: Completion = { deliveryId: id, payload, receivedAt, source };
+    const completion: Completion = { deliveryId: id, payload, receivedAt, source, ...(meta.operator ? { operator: meta.operator } : {}) };
     // Decide outside the transaction first, so that files are stored only when the job will take
     // them, and always before the job says `completed`.
     if (payload.status === 'success') {

@@ -219,6 +219,22 @@ describe('webhookAdmin', () => {
     topicUp = true;
   });
 
+  it('processes a completion by hand: published with source manual and the operator, applied once when sent twice', async () => {
+    const payload = successPayload({ call_id: 'call-manual', job_id: 'job-manual' }, { affinity: 0.42 });
+    const post = () => fetch(`${admin.url}${PREFIX}/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator': 'oncall@example.com' }, body: JSON.stringify(payload) })
+      .then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    const first = await post();
+    expect(first).toMatchObject({ status: 202, json: { status: 'accepted', source: 'manual', operator: 'oncall@example.com', delivery_id: expect.stringMatching(/^dlv_/) } });
+    const second = await post();
+    expect(second.json.delivery_id).toBe(first.json.delivery_id);
+    const job = (await w.jobs.doc('job-manual').get()).data()!;
+    expect(job).toMatchObject({ status: 'completed', completion_source: 'manual', completed_by: 'oncall@example.com', result: { affinity: 0.42 } });
+    expect(w.logger.lines.filter((l) => l.event === 'completionApplied' && l.job_id === 'job-manual')).toHaveLength(1);
+    expect(w.logger.lines.filter((l) => l.event === 'completionDuplicate' && l.job_id === 'job-manual')).toHaveLength(1);
+    const bad = await api('POST', '/completions', { call_id: 'c', status: 'exploded', metadata: { job_id: 'j' } });
+    expect(bad).toMatchObject({ status: 422, json: { error: 'invalid_payload', issues: [{ path: 'status' }] } });
+  });
+
   it('reports metrics: webhooks by outcome, completions by status and source, latency percentiles, dead letters', async () => {
     await postSigned(webhook.url, '{}', { secret: 'wrong-secret' });
     await postSigned(webhook.url, '{}', { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 1000 });
@@ -232,7 +248,7 @@ describe('webhookAdmin', () => {
     const hour = metrics.json.windows.last_hour;
     expect(hour.webhooks.accepted).toBeGreaterThanOrEqual(8);
     expect(hour.webhooks.rejected.by_reason).toMatchObject({ bad_signature: 1, stale_timestamp: 1 });
-    expect(hour.completions.by_source).toMatchObject({ webhook: expect.any(Number), poll: 1 });
+    expect(hour.completions.by_source).toMatchObject({ webhook: expect.any(Number), poll: 1, manual: 1 });
     expect(hour.completions.by_status).toMatchObject({ completed: expect.any(Number), failed: 1, cancelled: 1 });
     expect(hour.dead_letters).toBe(1);
     expect(hour.processing_latency_ms).toMatchObject({ count: expect.any(Number), p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
