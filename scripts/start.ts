@@ -60,13 +60,17 @@ async function main(): Promise<void> {
     resultsDir,
     completionsTopic: process.env.COMPLETIONS_TOPIC,
     batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
-    env: Object.fromEntries(
-      ['WEBHOOK_TOLERANCE_SECONDS', 'DRY_RUN', 'CLAIM_CHECK_THRESHOLD_BYTES', 'PUBLISH_BATCH_WINDOW_MS', 'MODAL_WEBHOOK_SECRET_PREVIOUS',
-        'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET',
-        'COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS', 'STATS_FLUSH_SECONDS']
-        .filter((k) => process.env[k] !== undefined)
-        .map((k) => [k, process.env[k] as string]),
-    ),
+    env: {
+      // The configure step's commands read the secret where it lives here, never print it.
+      SECRET_READ_COMMAND: fromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${join(dataDir(), 'secret')}'`,
+      ...Object.fromEntries(
+        ['WEBHOOK_TOLERANCE_SECONDS', 'DRY_RUN', 'CLAIM_CHECK_THRESHOLD_BYTES', 'PUBLISH_BATCH_WINDOW_MS', 'MODAL_WEBHOOK_SECRET_PREVIOUS',
+          'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET',
+          'COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS', 'STATS_FLUSH_SECONDS', 'SIGNATURE_SCHEMES', 'SECRET_READ_COMMAND']
+          .filter((k) => process.env[k] !== undefined)
+          .map((k) => [k, process.env[k] as string]),
+      ),
+    },
     onLog: (service, line) => process.stdout.write(printableLog(service, line) + '\n'),
   });
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import type { SignatureScheme } from './signature';
+import { parseModalApps, type ModalApp } from './modal-config';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
@@ -99,7 +100,10 @@ const adminEnv = z.object({
   WEBHOOK_URL: url.optional(),
   WEBHOOK_BASE_URL: url.optional(),
   MODAL_CONTROL_URL: url.optional(),
+  /** Modal apps expected to send webhooks: `name` or `name=https://control-url`, comma-separated. */
   MODAL_APPS: z.string().default(''),
+  /** The shell command that prints the current secret where the configure step's commands run (never the value). */
+  SECRET_READ_COMMAND: z.string().trim().optional(),
   TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
 });
 
@@ -231,6 +235,10 @@ export interface AdminConfig {
   modalControlUrl?: string;
   /** Modal apps expected to send webhooks (MODAL_APPS, comma-separated). */
   expectedApps: readonly string[];
+  /** The same apps with their control endpoints (MODAL_APPS `name=url`, else MODAL_CONTROL_URL). */
+  modalApps: readonly ModalApp[];
+  /** Prints the secret where the configure step's commands run (SECRET_READ_COMMAND). */
+  secretReadCommand: string;
   testTimeoutMs: number;
   results: ResultsLocation;
   warnings: readonly string[];
@@ -251,7 +259,9 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
     webhookUrl: e.WEBHOOK_URL,
     baseUrl: e.WEBHOOK_BASE_URL ?? (e.WEBHOOK_URL ? new URL(e.WEBHOOK_URL).origin : undefined),
     modalControlUrl: e.MODAL_CONTROL_URL,
-    expectedApps: Object.freeze(e.MODAL_APPS.split(',').map((a) => a.trim()).filter(Boolean)),
+    expectedApps: Object.freeze(parseModalApps(e.MODAL_APPS).map((a) => a.name)),
+    modalApps: Object.freeze(parseModalApps(e.MODAL_APPS, e.MODAL_CONTROL_URL)),
+    secretReadCommand: e.SECRET_READ_COMMAND ?? 'printenv MODAL_WEBHOOK_SECRET',
     testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
     results: results(e),
     warnings: Object.freeze(warnings),

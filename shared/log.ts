@@ -33,6 +33,7 @@ export type LogEvent =
   | 'executionRegistered'
   | 'batchRegistered'
   | 'manualCompletionAccepted'
+  | 'modalConfigured'
   | 'executionCancelled'
   | 'cancelForwardFailed'
   | 'reconcileStarted'

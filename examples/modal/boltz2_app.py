@@ -1,24 +1,27 @@
 """A Modal app that reports its completions to OMTX-Hub and exposes status and cancel endpoints.
 
 Modal has no built-in completion webhook: the function sends one itself when it ends, whatever the
-outcome. Deploy with `modal deploy boltz2_app.py` after creating the Modal secret:
+outcome. Deploy with `modal deploy boltz2_app.py` after creating its Modal secret, which
+`npm run configure-modal -- --apply` does (or prints the exact command to run):
 
-    modal secret create omtx-webhooks MODAL_WEBHOOK_SECRET=... OMTX_WEBHOOK_URL=https://.../api/v3/webhooks/modal/completion
+    modal secret create omtx-webhooks-omtx-boltz2-persistent MODAL_WEBHOOK_SECRET=... \
+        OMTX_WEBHOOK_URL=https://.../api/v3/webhooks/modal/completion OMTX_APP_NAME=omtx-boltz2-persistent --force
 
-The pipeline's reconciler calls POST <status url>/status and the admin API POST <control url>/cancel,
-both signed with the same secret; set MODAL_STATUS_URL and MODAL_CONTROL_URL to this app's web URL.
+The pipeline's reconciler calls POST <status url>/status, the admin API POST <control url>/cancel and,
+when configuring, POST <control url>/test-delivery — all signed with the same secret; list this app in
+MODAL_APPS as `omtx-boltz2-persistent=<its web URL>` (and MODAL_STATUS_URL for the reconciler).
 """
 import os
 import time
 
 import modal
 
-from omtx_webhooks import DeliveryFailed, completion_body, send_completion, verify
+from omtx_webhooks import DeliveryFailed, completion_body, send_completion, test_delivery, verify
 
 APP_NAME = "omtx-boltz2-persistent"
 app = modal.App(APP_NAME)
 image = modal.Image.debian_slim().pip_install("fastapi[standard]").add_local_python_source("omtx_webhooks")
-secrets = [modal.Secret.from_name("omtx-webhooks")]
+secrets = [modal.Secret.from_name(f"omtx-webhooks-{APP_NAME}")]
 
 
 def _report(call_id: str, status: str, job_id: str, batch_id, result=None, error=None) -> None:
@@ -77,6 +80,11 @@ def control():
         except Exception as err:  # noqa: BLE001
             return {"call_id": call_id, "status": "failure", "error": {"message": str(err), "type": type(err).__name__}}
         return {"call_id": call_id, "status": "success", "result": result}
+
+    @web.post("/test-delivery")
+    async def send_test_delivery(request: Request):
+        await verified(request)
+        return test_delivery(APP_NAME, os.environ["OMTX_WEBHOOK_URL"], os.environ["MODAL_WEBHOOK_SECRET"])
 
     @web.post("/cancel")
     async def cancel(request: Request):

@@ -116,6 +116,29 @@ def send_completion(url: str, secret: str, body: bytes, *, attempts: int = 6, ba
     raise DeliveryFailed(f"not accepted after {attempts} attempts: {last_error}")
 
 
+def test_delivery(app: str, webhook_url: str, secret: str) -> dict[str, Any]:
+    """Sends one signed synthetic completion (``metadata.test``: it touches no job) and says how the
+    webhook answered: what the pipeline's configure step asks of an app to prove its configuration."""
+    suffix = hashlib.sha256(f"{app}{time.time()}{random.random()}".encode()).hexdigest()[:12]
+    body = completion_body(f"test-call-{suffix}", "success", f"test-config-{suffix}", app=app,
+                           result={"affinity": 0, "confidence": 0})
+    payload = json.loads(body)
+    payload["metadata"]["test"] = True
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    request = urllib.request.Request(webhook_url, data=body, method="POST", headers=signed_headers(secret, body))
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return {"delivered": True, "webhook_status": response.status}
+    except urllib.error.HTTPError as err:
+        try:
+            error = json.loads(err.read() or b"{}").get("error")
+        except ValueError:
+            error = None
+        return {"delivered": False, "webhook_status": err.code, "webhook_error": error}
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+        return {"delivered": False, "webhook_status": 0, "webhook_error": str(err)}
+
+
 LOCAL_URL = "http://localhost:8080/api/v3/webhooks/modal/completion"
 
 

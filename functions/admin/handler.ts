@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/log';
 import { createModalClient } from '../../shared/modal-client';
 import type { AdminStore, Clock, Publisher } from '../../shared/ports';
 import { createCommandRoutes } from './commands';
+import { createConfigureRoute } from './configure';
 import { createQueryRoutes } from './queries';
 import { matchRoute } from './router';
 
@@ -35,6 +36,7 @@ export function createAdminHandler(deps: AdminDeps) {
   const routes = [
     ...createQueryRoutes(PREFIX, { config, store, topicReachable: deps.topicReachable, clock, version: deps.version }),
     ...createCommandRoutes(PREFIX, { config, store, completions: deps.completions, modal, clock, logger }),
+    createConfigureRoute(PREFIX, { config, store, modal, clock, logger }),
   ];
 
   async function webhookAdmin(req: Request, res: Response): Promise<void> {

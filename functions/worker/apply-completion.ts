@@ -93,7 +93,8 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
   const appsSeen = new Map<string, number>();
 
   /** Notes that a Modal app's webhook verified — at most once a minute per app and instance. */
-  async function recordApp(payload: CompletionPayload, meta: CompletionMeta): Promise<void> {
+  /** `always`: a test delivery, which proves an app's configuration right now (the configure step waits for it). */
+  async function recordApp(payload: CompletionPayload, meta: CompletionMeta, always = false): Promise<void> {
     const app = payload.metadata.app;
     const receivedAt = meta.receivedAt;
     if (!app || meta.source !== 'webhook') return;
@@ -101,7 +102,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     const scheme = meta.scheme ?? 'modal';
     const key = `${app}:${signedWith}:${scheme}`;
     const last = appsSeen.get(key) ?? 0;
-    if (clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
+    if (!always && clock().getTime() - last < APP_RECORD_INTERVAL_MS) return;
     appsSeen.set(key, clock().getTime());
     await jobs.recordApp(app, {
       last_verified_at: receivedAt,
@@ -133,7 +134,10 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     const { deliveryId: id, receivedAt, source } = meta;
     const jobId = payload.metadata.job_id;
     const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
-    if (payload.metadata.test === true) return recordTest(payload, id, receivedAt);
+    if (payload.metadata.test === true) {
+      await recordApp(payload, meta, true);
+      return recordTest(payload, id, receivedAt);
+    }
     await recordApp(payload, meta);
 
     const completion: Completion = { deliveryId: id, payload, receivedAt, source, ...(meta.operator ? { operator: meta.operator } : {}) };

@@ -1,0 +1,114 @@
+/**
+ * `POST /api/v3/webhooks/configure` (the seed's automatic configuration): for each Modal app, the
+ * exact command that gives it the webhook URL and secret, and — with `auto_configure` — proof that
+ * it works: its control endpoint is asked for a signed test delivery, and the app is `configured`
+ * once a delivery from it verifies with the current secret.
+ */
+import { z } from 'zod';
+import type { AdminConfig } from '../../shared/config';
+import { HttpError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { ModalClient } from '../../shared/modal-client';
+import { appState, modalSecretCommand, type AppState } from '../../shared/modal-config';
+import type { AdminStore, Clock } from '../../shared/ports';
+import { parse } from './requests';
+import { route, type Route } from './router';
+
+const configureSchema = z.strictObject({
+  /** The seed's field: the webhook's public base URL (default: the deployed webhook's). */
+  webhook_base_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** The seed's field; refused: the secret lives in Secret Manager. */
+  webhook_secret: z.string().optional(),
+  /** Ask each app for a test delivery and wait for it (the seed's field). */
+  auto_configure: z.boolean().default(true),
+  /** Put the secret's value in the commands instead of a command that reads it. */
+  show_secret: z.boolean().default(false),
+  wait_seconds: z.number().int().min(0).max(60).default(20),
+  apps: z.array(z.string()).optional(),
+});
+
+type TestAnswer = NonNullable<Parameters<typeof appState>[0]['test']>;
+
+export interface ConfigureDeps {
+  config: Readonly<AdminConfig>;
+  store: Pick<AdminStore, 'listApps'>;
+  modal: ModalClient;
+  clock: Clock;
+  logger: Logger;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route {
+  const { config, store, modal, clock, logger } = deps;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+
+  async function askForTestDelivery(app: string, controlUrl: string | undefined): Promise<TestAnswer> {
+    if (!controlUrl) return { kind: 'no_control' };
+    try {
+      const answer = await modal.signedPost(`${controlUrl.replace(/\/$/, '')}/test-delivery`, { app });
+      if (answer.status >= 300) return { kind: 'refused', status: answer.status };
+      const body = JSON.parse(answer.text || '{}') as { webhook_status?: number; webhook_error?: string };
+      return { kind: 'delivered', webhookStatus: Number(body.webhook_status ?? 0), ...(body.webhook_error ? { webhookError: body.webhook_error } : {}) };
+    } catch (err) {
+      return { kind: 'unreachable', error: String(err) };
+    }
+  }
+
+  async function verifiedSince(): Promise<Map<string, { at: Date; signedWith: 'current' | 'previous'; scheme?: string }>> {
+    const docs = await store.listApps();
+    return new Map(docs.map((d) => [String(d.app), {
+      at: d.last_verified_at instanceof Date ? d.last_verified_at : new Date(0),
+      signedWith: d.signed_with === 'previous' ? 'previous' as const : 'current' as const,
+      ...(typeof d.signature_scheme === 'string' ? { scheme: d.signature_scheme } : {}),
+    }]));
+  }
+
+  return route('POST', `${prefix}/configure`, async (req) => {
+    const input = parse(configureSchema, req.body, 'body');
+    if (input.webhook_secret !== undefined) {
+      throw new HttpError('invalid_request', 422, 'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)');
+    }
+    const webhookUrl = input.webhook_base_url
+      ? `${input.webhook_base_url.replace(/\/$/, '')}/api/v3/webhooks/modal/completion`
+      : config.webhookUrl;
+    if (!webhookUrl) throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
+    const apps = config.modalApps.filter((a) => !input.apps || input.apps.includes(a.name));
+    if (apps.length === 0) throw new HttpError('not_configured', 503, 'no Modal apps: set MODAL_APPS (name or name=control-url, comma-separated)');
+
+    const since = clock();
+    const tests = new Map<string, TestAnswer>();
+    if (input.auto_configure) {
+      await Promise.all(apps.map(async (a) => tests.set(a.name, await askForTestDelivery(a.name, a.controlUrl))));
+    }
+    let states = new Map<string, AppState>();
+    const deadline = since.getTime() + (input.auto_configure ? input.wait_seconds * 1000 : 0);
+    for (;;) {
+      const verified = await verifiedSince();
+      states = new Map(apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]));
+      // Wait only for apps whose test delivery was accepted and is on its way to the worker.
+      const pending = apps.some((a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered');
+      if (!pending || clock().getTime() >= deadline) break;
+      await sleep(250);
+    }
+    const source = input.show_secret ? { secret: config.secret } : { secretReadCommand: config.secretReadCommand };
+    const answer = apps.map((a) => ({
+      app: a.name,
+      control_url: a.controlUrl ?? null,
+      modal_command: modalSecretCommand(a.name, webhookUrl, source),
+      ...states.get(a.name)!,
+    }));
+    logger.log('INFO', 'modalConfigured', 'Modal apps configuration checked', {
+      apps: answer.map((a) => `${a.app}:${a.state}`).join(','), secret_shown: input.show_secret,
+    });
+    return {
+      status: 200,
+      body: {
+        webhook_url: webhookUrl,
+        secret_shown: input.show_secret,
+        configured: answer.filter((a) => a.state === 'configured').length,
+        total: answer.length,
+        apps: answer,
+      },
+    };
+  });
+}

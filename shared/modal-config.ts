@@ -1,0 +1,60 @@
+/**
+ * Configuring the Modal side (the seed's "automatic configuration"), pure: which apps there are,
+ * the exact `modal secret create` command that gives one its webhook URL and secret, and what the
+ * evidence says about it — configured once a signed delivery from it verified with the current
+ * secret. The secret itself appears in a command only when asked; otherwise the command reads it
+ * where it lives (Secret Manager, or the local stack's file) when it runs.
+ */
+
+export interface ModalApp {
+  name: string;
+  /** The app's control endpoint (status, cancel, test delivery), when it has one. */
+  controlUrl?: string;
+}
+
+/** `MODAL_APPS`: `name` or `name=https://control-url`, comma-separated; MODAL_CONTROL_URL serves apps without their own. */
+export function parseModalApps(spec: string, defaultControlUrl?: string): ModalApp[] {
+  return spec.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+    const at = entry.indexOf('=');
+    const name = at < 0 ? entry : entry.slice(0, at).trim();
+    const url = at < 0 ? defaultControlUrl : entry.slice(at + 1).trim();
+    return { name, ...(url ? { controlUrl: url } : {}) };
+  });
+}
+
+/** The Modal secret an app reads (examples/modal/boltz2_app.py): one per app. */
+export const modalSecretName = (app: string) => `omtx-webhooks-${app}`;
+
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The command that (re)creates an app's Modal secret. Without `secret`, the value is read by
+ * `secretReadCommand` when the command runs, so it is never printed.
+ */
+export function modalSecretCommand(app: string, webhookUrl: string, source: { secret: string } | { secretReadCommand: string }): string {
+  const value = 'secret' in source ? shellQuote(source.secret) : `"$(${source.secretReadCommand})"`;
+  return `modal secret create ${modalSecretName(app)} MODAL_WEBHOOK_SECRET=${value} OMTX_WEBHOOK_URL=${shellQuote(webhookUrl)} OMTX_APP_NAME=${shellQuote(app)} --force`;
+}
+
+export type AppState = { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };
+
+/** What is known of an app since `since`: its last verified webhook, and the answer to a test delivery asked of it. */
+export function appState(input: {
+  since: Date;
+  verified?: { at: Date; signedWith: 'current' | 'previous'; scheme?: string };
+  test?: { kind: 'no_control' } | { kind: 'unreachable'; error: string } | { kind: 'refused'; status: number } | { kind: 'delivered'; webhookStatus: number; webhookError?: string };
+}): AppState {
+  const fresh = input.verified && input.verified.at.getTime() >= input.since.getTime() ? input.verified : undefined;
+  if (fresh?.signedWith === 'current') return { state: 'configured', detail: `a delivery verified with the current secret at ${fresh.at.toISOString()} (${fresh.scheme ?? 'modal'} scheme)` };
+  if (fresh?.signedWith === 'previous') return { state: 'failing', reason: 'previous secret still in use: run its modal secret command again and redeploy the app' };
+  const test = input.test;
+  if (test?.kind === 'unreachable') return { state: 'failing', reason: `control endpoint unreachable: ${test.error}` };
+  if (test?.kind === 'refused') {
+    return { state: 'failing', reason: test.status === 401 ? 'wrong secret: the app refused our signed request (401)' : `the app's control endpoint answered ${test.status}` };
+  }
+  if (test?.kind === 'delivered' && test.webhookStatus >= 400) {
+    return { state: 'failing', reason: `the app's test delivery got ${test.webhookStatus} ${test.webhookError ?? ''}`.trim() + (test.webhookError === 'bad_signature' ? ': wrong secret' : '') };
+  }
+  if (test?.kind === 'delivered') return { state: 'waiting', detail: 'test delivery accepted; waiting for the worker to record it' };
+  return { state: 'waiting', detail: 'no control endpoint: configured once its next webhook verifies with the current secret' };
+}
