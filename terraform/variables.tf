@@ -1,5 +1,5 @@
 variable "admin" {
-  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); modal_control_url: the Modal app's control endpoint for cancel; modal_apps: Modal apps expected to send webhooks."
+  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); modal_control_url: the Modal app's control endpoint (cancel, test delivery) for apps without their own; modal_apps: Modal apps expected to send webhooks, each \"name\" or \"name=https://its-control-endpoint\" (npm run configure-modal)."
   type = object({
     invokers          = optional(list(string), [])
     max_instances     = optional(number, 3)

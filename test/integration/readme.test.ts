@@ -150,6 +150,10 @@ it('runs the admin examples as written', () => {
   runBlock('admin', 9);
 });
 
+it('processes a completion by hand as written', () => {
+  runBlock('manual', 3);
+});
+
 it('tells a tool what to do when no stack is running', async () => {
   await ctrlC();
   const result = spawnSync('bash', ['-c', 'npm run --silent show -- jobs/job-abc123'], { cwd: root, env: env(), encoding: 'utf8', timeout: 60_000 });
