@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { createPubSub, createPubSubAdmin, createTopicPublisher } from '../shared/adapters/pubsub';
+import { createPubSub, createPubSubAdmin, createTopicPublisher, startPushRelay } from '../shared/adapters/pubsub';
 import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 
 export interface LocalStackOptions {
@@ -20,8 +20,10 @@ export interface LocalStackOptions {
   emulatorOptions?: EmulatorOptions;
   /** Deliveries of one completion before it goes to the dead-letter topic (Terraform: worker.max_delivery_attempts). */
   maxDeliveryAttempts?: number;
-  /** The worker push subscription's ack deadline (a delivery lost with its process comes back after it). */
+  /** The worker subscription's ack deadline (a delivery lost with its process comes back after it). */
   ackDeadlineSeconds?: number;
+  /** Completions delivered to the worker at once (production push delivers many concurrently). */
+  pushConcurrency?: number;
   /** Seconds between reconciliation ticks (Cloud Scheduler's role); 0: no ticks. */
   reconcileIntervalSeconds?: number;
   resultsDir?: string;
@@ -234,14 +236,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const deadLetterSubscription = `${deadLetterTopic}-hold`;
     await admin.ensureTopic(deadLetterTopic);
     await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
+    // Production pushes to the worker with many deliveries in flight; the emulator's push does two
+    // at a time, so a relay in this process pulls and pushes the same format, PUSH_CONCURRENCY at once.
     const subscription = `${completionsTopic}-worker-${workerPort}`;
+    const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
     await admin.ensureSubscription(subscription, completionsTopic, {
-      push: { endpoint: `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}` },
-      ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
+      ackDeadlineSeconds,
       retry: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10 },
       deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
     }, true);
     stops.push(() => admin.deleteSubscription(subscription));
+
     const batchEventsSubscription = `${batchEventsTopic}-local`;
     await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
 
@@ -266,6 +271,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const services = Object.values(functions);
     for (const s of services) stops.push(s.stop);
     await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
+    // Started once the worker listens, and stopped before it (stops run in reverse).
+    const relay = startPushRelay(pubsub, subscription, `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`, {
+      concurrency: options.pushConcurrency ?? 32,
+      timeoutMs: ackDeadlineSeconds * 1000,
+    });
+    stops.push(() => relay.close());
 
     const interval = options.reconcileIntervalSeconds ?? 0;
     if (interval > 0) {

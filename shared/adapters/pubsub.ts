@@ -100,3 +100,31 @@ export function createPubSubAdmin(pubsub: PubSub) {
     close: () => pubsub.close(),
   };
 }
+
+/**
+ * Delivers a pull subscription's messages to an HTTP endpoint in Pub/Sub push format, up to
+ * `concurrency` at a time, as production push does (the emulator's own push delivers two at a time):
+ * a 2xx acknowledges, anything else — or no answer within `timeoutMs` — is a nack, redelivered with
+ * the subscription's retry and dead-letter policies. Used by the local stack.
+ */
+export function startPushRelay(pubsub: PubSub, subscription: string, endpoint: string, options: { concurrency: number; timeoutMs: number }) {
+  const sub = pubsub.subscription(subscription, { flowControl: { maxMessages: options.concurrency, allowExcessMessages: false } });
+  const path = `projects/${pubsub.projectId}/subscriptions/${subscription}`;
+  sub.on('message', (m) => {
+    const publishTime = m.publishTime.toISOString();
+    const body = JSON.stringify({
+      message: { data: m.data.toString('base64'), attributes: m.attributes, messageId: m.id, message_id: m.id, publishTime, publish_time: publishTime },
+      subscription: path,
+      ...(m.deliveryAttempt ? { deliveryAttempt: m.deliveryAttempt } : {}),
+    });
+    fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(options.timeoutMs) })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        if (res.ok) m.ack();
+        else m.nack();
+      })
+      .catch(() => m.nack());
+  });
+  sub.on('error', () => undefined);
+  return { close: () => sub.close() };
+}

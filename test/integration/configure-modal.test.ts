@@ -65,13 +65,18 @@ afterAll(async () => {
 });
 
 (hasPython ? it : it.skip)('configures the apps it can, says why the others are not, and never prints the secret', async () => {
-  const cli = spawnSync(process.execPath, [join(root, 'dist', 'scripts', 'configure-modal.js'), '--apply', '--admin-url', stack.adminUrl, '--wait', '20'], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 90_000,
-    env: { ...process.env, PATH: `${join(root, 'test', 'support', 'fake-modal')}:${process.env.PATH}`, MODAL_SECRETS_DIR: secretsDir, CFG_TEST_SECRET: stack.secret },
+  // Asynchronously: the local stack's push relay runs in this process and must keep delivering.
+  const cli = await new Promise<{ status: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'configure-modal.js'), '--apply', '--admin-url', stack.adminUrl, '--wait', '20'], {
+      cwd: root,
+      env: { ...process.env, PATH: `${join(root, 'test', 'support', 'fake-modal')}:${process.env.PATH}`, MODAL_SECRETS_DIR: secretsDir, CFG_TEST_SECRET: stack.secret },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (status) => resolve({ status, out }));
   });
-  const out = `${cli.stdout}${cli.stderr}`;
+  const out = cli.out;
   expect(out).toContain(`modal secret create omtx-webhooks-app-ok-${run} MODAL_WEBHOOK_SECRET="$(printenv CFG_TEST_SECRET)"`);
   expect(out).not.toContain(stack.secret);
   expect(out).toMatch(new RegExp(`app-ok-${run}\\s+configured\\s+a delivery verified with the current secret`));
