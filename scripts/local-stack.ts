@@ -78,7 +78,7 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`function exited with code ${child.exitCode}:\n${output()}`);
@@ -103,7 +103,7 @@ export interface ServedFunction {
  * that dies unasked is logged and started again on the same port, after 250 ms doubling to 5 s
  * (reset once it has stayed up for 30 s).
  */
-function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void): ServedFunction {
+export function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void, source = projectRoot()): ServedFunction {
   let output = '';
   let child: ChildProcess;
   let stopping = false;
@@ -113,7 +113,7 @@ function serveFunction(target: string, signatureType: 'http' | 'cloudevent', por
 
   const spawnOnce = () => {
     const startedAt = Date.now();
-    child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${projectRoot()}`], {
+    child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${source}`], {
       cwd: projectRoot(),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

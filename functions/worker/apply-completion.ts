@@ -141,14 +141,10 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     await recordApp(payload, meta);
 
     const completion: Completion = { deliveryId: id, payload, receivedAt, source, ...(meta.operator ? { operator: meta.operator } : {}) };
-    // Decide outside the transaction first, so that files are stored only when the job will take
-    // them, and always before the job says `completed`.
-    if (payload.status === 'success') {
-      const preview = planJobUpdate(await jobs.getJob(jobId), completion, clock());
-      if (preview.kind === 'apply') completion.files = await storeFiles(payload, id, receivedAt);
-    } else {
-      completion.files = await storeErrorFile(payload, id, receivedAt);
-    }
+    // Files first, always before the job says `completed`. Stored under the call's own path and never
+    // overwritten, so storing them for a duplicate or late event changes nothing — and a completion
+    // costs no read besides its one transaction.
+    completion.files = payload.status === 'success' ? await storeFiles(payload, id, receivedAt) : await storeErrorFile(payload, id, receivedAt);
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 
     if (plan.kind !== 'apply') {

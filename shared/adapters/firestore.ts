@@ -5,7 +5,7 @@
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
-import { FieldValue, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
+import { FieldValue, Firestore, Timestamp, type WriteBatch } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch';
 import { createLimiter } from '../limit';
@@ -41,20 +41,25 @@ export function parsed<S extends z.ZodType>(schema: S, path: string, data: Fireb
   return result.data;
 }
 
-/** Writes what a JobPlan says, inside the caller's transaction. */
-function writePlan(db: Firestore, c: Collections, tx: Transaction, jobId: string, plan: JobPlan): void {
+/**
+ * Writes what a JobPlan says, in one atomic batch, only if the job document is still as it was read
+ * (`readAt`: its update time, or none when it did not exist): optimistic concurrency, two RPCs per
+ * completion (read, commit) where a transaction needs three and holds locks.
+ */
+function writePlan(db: Firestore, c: Collections, batch: WriteBatch, jobId: string, plan: JobPlan, readAt: Timestamp | undefined): void {
   const ref = db.collection(c.jobs).doc(jobId);
+  const writeJob = (fields: Record<string, unknown>) => (readAt ? batch.update(ref, fields, { lastUpdateTime: readAt }) : batch.create(ref, fields));
   if (plan.kind === 'late') {
-    tx.set(ref, { late_events: FieldValue.arrayUnion(plan.lateEvent), updated_at: plan.lateEvent.recorded_at }, { merge: true });
+    writeJob({ late_events: FieldValue.arrayUnion(plan.lateEvent), updated_at: plan.lateEvent.recorded_at });
     return;
   }
   if (plan.kind !== 'apply') return;
-  tx.set(ref, plan.update, { merge: true });
+  writeJob(plan.update);
   const execution = executionUpdateFor(plan);
-  if (execution) tx.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
+  if (execution) batch.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
   if (plan.batch) {
     const { batchId, completed, failed } = plan.batch;
-    tx.set(
+    batch.set(
       db.collection(c.batches).doc(batchId),
       {
         batch_id: batchId,
@@ -67,10 +72,25 @@ function writePlan(db: Firestore, c: Collections, tx: Transaction, jobId: string
   }
 }
 
-/** Job transactions one process runs at once (see shared/limit.ts). */
+/** Job updates one process runs at once (see shared/limit.ts). */
 const MAX_CONCURRENT_JOB_TRANSACTIONS = 32;
-/** Attempts per job transaction: contention on a hot batch document aborts some commits. */
-const JOB_TRANSACTION_ATTEMPTS = 10;
+/** Attempts per job update when another writer changed the job between read and commit. */
+const JOB_WRITE_ATTEMPTS = 10;
+
+/** A precondition lost to a concurrent writer (update-time mismatch, or the document appeared). */
+function isConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 9 || code === 6 || code === 10;
+}
+
+/** Too many concurrent writers on one job: transient, Pub/Sub redelivers. */
+export class ContentionError extends Error {
+  readonly code = 10; // ABORTED
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContentionError';
+  }
+}
 
 export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore {
   const jobs = db.collection(c.jobs);
@@ -83,12 +103,24 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     },
 
     async applyToJob(jobId, decide) {
-      return limit(() =>
-        db.runTransaction(async (tx) => {
-          const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, (await tx.get(jobs.doc(jobId))).data()) as JobDoc | undefined);
-          writePlan(db, c, tx, jobId, plan);
-          return plan;
-        }, { maxAttempts: JOB_TRANSACTION_ATTEMPTS }));
+      return limit(async () => {
+        for (let attempt = 1; ; attempt++) {
+          const snap = await jobs.doc(jobId).get();
+          const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, snap.data()) as JobDoc | undefined);
+          if (plan.kind === 'duplicate') return plan;
+          const batch = db.batch();
+          writePlan(db, c, batch, jobId, plan, snap.exists ? snap.updateTime : undefined);
+          try {
+            await batch.commit();
+            return plan;
+          } catch (err) {
+            // Someone wrote the job since it was read: read it again and decide again.
+            if (!isConflict(err)) throw err;
+            if (attempt >= JOB_WRITE_ATTEMPTS) throw new ContentionError(`jobs/${jobId} kept changing under ${JOB_WRITE_ATTEMPTS} attempts`);
+            await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+          }
+        }
+      });
     },
 
     async getBatch(batchId) {
