@@ -50,7 +50,7 @@ export function buildWorker(env: Env, logger: Logger = createLogger()) {
   const db = createFirestore(config.projectId, config.firestoreDatabase);
   return createCompletionWorker({
     config,
-    jobs: createFirestoreJobStore(db, config.collections),
+    jobs: createFirestoreJobStore(db, config.collections, { counterShards: config.batchCounterShards }),
     results: createResultStore(config.results, config.projectId),
     batchEvents: config.batchEventsTopic
       ? createTopicPublisher(createPubSub(config.projectId), config.batchEventsTopic, { batchWindowMs: 0 })

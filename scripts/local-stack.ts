@@ -22,7 +22,7 @@ export interface LocalStackOptions {
   maxDeliveryAttempts?: number;
   /** The worker subscription's ack deadline (a delivery lost with its process comes back after it). */
   ackDeadlineSeconds?: number;
-  /** Completions delivered to the worker at once (production push delivers many concurrently). */
+  /** Completions delivered to the worker at once: Terraform's worker concurrency (16) by default, as production push fills an instance. */
   pushConcurrency?: number;
   /** Seconds between reconciliation ticks (Cloud Scheduler's role); 0: no ticks. */
   reconcileIntervalSeconds?: number;
@@ -237,7 +237,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await admin.ensureTopic(deadLetterTopic);
     await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
     // Production pushes to the worker with many deliveries in flight; the emulator's push does two
-    // at a time, so a relay in this process pulls and pushes the same format, PUSH_CONCURRENCY at once.
+    // at a time, so a relay in this process pulls and pushes the same format, `pushConcurrency` at once.
     const subscription = `${completionsTopic}-worker-${workerPort}`;
     const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
     await admin.ensureSubscription(subscription, completionsTopic, {
@@ -273,7 +273,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
     // Started once the worker listens, and stopped before it (stops run in reverse).
     const relay = startPushRelay(pubsub, subscription, `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`, {
-      concurrency: options.pushConcurrency ?? 32,
+      concurrency: options.pushConcurrency ?? 16,
       timeoutMs: ackDeadlineSeconds * 1000,
     });
     stops.push(() => relay.close());

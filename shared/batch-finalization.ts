@@ -6,6 +6,7 @@
  * finalised batch recomputes its summary.
  */
 import { isBatchDone, summarizeBatch, summaryIsCurrent, type AffinityDirection, type BatchSummary } from './batch';
+import { rollupDue } from './batch-counters';
 import { RetryLaterError } from './errors';
 import type { Logger } from './log';
 import { encodeBatchCompleted } from './messages';
@@ -25,6 +26,8 @@ export interface BatchFinalizerDeps {
   /** The batch-events topic, when configured. */
   batchEvents?: Publisher;
   summary: { direction: AffinityDirection; rankingSize: number };
+  /** How often, at most, a running batch's document gets its counts (BATCH_COUNTS_INTERVAL_MS). */
+  countsIntervalMs: number;
   clock: Clock;
   logger: Logger;
 }
@@ -58,7 +61,10 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
       else if (seen.finalized_by === claimant) throw new RetryLaterError(`batch ${batchId} completed but its event is not published yet`);
       return false;
     }
-    if (!isBatchDone(seen)) return false;
+    if (!isBatchDone(seen)) {
+      if (seen && rollupDue(seen, clock(), deps.countsIntervalMs)) await jobs.rollupBatchCounts(batchId, clock(), deps.countsIntervalMs);
+      return false;
+    }
     // Of all the messages that see the batch done at once, one finalises it.
     let batch = await jobs.claimBatchFinalization(batchId, claimant, clock(), FINALIZATION_LEASE_MS);
     if (!batch) return false;

@@ -66,7 +66,13 @@ export interface JobStore {
    * a thousand jobs finishing at once do not contend on it).
    */
   applyToJob(jobId: string, decide: (existing: JobDoc | undefined) => JobPlan): Promise<JobPlan>;
+  /** The batch document, with `completed_jobs` / `failed_jobs` the sums of its counter shards (shared/batch-counters.ts). */
   getBatch(batchId: string): Promise<BatchDoc | undefined>;
+  /**
+   * Writes the shards' sums into the batch document's public counts, unless another writer did
+   * within `intervalMs`. True when written.
+   */
+  rollupBatchCounts(batchId: string, now: Date, intervalMs: number): Promise<boolean>;
   /** Terminal jobs of a batch, by the `batch_id` field. */
   listBatchJobs(batchId: string): Promise<Array<{ id: string; doc: JobDoc }>>;
   /**

@@ -170,6 +170,8 @@ export const batchDocSchema = z.looseObject({
   summary_uri: z.string().optional(),
   batch_event_published: z.boolean().optional(),
   completed_at: z.date().optional(),
+  /** When `completed_jobs` / `failed_jobs` were last written from the counter shards. */
+  counts_updated_at: z.date().optional(),
   finalized_by: z.string().optional(),
   finalization: z.object({ by: z.string(), at: z.date() }).optional(),
 });

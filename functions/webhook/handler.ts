@@ -13,7 +13,7 @@ import { withDeadline } from '../../shared/deadline';
 import { deliveryId } from '../../shared/delivery';
 import { errorAnswer, HttpError } from '../../shared/errors';
 import { traceFields, type Logger } from '../../shared/log';
-import { decodeCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
+import { decodeCompletionBody, decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/schemas';
 import { verifyRequest } from '../../shared/signature';
@@ -125,7 +125,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     }
     const charset = unsupportedCharset(req.get('content-type'));
     if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
-    const payload = parsePayload(rawBody);
+    const payload = parsePayload(rawBody, req.body);
     const ids = {
       ...(verification.webhookId ? { webhook_id: verification.webhookId } : {}),
       call_id: payload.call_id,
@@ -212,12 +212,13 @@ function methodNotAllowed(res: Response, allow: string): HttpError {
 }
 
 /**
- * Decodes a verified body with the worker's own decoder (shared/messages.ts), from the raw bytes and
- * never from the framework's parse, so that what is answered 202 here always parses there:
- * malformed JSON is 400, a payload that breaks the contract 422.
+ * Decodes a verified body by the worker's own rules (shared/messages.ts), so that what is answered
+ * 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422. The
+ * framework's parse of the same bytes is reused when it made one.
  */
-function parsePayload(rawBody: Buffer): CompletionPayload {
-  const verdict = decodeCompletionBody(rawBody);
+function parsePayload(rawBody: Buffer, frameworkParsed: unknown): CompletionPayload {
+  const parsedByFramework = frameworkParsed !== undefined && frameworkParsed !== null && typeof frameworkParsed === 'object' && !Buffer.isBuffer(frameworkParsed);
+  const verdict = parsedByFramework ? decodeParsedCompletionBody(rawBody, frameworkParsed) : decodeCompletionBody(rawBody);
   if (verdict.ok) return verdict.payload;
   if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
   throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });

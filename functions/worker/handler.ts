@@ -43,6 +43,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
   const { finalizeIfDone } = createBatchFinalizer({
     jobs, results, batchEvents: deps.batchEvents, clock, logger,
     summary: { direction: config.affinityDirection, rankingSize: config.rankingSize },
+    countsIntervalMs: config.batchCountsIntervalMs,
   });
   const applyCompletion = createApplyCompletion({ jobs, results, finalizeIfDone, clock, logger });
   const recordStats = createRecordStats(jobs);

@@ -5,14 +5,15 @@
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
-import { FieldValue, Firestore, Timestamp, type WriteBatch } from '@google-cloud/firestore';
+import { FieldValue, Firestore, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch';
 import { createLimiter } from '../limit';
 import type { Collections } from '../config';
 import type { JobPlan } from '../completion';
 import type { JobStore } from '../ports';
-import { batchDocSchema, jobDocSchema, type JobDoc } from '../schemas';
+import { counterShard, rollupNeeded, sumShards } from '../batch-counters';
+import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../schemas';
 import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../store-rules';
 
 export function createFirestore(projectId: string | undefined, databaseId: string): Firestore {
@@ -46,7 +47,7 @@ export function parsed<S extends z.ZodType>(schema: S, path: string, data: Fireb
  * (`readAt`: its update time, or none when it did not exist): optimistic concurrency, two RPCs per
  * completion (read, commit) where a transaction needs three and holds locks.
  */
-function writePlan(db: Firestore, c: Collections, batch: WriteBatch, jobId: string, plan: JobPlan, readAt: Timestamp | undefined): void {
+function writePlan(db: Firestore, c: Collections, shards: number, batch: WriteBatch, jobId: string, plan: JobPlan, readAt: Timestamp | undefined): void {
   const ref = db.collection(c.jobs).doc(jobId);
   const writeJob = (fields: Record<string, unknown>) => (readAt ? batch.update(ref, fields, { lastUpdateTime: readAt }) : batch.create(ref, fields));
   if (plan.kind === 'late') {
@@ -58,18 +59,32 @@ function writePlan(db: Firestore, c: Collections, batch: WriteBatch, jobId: stri
   const execution = executionUpdateFor(plan);
   if (execution) batch.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
   if (plan.batch) {
+    // One of the batch's counter shards, never the batch document itself (shared/batch-counters.ts).
     const { batchId, completed, failed } = plan.batch;
     batch.set(
-      db.collection(c.batches).doc(batchId),
+      counters(db, c, batchId).doc(String(counterShard(jobId, shards))),
       {
-        batch_id: batchId,
-        ...(completed ? { completed_jobs: FieldValue.increment(completed) } : {}),
-        ...(failed ? { failed_jobs: FieldValue.increment(failed) } : {}),
-        updated_at: plan.update.updated_at,
+        ...(completed ? { completed: FieldValue.increment(completed) } : {}),
+        ...(failed ? { failed: FieldValue.increment(failed) } : {}),
       },
       { merge: true },
     );
   }
+}
+
+function counters(db: Firestore, c: Collections, batchId: string) {
+  return db.collection(c.batches).doc(batchId).collection('counters');
+}
+
+/** A batch as read in `tx` (or outside one): its document with the shards' sums as its counts. */
+async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<BatchDoc | undefined> {
+  const ref = db.collection(c.batches).doc(batchId);
+  const [doc, shards] = tx
+    ? await Promise.all([tx.get(ref), tx.get(counters(db, c, batchId))])
+    : await Promise.all([ref.get(), counters(db, c, batchId).get()]);
+  const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
+  if (!batch && shards.empty) return undefined;
+  return { ...(batch ?? {}), ...sumShards(shards.docs.map((d) => d.data())) };
 }
 
 /** Job updates one process runs at once (see shared/limit.ts). */
@@ -92,7 +107,8 @@ export class ContentionError extends Error {
   }
 }
 
-export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore {
+export function createFirestoreJobStore(db: Firestore, c: Collections, options: { counterShards?: number } = {}): JobStore {
+  const shards = options.counterShards ?? 16;
   const jobs = db.collection(c.jobs);
   const batches = db.collection(c.batches);
   const limit = createLimiter(MAX_CONCURRENT_JOB_TRANSACTIONS);
@@ -109,7 +125,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
           const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, snap.data()) as JobDoc | undefined);
           if (plan.kind === 'duplicate') return plan;
           const batch = db.batch();
-          writePlan(db, c, batch, jobId, plan, snap.exists ? snap.updateTime : undefined);
+          writePlan(db, c, shards, batch, jobId, plan, snap.exists ? snap.updateTime : undefined);
           try {
             await batch.commit();
             return plan;
@@ -124,7 +140,26 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     },
 
     async getBatch(batchId) {
-      return parsed(batchDocSchema, `batches/${batchId}`, (await batches.doc(batchId).get()).data());
+      return readBatch(db, c, batchId);
+    },
+
+    async rollupBatchCounts(batchId, now, intervalMs) {
+      // Informational, so no transaction (one would lock every shard against the completions
+      // incrementing them): read, decide, and write only if the document is still as read.
+      const ref = batches.doc(batchId);
+      const [doc, shards] = await Promise.all([ref.get(), counters(db, c, batchId).get()]);
+      const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
+      const sums = sumShards(shards.docs.map((d) => d.data()));
+      if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
+      const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };
+      try {
+        if (doc.exists) await ref.update(fields, { lastUpdateTime: doc.updateTime! });
+        else await ref.create(fields);
+        return true;
+      } catch (err) {
+        if (isConflict(err)) return false; // another writer was first; its counts are as good
+        throw err;
+      }
     },
 
     async listBatchJobs(batchId) {
@@ -138,7 +173,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     async claimBatchFinalization(batchId, claimant, now, leaseMs) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data());
+        const batch = await readBatch(db, c, batchId, tx);
         const claim = decideFinalizationClaim(batch, isBatchDone(batch), claimant, now, leaseMs);
         if (!claim.claimed) return undefined;
         tx.set(ref, claim.fields, { merge: true });
@@ -149,12 +184,16 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     async completeBatch(batchId, summary, summaryUri, now, claimant) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const decision = decideBatchCompletion(parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data()), summary);
+        const decision = decideBatchCompletion(await readBatch(db, c, batchId, tx), summary);
         if (decision !== 'completed') return decision;
         tx.set(
           ref,
           {
+            batch_id: batchId,
             status: 'completed',
+            completed_jobs: summary.completed_jobs,
+            failed_jobs: summary.failed_jobs,
+            counts_updated_at: now,
             completed_at: now,
             updated_at: now,
             summary,
@@ -172,9 +211,9 @@ export function createFirestoreJobStore(db: Firestore, c: Collections): JobStore
     async updateBatchSummary(batchId, summary, summaryUri, now) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = parsed(batchDocSchema, `batches/${batchId}`, (await tx.get(ref)).data());
+        const batch = await readBatch(db, c, batchId, tx);
         if (!batch || !summaryIsCurrent(batch, summary)) return false;
-        tx.set(ref, { summary, summary_uri: summaryUri, summary_updated_at: now, updated_at: now }, { merge: true });
+        tx.set(ref, { summary, summary_uri: summaryUri, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs, counts_updated_at: now, summary_updated_at: now, updated_at: now }, { merge: true });
         return true;
       });
     },

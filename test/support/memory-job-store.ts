@@ -53,6 +53,10 @@ export function memoryJobStore() {
     async getBatch(id) {
       return copy(batches.get(id));
     },
+    async rollupBatchCounts() {
+      // Counts live on the batch record here: nothing to roll up.
+      return false;
+    },
     async listBatchJobs(batchId) {
       return [...jobs.entries()].filter(([, j]) => j.batch_id === batchId && isTerminal(j.status)).map(([id, doc]) => ({ id, doc: clone(doc) }));
     },

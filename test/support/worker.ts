@@ -41,6 +41,8 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
     BATCHES_COLLECTION: `batches_${suffix}`,
     PIPELINE_COLLECTION_PREFIX: `p${suffix}_`,
     RESULTS_DIR: resultsDir,
+    // Counts written back to the batch document after every completion, so tests can read them at once.
+    BATCH_COUNTS_INTERVAL_MS: '0',
     ...env,
   });
   const collections = config.collections;

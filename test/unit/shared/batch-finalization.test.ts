@@ -13,7 +13,7 @@ function setup(now = new Date('2026-11-28T12:00:00Z')) {
   let failEvents = false;
   const batchEvents: Publisher = { topic: 'events', publish: async (_d, a) => { if (failEvents) throw new Error('14 UNAVAILABLE'); events.push(a); return '1'; } };
   const clock = { now };
-  const finalizer = createBatchFinalizer({ jobs, results, batchEvents, clock: () => clock.now, logger: memoryLogger(), summary: { direction: 'higher', rankingSize: 10 } });
+  const finalizer = createBatchFinalizer({ jobs, results, batchEvents, clock: () => clock.now, logger: memoryLogger(), summary: { direction: 'higher', rankingSize: 10 }, countsIntervalMs: 0 });
   const complete = async (jobId: string, status: 'success' | 'failure', batchId: string, affinity = 0.5, call = `c-${jobId}`) => {
     const payload = completionPayloadSchema.parse({ call_id: call, status, ...(status === 'success' ? { result: { affinity } } : {}), metadata: { job_id: jobId, batch_id: batchId } });
     await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, { deliveryId: `d-${call}-${status}`, payload, receivedAt: clock.now, source: 'webhook' }, clock.now));
