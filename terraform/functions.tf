@@ -95,10 +95,11 @@ module "worker" {
     timeout_seconds = var.worker.timeout_seconds
   }
   environment = merge(local.common_environment, {
-    BATCH_EVENTS_TOPIC = google_pubsub_topic.batch_events.name
-    AFFINITY_DIRECTION = var.affinity_direction
-    RANKING_SIZE       = tostring(var.worker.ranking_size)
-    FIRESTORE_DATABASE = "(default)"
+    BATCH_EVENTS_TOPIC   = google_pubsub_topic.batch_events.name
+    AFFINITY_DIRECTION   = var.affinity_direction
+    RANKING_SIZE         = tostring(var.worker.ranking_size)
+    BATCH_COUNTER_SHARDS = tostring(var.worker.counter_shards)
+    FIRESTORE_DATABASE   = "(default)"
   })
 
   depends_on = [time_sleep.iam_propagation, google_firestore_database.default]

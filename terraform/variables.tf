@@ -179,7 +179,7 @@ variable "webhook_secret" {
 }
 
 variable "worker" {
-  description = "Completion worker sizing and delivery: ack deadline must cover timeout_seconds; failed messages go to the dead-letter topic after max_delivery_attempts."
+  description = "Completion worker sizing and delivery: ack deadline must cover timeout_seconds; failed messages go to the dead-letter topic after max_delivery_attempts; counter_shards: a batch's counter shards, at least its peak completions per second (docs/scaling.md)."
   type = object({
     available_cpu         = optional(string, "1")
     available_memory      = optional(string, "1Gi")
@@ -189,12 +189,17 @@ variable "worker" {
     timeout_seconds       = optional(number, 120)
     max_delivery_attempts = optional(number, 10)
     ranking_size          = optional(number, 10)
+    counter_shards        = optional(number, 16)
   })
   default  = {}
   nullable = false
   validation {
     condition     = var.worker.timeout_seconds >= 10 && var.worker.timeout_seconds <= 540
     error_message = "worker.timeout_seconds must be 10-540 so that the push ack deadline (timeout + 60 s, at most 600 s) covers it."
+  }
+  validation {
+    condition     = var.worker.counter_shards >= 1 && var.worker.counter_shards <= 100
+    error_message = "worker.counter_shards must be 1-100."
   }
   validation {
     condition     = var.worker.max_delivery_attempts >= 5 && var.worker.max_delivery_attempts <= 100

@@ -6,6 +6,7 @@
 import type { Completion } from '../../shared/completion';
 import { planJobUpdate, type JobPlan } from '../../shared/completion';
 import { PermanentMessageError } from '../../shared/errors';
+import { createLimiter } from '../../shared/limit';
 import { documentError } from '../../shared/job-document';
 import type { Logger } from '../../shared/log';
 import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/messages';
@@ -15,6 +16,9 @@ import { decodeStructure } from '../../shared/structure';
 import type { PubSubMessage, WorkerOutcome } from './types';
 
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
+/** Large bodies (over ~256 KiB, or claim-checked) decoded at once per instance. */
+const MAX_CONCURRENT_LARGE_BODIES = 4;
+const LARGE_BODY_BASE64_CHARS = 350_000;
 
 export interface ApplyCompletionDeps {
   jobs: JobStore;
@@ -128,7 +132,20 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     return { kind: 'test_recorded', deliveryId: id, jobId: payload.metadata.job_id };
   }
 
+  /**
+   * Decoding a large body holds several copies of it at once (bytes, text, parsed, the structure);
+   * only a few large ones are decoded and stored at a time, so that 16 concurrent 1.3 MB completions
+   * do not hold 16 sets of copies (the worker's memory stays bounded whatever push delivers).
+   */
+  const heavy = createLimiter(MAX_CONCURRENT_LARGE_BODIES);
+  const isLarge = (message: PubSubMessage, attributes: Record<string, string>) =>
+    attributes.claim_uri !== undefined || (message.data?.length ?? 0) > LARGE_BODY_BASE64_CHARS;
+
   async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    return isLarge(message, attributes) ? heavy(() => apply(message, attributes)) : apply(message, attributes);
+  }
+
+  async function apply(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     const started = clock().getTime();
     const { meta, payload } = await readCompletion(message, attributes);
     const { deliveryId: id, receivedAt, source } = meta;
