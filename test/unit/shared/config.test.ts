@@ -12,7 +12,7 @@ describe('loadWebhookConfig', () => {
       completionsTopic: 'modal-completions',
       dryRun: false,
       claimCheckThresholdBytes: 5 * 1024 * 1024,
-      publishBatchWindowMs: 0,
+      publishBatchWindowMs: 1,
       results: { kind: 'local', dir: './.data/results' },
     });
     expect(Object.isFrozen(config)).toBe(true);
