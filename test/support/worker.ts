@@ -52,7 +52,7 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
   const results = overrides.results ?? createLocalBlobStore(resultsDir);
   const worker = createCompletionWorker({
     config,
-    jobs: createFirestoreJobStore(firestore, collections),
+    jobs: createFirestoreJobStore(firestore, collections, { counterShards: config.batchCounterShards }),
     results,
     batchEvents,
     clock: overrides.clock ?? (() => new Date()),
