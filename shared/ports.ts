@@ -61,9 +61,10 @@ export interface DeadLetterSources {
 export interface JobStore {
   getJob(jobId: string): Promise<JobDoc | undefined>;
   /**
-   * Runs `decide` on the stored job inside a transaction and writes what it says: the job update
-   * or late event, and blind increments of the batch counters (the batch document is not read, so
-   * a thousand jobs finishing at once do not contend on it).
+   * Runs `decide` on the stored job and writes what it says — the job update or late event, its
+   * execution, and a blind increment of one of the batch's counter shards — in one atomic commit,
+   * only if the job is still as read (retried on a conflict). The batch document is neither read
+   * nor written, so a thousand jobs finishing at once do not contend on it.
    */
   applyToJob(jobId: string, decide: (existing: JobDoc | undefined) => JobPlan): Promise<JobPlan>;
   /** The batch document, with `completed_jobs` / `failed_jobs` the sums of its counter shards (shared/batch-counters.ts). */

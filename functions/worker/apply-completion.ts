@@ -1,6 +1,6 @@
 /**
  * Use-case of a `completion` message: read the body by the contract (claim check included), store
- * its files, apply it to the job and its batch counters in one transaction, then let the batch be
+ * its files, apply it to the job and its batch counter shard in one atomic commit, then let the batch be
  * finalised. A synthetic test delivery is only recorded.
  */
 import type { Completion } from '../../shared/completion';
@@ -160,7 +160,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     const completion: Completion = { deliveryId: id, payload, receivedAt, source, ...(meta.operator ? { operator: meta.operator } : {}) };
     // Files first, always before the job says `completed`. Stored under the call's own path and never
     // overwritten, so storing them for a duplicate or late event changes nothing — and a completion
-    // costs no read besides its one transaction.
+    // costs no read besides the job's own.
     completion.files = payload.status === 'success' ? await storeFiles(payload, id, receivedAt) : await storeErrorFile(payload, id, receivedAt);
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 

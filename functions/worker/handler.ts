@@ -1,7 +1,7 @@
 /**
  * The completion worker (CloudEvent function `processCompletion`), fed by a Pub/Sub push
  * subscription. It applies one completion: result files first, then the job document and its
- * batch counters in one transaction, then batch finalisation when the batch is done.
+ * batch counter shard in one atomic commit, then batch finalisation when the batch is done.
  *
  * Idempotent: Pub/Sub delivers at least once and Modal retries, so the same event changes nothing
  * twice. A transient failure throws (Pub/Sub redelivers); a message that can never succeed is
