@@ -3,8 +3,7 @@
  * its files, apply it to the job and its batch counter shard in one atomic commit, then let the batch be
  * finalised. A synthetic test delivery is only recorded.
  */
-import type { Completion } from '../../shared/completion';
-import { planJobUpdate, type JobPlan } from '../../shared/completion';
+import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
 import { PermanentMessageError } from '../../shared/errors';
 import { createLimiter } from '../../shared/limit';
 import { documentError } from '../../shared/job-document';
@@ -29,8 +28,7 @@ export interface ApplyCompletionDeps {
 }
 
 export function createApplyCompletion(deps: ApplyCompletionDeps) {
-  const { jobs, results, clock, logger } = deps;
-  const finalizeIfDone = deps.finalizeIfDone;
+  const { jobs, results, finalizeIfDone, clock, logger } = deps;
 
   async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
     if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
