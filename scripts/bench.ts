@@ -133,12 +133,16 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
   const bare = await serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench-bare.js'));
   const windows = [0, 1, 5];
   const hooks = await Promise.all(windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) })));
+  // Verify, parse, validate and log, but publish nothing: what the webhook costs besides Pub/Sub.
+  const dry = await serve('modalWebhook', { ...env, DRY_RUN: 'true' });
   try {
     const scenarios = [['1 KB', 1024, quick ? 500 : 3000, 20], ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4]] as const;
     for (const [label, bytes, count, concurrency] of scenarios) {
       const bodies = Array.from({ length: count }, (_, i) => payload(bytes, i));
-      for (const target of [bare, ...hooks]) await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
+      for (const target of [bare, ...hooks, dry]) await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
       const b = await cpuPerRequest(bare.fn, bare.url, bodies, concurrency);
+      const d = await cpuPerRequest(dry.fn, dry.url, bodies, concurrency);
+      row(`CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`, f2(b.cpuMs), f2(d.cpuMs), `${f2(b.cpuMs / d.cpuMs)} efficiency`);
       for (const [i, w] of windows.entries()) {
         const h = await cpuPerRequest(hooks[i]!.fn, hooks[i]!.url, bodies, concurrency);
         const goal = label === '1 KB' ? '≥ 0.5' : '≥ 0.7';
@@ -163,7 +167,7 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
     }
     row('peak RSS MiB after three 32 MB bodies', f1(peakRssMiB(bare.fn.child.pid!)), f1(peakRssMiB(hooks[1]!.fn.child.pid!)), '', '< 256');
   } finally {
-    await Promise.all([bare, ...hooks].map((s) => s.fn.stop()));
+    await Promise.all([bare, ...hooks, dry].map((s) => s.fn.stop()));
     await pubsub.close();
   }
 }
