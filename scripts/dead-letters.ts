@@ -41,6 +41,7 @@ export interface ReplayResult {
 /** Publishes the selected entries to the completions topic; without `execute`, only says what it would do. */
 export async function replayDeadLetters(deps: DeadLetterDeps, selection: { ids?: string[]; all?: boolean }, execute: boolean): Promise<ReplayResult> {
   const listing = await deps.sources.list(1000);
+  const sender = createCompletionSender(deps.completions);
   const result: ReplayResult = { replayed: [], skipped: [], dryRun: !execute };
   const toAck: string[] = [];
   try {
@@ -52,7 +53,7 @@ export async function replayDeadLetters(deps: DeadLetterDeps, selection: { ids?:
         continue;
       }
       if (execute) {
-        await createCompletionSender(deps.completions).replay(entry.data, entry.attributes, entry.id);
+        await sender.replay(entry.data, entry.attributes, entry.id);
         if (entry.source === 'subscription') toAck.push(entry.id);
         else await deps.sources.markReplayed(entry.id, deps.clock());
       }
