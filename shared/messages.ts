@@ -25,6 +25,7 @@ import {
 /** Deepest nesting of objects and arrays a payload may have; deeper ones are refused (422). */
 export const MAX_JSON_DEPTH = 32;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const NOT_UTF8_JSON = { ok: false, code: 'invalid_json', message: 'body is not valid UTF-8 JSON' } as const;
 
 export type BodyVerdict =
   | { ok: true; payload: CompletionPayload }
@@ -58,11 +59,12 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
 /** The one decoding of a completion body: UTF-8 (a leading BOM ignored), JSON, bounded depth, schema. */
 export function decodeCompletionBody(body: Buffer): BodyVerdict {
   const bytes = body.subarray(0, 3).equals(UTF8_BOM) ? body.subarray(3) : body;
+  if (!isUtf8(bytes)) return NOT_UTF8_JSON;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    json = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return { ok: false, code: 'invalid_json', message: 'body is not valid UTF-8 JSON' };
+    return NOT_UTF8_JSON;
   }
   return validateCompletion(json);
 }
@@ -75,7 +77,7 @@ export function decodeCompletionBody(body: Buffer): BodyVerdict {
  * agree (test/unit/shared/messages.test.ts).
  */
 export function decodeParsedCompletionBody(body: Buffer, parsed: unknown): BodyVerdict {
-  if (!isUtf8(body)) return { ok: false, code: 'invalid_json', message: 'body is not valid UTF-8 JSON' };
+  if (!isUtf8(body)) return NOT_UTF8_JSON;
   return validateCompletion(parsed);
 }
 
