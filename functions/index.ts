@@ -11,15 +11,15 @@ import { createFirestore, createFirestoreJobStore } from '../shared/adapters/fir
 import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
-import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../shared/config';
-import { filterBodyParserErrors } from '../shared/framework-errors';
-import { createLogger, type Logger } from '../shared/log';
+import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../shared/config/config';
+import { filterBodyParserErrors } from '../shared/platform/framework-errors';
+import { createLogger, type Logger } from '../shared/observability/log';
 import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
 import { createAdminHandler } from './admin/handler';
 import { createReconciler } from './reconciler/handler';
-import { serviceVersion } from '../shared/version';
-import { createStatsBuffer } from '../shared/stats';
+import { serviceVersion } from '../shared/platform/version';
+import { createStatsBuffer } from '../shared/observability/stats';
 
 type Env = Record<string, string | undefined>;
 

@@ -2,10 +2,10 @@
  * The small interfaces the handlers receive. Adapters in `shared/adapters/` implement them with
  * Google clients; nothing else imports a Google client.
  */
-import type { BatchSummary } from './batch';
-import type { BatchDelta, JobPlan } from './completion';
+import type { BatchSummary } from './batch/batch';
+import type { BatchDelta, JobPlan } from './completion/completion';
 export type { JobPlan };
-import type { BatchDoc, ExecutionDoc, JobDoc } from './schemas';
+import type { BatchDoc, ExecutionDoc, JobDoc } from './contract/schemas';
 export type { ExecutionDoc };
 
 /** A Pub/Sub topic. Resolves with the message id once Pub/Sub has the message. */
@@ -67,7 +67,7 @@ export interface JobStore {
    * nor written, so a thousand jobs finishing at once do not contend on it.
    */
   applyToJob(jobId: string, decide: (existing: JobDoc | undefined) => JobPlan): Promise<JobPlan>;
-  /** The batch document, with `completed_jobs` / `failed_jobs` the sums of its counter shards (shared/batch-counters.ts). */
+  /** The batch document, with `completed_jobs` / `failed_jobs` the sums of its counter shards (shared/batch/batch-counters.ts). */
   getBatch(batchId: string): Promise<BatchDoc | undefined>;
   /**
    * Writes the shards' sums into the batch document's public counts, unless another writer did

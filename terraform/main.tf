@@ -1,6 +1,6 @@
 # Project, APIs and names shared by the other files. cloudresourcemanager and serviceusage must be
 # enabled before the first plan (it reads the project and enables the rest through them):
-# scripts/bootstrap-project.sh does it once per project.
+# scripts/deploy/bootstrap-project.sh does it once per project.
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -24,7 +24,7 @@ locals {
     "storage.googleapis.com",
   ]
 
-  # Created by scripts/bootstrap-project.sh (`gcloud beta services identity create`) before the first
+  # Created by scripts/deploy/bootstrap-project.sh (`gcloud beta services identity create`) before the first
   # apply: the google provider creates service identities only in its beta flavour.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 

@@ -4,16 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Request } from '@google-cloud/functions-framework';
-import type { AdminConfig } from '../../shared/config';
-import { planCancel } from '../../shared/completion';
-import { deliveryId } from '../../shared/delivery';
-import { HttpError } from '../../shared/errors';
-import type { Logger } from '../../shared/log';
-import { createCompletionSender } from '../../shared/completion-sender';
-import { decodeCompletionBody, encodeBatchCheck } from '../../shared/messages';
-import type { ModalClient, SignedAnswer } from '../../shared/modal-client';
+import type { AdminConfig } from '../../shared/config/config';
+import { planCancel } from '../../shared/completion/completion';
+import { deliveryId } from '../../shared/contract/delivery';
+import { HttpError } from '../../shared/platform/errors';
+import type { Logger } from '../../shared/observability/log';
+import { createCompletionSender } from '../../shared/completion/completion-sender';
+import { decodeCompletionBody, encodeBatchCheck } from '../../shared/contract/messages';
+import type { ModalClient, SignedAnswer } from '../../shared/modal/modal-client';
 import type { AdminStore, Clock, Publisher } from '../../shared/ports';
-import { idSchema, TERMINAL_STATUSES } from '../../shared/schemas';
+import { idSchema, TERMINAL_STATUSES } from '../../shared/contract/schemas';
 import { cancelSchema, parse, registerBatchSchema, registerExecutionSchema, testSchema } from './requests';
 import { route, type Route } from './router';
 

@@ -5,11 +5,11 @@
  * once a delivery from it verifies with the current secret.
  */
 import { z } from 'zod';
-import type { AdminConfig } from '../../shared/config';
-import { HttpError } from '../../shared/errors';
-import type { Logger } from '../../shared/log';
-import type { ModalClient } from '../../shared/modal-client';
-import { appState, modalSecretCommand, type AppState } from '../../shared/modal-config';
+import type { AdminConfig } from '../../shared/config/config';
+import { HttpError } from '../../shared/platform/errors';
+import type { Logger } from '../../shared/observability/log';
+import type { ModalClient } from '../../shared/modal/modal-client';
+import { appState, modalSecretCommand, type AppState } from '../../shared/modal/modal-config';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
 import { route, type Route } from './router';

@@ -5,10 +5,10 @@
  * docs/openapi.yaml.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
-import type { AdminConfig } from '../../shared/config';
-import { errorAnswer, HttpError } from '../../shared/errors';
-import type { Logger } from '../../shared/log';
-import { createModalClient } from '../../shared/modal-client';
+import type { AdminConfig } from '../../shared/config/config';
+import { errorAnswer, HttpError } from '../../shared/platform/errors';
+import type { Logger } from '../../shared/observability/log';
+import { createModalClient } from '../../shared/modal/modal-client';
 import type { AdminStore, Clock, Publisher } from '../../shared/ports';
 import { createCommandRoutes } from './commands';
 import { createConfigureRoute } from './configure';

@@ -2,11 +2,11 @@
  * The admin API's read routes: status, metrics, active executions, and executions, jobs and batches
  * as stored. They change nothing.
  */
-import type { AdminConfig } from '../../shared/config';
-import { HttpError } from '../../shared/errors';
-import { windowMetrics } from '../../shared/metrics';
+import type { AdminConfig } from '../../shared/config/config';
+import { HttpError } from '../../shared/platform/errors';
+import { windowMetrics } from '../../shared/observability/metrics';
 import type { AdminStore, Clock } from '../../shared/ports';
-import { idSchema } from '../../shared/schemas';
+import { idSchema } from '../../shared/contract/schemas';
 import { activeQuerySchema, pageToken, parse, readPageToken } from './requests';
 import { route, type Route } from './router';
 

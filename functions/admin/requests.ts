@@ -1,7 +1,7 @@
 /** The admin API's request shapes and its page-token codec; a bad request is 422 with the failing fields. */
 import { z } from 'zod';
-import { HttpError } from '../../shared/errors';
-import { describeIssues, idSchema, type ExecutionDoc } from '../../shared/schemas';
+import { HttpError } from '../../shared/platform/errors';
+import { describeIssues, idSchema, type ExecutionDoc } from '../../shared/contract/schemas';
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value ?? {});

@@ -10,12 +10,12 @@
  * the completions topic, marked `source: poll`, which the worker applies (and counts by source).
  */
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import type { ReconcilerConfig } from '../../shared/config';
-import type { Logger } from '../../shared/log';
+import type { ReconcilerConfig } from '../../shared/config/config';
+import type { Logger } from '../../shared/observability/log';
 import type { Clock, ExecutionDoc, Publisher, ReconcilerStore } from '../../shared/ports';
-import { createCompletionSender } from '../../shared/completion-sender';
-import { completionPayloadSchema } from '../../shared/schemas';
-import { createModalClient } from '../../shared/modal-client';
+import { createCompletionSender } from '../../shared/completion/completion-sender';
+import { completionPayloadSchema } from '../../shared/contract/schemas';
+import { createModalClient } from '../../shared/modal/modal-client';
 
 export interface ReconcilerDeps {
   config: Readonly<ReconcilerConfig>;

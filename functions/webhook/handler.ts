@@ -8,16 +8,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import type { WebhookConfig } from '../../shared/config';
-import { withDeadline } from '../../shared/deadline';
-import { deliveryId } from '../../shared/delivery';
-import { errorAnswer, HttpError } from '../../shared/errors';
-import { traceFields, type Logger } from '../../shared/log';
-import { decodeCompletionBody, decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/messages';
+import type { WebhookConfig } from '../../shared/config/config';
+import { withDeadline } from '../../shared/platform/deadline';
+import { deliveryId } from '../../shared/contract/delivery';
+import { errorAnswer, HttpError } from '../../shared/platform/errors';
+import { traceFields, type Logger } from '../../shared/observability/log';
+import { decodeCompletionBody, decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
-import type { CompletionPayload } from '../../shared/schemas';
-import { verifyRequest } from '../../shared/signature';
-import type { StatsBuffer } from '../../shared/stats';
+import type { CompletionPayload } from '../../shared/contract/schemas';
+import { verifyRequest } from '../../shared/contract/signature';
+import type { StatsBuffer } from '../../shared/observability/stats';
 
 export const COMPLETION_PATHS = ['/', '/api/v3/webhooks/modal/completion'];
 export const HEALTH_PATHS = ['/health', '/api/v3/webhooks/modal/health'];
@@ -212,7 +212,7 @@ function methodNotAllowed(res: Response, allow: string): HttpError {
 }
 
 /**
- * Decodes a verified body by the worker's own rules (shared/messages.ts), so that what is answered
+ * Decodes a verified body by the worker's own rules (shared/contract/messages.ts), so that what is answered
  * 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422. The
  * framework's parse of the same bytes is reused when it made one.
  */

@@ -3,15 +3,15 @@
  * its files, apply it to the job and its batch counter shard in one atomic commit, then let the batch be
  * finalised. A synthetic test delivery is only recorded.
  */
-import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion';
-import { PermanentMessageError } from '../../shared/errors';
-import { createLimiter } from '../../shared/limit';
-import { documentError } from '../../shared/job-document';
-import type { Logger } from '../../shared/log';
-import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/messages';
+import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion/completion';
+import { PermanentMessageError } from '../../shared/platform/errors';
+import { createLimiter } from '../../shared/platform/limit';
+import { documentError } from '../../shared/completion/job-document';
+import type { Logger } from '../../shared/observability/log';
+import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore } from '../../shared/ports';
-import type { CompletionPayload } from '../../shared/schemas';
-import { decodeStructure } from '../../shared/structure';
+import type { CompletionPayload } from '../../shared/contract/schemas';
+import { decodeStructure } from '../../shared/contract/structure';
 import type { PubSubMessage, WorkerOutcome } from './types';
 
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
@@ -37,7 +37,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     return body;
   }
 
-  /** The envelope and the body, by the contract the webhook used (shared/messages.ts). */
+  /** The envelope and the body, by the contract the webhook used (shared/contract/messages.ts). */
   async function readCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
     const envelope = decodeCompletionEnvelope(attributes);
     if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);

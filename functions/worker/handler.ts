@@ -9,13 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { createBatchFinalizer } from '../../shared/batch-finalization';
-import type { WorkerConfig } from '../../shared/config';
-import { PermanentMessageError, RetryLaterError } from '../../shared/errors';
-import { classifyFailure, createRetryBudget } from '../../shared/failures';
-import type { Logger } from '../../shared/log';
+import { createBatchFinalizer } from '../../shared/batch/batch-finalization';
+import type { WorkerConfig } from '../../shared/config/config';
+import { PermanentMessageError, RetryLaterError } from '../../shared/platform/errors';
+import { classifyFailure, createRetryBudget } from '../../shared/completion/failures';
+import type { Logger } from '../../shared/observability/log';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
-import { batchCheckAttributesSchema } from '../../shared/schemas';
+import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
 import { createRecordStats } from './record-stats';
 import type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';

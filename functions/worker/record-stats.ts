@@ -1,7 +1,7 @@
 /** Use-case of a `webhook_stats` message: one webhook instance's per-minute counters, stored idempotently. */
-import { PermanentMessageError } from '../../shared/errors';
+import { PermanentMessageError } from '../../shared/platform/errors';
 import type { JobStore } from '../../shared/ports';
-import { webhookStatsSchema } from '../../shared/schemas';
+import { webhookStatsSchema } from '../../shared/contract/schemas';
 import type { PubSubMessage, WorkerOutcome } from './types';
 
 export function createRecordStats(jobs: Pick<JobStore, 'recordWebhookStats'>) {

@@ -1,13 +1,13 @@
 /**
  * The operator's Firestore store (admin API and reconciler): executions, registration, listings for
- * the metrics, and the reconciler's stale marking — each decision made by shared/store-rules.ts.
+ * the metrics, and the reconciler's stale marking — each decision made by shared/completion/store-rules.ts.
  * Also `readPath`, what `npm run show` prints.
  */
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
-import type { Collections } from '../config';
+import type { Collections } from '../config/config';
 import type { AdminStore, CompletionRecord, ReconcilerStore, WebhookStatsDoc } from '../ports';
-import { batchDocSchema, executionDocSchema, jobDocSchema, type BatchDoc, type ExecutionDoc, type JobDoc } from '../schemas';
-import { planExecutionRegistration, planStale } from '../store-rules';
+import { batchDocSchema, executionDocSchema, jobDocSchema, type BatchDoc, type ExecutionDoc, type JobDoc } from '../contract/schemas';
+import { planExecutionRegistration, planStale } from '../completion/store-rules';
 import { createFirestoreJobStore, parsed, plain } from './firestore';
 
 function execution(id: string, data: FirebaseFirestore.DocumentData): ExecutionDoc {

@@ -1,20 +1,20 @@
 /**
  * Firestore adapters. They read, run the pure decisions of shared/ (completion.ts, store-rules.ts)
  * inside their transactions, and write what those say; documents read back are parsed with the
- * schemas of shared/schemas.ts, never cast. The job update runs in a transaction that reads only the
+ * schemas of shared/contract/schemas.ts, never cast. The job update runs in a transaction that reads only the
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
 import { FieldValue, Firestore, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import type { z } from 'zod';
-import { isBatchDone, summaryIsCurrent } from '../batch';
-import { createLimiter } from '../limit';
-import type { Collections } from '../config';
-import type { JobPlan } from '../completion';
+import { isBatchDone, summaryIsCurrent } from '../batch/batch';
+import { createLimiter } from '../platform/limit';
+import type { Collections } from '../config/config';
+import type { JobPlan } from '../completion/completion';
 import type { JobStore } from '../ports';
-import { counterShard, rollupNeeded, sumShards } from '../batch-counters';
-import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../schemas';
-import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../store-rules';
+import { counterShard, rollupNeeded, sumShards } from '../batch/batch-counters';
+import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../contract/schemas';
+import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../completion/store-rules';
 
 export function createFirestore(projectId: string | undefined, databaseId: string): Firestore {
   return new Firestore({ ...(projectId ? { projectId } : {}), databaseId, ignoreUndefinedProperties: true });
@@ -59,7 +59,7 @@ function writePlan(db: Firestore, c: Collections, shards: number, batch: WriteBa
   const execution = executionUpdateFor(plan);
   if (execution) batch.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
   if (plan.batch) {
-    // One of the batch's counter shards, never the batch document itself (shared/batch-counters.ts).
+    // One of the batch's counter shards, never the batch document itself (shared/batch/batch-counters.ts).
     const { batchId, completed, failed } = plan.batch;
     batch.set(
       counters(db, c, batchId).doc(String(counterShard(jobId, shards))),
@@ -87,7 +87,7 @@ async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Tr
   return { ...(batch ?? {}), ...sumShards(shards.docs.map((d) => d.data())) };
 }
 
-/** Job updates one process runs at once (see shared/limit.ts). */
+/** Job updates one process runs at once (see shared/platform/limit.ts). */
 const MAX_CONCURRENT_JOB_TRANSACTIONS = 32;
 /** Attempts per job update when another writer changed the job between read and commit. */
 const JOB_WRITE_ATTEMPTS = 10;

@@ -1,4 +1,4 @@
-import type { ResultsLocation } from '../config';
+import type { ResultsLocation } from '../config/config';
 import type { BlobStore } from '../ports';
 import { createGcsBlobStore, createStorage } from './gcs';
 import { createLocalBlobStore } from './local-files';

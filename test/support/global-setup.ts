@@ -3,7 +3,7 @@
  * named by PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST are used) and stopped in global-teardown.
  * Test files isolate themselves with their own collection names and topics.
  */
-import { startEmulators, type Emulators } from '../../scripts/emulators';
+import { startEmulators, type Emulators } from '../../scripts/local/emulators';
 
 export const TEST_PROJECT = 'demo-omtx-test';
 

@@ -1,4 +1,4 @@
-import type { Emulators } from '../../scripts/emulators';
+import type { Emulators } from '../../scripts/local/emulators';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __emulators?: Emulators }).__emulators?.stop();

@@ -3,7 +3,7 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sign } from '../../shared/signature';
+import { sign } from '../../shared/contract/signature';
 
 let counter = 0;
 

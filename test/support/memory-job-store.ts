@@ -1,12 +1,12 @@
 /**
  * A JobStore in memory, for unit tests of the worker's use-cases without Firestore. It runs the same
- * pure decisions as the Firestore adapter (shared/store-rules.ts); each call is atomic, as a
+ * pure decisions as the Firestore adapter (shared/completion/store-rules.ts); each call is atomic, as a
  * transaction is there.
  */
-import { isBatchDone, summaryIsCurrent } from '../../shared/batch';
+import { isBatchDone, summaryIsCurrent } from '../../shared/batch/batch';
 import type { DeadLetter, JobStore } from '../../shared/ports';
-import type { BatchDoc, JobDoc } from '../../shared/schemas';
-import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../../shared/store-rules';
+import type { BatchDoc, JobDoc } from '../../shared/contract/schemas';
+import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../../shared/completion/store-rules';
 
 /** A deep copy that keeps Dates as this realm's Dates (jest's structuredClone returns another realm's). */
 function clone<T>(value: T): T {

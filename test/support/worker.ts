@@ -7,12 +7,12 @@ import type { Firestore } from '@google-cloud/firestore';
 import { createCompletionWorker, type PubSubMessage } from '../../functions/worker/handler';
 import { createFirestore, createFirestoreJobStore } from '../../shared/adapters/firestore';
 import { createLocalBlobStore } from '../../shared/adapters/local-files';
-import { loadWorkerConfig } from '../../shared/config';
-import { deliveryId } from '../../shared/delivery';
-import { memoryLogger } from '../../shared/log';
+import { loadWorkerConfig } from '../../shared/config/config';
+import { deliveryId } from '../../shared/contract/delivery';
+import { memoryLogger } from '../../shared/observability/log';
 import type { BlobStore, Publisher } from '../../shared/ports';
-import { encodeCompletion } from '../../shared/messages';
-import { completionPayloadSchema } from '../../shared/schemas';
+import { encodeCompletion } from '../../shared/contract/messages';
+import { completionPayloadSchema } from '../../shared/contract/schemas';
 
 let db: Firestore | undefined;
 export function emulatorFirestore(): Firestore {
@@ -76,7 +76,7 @@ export function testWorker(env: Record<string, string> = {}, overrides: { result
 let messageCounter = 0;
 
 /** The Pub/Sub message the webhook publishes for `payload`. */
-/** A completion message as the webhook publishes it (shared/messages.ts), with `extra` attributes. */
+/** A completion message as the webhook publishes it (shared/contract/messages.ts), with `extra` attributes. */
 export function completionMessage(payload: Record<string, unknown>, extra: Record<string, string> = {}): PubSubMessage {
   const parsed = completionPayloadSchema.parse(payload);
   const body = Buffer.from(JSON.stringify(payload));

@@ -10,10 +10,10 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createWebhookHandler } from '../../../functions/webhook/handler';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
-import { loadWebhookConfig } from '../../../shared/config';
-import { memoryLogger } from '../../../shared/log';
+import { loadWebhookConfig } from '../../../shared/config/config';
+import { memoryLogger } from '../../../shared/observability/log';
 import type { Publisher } from '../../../shared/ports';
-import { sign, signStandard, verifyRequest } from '../../../shared/signature';
+import { sign, signStandard, verifyRequest } from '../../../shared/contract/signature';
 import { serveHttp } from '../../support/http';
 
 const examples = join(__dirname, '..', '..', '..', 'examples', 'modal');

@@ -3,13 +3,13 @@ import type { Request } from '@google-cloud/functions-framework';
 import { createCommandRoutes } from '../../../../functions/admin/commands';
 import { pageToken, readPageToken } from '../../../../functions/admin/requests';
 import { matchRoute, route } from '../../../../functions/admin/router';
-import { planCancel } from '../../../../shared/completion';
-import { loadAdminConfig } from '../../../../shared/config';
-import { HttpError } from '../../../../shared/errors';
-import { memoryLogger } from '../../../../shared/log';
-import { createModalClient } from '../../../../shared/modal-client';
+import { planCancel } from '../../../../shared/completion/completion';
+import { loadAdminConfig } from '../../../../shared/config/config';
+import { HttpError } from '../../../../shared/platform/errors';
+import { memoryLogger } from '../../../../shared/observability/log';
+import { createModalClient } from '../../../../shared/modal/modal-client';
 import type { AdminStore, Publisher } from '../../../../shared/ports';
-import type { ExecutionDoc, JobDoc } from '../../../../shared/schemas';
+import type { ExecutionDoc, JobDoc } from '../../../../shared/contract/schemas';
 
 it('matches routes, their parameters, and says which methods a known path takes', () => {
   const routes = [route('GET', '/x/{id}', async () => ({ status: 200, body: null })), route('POST', '/x/{id}/cancel', async () => ({ status: 200, body: null }))];

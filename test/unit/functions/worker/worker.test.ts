@@ -1,10 +1,10 @@
 /** The worker's dispatch and use-cases on an in-memory store: no Firestore, no Pub/Sub. */
 import { createCompletionWorker, type PubSubMessage } from '../../../../functions/worker/handler';
-import { loadWorkerConfig } from '../../../../shared/config';
-import { deliveryId } from '../../../../shared/delivery';
-import { memoryLogger } from '../../../../shared/log';
-import { encodeBatchCheck, encodeCompletion, encodeWebhookStats } from '../../../../shared/messages';
-import { completionPayloadSchema } from '../../../../shared/schemas';
+import { loadWorkerConfig } from '../../../../shared/config/config';
+import { deliveryId } from '../../../../shared/contract/delivery';
+import { memoryLogger } from '../../../../shared/observability/log';
+import { encodeBatchCheck, encodeCompletion, encodeWebhookStats } from '../../../../shared/contract/messages';
+import { completionPayloadSchema } from '../../../../shared/contract/schemas';
 import { memoryBlobStore, memoryJobStore } from '../../../support/memory-job-store';
 
 function setup() {

@@ -1,0 +1,321 @@
+/**
+ * `npm run bench`: what an acknowledgement and a completion cost, measured side by side in one run
+ * on this machine, with a bare Functions Framework handler (answers 202, nothing else) beside every
+ * webhook figure. Every handler runs in its own process, as on Cloud Functions, and its CPU is read
+ * from that process (/proc/<pid>/stat), so the emulators' and the load generator's CPU do not count.
+ *
+ *   npm run bench                  everything (a few minutes)
+ *   npm run bench -- --quick       smaller counts, for a quick look
+ *   npm run bench -- --only e2e    one or more sections: ack, e2e, batch
+ *
+ * Prints one table; README's Performance section shows its latest output.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { tmpdir } from 'node:os';
+import { createCompletionWorker } from '../../functions/worker/handler';
+import { createFirestore, createFirestoreJobStore } from '../../shared/adapters/firestore';
+import { createLocalBlobStore } from '../../shared/adapters/local-files';
+import { loadWorkerConfig } from '../../shared/config/config';
+import { createLogger } from '../../shared/observability/log';
+import { encodeOwnCompletion } from '../../shared/contract/messages';
+import type { JobStore } from '../../shared/ports';
+import { completionPayloadSchema } from '../../shared/contract/schemas';
+import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
+import { sign } from '../../shared/contract/signature';
+import { freePort, startEmulators } from '../local/emulators';
+import { projectRoot, serveFunction, startLocalStack, waitForPort, type ServedFunction } from '../local/local-stack';
+
+const PROJECT = 'demo-omtx-bench';
+const SECRET = randomBytes(32).toString('base64');
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+
+interface Row {
+  figure: string;
+  bare: string;
+  webhook: string;
+  ratio: string;
+  goal: string;
+}
+const rows: Row[] = [];
+const row = (figure: string, bare: string, webhook: string, ratio: string, goal = '') => rows.push({ figure, bare, webhook, ratio, goal });
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
+}
+
+function payload(bytes: number, i: number, batchId?: string): string {
+  const seed = JSON.parse(readFileSync(join(projectRoot(), 'test', 'fixtures', 'seed-success.json'), 'utf8'));
+  seed.call_id = `bench-call-${i}`;
+  seed.metadata = { job_id: `bench-job-${i}`, ...(batchId ? { batch_id: batchId } : {}) };
+  const base = JSON.stringify({ ...seed, result: { ...seed.result, structure_file_base64: '' } }).length;
+  seed.result.structure_file_base64 = Buffer.alloc(Math.max(0, Math.floor(((bytes - base) * 3) / 4)), 'A').toString('base64');
+  return JSON.stringify(seed);
+}
+
+async function post(url: string, body: string): Promise<number> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-modal-signature': sign(SECRET, body), 'x-modal-timestamp': String(Math.floor(Date.now() / 1000)) },
+    body,
+  });
+  await res.arrayBuffer();
+  if (res.status >= 300) throw new Error(`unexpected ${res.status} from ${url}`);
+  return res.status;
+}
+
+/** Closed loop: `concurrency` requests in flight until all are sent. */
+async function closedLoop(url: string, bodies: string[], concurrency: number): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const t = performance.now();
+      await post(url, body);
+      latencies.push(performance.now() - t);
+    }
+  }));
+  return { perSecond: bodies.length / ((performance.now() - started) / 1000), latencies: latencies.sort((a, b) => a - b) };
+}
+
+/** Open loop: one request every 1000/rate ms, whatever the answers, as a steady sender does. */
+async function openLoop(url: string, bodies: string[], rate: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(bodies.map(async (body, i) => {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = performance.now();
+    await post(url, body);
+    latencies.push(performance.now() - t);
+  }));
+  return latencies.sort((a, b) => a - b);
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function peakRssMiB(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** CPU milliseconds the process spent per request while serving `bodies`. */
+async function cpuPerRequest(fn: ServedFunction, url: string, bodies: string[], concurrency: number) {
+  const before = cpuTicks(fn.child.pid!);
+  const load = await closedLoop(url, bodies, concurrency);
+  const ms = ((cpuTicks(fn.child.pid!) - before) * 1000) / TICKS_PER_SECOND;
+  return { cpuMs: ms / bodies.length, ...load };
+}
+
+async function serve(target: string, env: Record<string, string>, source?: string): Promise<{ fn: ServedFunction; url: string }> {
+  const port = await freePort();
+  const fn = serveFunction(target, 'http', port, env, () => undefined, source);
+  await waitForPort(port, fn.child, fn.output);
+  return { fn, url: `http://127.0.0.1:${port}/api/v3/webhooks/modal/completion` };
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
+  const pubsub = createPubSub(PROJECT);
+  const topic = `bench-${randomBytes(3).toString('hex')}`;
+  await createPubSubAdmin(pubsub).ensureTopic(topic);
+  const env = { ...emulatorEnv, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none', MODAL_WEBHOOK_SECRET: SECRET, COMPLETIONS_TOPIC: topic, STATS_FLUSH_SECONDS: '30', NODE_ENV: 'production' };
+  const bare = await serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
+  const windows = [0, 1, 5];
+  const hooks = await Promise.all(windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) })));
+  // Verify, parse, validate and log, but publish nothing: what the webhook costs besides Pub/Sub.
+  const dry = await serve('modalWebhook', { ...env, DRY_RUN: 'true' });
+  try {
+    const scenarios = [['1 KB', 1024, quick ? 500 : 3000, 20], ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4]] as const;
+    for (const [label, bytes, count, concurrency] of scenarios) {
+      const bodies = Array.from({ length: count }, (_, i) => payload(bytes, i));
+      for (const target of [bare, ...hooks, dry]) await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
+      const b = await cpuPerRequest(bare.fn, bare.url, bodies, concurrency);
+      const d = await cpuPerRequest(dry.fn, dry.url, bodies, concurrency);
+      row(`CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`, f2(b.cpuMs), f2(d.cpuMs), `${f2(b.cpuMs / d.cpuMs)} efficiency`);
+      for (const [i, w] of windows.entries()) {
+        const h = await cpuPerRequest(hooks[i]!.fn, hooks[i]!.url, bodies, concurrency);
+        const goal = label === '1 KB' ? '≥ 0.5' : '≥ 0.7';
+        row(`CPU ms per ack, ${label} ×${count}, c=${concurrency}, batch window ${w} ms${w === 1 ? ' (default)' : ''}`, f2(b.cpuMs), f2(h.cpuMs), `${f2(b.cpuMs / h.cpuMs)} efficiency`, w === 1 ? goal : '');
+        row(`  acks/s`, b.perSecond.toFixed(0), h.perSecond.toFixed(0), `${f2(h.perSecond / b.perSecond)}×`);
+      }
+    }
+
+    // A steady sender: 200 requests per second of 1 KB.
+    const rate = 200;
+    const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) => payload(1024, 50_000 + i));
+    const bl = await openLoop(bare.url, bodies, rate);
+    const hl = await openLoop(hooks[1]!.url, bodies, rate); // the default window, 1 ms
+    row(`ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms`, f1(percentile(bl, 50)), f1(percentile(hl, 50)), `${f1(percentile(hl, 50) / percentile(bl, 50))}×`, '< 5');
+    row(`  p99 ms`, f1(percentile(bl, 99)), f1(percentile(hl, 99)), `${f1(percentile(hl, 99) / percentile(bl, 99))}×`, '< 20');
+
+    // Memory with the largest body Cloud Run takes.
+    const big = payload(32 * 1024 * 1024 - 4096, 90_000);
+    for (let i = 0; i < 3; i++) {
+      await post(bare.url, big);
+      await post(hooks[1]!.url, big).catch(() => undefined);
+    }
+    row('peak RSS MiB after three 32 MB bodies', f1(peakRssMiB(bare.fn.child.pid!)), f1(peakRssMiB(hooks[1]!.fn.child.pid!)), '', '< 256');
+  } finally {
+    await Promise.all([bare, ...hooks, dry].map((s) => s.fn.stop()));
+    await pubsub.close();
+  }
+}
+
+async function endToEnd(quick: boolean): Promise<void> {
+  const run = randomBytes(3).toString('hex');
+  const collections = { JOBS_COLLECTION: `bench_jobs_${run}`, BATCHES_COLLECTION: `bench_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `b${run}_` };
+  const workerLines: Array<Record<string, unknown>> = [];
+  const stack = await startLocalStack({
+    projectId: PROJECT,
+    secret: SECRET,
+    completionsTopic: `bench-completions-${run}`,
+    batchEventsTopic: `bench-events-${run}`,
+    env: { ...collections, ...(process.env.CLAIM_CHECK_THRESHOLD_BYTES ? { CLAIM_CHECK_THRESHOLD_BYTES: process.env.CLAIM_CHECK_THRESHOLD_BYTES } : {}) },
+    onLog: (service, line) => {
+      if (service !== 'worker' || !line.includes('"completionApplied"')) return;
+      try {
+        workerLines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not JSON
+      }
+    },
+  });
+  const db = createFirestore(PROJECT, '(default)');
+  const url = `${stack.webhookUrl}/api/v3/webhooks/modal/completion`;
+  /** The worker's completionApplied lines of jobs starting with `prefix`, once there are `n` (read from its log, so nothing polls Firestore meanwhile). */
+  const applied = async (prefix: string, n: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const mine = workerLines.filter((l) => String(l.job_id).startsWith(prefix));
+      if (mine.length >= n || Date.now() > deadline) return mine;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  try {
+    // 50 completions per second for 10 s, each in no batch: webhook received → job completed.
+    // Warm-up: the worker's first completions open its channels; measure only once they are applied.
+    await closedLoop(url, Array.from({ length: 30 }, (_, i) => payload(1024, 70_000 + i)), 4);
+    await applied('bench-job-7', 30, 60_000);
+    const n = quick ? 100 : 500;
+    const bodies = Array.from({ length: n }, (_, i) => payload(1024, 100_000 + i));
+    await openLoop(url, bodies, 50);
+    const lines = await applied('bench-job-1', n, 60_000);
+    const latencies = sorted(lines.map((l) => Number(l.processing_latency_ms)));
+    row(`end to end at 50/s ×${n} (webhook received → job completed): p50 ms`, '', f1(percentile(latencies, 50)), `${latencies.length}/${n} completed`, '< 100');
+    row('  p99 ms', '', f1(percentile(latencies, 99)), '', '< 250');
+    const own = sorted(lines.map((l) => Number(l.duration_ms)));
+    row("  worker's own time per completion: p50 / p99 ms", '', `${f1(percentile(own, 50))} / ${f1(percentile(own, 99))}`, 'files, then read + one atomic write');
+
+    // Worker memory while taking 1.3 MB completions at full speed.
+    const large = Array.from({ length: quick ? 20 : 80 }, (_, i) => payload(1.3 * 1024 * 1024, 200_000 + i));
+    await closedLoop(url, large, 8);
+    await applied('bench-job-2', large.length, 120_000);
+    row(`worker peak RSS MiB, ×${large.length} 1.3 MB completions at full speed`, '', f1(peakRssMiB(stack.functions.worker.child.pid!)), '', '< 256');
+
+    // A hot batch: 1,000 jobs of one batch completing at once.
+    const size = quick ? 200 : 1000;
+    const batchId = `hot-${run}`;
+    await db.collection(collections.BATCHES_COLLECTION).doc(batchId).set({ total_jobs: size });
+    const hot = Array.from({ length: size }, (_, i) => payload(1024, 300_000 + i, batchId));
+    const started = Date.now();
+    await closedLoop(url, hot, 50);
+    const acked = Date.now() - started;
+    let batch: FirebaseFirestore.DocumentData | undefined;
+    while (Date.now() - started < 120_000) {
+      batch = (await db.collection(collections.BATCHES_COLLECTION).doc(batchId).get()).data();
+      if (batch?.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const finalized = Date.now() - started;
+    const exact = batch?.status === 'completed' && batch.completed_jobs === size && batch.summary?.completed_jobs === size;
+    row(`hot batch: ${size} jobs at once (c=50) → finalised, s`, '', `${(finalized / 1000).toFixed(1)} (acks done at ${(acked / 1000).toFixed(1)})`, exact ? 'counts exact, finalised once' : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs })}`, '< 5');
+  } finally {
+    await db.terminate();
+    await stack.stop();
+  }
+}
+
+/**
+ * A 10,000-job batch through the worker's use-cases against the Firestore emulator (the webhook and
+ * Pub/Sub are measured above; here the question is the batch document): counts exact, finalised
+ * once, and how often the batch document itself was written.
+ */
+async function bigBatch(quick: boolean): Promise<void> {
+  const run = randomBytes(3).toString('hex');
+  const config = loadWorkerConfig({ JOBS_COLLECTION: `big_jobs_${run}`, BATCHES_COLLECTION: `big_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `big${run}_`, RESULTS_DIR: join(tmpdir(), `omtx-bench-${run}`) });
+  const db = createFirestore(PROJECT, '(default)');
+  const store = createFirestoreJobStore(db, config.collections, { counterShards: config.batchCounterShards });
+  let rollups = 0;
+  const counted: JobStore = { ...store, rollupBatchCounts: async (...args) => { const wrote = await store.rollupBatchCounts(...args); if (wrote) rollups++; return wrote; } };
+  const lines: Array<Record<string, unknown>> = [];
+  const worker = createCompletionWorker({ config, jobs: counted, results: createLocalBlobStore(config.results.kind === 'local' ? config.results.dir : tmpdir()), clock: () => new Date(), logger: createLogger((l) => { if (l.includes('batchCompleted')) lines.push(JSON.parse(l) as Record<string, unknown>); }) });
+  const size = quick ? 1000 : 10_000;
+  const batchId = `big-${run}`;
+  await db.collection(config.collections.batches).doc(batchId).set({ total_jobs: size });
+  const messages = Array.from({ length: size }, (_, i) => {
+    const p = completionPayloadSchema.parse({ call_id: `big-call-${i}`, status: i % 10 === 0 ? 'failure' : 'success', ...(i % 10 === 0 ? {} : { result: { affinity: i / size } }), metadata: { job_id: `big-job-${i}`, batch_id: batchId } });
+    const m = encodeOwnCompletion(p, 'webhook', new Date());
+    return { messageId: `big-${i}`, data: m.data.toString('base64'), attributes: m.attributes };
+  });
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < messages.length) {
+      const m = messages[next++]!;
+      for (;;) {
+        try {
+          await worker.handleMessage(m);
+          break;
+        } catch {
+          // transient: redelivered, as Pub/Sub would
+        }
+      }
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const batch = (await db.collection(config.collections.batches).doc(batchId).get()).data();
+  const exact = batch?.status === 'completed' && batch.completed_jobs === size - size / 10 && batch.failed_jobs === size / 10 && lines.length === 1;
+  row(`${size.toLocaleString('en')}-job batch, ${config.batchCounterShards} counter shards (worker on the emulator, 32 at once)`, '', `${seconds.toFixed(1)} s, ${(size / seconds).toFixed(0)}/s`,
+    exact ? `counts exact, finalised ${lines.length}×` : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs, failed: batch?.failed_jobs, finalised: lines.length })}`);
+  row('  writes to the batch document while it ran', '', `${rollups} count write-backs + 1 completion in ${seconds.toFixed(0)} s`, `${((rollups + 1) / seconds).toFixed(2)}/s (completions wrote shards only)`, '≤ 1/s');
+  await db.terminate();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+  const wanted = (section: string) => !values.only || values.only.split(',').includes(section);
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const emulators = await startEmulators(PROJECT);
+  Object.assign(process.env, emulators.env);
+  try {
+    if (wanted('ack')) await ackCost(values.quick!, emulators.env);
+    if (wanted('e2e')) await endToEnd(values.quick!);
+    if (wanted('batch')) await bigBatch(values.quick!);
+  } finally {
+    await emulators.stop();
+  }
+  const header = ['figure', 'bare handler', 'webhook', 'webhook vs bare', 'goal'];
+  const table = rows.map((r) => [r.figure, r.bare, r.webhook, r.ratio, r.goal]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  process.stdout.write(`\nomtx-modal-webhooks bench — ${cpus().length} cores, Node.js ${process.version}, Pub/Sub and Firestore emulators on this machine\n\n`);
+  process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line), ''].join('\n'));
+  process.stdout.write('\nefficiency = bare CPU ms per request ÷ webhook CPU ms per request (1 = as cheap as answering 202 and nothing else).\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

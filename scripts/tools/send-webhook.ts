@@ -1,0 +1,145 @@
+/**
+ * `npm run send-webhook -- [options]`: signs and sends a completion the way Modal does, to a local
+ * or deployed webhook, and prints the response. See USAGE.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { sign, signStandard } from '../../shared/contract/signature';
+import { projectRoot } from '../local/local-stack';
+import { readLocalState, savedLocalSecret } from '../local/local-state';
+
+const USAGE = `usage: npm run send-webhook -- [options]
+
+Signs a completion as Modal does (X-Modal-Signature, X-Modal-Timestamp) and sends it.
+
+  --url URL          webhook URL (default: the running npm start's, else
+                     http://localhost:8080/api/v3/webhooks/modal/completion)
+  --file PATH        JSON payload to send (default: the seed's sample success payload,
+                     job job-abc123 in batch batch-xyz789, call call-123456789)
+  --job-id ID        the job; without --call-id the call becomes call-<job id>, and without
+                     --batch-id the job is in no batch (not the sample's batch-xyz789)
+  --call-id ID       the Modal call
+  --batch-id ID      the batch
+  --status S         success | failure | timeout; failure and timeout send an error, no result
+  --app NAME         metadata.app, the Modal app the admin's /status counts (default omtx-local)
+  --scheme S         modal (X-Modal-Signature, the seed's; default) or standard (Standard
+                     Webhooks: webhook-id, webhook-timestamp, webhook-signature)
+  --skew SECONDS     shift the timestamp, e.g. --skew -600 (→ 401 stale_timestamp)
+  --tamper           change the body after signing (→ 401 bad_signature)
+  --secret-env NAME  variable holding the secret (default MODAL_WEBHOOK_SECRET; when unset,
+                     the local stack's .data/secret)
+  --help             this text
+`;
+
+/**
+ * `parseArgs` reads `--skew -600` as an option named -600: join a negative number to its option, so
+ * that the value can be written as anyone would write it.
+ */
+export function joinNegativeValues(argv: string[], options: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (options.includes(arg.replace(/^--/, '')) && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/** The payload to send: the file's, with the options applied. */
+export function buildPayload(base: Record<string, any>, o: { jobId?: string; callId?: string; batchId?: string; status?: string; app?: string }): Record<string, any> {
+  const payload = structuredClone(base);
+  payload.metadata ??= {};
+  if (o.jobId) {
+    payload.metadata.job_id = o.jobId;
+    payload.call_id = `call-${o.jobId}`;
+    delete payload.metadata.batch_id;
+  }
+  if (o.callId) payload.call_id = o.callId;
+  if (o.batchId) payload.metadata.batch_id = o.batchId;
+  if (o.app) payload.metadata.app = o.app;
+  if (o.status) {
+    payload.status = o.status;
+    if (!/success$/.test(o.status)) {
+      delete payload.result;
+      payload.error ??= o.status.endsWith('timeout')
+        ? { message: 'Function exceeded its timeout', type: 'FunctionTimeoutError' }
+        : { message: 'CUDA out of memory', type: 'RuntimeError' };
+    }
+  }
+  payload.metadata.timestamp = new Date().toISOString();
+  return payload;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: joinNegativeValues(process.argv.slice(2), ['skew']),
+    options: {
+      url: { type: 'string' },
+      file: { type: 'string' },
+      'call-id': { type: 'string' },
+      'job-id': { type: 'string' },
+      'batch-id': { type: 'string' },
+      status: { type: 'string' },
+      app: { type: 'string', default: 'omtx-local' },
+      skew: { type: 'string', default: '0' },
+      scheme: { type: 'string', default: 'modal' },
+      tamper: { type: 'boolean', default: false },
+      'secret-env': { type: 'string', default: 'MODAL_WEBHOOK_SECRET' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const local = readLocalState();
+  const url = values.url ?? local?.webhookUrl ?? 'http://localhost:8080/api/v3/webhooks/modal/completion';
+  const secret = process.env[values['secret-env']!]?.trim() || (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
+  if (!secret) {
+    process.stderr.write(`${values['secret-env']} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`);
+    process.exit(2);
+  }
+  if (!/^-?\d+$/.test(values.skew!)) {
+    process.stderr.write(`--skew takes whole seconds, e.g. --skew -600\n`);
+    process.exit(2);
+  }
+  const file = values.file ?? join(projectRoot(), 'test', 'fixtures', 'seed-success.json');
+  const payload = buildPayload(JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>, {
+    jobId: values['job-id'], callId: values['call-id'], batchId: values['batch-id'], status: values.status, app: values.app,
+  });
+
+  if (values.scheme !== 'modal' && values.scheme !== 'standard') {
+    process.stderr.write('--scheme is modal or standard\n');
+    process.exit(2);
+  }
+  const body = JSON.stringify(payload);
+  const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
+  const timestamp = Math.floor(Date.now() / 1000) + Number(values.skew);
+  const webhookId = `msg_${randomBytes(12).toString('hex')}`;
+  const signatureHeaders: Record<string, string> = values.scheme === 'standard'
+    ? { 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandard(secret, webhookId, timestamp, body) }
+    : { 'X-Modal-Signature': sign(secret, body), 'X-Modal-Timestamp': String(timestamp) };
+  const started = performance.now();
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'Modal-Webhook/1.0', ...signatureHeaders },
+    body: sent,
+  });
+  const text = await res.text();
+  const ms = (performance.now() - started).toFixed(1);
+  process.stdout.write(`POST ${url} (${values.scheme} signature, call_id=${payload.call_id}, job_id=${payload.metadata.job_id}, status=${payload.status}, ${Buffer.byteLength(sent)} bytes)\n`);
+  process.stdout.write(`→ ${res.status} ${res.statusText} in ${ms} ms\n${text}\n`);
+  if (!res.ok) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`send-webhook failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Batch finalisation, a use-case over the JobStore port: when every job of a batch is counted, one
+ * message finalises it — summary file, then the batch document (exactly once, in a transaction),
+ * then the `batch.completed` event. A crash in between is finished by the next delivery: each step
+ * is idempotent and the event is published until it is marked published. A late upgrade of a
+ * finalised batch recomputes its summary.
+ */
+import { isBatchDone, summarizeBatch, summaryIsCurrent, type AffinityDirection, type BatchSummary } from './batch';
+import { rollupDue } from './batch-counters';
+import { RetryLaterError } from '../platform/errors';
+import type { Logger } from '../observability/log';
+import { encodeBatchCompleted } from '../contract/messages';
+import type { BlobStore, Clock, JobStore, Publisher } from '../ports';
+import type { BatchDoc } from '../contract/schemas';
+
+/** After this long, a finalisation claim whose holder never finished can be taken over. */
+export const FINALIZATION_LEASE_MS = 10 * 60 * 1000;
+/** A completed batch whose event is still unpublished after this long lost its finaliser. */
+export const EVENT_RECOVERY_MS = 60 * 1000;
+/** Summaries computed while finalising one batch before giving up until the next delivery. */
+const MAX_SUMMARY_ATTEMPTS = 5;
+
+export interface BatchFinalizerDeps {
+  jobs: JobStore;
+  results: BlobStore;
+  /** The batch-events topic, when configured. */
+  batchEvents?: Publisher;
+  summary: { direction: AffinityDirection; rankingSize: number };
+  /** How often, at most, a running batch's document gets its counts (BATCH_COUNTS_INTERVAL_MS). */
+  countsIntervalMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createBatchFinalizer(deps: BatchFinalizerDeps) {
+  const { jobs, results, clock, logger } = deps;
+
+  async function publishBatchEvent(batchId: string, summaryUri: string | undefined): Promise<void> {
+    if (!deps.batchEvents) return;
+    const event = encodeBatchCompleted(batchId, summaryUri);
+    await deps.batchEvents.publish(event.data, event.attributes);
+    await jobs.markBatchEventPublished(batchId);
+    logger.log('INFO', 'batchEventPublished', 'batch.completed published', { batch_id: batchId });
+  }
+
+  /**
+   * Finalises a batch once every job is counted: summary file, then the batch document (exactly
+   * once, in a transaction), then the batch event. A crash in between is finished by the next
+   * delivery: each step is idempotent and the event is published until it is marked published.
+   */
+  async function finalizeIfDone(batchId: string, claimant: string): Promise<boolean> {
+    const seen = await jobs.getBatch(batchId);
+    if (seen?.status === 'completed') {
+      if (!summaryIsCurrent(seen, seen.summary as BatchSummary | undefined)) await refreshSummary(batchId, seen);
+      if (seen.batch_event_published !== false) return false;
+      // The finaliser publishes the event right after completing the batch. Anyone publishes it
+      // once that has evidently failed; the finaliser's own redelivered message waits until then
+      // (it throws, so Pub/Sub brings it back), which keeps a concurrent duplicate from publishing twice.
+      const completedAt = seen.completed_at instanceof Date ? seen.completed_at.getTime() : 0;
+      if (clock().getTime() - completedAt > EVENT_RECOVERY_MS) await publishBatchEvent(batchId, seen.summary_uri);
+      else if (seen.finalized_by === claimant) throw new RetryLaterError(`batch ${batchId} completed but its event is not published yet`);
+      return false;
+    }
+    if (!isBatchDone(seen)) {
+      if (seen && rollupDue(seen, clock(), deps.countsIntervalMs)) await jobs.rollupBatchCounts(batchId, clock(), deps.countsIntervalMs);
+      return false;
+    }
+    // Of all the messages that see the batch done at once, one finalises it.
+    let batch = await jobs.claimBatchFinalization(batchId, claimant, clock(), FINALIZATION_LEASE_MS);
+    if (!batch) return false;
+    // A late upgrade may move the counters while the summary is computed: the batch is completed
+    // only with a summary whose counts are its counters, computed again until they hold still.
+    for (let attempt = 0; attempt < MAX_SUMMARY_ATTEMPTS; attempt++) {
+      const { summary, uri } = await writeSummary(batchId, batch);
+      const outcome = await jobs.completeBatch(batchId, summary, uri, clock(), claimant);
+      if (outcome === 'counts_moved') {
+        batch = (await jobs.getBatch(batchId)) ?? batch;
+        continue;
+      }
+      if (outcome !== 'completed') return false;
+      logger.log('INFO', 'batchCompleted', 'batch completed', {
+        batch_id: batchId,
+        total_jobs: summary.total_jobs,
+        completed_jobs: summary.completed_jobs,
+        failed_jobs: summary.failed_jobs,
+        best_job_id: summary.best_job?.job_id ?? null,
+      });
+      await publishBatchEvent(batchId, uri);
+      return true;
+    }
+    throw new RetryLaterError(`batch ${batchId}'s counts kept moving while it was finalised`);
+  }
+
+  /**
+   * Computes a batch's summary from its terminal jobs and stores it. Stored objects are never
+   * overwritten, so the file is named by the counts it summarises: the same counts always give the
+   * same summary, and `summary_uri` names the current one.
+   */
+  async function writeSummary(batchId: string, batch: BatchDoc): Promise<{ summary: BatchSummary; uri: string }> {
+    const members = await jobs.listBatchJobs(batchId);
+    const summary = summarizeBatch(batchId, batch, members, deps.summary);
+    const path = `batches/${batchId}/summary-${summary.completed_jobs}-${summary.failed_jobs}.json`;
+    const { uri } = await results.putIfAbsent(path, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
+    return { summary, uri };
+  }
+
+  /** A late success upgraded a job of a completed batch: its summary is computed again. */
+  async function refreshSummary(batchId: string, batch: BatchDoc): Promise<void> {
+    const { summary, uri } = await writeSummary(batchId, batch);
+    if (await jobs.updateBatchSummary(batchId, summary, uri, clock())) {
+      logger.log('INFO', 'batchSummaryUpdated', 'batch summary recomputed after a late upgrade', {
+        batch_id: batchId, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs,
+      });
+    }
+  }
+
+  return { finalizeIfDone };
+}

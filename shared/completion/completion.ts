@@ -1,0 +1,147 @@
+/**
+ * What one completion does to one job. Pure: given the job as stored (or nothing) and the
+ * completion, it says what to write and how the job's batch counters move.
+ *
+ * Rules:
+ * - success → `completed`, failure → `failed`, timeout → `timeout`;
+ * - a job that is not terminal yet takes the completion;
+ * - `completed` is final: anything after it is recorded in `late_events`, not applied;
+ * - a success after `failed`/`timeout` upgrades the job (a retried call succeeded);
+ * - the same event twice (same delivery id) changes nothing;
+ * - a job is counted in its batch once, when it first becomes terminal; an upgrade moves it from
+ *   the failed to the completed counter.
+ */
+import { documentError, documentResult } from './job-document';
+import type { BatchBucket, CompletionPayload, CompletionSource, CompletionStatus, JobDoc } from '../contract/schemas';
+import { TERMINAL_STATUSES } from '../contract/schemas';
+
+export type TerminalJobStatus = 'completed' | 'failed' | 'timeout' | 'cancelled';
+
+export const JOB_STATUS_BY_OUTCOME: Record<CompletionStatus, Exclude<TerminalJobStatus, 'cancelled'>> = {
+  success: 'completed',
+  failure: 'failed',
+  timeout: 'timeout',
+};
+
+/** A completion as the worker applies it: the payload plus where it came from and when. */
+export interface Completion {
+  deliveryId: string;
+  payload: CompletionPayload;
+  receivedAt: Date;
+  source: CompletionSource;
+  /** Who submitted it, for a manual completion. */
+  operator?: string;
+  /** Where the stored files are: result.json (and the structure) of a success, error.json of a failure whose error did not fit the document. */
+  files?: { resultUri?: string; structureUri?: string; errorUri?: string };
+}
+
+/** Change to the counters of the job's batch. */
+export interface BatchDelta {
+  batchId: string;
+  completed: number;
+  failed: number;
+}
+
+export type JobPlan =
+  | { kind: 'apply'; status: TerminalJobStatus; update: Record<string, unknown>; batch?: BatchDelta }
+  | { kind: 'late'; lateEvent: Record<string, unknown>; reason: string }
+  | { kind: 'duplicate'; reason: string };
+
+function bucketOf(status: TerminalJobStatus): BatchBucket {
+  return status === 'completed' ? 'completed' : 'failed';
+}
+
+export function planJobUpdate(existing: JobDoc | undefined, completion: Completion, now: Date): JobPlan {
+  const { payload } = completion;
+  const next = JOB_STATUS_BY_OUTCOME[payload.status];
+  const current = existing?.status;
+
+  if (existing?.delivery_id === completion.deliveryId) {
+    return { kind: 'duplicate', reason: 'this completion was already applied' };
+  }
+  const alreadyLate = Array.isArray(existing?.late_events)
+    && existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === completion.deliveryId);
+  if (alreadyLate) return { kind: 'duplicate', reason: 'this completion was already recorded as late' };
+
+  const terminal = current !== undefined && TERMINAL_STATUSES.has(current);
+  const upgrade = next === 'completed' && (current === 'failed' || current === 'timeout');
+  if (terminal && !upgrade) {
+    return {
+      kind: 'late',
+      reason: `job is already ${current}`,
+      lateEvent: {
+        delivery_id: completion.deliveryId,
+        modal_call_id: payload.call_id,
+        status: next,
+        error: next === 'completed' ? null : documentError(payload).error,
+        received_at: completion.receivedAt,
+        recorded_at: now,
+        source: completion.source,
+      },
+    };
+  }
+
+  const batchId = payload.metadata.batch_id ?? existing?.batch_id ?? null;
+  const counted = existing?.batch_bucket ?? null;
+  const bucket = bucketOf(next);
+  let batch: BatchDelta | undefined;
+  if (batchId && counted !== bucket) {
+    batch = {
+      batchId,
+      completed: (bucket === 'completed' ? 1 : 0) - (counted === 'completed' ? 1 : 0),
+      failed: (bucket === 'failed' ? 1 : 0) - (counted === 'failed' ? 1 : 0),
+    };
+  }
+
+  const { result, extrasInFile } = documentResult(payload);
+  const update: Record<string, unknown> = {
+    job_id: payload.metadata.job_id,
+    status: next,
+    modal_call_id: payload.call_id,
+    batch_id: batchId,
+    result,
+    result_uri: completion.files?.resultUri ?? null,
+    structure_uri: completion.files?.structureUri ?? null,
+    error: next === 'completed' ? null : documentError(payload).error,
+    error_uri: completion.files?.errorUri ?? null,
+    delivery_id: completion.deliveryId,
+    completion_source: completion.source,
+    batch_bucket: batchId ? bucket : null,
+    webhook_received_at: completion.receivedAt,
+    completed_at: now,
+    updated_at: now,
+    processing_latency_ms: Math.max(0, now.getTime() - completion.receivedAt.getTime()),
+  };
+  if (extrasInFile) update.result_extras_in_file = true;
+  if (completion.operator) update.completed_by = completion.operator;
+  if (upgrade) update.previous_status = current;
+  return { kind: 'apply', status: next, update, batch };
+}
+
+/**
+ * What cancelling a job's execution does: a job that is not terminal becomes `cancelled` (terminal,
+ * counted as failed in its batch); cancelling twice changes nothing; a finished job stays finished.
+ */
+export function planCancel(existing: JobDoc | undefined, callId: string, now: Date, reason: string | undefined): JobPlan {
+  const current = existing?.status;
+  if (current === 'cancelled') return { kind: 'duplicate', reason: 'job is already cancelled' };
+  if (current !== undefined && TERMINAL_STATUSES.has(current)) {
+    return { kind: 'late', reason: `job is already ${current}`, lateEvent: { status: 'cancelled', modal_call_id: callId, recorded_at: now, reason: reason ?? null } };
+  }
+  const batchId = existing?.batch_id ?? null;
+  return {
+    kind: 'apply',
+    status: 'cancelled',
+    update: {
+      status: 'cancelled',
+      modal_call_id: existing?.modal_call_id ?? callId,
+      cancelled_at: now,
+      cancel_reason: reason ?? null,
+      completed_at: now,
+      updated_at: now,
+      batch_bucket: batchId ? 'failed' : null,
+      error: { message: reason ? `cancelled: ${reason}` : 'cancelled', type: 'Cancelled' },
+    },
+    batch: batchId ? { batchId, completed: 0, failed: 1 } : undefined,
+  };
+}

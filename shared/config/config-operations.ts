@@ -1,0 +1,120 @@
+/**
+ * Configuration of the operator's functions — the admin API and the reconciler: environment → zod →
+ * one frozen object, parsed at cold start, naming the variable that is wrong.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../platform/errors';
+import { cleanSecret, collectionsEnv, common, firestoreSettings, int, name, parse, results, url, type Collections, type Env, type ResultsLocation } from './env';
+import { parseModalApps, type ModalApp } from '../modal/modal-config';
+
+const adminEnv = z.object({
+  ...common,
+  ...collectionsEnv,
+  MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the admin signs test deliveries and cancel requests with it)' }),
+  COMPLETIONS_TOPIC: name.default('modal-completions'),
+  WEBHOOK_URL: url.optional(),
+  WEBHOOK_BASE_URL: url.optional(),
+  MODAL_CONTROL_URL: url.optional(),
+  /** Modal apps expected to send webhooks: `name` or `name=https://control-url`, comma-separated. */
+  MODAL_APPS: z.string().default(''),
+  /** The shell command that prints the current secret where the configure step's commands run (never the value). */
+  SECRET_READ_COMMAND: z.string().trim().optional(),
+  TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
+});
+
+const reconcilerEnv = z.object({
+  ...common,
+  ...collectionsEnv,
+  MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (status requests to Modal are signed with it)' }),
+  COMPLETIONS_TOPIC: name.default('modal-completions'),
+  COMPLETION_MODE: z.enum(['dual', 'webhook_primary', 'webhook_only']).default('dual'),
+  STALE_AFTER_SECONDS: int(30, 7 * 24 * 3600).default(900),
+  MODAL_STATUS_URL: url.optional(),
+  RECONCILE_MAX_EXECUTIONS: int(1, 5000).default(500),
+});
+
+/** Environment variables the admin and the reconciler read (the Terraform tests check the deployment against these). */
+export const ADMIN_ENV_VARS: readonly string[] = Object.keys(adminEnv.shape);
+export const RECONCILER_ENV_VARS: readonly string[] = Object.keys(reconcilerEnv.shape);
+
+export interface AdminConfig {
+  projectId?: string;
+  collections: Collections;
+  firestoreDatabase: string;
+  secret: string;
+  completionsTopic: string;
+  /** The webhook's completion URL, for test deliveries. */
+  webhookUrl?: string;
+  /** The public base URL reported by the status endpoint (the seed's WEBHOOK_BASE_URL). */
+  baseUrl?: string;
+  modalControlUrl?: string;
+  /** Modal apps expected to send webhooks (MODAL_APPS, comma-separated). */
+  expectedApps: readonly string[];
+  /** The same apps with their control endpoints (MODAL_APPS `name=url`, else MODAL_CONTROL_URL). */
+  modalApps: readonly ModalApp[];
+  /** Prints the secret where the configure step's commands run (SECRET_READ_COMMAND). */
+  secretReadCommand: string;
+  testTimeoutMs: number;
+  results: ResultsLocation;
+  warnings: readonly string[];
+}
+
+export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
+  const e = parse(adminEnv, env);
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
+  if (problems.length) throw new ConfigError(problems);
+  if (!e.WEBHOOK_URL) warnings.push('WEBHOOK_URL is not set: POST /api/v3/webhooks/modal/test will answer 503');
+  if (!e.MODAL_CONTROL_URL) warnings.push('MODAL_CONTROL_URL is not set: cancel marks jobs cancelled but cannot stop Modal calls');
+  return Object.freeze({
+    ...firestoreSettings(e),
+    secret,
+    completionsTopic: e.COMPLETIONS_TOPIC,
+    webhookUrl: e.WEBHOOK_URL,
+    baseUrl: e.WEBHOOK_BASE_URL ?? (e.WEBHOOK_URL ? new URL(e.WEBHOOK_URL).origin : undefined),
+    modalControlUrl: e.MODAL_CONTROL_URL,
+    expectedApps: Object.freeze(parseModalApps(e.MODAL_APPS).map((a) => a.name)),
+    modalApps: Object.freeze(parseModalApps(e.MODAL_APPS, e.MODAL_CONTROL_URL)),
+    secretReadCommand: e.SECRET_READ_COMMAND ?? 'printenv MODAL_WEBHOOK_SECRET',
+    testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
+    results: results(e),
+    warnings: Object.freeze(warnings),
+  });
+}
+
+export type CompletionMode = 'dual' | 'webhook_primary' | 'webhook_only';
+
+export interface ReconcilerConfig {
+  projectId?: string;
+  collections: Collections;
+  firestoreDatabase: string;
+  secret: string;
+  completionsTopic: string;
+  mode: CompletionMode;
+  staleAfterMs: number;
+  modalStatusUrl?: string;
+  maxExecutions: number;
+  warnings: readonly string[];
+}
+
+export function loadReconcilerConfig(env: Env): Readonly<ReconcilerConfig> {
+  const e = parse(reconcilerEnv, env);
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
+  if (e.COMPLETION_MODE !== 'webhook_only' && !e.MODAL_STATUS_URL) {
+    problems.push(`MODAL_STATUS_URL: is required when COMPLETION_MODE is ${e.COMPLETION_MODE} (the reconciler polls it)`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze({
+    ...firestoreSettings(e),
+    secret,
+    completionsTopic: e.COMPLETIONS_TOPIC,
+    mode: e.COMPLETION_MODE,
+    staleAfterMs: e.STALE_AFTER_SECONDS * 1000,
+    modalStatusUrl: e.MODAL_STATUS_URL,
+    maxExecutions: e.RECONCILE_MAX_EXECUTIONS,
+    warnings: Object.freeze(warnings),
+  });
+}
