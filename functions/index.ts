@@ -11,7 +11,9 @@ import { createFirestore, createFirestoreJobStore } from '../shared/adapters/fir
 import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
-import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../shared/config/config';
+import { loadAdminConfig, loadReconcilerConfig, loadServerOptions, loadWebhookConfig, loadWorkerConfig } from '../shared/config/config';
+import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
+import { createBodyGuard } from './webhook/body-guard';
 import { filterBodyParserErrors } from '../shared/platform/framework-errors';
 import { createLogger, type Logger } from '../shared/observability/log';
 import { createWebhookHandler } from './webhook/handler';
@@ -28,20 +30,25 @@ function announce(logger: Logger, target: string, warnings: readonly string[], v
   for (const warning of warnings) logger.log('WARNING', 'configWarning', warning, { target });
 }
 
+/** The webhook's handler, and the guard that reads its bodies before the framework can (docs/request-bodies.md). */
 export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const config = loadWebhookConfig(env);
   announce(logger, 'modalWebhook', config.warnings, serviceVersion(env));
   const pubsub = createPubSub(config.projectId);
-  return createWebhookHandler({
+  const clock = () => new Date();
+  // A dry run publishes nothing, counters included.
+  const stats = config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs);
+  const handler = createWebhookHandler({
     config,
     publisher: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: config.publishBatchWindowMs, timeoutMs: config.publishTimeoutMs }),
     claims: createResultStore(config.results, config.projectId),
-    clock: () => new Date(),
+    clock,
     logger,
     version: serviceVersion(env),
-    // A dry run publishes nothing, counters included.
-    stats: config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs),
+    stats,
   });
+  const guard = createBodyGuard({ limits: { maxBodyBytes: config.maxBodyBytes, ...config.body }, logger, clock, stats });
+  return { handler, guard };
 }
 
 export function buildWorker(env: Env, logger: Logger = createLogger()) {
@@ -92,16 +99,25 @@ export function buildReconciler(env: Env, logger: Logger = createLogger()) {
 /**
  * Registers the functions this instance serves with the Functions Framework (all of them without
  * FUNCTION_TARGET), and keeps the framework's body-parser errors out of the logs. The only code
- * that runs when the Functions Framework loads this file.
+ * that runs when the Functions Framework loads this file. An instance serving the webhook hooks the
+ * server the framework is about to create, so that bodies are read by the webhook's guard first.
  */
 export function register(env: Env, console: Pick<Console, 'error'>): void {
   const target = env.FUNCTION_TARGET;
   filterBodyParserErrors(console, createLogger());
+  const server = loadServerOptions(env);
   const wants = (name: string) => !target || target === name;
-  if (wants('modalWebhook')) functions.http('modalWebhook', buildWebhook(env));
+  let guard: RequestGuard | undefined;
+  if (wants('modalWebhook')) {
+    const webhook = buildWebhook(env);
+    functions.http('modalWebhook', webhook.handler);
+    // Only an instance that serves the webhook alone: the guard would read other functions' bodies too.
+    if (target === 'modalWebhook') guard = webhook.guard;
+  }
   if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(env).processCompletion);
   if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
   if (wants('reconcileExecutions')) functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
+  hookNextServer({ ...(guard ? { guard } : {}), ...(server.bindHost ? { host: server.bindHost } : {}) });
 }
 
 register(process.env, console);

@@ -55,29 +55,16 @@ export function createWebhookHandler(deps: WebhookDeps) {
     });
   }
 
+  /**
+   * The public health answer: the seed's shape and nothing more. The topic, revision, tolerance and
+   * rotation state are an attacker's map; the private admin's /status tells them to operators.
+   */
   function health(res: Response): void {
-    const secretConfigured = config.secrets.length > 0;
-    const topicConfigured = config.dryRun || config.completionsTopic.length > 0;
+    const ready = config.secrets.length > 0 && (config.dryRun || config.completionsTopic.length > 0);
     res.status(200).json({
-      status: secretConfigured && topicConfigured ? 'healthy' : 'unhealthy',
+      status: ready ? 'healthy' : 'unhealthy',
       service: 'modal_webhook_handler',
-      version: deps.version,
-      features: {
-        hmac_verification: true,
-        timestamp_verification: true,
-        background_processing: true,
-        batch_intelligence: true,
-        claim_check: true,
-        secret_rotation: config.secrets.length > 1,
-      },
-      checks: {
-        secret_configured: secretConfigured,
-        previous_secret_configured: config.secrets.length > 1,
-        topic_configured: topicConfigured,
-        completions_topic: config.completionsTopic,
-        timestamp_tolerance_seconds: config.toleranceSeconds,
-        dry_run: config.dryRun,
-      },
+      features: { hmac_verification: true, timestamp_verification: true, background_processing: true, batch_intelligence: true },
     });
   }
 

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { createPubSub, createPubSubAdmin, createTopicPublisher, startPushRelay } from '../../shared/adapters/pubsub';
+import { createPubSub, createPubSubAdmin, createPullSource, createTopicPublisher } from '../../shared/adapters/pubsub';
+import { startPushRelay, type RetryPolicy } from './push-relay';
 import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 import { projectRoot, serveFunction, waitForPort, type ServedFunction, type Service } from './serve-function';
 
@@ -33,7 +34,7 @@ export interface LocalStackOptions {
   /** Extra environment for both functions (collections, thresholds, …). */
   env?: Record<string, string>;
   /** Where the functions' log lines go; default: discarded. */
-  onLog?: (service: Service, line: string) => void;
+  onLog?: (service: Service | 'relay', line: string) => void;
 }
 
 export interface LocalStack {
@@ -55,6 +56,8 @@ export interface LocalStack {
   env: Record<string, string>;
   /** The supervised function processes, by service. */
   functions: Record<Service, ServedFunction>;
+  /** The push relay's counts (pushed, acked, handed back, pull errors, reconnects). */
+  relay: { stats: Record<string, number>; readonly inFlight: number };
   stop(): Promise<void>;
 }
 
@@ -96,6 +99,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Google clients pick the emulators up from the environment.
     Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });
 
+    const onLog = options.onLog ?? (() => undefined);
     const pubsub = createPubSub(projectId);
     const admin = createPubSubAdmin(pubsub);
     stops.push(() => admin.close());
@@ -112,10 +116,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // at a time, so a relay in this process pulls and pushes the same format, `pushConcurrency` at once.
     const subscription = `${completionsTopic}-worker-${workerPort}`;
     const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
+    // Production backs off 10–600 s (terraform/pubsub.tf); here 1–10 s, so that ten attempts span
+    // about a minute: a worker down for 10 s loses nothing, and a dead letter can be watched.
+    const retry: RetryPolicy = { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 };
     await admin.ensureSubscription(subscription, completionsTopic, {
       ackDeadlineSeconds,
-      retry: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10 },
-      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
+      retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
+      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
     }, true);
     stops.push(() => admin.deleteSubscription(subscription));
 
@@ -133,7 +140,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => admin.deleteSubscription(reconcileSubscription));
     const ticks = createTopicPublisher(pubsub, reconcileTopic, { batchWindowMs: 0 });
 
-    const onLog = options.onLog ?? (() => undefined);
     const functions: Record<Service, ServedFunction> = {
       worker: serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line)),
       webhook: serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line)),
@@ -144,9 +150,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const s of services) stops.push(s.stop);
     await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
     // Started once the worker listens, and stopped before it (stops run in reverse).
-    const relay = startPushRelay(pubsub, subscription, `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`, {
+    // It reaches Pub/Sub where the functions do (through a fault-injection proxy when one is given).
+    const relay = startPushRelay({
+      endpoint: `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`,
       concurrency: options.pushConcurrency ?? 16,
-      timeoutMs: ackDeadlineSeconds * 1000,
+      ackDeadlineSeconds,
+      retry,
+      connect: () => createPullSource(projectId, subscription, env.PUBSUB_EMULATOR_HOST),
+      log: (entry) => onLog('relay', JSON.stringify({ ...entry, time: new Date().toISOString() })),
     });
     stops.push(() => relay.close());
 
@@ -174,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       emulators,
       env,
       functions,
+      relay,
       stop,
     };
   } catch (err) {

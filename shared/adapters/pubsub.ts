@@ -1,5 +1,5 @@
 /** Publisher over `@google-cloud/pubsub`. One client and one Topic per process, built at start. */
-import { PubSub } from '@google-cloud/pubsub';
+import { PubSub, v1 } from '@google-cloud/pubsub';
 import type { Publisher } from '../ports';
 
 export interface TopicPublisherOptions {
@@ -101,30 +101,67 @@ export function createPubSubAdmin(pubsub: PubSub) {
   };
 }
 
+/** One message taken from a pull subscription (what the local push relay delivers). */
+export interface PulledMessage {
+  ackId: string;
+  id: string;
+  data: Buffer;
+  attributes: Record<string, string>;
+  publishTime: string;
+  /** 1 on the first delivery; set when the subscription has a dead-letter policy. */
+  deliveryAttempt: number;
+}
+
+/** A pull subscription through unary RPCs: nothing is leased beyond the ack deadline it was pulled with. */
+export interface PullSource {
+  readonly subscription: string;
+  pull(maxMessages: number): Promise<PulledMessage[]>;
+  ack(ackIds: string[]): Promise<void>;
+  /** Hands the messages back for redelivery after `seconds` (0: at once). */
+  redeliverAfter(ackIds: string[], seconds: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Unary calls fail fast (the relay retries them with its own backoff): no client-side retry loop. */
+const UNARY = { timeout: 10_000, maxRetries: 0 };
+
 /**
- * Delivers a pull subscription's messages to an HTTP endpoint in Pub/Sub push format, up to
- * `concurrency` at a time, as production push does (the emulator's own push delivers two at a time):
- * a 2xx acknowledges, anything else — or no answer within `timeoutMs` — is a nack, redelivered with
- * the subscription's retry and dead-letter policies. Used by the local stack.
+ * A pull source on `subscription`, through the Pub/Sub emulator at `host` (or the environment's).
+ * Each call is one unary RPC with a 10 s deadline, so a reset connection is one failed call, never
+ * a stream that silently stops.
  */
-export function startPushRelay(pubsub: PubSub, subscription: string, endpoint: string, options: { concurrency: number; timeoutMs: number }) {
-  const sub = pubsub.subscription(subscription, { flowControl: { maxMessages: options.concurrency, allowExcessMessages: false } });
-  const path = `projects/${pubsub.projectId}/subscriptions/${subscription}`;
-  sub.on('message', (m) => {
-    const publishTime = m.publishTime.toISOString();
-    const body = JSON.stringify({
-      message: { data: m.data.toString('base64'), attributes: m.attributes, messageId: m.id, message_id: m.id, publishTime, publish_time: publishTime },
-      subscription: path,
-      ...(m.deliveryAttempt ? { deliveryAttempt: m.deliveryAttempt } : {}),
-    });
-    fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(options.timeoutMs) })
-      .then(async (res) => {
-        await res.arrayBuffer();
-        if (res.ok) m.ack();
-        else m.nack();
-      })
-      .catch(() => m.nack());
-  });
-  sub.on('error', () => undefined);
-  return { close: () => sub.close() };
+export function createPullSource(projectId: string, subscription: string, host?: string): PullSource {
+  const pubsub = new PubSub({ projectId, ...(host ? { apiEndpoint: host, emulatorMode: true } : {}), ...CHANNEL_OPTIONS });
+  // Resolves the endpoint and credentials (emulator or not) the way the PubSub client does.
+  const client = new v1.SubscriberClient({ ...pubsub.options } as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+  const path = `projects/${projectId}/subscriptions/${subscription}`;
+  return {
+    subscription: path,
+    async pull(maxMessages) {
+      // returnImmediately: an idle pull answers at once (the relay polls), instead of holding a slot for ~9 s.
+      const [response] = await client.pull({ subscription: path, maxMessages, returnImmediately: true }, UNARY);
+      return (response.receivedMessages ?? []).map((r) => {
+        const seconds = Number(r.message?.publishTime?.seconds ?? 0);
+        const nanos = r.message?.publishTime?.nanos ?? 0;
+        return {
+          ackId: r.ackId ?? '',
+          id: r.message?.messageId ?? '',
+          data: Buffer.from(r.message?.data ?? ''),
+          attributes: { ...(r.message?.attributes ?? {}) },
+          publishTime: new Date(seconds * 1000 + Math.floor(nanos / 1e6)).toISOString(),
+          deliveryAttempt: r.deliveryAttempt ?? 1,
+        };
+      });
+    },
+    async ack(ackIds) {
+      if (ackIds.length) await client.acknowledge({ subscription: path, ackIds }, UNARY);
+    },
+    async redeliverAfter(ackIds, seconds) {
+      if (ackIds.length) await client.modifyAckDeadline({ subscription: path, ackIds, ackDeadlineSeconds: Math.max(0, Math.min(600, Math.round(seconds))) }, UNARY);
+    },
+    async close() {
+      await client.close();
+      await pubsub.close();
+    },
+  };
 }

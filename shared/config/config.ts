@@ -10,6 +10,8 @@ import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name
 import type { SignatureScheme } from '../contract/signature';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/** Bodies up to this size are read whatever else is in flight (BODY_BUFFER_POOL_BYTES bounds the rest). */
+const SMALL_BODY_BYTES = 1024 * 1024;
 
 const webhookEnv = z.object({
   ...common,
@@ -31,6 +33,14 @@ const webhookEnv = z.object({
   PUBLISH_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** Largest body accepted (413 above): Cloud Run's own request limit is 32 MiB. */
   MAX_BODY_BYTES: int(1024, 32 * 1024 * 1024).default(32 * 1024 * 1024),
+  /**
+   * Bytes all bodies being read at once may hold together; a large body that does not fit is
+   * answered 503 with Retry-After (bodies up to 1 MiB always get in). Bounds the instance's memory
+   * under a flood of large unsigned bodies (docs/request-bodies.md).
+   */
+  BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(160 * 1024 * 1024),
+  /** A body still arriving after this long is answered 408. */
+  BODY_READ_TIMEOUT_MS: int(100, 600_000).default(30_000),
   STATS_FLUSH_SECONDS: int(0, 3600).default(30),
 });
 
@@ -65,6 +75,8 @@ export interface WebhookConfig {
   publishBatchWindowMs: number;
   publishTimeoutMs: number;
   maxBodyBytes: number;
+  /** Limits on reading bodies before any check (shared/platform/request-body.ts). */
+  body: { poolBytes: number; smallBodyBytes: number; readTimeoutMs: number };
   /** How often rejection/acceptance counts are sent to the worker for the metrics endpoint; 0: every request. */
   statsFlushMs: number;
   results: ResultsLocation;
@@ -92,7 +104,6 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
   const current = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems);
   const previous = cleanSecret('MODAL_WEBHOOK_SECRET_PREVIOUS', e.MODAL_WEBHOOK_SECRET_PREVIOUS, warnings, problems);
   if (problems.length) throw new ConfigError(problems);
-  if (current && current.length < 16) warnings.push('MODAL_WEBHOOK_SECRET is shorter than 16 characters; use `openssl rand -base64 32`');
   if (e.CLAIM_CHECK_THRESHOLD_BYTES >= PUBSUB_MAX_MESSAGE_BYTES) {
     throw new ConfigError(['CLAIM_CHECK_THRESHOLD_BYTES: must be below the 10 MB Pub/Sub message limit']);
   }
@@ -108,6 +119,7 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     publishBatchWindowMs: e.PUBLISH_BATCH_WINDOW_MS,
     publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    body: Object.freeze({ poolBytes: e.BODY_BUFFER_POOL_BYTES, smallBodyBytes: SMALL_BODY_BYTES, readTimeoutMs: e.BODY_READ_TIMEOUT_MS }),
     statsFlushMs: e.STATS_FLUSH_SECONDS * 1000,
     results: results(e),
     warnings: Object.freeze(warnings),
@@ -126,6 +138,17 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     results: results(e),
     warnings: Object.freeze([]),
   });
+}
+
+const serverEnv = z.object({
+  /** The address the function's server listens on; unset: all interfaces (Cloud Run). The local stack sets 127.0.0.1. */
+  BIND_HOST: z.string().trim().regex(/^[0-9A-Za-z.:-]+$/, 'must be an address such as 127.0.0.1').optional(),
+});
+
+/** How the process's server listens, for whichever function it serves. */
+export function loadServerOptions(env: Env): Readonly<{ bindHost?: string }> {
+  const e = parse(serverEnv, env);
+  return Object.freeze(e.BIND_HOST ? { bindHost: e.BIND_HOST } : {});
 }
 
 export type { Collections, ResultsLocation } from './env';

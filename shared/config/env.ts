@@ -82,5 +82,27 @@ export function cleanSecret(variable: string, raw: string | undefined, warnings:
   const trimmed = raw.trim();
   if (trimmed !== raw) warnings.push(`${variable} had leading or trailing whitespace; it was trimmed before use`);
   if (trimmed === '') problems.push(`${variable}: is empty`);
+  const weak = weakKeyProblem(trimmed);
+  if (weak) problems.push(`${variable}: ${weak}`);
   return trimmed;
+}
+
+/** Fewest key bytes a secret may carry (a Standard Webhooks key is 24–64 bytes). */
+export const MIN_KEY_BYTES = 24;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Why a secret would make a weak key, or nothing. A `whsec_` secret's key is its base64 bytes: text
+ * that is not valid base64 would decode to fewer (or no) bytes and sign with a guessable key.
+ * Never says the value.
+ */
+export function weakKeyProblem(secret: string): string | undefined {
+  if (secret === '') return undefined;
+  if (secret.startsWith('whsec_')) {
+    const encoded = secret.slice('whsec_'.length);
+    if (!BASE64.test(encoded)) return 'the part after whsec_ is not valid base64';
+    const bytes = Buffer.from(encoded, 'base64').length;
+    return bytes < MIN_KEY_BYTES ? `a whsec_ key of ${bytes} bytes is too short; use at least ${MIN_KEY_BYTES} (openssl rand -base64 32)` : undefined;
+  }
+  return Buffer.byteLength(secret) < MIN_KEY_BYTES ? `is shorter than ${MIN_KEY_BYTES} bytes; use openssl rand -base64 32` : undefined;
 }

@@ -22,7 +22,7 @@ import { postSigned, serveHttp, type Served } from '../../support/http';
 import { emulatorFirestore, encodedForWorker, inProcessBus, testWorker } from '../../support/worker';
 
 jest.setTimeout(60_000);
-const SECRET = 'whsec_admin_0123456789abcdef';
+const SECRET = 'whsec_YWRtaW4tdGVzdC1rZXlra2tra2tra2tra2tra2tra2s=';
 const PREFIX = '/api/v3/webhooks';
 
 interface ControlCall { path: string; body: any; signatureOk: boolean }
@@ -59,7 +59,7 @@ describe('webhookAdmin', () => {
     control = await fakeModalControl();
     const dir = mkdtempSync(join(tmpdir(), 'omtx-admin-'));
     webhook = await serveHttp(createWebhookHandler({
-      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_previous_012345678', RESULTS_DIR: dir, STATS_FLUSH_SECONDS: '0' }),
+      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr', RESULTS_DIR: dir, STATS_FLUSH_SECONDS: '0' }),
       publisher: bus,
       claims: createLocalBlobStore(dir),
       clock: () => new Date(),
@@ -199,7 +199,7 @@ describe('webhookAdmin', () => {
     await send(payload);
     const previous = successPayload({ call_id: 'call-s3', job_id: 'job-s3' });
     previous.metadata.app = 'omtx-chai1';
-    await send(previous, 'whsec_previous_012345678');
+    await send(previous, 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr');
     let status = await api('GET', '/status');
     expect(status.json).toMatchObject({
       configured: false,

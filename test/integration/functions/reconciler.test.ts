@@ -13,7 +13,7 @@ import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '
 
 
 jest.setTimeout(60_000);
-const SECRET = 'whsec_reconcile_0123456789';
+const SECRET = 'whsec_cmVjb25jaWxlLXRlc3Qta2V5a2tra2tra2tra2tra2s=';
 
 /** Answers POST /status like the Modal app in examples/modal; checks the signature. */
 async function fakeModalStatus(answers: Record<string, unknown>) {

@@ -13,7 +13,7 @@ import { fixture } from '../../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../../support/http';
 
 jest.setTimeout(60_000);
-const SECRET = 'whsec_pubsub_0123456789abcdef';
+const SECRET = 'whsec_cHVic3ViLXRlc3Qta2V5a2tra2tra2tra2tra2tra2s=';
 
 let pubsub: PubSub;
 beforeAll(() => {

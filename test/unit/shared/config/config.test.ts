@@ -34,11 +34,35 @@ describe('loadWebhookConfig', () => {
   });
 
   it('trims a secret pasted with a newline and says so without printing it', () => {
-    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value\n', MODAL_WEBHOOK_SECRET_PREVIOUS: ' old-secret-0123456789 ' });
-    expect(config.secrets).toEqual(['a-long-enough-secret-value', 'old-secret-0123456789']);
+    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value\n', MODAL_WEBHOOK_SECRET_PREVIOUS: ' old-secret-0123456789abcdef ' });
+    expect(config.secrets).toEqual(['a-long-enough-secret-value', 'old-secret-0123456789abcdef']);
     expect(config.warnings.join(' ')).toMatch(/MODAL_WEBHOOK_SECRET had leading or trailing whitespace/);
     expect(config.warnings.join(' ')).toMatch(/MODAL_WEBHOOK_SECRET_PREVIOUS had/);
     expect(config.warnings.join(' ')).not.toContain('a-long-enough-secret-value');
+  });
+
+  it.each([
+    ['a whsec_ key that is not base64', 'whsec_admin_0123456789abcdef', /not valid base64/],
+    ['a whsec_ key of 12 bytes', `whsec_${Buffer.alloc(12, 7).toString('base64')}`, /12 bytes is too short/],
+    ['a whsec_ prefix with nothing after it', 'whsec_', /0 bytes is too short/],
+    ['a plain secret of 16 bytes', 'sixteen-bytes-xx', /shorter than 24 bytes/],
+  ])('refuses %s at cold start, naming the variable and never the value', (_name, secret, message) => {
+    for (const variable of ['MODAL_WEBHOOK_SECRET', 'MODAL_WEBHOOK_SECRET_PREVIOUS']) {
+      let error: Error | undefined;
+      try {
+        loadWebhookConfig({ ...base, [variable]: secret });
+      } catch (err) {
+        error = err as Error;
+      }
+      expect(error?.message).toMatch(new RegExp(`${variable}: `));
+      expect(error?.message).toMatch(message);
+      if (secret.length > 6) expect(error?.message).not.toContain(secret.slice(6));
+    }
+  });
+
+  it('accepts a whsec_ key of 24 bytes and a plain secret of 24', () => {
+    expect(loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 7).toString('base64')}` }).secrets).toHaveLength(1);
+    expect(loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: 'x'.repeat(24) }).secrets).toHaveLength(1);
   });
 
   it('reads DRY_RUN the way the seed sets it', () => {
@@ -71,15 +95,15 @@ describe('admin and reconciler configuration', () => {
   });
 
   it('requires MODAL_STATUS_URL unless the reconciler runs webhook_only', () => {
-    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20) })).toThrow(/MODAL_STATUS_URL: is required when COMPLETION_MODE is dual/);
-    expect(loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), COMPLETION_MODE: 'webhook_only' })).toMatchObject({ mode: 'webhook_only', staleAfterMs: 900_000 });
-    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), COMPLETION_MODE: 'polling' })).toThrow(/COMPLETION_MODE/);
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32) })).toThrow(/MODAL_STATUS_URL: is required when COMPLETION_MODE is dual/);
+    expect(loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'webhook_only' })).toMatchObject({ mode: 'webhook_only', staleAfterMs: 900_000 });
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'polling' })).toThrow(/COMPLETION_MODE/);
   });
 
   it('derives the admin base URL from WEBHOOK_URL and lists expected apps', () => {
-    const config = loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), WEBHOOK_URL: 'https://hooks.example.com/api/v3/webhooks/modal/completion', MODAL_APPS: 'omtx-boltz2, omtx-chai1,' });
+    const config = loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), WEBHOOK_URL: 'https://hooks.example.com/api/v3/webhooks/modal/completion', MODAL_APPS: 'omtx-boltz2, omtx-chai1,' });
     expect(config).toMatchObject({ baseUrl: 'https://hooks.example.com', expectedApps: ['omtx-boltz2', 'omtx-chai1'] });
     expect(config.warnings.join(' ')).toMatch(/MODAL_CONTROL_URL is not set/);
-    expect(() => loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(20), WEBHOOK_URL: 'not a url' })).toThrow(/WEBHOOK_URL/);
+    expect(() => loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), WEBHOOK_URL: 'not a url' })).toThrow(/WEBHOOK_URL/);
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * The webhook's first step, before the Functions Framework touches a request: the body is read
+ * here under hard limits (shared/platform/request-body.ts) and handed to the handler as
+ * `req.rawBody`, never inflated and never parsed before its signature verifies. Refusals are
+ * answered here, each with a status, a `requestRejected` log line and no side effect.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../shared/observability/log';
+import type { StatsBuffer } from '../../shared/observability/stats';
+import type { Clock } from '../../shared/ports';
+import { checkBodyHeaders, createBodyBudget, declaredLength, hasBody, readBody, type BodyLimits, type BodyRefusal } from '../../shared/platform/request-body';
+import type { RequestGuard } from '../../shared/platform/server-hook';
+
+export interface BodyGuardDeps {
+  limits: BodyLimits;
+  logger: Logger;
+  clock: Clock;
+  stats?: StatsBuffer;
+}
+
+/** Seconds a sender is asked to wait when the instance has too many large bodies in flight. */
+const RETRY_AFTER_SECONDS = 2;
+
+export function createBodyGuard(deps: BodyGuardDeps): RequestGuard & { budget: ReturnType<typeof createBodyBudget> } {
+  const { limits, logger, clock, stats } = deps;
+  const budget = createBodyBudget(limits);
+
+  function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal, bytesRead?: number): void {
+    logger.log(refusal.status >= 500 ? 'ERROR' : 'WARNING', 'requestRejected', refusal.message, {
+      code: refusal.code,
+      status: refusal.status,
+      method: req.method,
+      path: (req.url ?? '').split('?')[0]!.slice(0, 200),
+      declared_bytes: declaredLength(req.headers),
+      ...(bytesRead !== undefined ? { bytes_read: bytesRead } : {}),
+      user_agent: req.headers['user-agent']?.slice(0, 200),
+    });
+    stats?.count(refusal.code, clock());
+    if (res.headersSent) return;
+    const body = JSON.stringify({ error: refusal.code, message: refusal.message });
+    res.writeHead(refusal.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      // The rest of the body is never read: the connection cannot be reused.
+      connection: 'close',
+      ...(refusal.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
+    });
+    res.end(body);
+  }
+
+  const guard = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    if (!hasBody(req.headers)) {
+      next();
+      return;
+    }
+    const early = checkBodyHeaders(req.headers, limits);
+    if (early) {
+      refuse(req, res, early);
+      return;
+    }
+    readBody(req, req.headers, limits, budget).then((read) => {
+      if (!read.ok) {
+        refuse(req, res, read.refusal);
+        return;
+      }
+      res.once('close', read.release);
+      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = read.body;
+      next();
+    }, () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }));
+  };
+  return Object.assign(guard, { budget });
+}

@@ -1,0 +1,166 @@
+/**
+ * The local stand-in for Pub/Sub push (production pushes to the worker itself; the emulator's push
+ * delivers two at a time and cannot back off). It pulls a subscription and POSTs each message to
+ * the worker in push format, `concurrency` at once, and behaves as production push does:
+ * - every message it takes is pushed, then acknowledged (2xx) or handed back, within the ack
+ *   deadline: a push that has not answered by then is abandoned and handed back;
+ * - a message handed back is redelivered after the subscription's retry backoff (doubling from
+ *   `minimumBackoffSeconds` by delivery attempt, at most `maximumBackoffSeconds`), so a worker that is
+ *   down for a few seconds does not burn a message's delivery attempts; after the last attempt the
+ *   emulator's dead-letter policy moves it to the dead-letter topic, and the relay logs why
+ *   (`pushDeadLettered`);
+ * - nothing is leased beyond its ack deadline: if an acknowledgement is lost with the connection,
+ *   the message comes back (the worker is idempotent);
+ * - a failing pull is logged (`pushRelayError`, with how many in a row), retried with backoff and,
+ *   after three in a row, the client is replaced; recovery is logged too (`pushRelayRecovered`).
+ */
+import type { PulledMessage, PullSource } from '../../shared/adapters/pubsub';
+
+export interface RetryPolicy {
+  minimumBackoffSeconds: number;
+  maximumBackoffSeconds: number;
+  maxDeliveryAttempts: number;
+}
+
+export interface PushRelayOptions {
+  endpoint: string;
+  concurrency: number;
+  ackDeadlineSeconds: number;
+  retry: RetryPolicy;
+  /** A new pull source (a new client): at start and after repeated failures. */
+  connect: () => PullSource;
+  fetch?: typeof fetch;
+  /** One JSON log line per call, as the functions write them. */
+  log: (entry: Record<string, unknown>) => void;
+}
+
+/** Seconds before a message's next delivery after `attempt` failed: Pub/Sub's exponential backoff. */
+export function redeliveryDelaySeconds(attempt: number, retry: Pick<RetryPolicy, 'minimumBackoffSeconds' | 'maximumBackoffSeconds'>): number {
+  return Math.min(retry.maximumBackoffSeconds, retry.minimumBackoffSeconds * 2 ** Math.max(0, attempt - 1));
+}
+
+/** The push body production sends (a Pub/Sub push envelope). */
+export function pushBody(m: PulledMessage, subscription: string): string {
+  return JSON.stringify({
+    message: { data: m.data.toString('base64'), attributes: m.attributes, messageId: m.id, message_id: m.id, publishTime: m.publishTime, publish_time: m.publishTime },
+    subscription,
+    deliveryAttempt: m.deliveryAttempt,
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function startPushRelay(options: PushRelayOptions) {
+  const post = options.fetch ?? fetch;
+  let source = options.connect();
+  let running = true;
+  let inFlight = 0;
+  let failuresInARow = 0;
+  const stats = { pushed: 0, acked: 0, handedBack: 0, pullErrors: 0, reconnects: 0 };
+  let wake: (() => void) | undefined;
+  const error = (event: string, message: string, fields: Record<string, unknown>) =>
+    options.log({ severity: 'ERROR', event, message, ...fields });
+
+  async function settle(m: PulledMessage, ok: boolean, reason: string): Promise<void> {
+    const current = source;
+    try {
+      if (ok) {
+        await current.ack([m.ackId]);
+        stats.acked++;
+        return;
+      }
+      stats.handedBack++;
+      if (m.deliveryAttempt >= options.retry.maxDeliveryAttempts) {
+        error('pushDeadLettered', `delivery ${m.deliveryAttempt} of ${options.retry.maxDeliveryAttempts} failed (${reason}); the subscription's dead-letter policy takes the message`, {
+          message_id: m.id, delivery_id: m.attributes.delivery_id, delivery_attempt: m.deliveryAttempt, reason,
+        });
+        await current.redeliverAfter([m.ackId], 0);
+        return;
+      }
+      await current.redeliverAfter([m.ackId], redeliveryDelaySeconds(m.deliveryAttempt, options.retry));
+    } catch (err) {
+      // The lease runs out by itself: the message comes back after its ack deadline.
+      error('pushRelayError', `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}; it is redelivered after its ack deadline`, { message_id: m.id });
+    }
+  }
+
+  async function deliver(m: PulledMessage): Promise<void> {
+    stats.pushed++;
+    let ok = false;
+    let reason = '';
+    try {
+      // Answered well inside the ack deadline, or abandoned and handed back.
+      const res = await post(options.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: pushBody(m, source.subscription),
+        signal: AbortSignal.timeout(Math.max(1000, options.ackDeadlineSeconds * 1000 - 2000)),
+      });
+      await res.arrayBuffer();
+      ok = res.ok;
+      reason = `worker answered ${res.status}`;
+    } catch (err) {
+      reason = `worker unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    await settle(m, ok, reason);
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      if (inFlight >= options.concurrency) {
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      let messages: PulledMessage[];
+      try {
+        messages = await source.pull(options.concurrency - inFlight);
+        if (failuresInARow > 0) {
+          options.log({ severity: 'INFO', event: 'pushRelayRecovered', message: `pulling again after ${failuresInARow} failed pulls`, failures: failuresInARow });
+          failuresInARow = 0;
+        }
+      } catch (err) {
+        if (!running) return;
+        failuresInARow++;
+        stats.pullErrors++;
+        error('pushRelayError', `pull failed (${failuresInARow} in a row): ${err instanceof Error ? err.message : String(err)}`, { failures: failuresInARow });
+        if (failuresInARow % 3 === 0) {
+          // A new client: a new channel, whatever state the old one was left in.
+          const old = source;
+          source = options.connect();
+          stats.reconnects++;
+          old.close().catch(() => undefined);
+        }
+        await sleep(Math.min(2000, 100 * 2 ** Math.min(failuresInARow, 5)));
+        continue;
+      }
+      if (messages.length === 0) {
+        await sleep(50);
+        continue;
+      }
+      for (const m of messages) {
+        inFlight++;
+        void deliver(m).finally(() => {
+          inFlight--;
+          wake?.();
+          wake = undefined;
+        });
+      }
+    }
+  }
+
+  const done = loop();
+  return {
+    stats,
+    get inFlight() {
+      return inFlight;
+    },
+    async close(): Promise<void> {
+      running = false;
+      wake?.();
+      await done.catch(() => undefined);
+      const deadline = Date.now() + options.ackDeadlineSeconds * 1000;
+      while (inFlight > 0 && Date.now() < deadline) await sleep(20);
+      await source.close().catch(() => undefined);
+    },
+  };
+}

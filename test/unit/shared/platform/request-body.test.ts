@@ -1,0 +1,122 @@
+import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
+import { checkBodyHeaders, createBodyBudget, hasBody, readBody, type BodyLimits } from '../../../../shared/platform/request-body';
+
+const limits: BodyLimits = { maxBodyBytes: 1000, poolBytes: 2000, smallBodyBytes: 100, readTimeoutMs: 200 };
+
+describe('checkBodyHeaders: what the headers alone refuse, before a byte is read', () => {
+  it.each([
+    ['gzip', { 'content-encoding': 'gzip', 'content-length': '10' }, 415, 'unsupported_encoding'],
+    ['br', { 'content-encoding': 'br' }, 415, 'unsupported_encoding'],
+    ['deflate, upper case', { 'content-encoding': 'DEFLATE' }, 415, 'unsupported_encoding'],
+    ['a stacked encoding', { 'content-encoding': 'identity, gzip' }, 415, 'unsupported_encoding'],
+    ['a length over the maximum', { 'content-length': '1001' }, 413, 'payload_too_large'],
+    ['a length of 1 TB', { 'content-length': '1000000000000' }, 413, 'payload_too_large'],
+    ['a length that is not a number', { 'content-length': '12abc' }, 400, 'invalid_body'],
+  ])('refuses %s', (_name, headers, status, code) => {
+    expect(checkBodyHeaders(headers, limits)).toMatchObject({ status, code });
+  });
+
+  it.each([
+    ['identity', { 'content-encoding': 'identity', 'content-length': '10' }],
+    ['no encoding, the maximum length', { 'content-length': '1000' }],
+    ['chunked (no length)', { 'transfer-encoding': 'chunked' }],
+  ])('lets %s through to be read', (_name, headers) => {
+    expect(checkBodyHeaders(headers, limits)).toBeUndefined();
+  });
+
+  it('knows a request without a body', () => {
+    expect(hasBody({})).toBe(false);
+    expect(hasBody({ 'content-length': '0' })).toBe(false);
+    expect(hasBody({ 'content-length': '3' })).toBe(true);
+    expect(hasBody({ 'transfer-encoding': 'chunked' })).toBe(true);
+  });
+});
+
+describe('createBodyBudget: large bodies share a pool, small ones always get in', () => {
+  it('admits large bodies while the pool has room, and again once they give it back', () => {
+    const budget = createBodyBudget(limits);
+    expect(budget.take(0, 1000)).toBe(true);
+    expect(budget.take(0, 1000)).toBe(true);
+    expect(budget.take(0, 500)).toBe(false);
+    expect(budget.take(0, 100)).toBe(true); // small: admitted past the pool
+    budget.give(1000);
+    expect(budget.take(0, 500)).toBe(true);
+  });
+
+  it('never holds more than the pool plus what small bodies hold (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.boolean())), (ops) => {
+      const budget = createBodyBudget(limits);
+      let small = 0;
+      const held: number[] = [];
+      for (const [bytes, give] of ops) {
+        if (give && held.length) {
+          const b = held.pop()!;
+          budget.give(b);
+          if (b <= limits.smallBodyBytes) small -= b;
+        } else if (budget.take(0, bytes)) {
+          held.push(bytes);
+          if (bytes <= limits.smallBodyBytes) small += bytes;
+        }
+        expect(budget.held).toBeLessThanOrEqual(limits.poolBytes + small);
+      }
+    }));
+  });
+});
+
+function stream(chunks: Buffer[], end = true): PassThrough {
+  const s = new PassThrough();
+  setImmediate(() => {
+    for (const c of chunks) s.write(c);
+    if (end) s.end();
+  });
+  return s;
+}
+
+describe('readBody', () => {
+  it('reads a declared body into one buffer and gives its bytes back on release', async () => {
+    const budget = createBodyBudget(limits);
+    const read = await readBody(stream([Buffer.from('hello '), Buffer.from('world')]), { 'content-length': '11' }, limits, budget);
+    expect(read).toMatchObject({ ok: true });
+    expect(read.ok && read.body.toString()).toBe('hello world');
+    expect(budget.held).toBe(11);
+    read.release();
+    read.release();
+    expect(budget.held).toBe(0);
+  });
+
+  it('collects a chunked body', async () => {
+    const read = await readBody(stream([Buffer.from('{"a":'), Buffer.from('1}')]), { 'transfer-encoding': 'chunked' }, limits, createBodyBudget(limits));
+    expect(read.ok && read.body.toString()).toBe('{"a":1}');
+  });
+
+  it.each([
+    ['a chunked stream past the maximum', { 'transfer-encoding': 'chunked' }, [Buffer.alloc(600), Buffer.alloc(600)], 413, 'payload_too_large'],
+    ['more bytes than declared', { 'content-length': '5' }, [Buffer.from('123456')], 400, 'invalid_body'],
+    ['fewer bytes than declared', { 'content-length': '9' }, [Buffer.from('1234')], 400, 'invalid_body'],
+  ])('cuts %s, holding nothing afterwards', async (_name, headers, chunks, status, code) => {
+    const budget = createBodyBudget(limits);
+    const read = await readBody(stream(chunks), headers, limits, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status, code } });
+    expect(budget.held).toBe(0);
+  });
+
+  it('answers 503 for a large body the pool cannot hold, before reading it', async () => {
+    const budget = createBodyBudget(limits);
+    expect(budget.take(0, 1900)).toBe(true);
+    const s = new PassThrough();
+    const read = await readBody(s, { 'content-length': '500' }, limits, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 503, code: 'overloaded' } });
+    expect(budget.held).toBe(1900);
+    // A small body still gets in.
+    const small = await readBody(stream([Buffer.from('ok')]), { 'content-length': '2' }, limits, budget);
+    expect(small.ok).toBe(true);
+  });
+
+  it('refuses a body that does not arrive within the read timeout (408)', async () => {
+    const budget = createBodyBudget(limits);
+    const read = await readBody(stream([Buffer.from('12')], false), { 'content-length': '10' }, limits, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 408, code: 'request_timeout' } });
+    expect(budget.held).toBe(0);
+  });
+});
