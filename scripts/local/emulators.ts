@@ -7,9 +7,11 @@
  * also when this process exits abruptly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { portIsFree } from './ports';
+import { localHelper } from './serve-function';
 
 export type EmulatorKind = 'pubsub' | 'firestore';
 
@@ -146,11 +148,13 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
   const dataDir = kind === 'firestore' ? options.firestoreDataDir : undefined;
   const importFrom = dataDir ? latestFirestoreExport(dataDir) : undefined;
   let output = '';
-  const child = spawn('gcloud', command(kind, host, projectId, importFrom), {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
-  });
+  // Through the reaper (when built): the emulator's group stops when this process ends, even by kill -9.
+  const reaper = localHelper('reaper.js');
+  const argv = command(kind, host, projectId, importFrom);
+  const child = existsSync(reaper)
+    ? spawn(process.execPath, [reaper, 'gcloud', ...argv], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } })
+    : spawn('gcloud', argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } });
+  child.stdin?.on('error', () => undefined);
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
   };
@@ -176,8 +180,10 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);
-    // The wrapper may exit before its Java child: make sure the whole group is gone.
+    // The wrapper may exit before its Java child: make sure the whole group is gone, and its port free.
     killGroup(child, 'SIGKILL');
+    const port = Number(host.slice(host.lastIndexOf(':') + 1));
+    for (let i = 0; i < 100 && !(await portIsFree(port)); i++) await new Promise((r) => setTimeout(r, 50));
   };
   try {
     await waitUntilUp(host, child, 60_000, () => output);

@@ -92,6 +92,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/api/v3/webhooks/modal/completion`,
       WEBHOOK_BASE_URL: `http://localhost:${webhookPort}`,
       STATS_FLUSH_SECONDS: '5',
+      // The local functions (the admin API has no authentication here) are not reachable from the network.
+      BIND_HOST: '127.0.0.1',
       // Without a Modal status endpoint to poll, the local reconciler runs the webhook-only phase.
       ...(options.env?.MODAL_STATUS_URL ? {} : { COMPLETION_MODE: 'webhook_only' }),
       ...options.env,

@@ -55,6 +55,17 @@ export function readLocalState(): LocalState | undefined {
   }
 }
 
+/** The state file as written, whether its `npm start` lives or not (`alive` says which). */
+export function lastLocalState(): { state: LocalState; alive: boolean } | undefined {
+  if (!existsSync(stateFile())) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as LocalState;
+    return { state, alive: alive(state.pid) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The secret `npm start` uses when MODAL_WEBHOOK_SECRET is not set: the saved one, or a new one saved. */
 export function localSecret(): { secret: string; created: boolean } {
   if (existsSync(secretFile())) return { secret: readFileSync(secretFile(), 'utf8').trim(), created: false };

@@ -5,11 +5,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import { describePortHolder } from './ports';
 import { dirname, join, resolve } from 'node:path';
 
 /** The project root, whether this file runs from `scripts/local/` (ts-jest) or `dist/scripts/local/`. */
 export function projectRoot(): string {
   return __dirname.endsWith(join('dist', 'scripts', 'local')) ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
+}
+
+/** A compiled helper of the local stack (dist/scripts/local/), whether this file runs from source or from dist. */
+export function localHelper(file: string): string {
+  return join(projectRoot(), 'dist', 'scripts', 'local', file);
 }
 
 function frameworkMain(): string {
@@ -43,6 +49,8 @@ export interface ServedFunction {
   /** The current process (a new one after each restart). */
   readonly child: ChildProcess;
   readonly restarts: number;
+  /** It exited because its port was taken, and was not restarted. */
+  readonly portInUse: boolean;
   stop(): Promise<void>;
   output(): string;
 }
@@ -59,16 +67,19 @@ export function serveFunction(target: string, signatureType: 'http' | 'cloudeven
   let restarts = 0;
   let backoffMs = 250;
   let restartTimer: NodeJS.Timeout | undefined;
+  let portInUse = false;
 
   const spawnOnce = () => {
     const startedAt = Date.now();
-    child = spawn(process.execPath, [frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${source}`], {
+    child = spawn(process.execPath, ['--require', localHelper('exit-with-parent.js'), frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${source}`], {
       cwd: projectRoot(),
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin: a pipe this process holds open; the function exits when it closes (exit-with-parent.ts).
+      stdio: ['pipe', 'pipe', 'pipe'],
       // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
       env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
     });
+    child.stdin?.on('error', () => undefined);
     let partial = '';
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
@@ -81,6 +92,12 @@ export function serveFunction(target: string, signatureType: 'http' | 'cloudeven
     child.stderr?.on('data', onData);
     child.once('exit', (code, signal) => {
       if (stopping) return;
+      if (/EADDRINUSE/.test(output.slice(-2000))) {
+        // Not a crash: restarting cannot free the port. Say so once, and leave it stopped.
+        portInUse = true;
+        onLine(JSON.stringify({ severity: 'ERROR', event: 'functionPortInUse', message: `${target} cannot listen on port ${port}: it is in use (${describePortHolder(port)})`, target, port }));
+        return;
+      }
       if (Date.now() - startedAt > 30_000) backoffMs = 250;
       onLine(JSON.stringify({
         severity: 'ERROR',
@@ -130,6 +147,9 @@ export function serveFunction(target: string, signatureType: 'http' | 'cloudeven
     },
     get restarts() {
       return restarts;
+    },
+    get portInUse() {
+      return portInUse;
     },
     stop,
     output: () => output,

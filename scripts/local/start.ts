@@ -11,7 +11,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from './local-stack';
-import { dataDir, localSecret, removeLocalState, writeLocalState } from './local-state';
+import { dataDir, lastLocalState, localSecret, removeLocalState, writeLocalState } from './local-state';
+import { describePortHolder, portIsFree } from './ports';
 
 const DEFAULT_PROJECT = 'demo-omtx-local';
 const PUBSUB_PORT = 8085;
@@ -30,6 +31,33 @@ function printableLog(service: string, line: string): string {
   }
 }
 
+/** Fails with one line when the stack is already running, or when a port it needs is taken. */
+async function preflight(ports: Record<'webhook' | 'worker' | 'admin' | 'pubsub' | 'firestore', number>): Promise<void> {
+  const last = lastLocalState();
+  if (last?.alive) {
+    fail(`npm start is already running (pid ${last.state.pid}, since ${last.state.startedAt}); stop it first (Ctrl-C in its terminal, or kill ${last.state.pid})`);
+  }
+  if (last) {
+    process.stdout.write(`note: the last npm start (pid ${last.state.pid}) did not stop cleanly; its .data/local-stack.json was stale and is replaced\n`);
+    removeLocalState();
+  }
+  const needed: Array<[string, number, string]> = [
+    ['webhook', ports.webhook, 'PORT'],
+    ['worker', ports.worker, 'WORKER_PORT'],
+    ['admin', ports.admin, 'ADMIN_PORT'],
+    ...(process.env.PUBSUB_EMULATOR_HOST ? [] : [['Pub/Sub emulator', ports.pubsub, 'PUBSUB_EMULATOR_PORT'] as [string, number, string]]),
+    ...(process.env.FIRESTORE_EMULATOR_HOST ? [] : [['Firestore emulator', ports.firestore, 'FIRESTORE_EMULATOR_PORT'] as [string, number, string]]),
+  ];
+  for (const [what, port, variable] of needed) {
+    if (!(await portIsFree(port))) fail(`port ${port} (${what}) is in use by ${describePortHolder(port)}; stop that process or set ${variable}`);
+  }
+}
+
+function fail(line: string): never {
+  process.stderr.write(`npm start: ${line}\n`);
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
   if (values.help) {
@@ -43,6 +71,14 @@ async function main(): Promise<void> {
     rmSync(firestoreDataDir, { recursive: true, force: true });
     rmSync(resultsDir, { recursive: true, force: true });
   }
+  const ports = {
+    webhook: Number(process.env.PORT || 8080),
+    worker: Number(process.env.WORKER_PORT || 8081),
+    admin: Number(process.env.ADMIN_PORT || 8082),
+    pubsub: Number(process.env.PUBSUB_EMULATOR_PORT || PUBSUB_PORT),
+    firestore: Number(process.env.FIRESTORE_EMULATOR_PORT || FIRESTORE_PORT),
+  };
+  await preflight(ports);
   const fromEnv = process.env.MODAL_WEBHOOK_SECRET?.trim();
   const saved = fromEnv ? undefined : localSecret();
   process.stdout.write(`Starting omtx-modal-webhooks locally (project ${projectId})…\n`);
@@ -50,12 +86,12 @@ async function main(): Promise<void> {
     projectId,
     secret: fromEnv || saved!.secret,
     emulatorOptions: {
-      ports: { pubsub: Number(process.env.PUBSUB_EMULATOR_PORT || PUBSUB_PORT), firestore: Number(process.env.FIRESTORE_EMULATOR_PORT || FIRESTORE_PORT) },
+      ports: { pubsub: ports.pubsub, firestore: ports.firestore },
       firestoreDataDir,
     },
-    webhookPort: Number(process.env.PORT || 8080),
-    workerPort: Number(process.env.WORKER_PORT || 8081),
-    adminPort: Number(process.env.ADMIN_PORT || 8082),
+    webhookPort: ports.webhook,
+    workerPort: ports.worker,
+    adminPort: ports.admin,
     reconcileIntervalSeconds: Number(process.env.RECONCILE_INTERVAL_SECONDS || 60),
     resultsDir,
     completionsTopic: process.env.COMPLETIONS_TOPIC,
@@ -100,6 +136,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A closed terminal: stop as Ctrl-C does (Firestore exported). Even without this, kill -9 included,
+  // the functions and emulators exit with this process (exit-with-parent.ts, reaper.ts).
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
 
   const url = `http://localhost:${new URL(stack.webhookUrl).port}`;
   const admin = `localhost:${new URL(stack.adminUrl).port}`;

@@ -1,0 +1,104 @@
+/**
+ * `npm start` lives and dies as one: whatever ends it (kill -9, a closed terminal's SIGHUP), no
+ * function or emulator outlives it and no port stays held, and the next start comes up cleanly. A
+ * start that finds a port taken says which, and by whom, in one line, and exits non-zero.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../../../scripts/local/emulators';
+import { describePortHolder, portIsFree } from '../../../../scripts/local/ports';
+import { until } from '../../../support/until';
+
+jest.setTimeout(240_000);
+
+const root = join(__dirname, '..', '..', '..', '..');
+let dataDir: string;
+const ports = { PORT: 0, WORKER_PORT: 0, ADMIN_PORT: 0, PUBSUB_EMULATOR_PORT: 0, FIRESTORE_EMULATOR_PORT: 0 };
+
+function env(): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, LOCAL_DATA_DIR: dataDir, CI: 'true', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  for (const key of ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'MODAL_WEBHOOK_SECRET', 'GOOGLE_CLOUD_PROJECT']) delete e[key];
+  return e;
+}
+
+interface Started { child: ChildProcess; output: () => string }
+
+async function npmStart(): Promise<Started> {
+  let output = '';
+  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  await until('npm start to be ready', async () => (output.includes('is running') ? true : child.exitCode !== null ? (() => { throw new Error(output); })() : undefined), 120_000);
+  return { child, output: () => output };
+}
+
+/** Whether a process lives (and is not a zombie). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  return !/State:\s+Z/.test(require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+/** The pids holding the stack's five ports: two emulators (Java) and three functions. */
+function holders(): number[] {
+  return Object.values(ports).map((p) => Number(/^pid (\d+)/.exec(describePortHolder(p))?.[1] ?? 0)).filter(Boolean);
+}
+
+async function nothingLeft(pids: number[]): Promise<void> {
+  await until('every process of the stack to be gone and every port free', async () => {
+    const living = pids.filter(alive);
+    const held = [];
+    for (const p of Object.values(ports)) if (!(await portIsFree(p))) held.push(p);
+    return living.length === 0 && held.length === 0 ? true : undefined;
+  }, 20_000);
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'omtx-lifecycle-'));
+  for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort();
+});
+
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+it('leaves nothing running after kill -9, and the next start comes up cleanly', async () => {
+  const first = await npmStart();
+  const pids = holders();
+  expect(pids).toHaveLength(5);
+  process.kill(first.child.pid!, 'SIGKILL');
+  await nothingLeft(pids);
+
+  const second = await npmStart();
+  expect(second.output()).toMatch(/did not stop cleanly; its \.data\/local-stack\.json was stale/);
+  expect(second.output()).not.toMatch(/EADDRINUSE|restarting/);
+  const exited = new Promise((r) => second.child.once('exit', r));
+  // A closed terminal: SIGHUP stops the stack as Ctrl-C does, Firestore exported.
+  process.kill(second.child.pid!, 'SIGHUP');
+  await exited;
+  expect(second.output()).toContain('SIGHUP: stopping');
+  expect(second.output()).toContain('stopped.');
+  await nothingLeft(holders());
+  expect(existsSync(join(dataDir, 'firestore')) && readdirSync(join(dataDir, 'firestore')).length).toBe(1);
+});
+
+it('refuses to start, in one line naming the port and its holder, when a port is taken', async () => {
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(ports.WORKER_PORT, '127.0.0.1', r));
+  try {
+    let output = '';
+    const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(output.trim().split('\n').at(-1)).toMatch(new RegExp(`^npm start: port ${ports.WORKER_PORT} \\(worker\\) is in use by pid ${process.pid} .*; stop that process or set WORKER_PORT$`));
+    expect(output).not.toMatch(/EADDRINUSE|restarting/);
+  } finally {
+    squatter.close();
+  }
+});
