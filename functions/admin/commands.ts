@@ -28,11 +28,22 @@ export interface CommandDeps {
 }
 
 /**
- * Who is calling: in production the e-mail of the IAM identity Cloud Run verified before the request
- * reached us (the bearer token's claims need no second check); locally, `X-Operator`, else "local".
+ * Who is calling, from a token the platform verified, or undefined. Cloud Run's IAM check verifies
+ * `X-Serverless-Authorization` when it is sent, and then passes `Authorization` through unverified;
+ * otherwise it verifies `Authorization`. So the identity is read from the header that was verified,
+ * and a deployed admin never takes a name from `X-Operator`. Locally (nothing verifies anything):
+ * the token's or `X-Operator`'s name, else "local".
  */
-export function operatorOf(req: Pick<Request, 'get'>): string {
-  const bearer = /^Bearer\s+([^.]+)\.([^.]+)\./.exec(req.get('authorization') ?? '');
+export function operatorOf(req: Pick<Request, 'get'>, deployed = false): string | undefined {
+  const verified = req.get('x-serverless-authorization') ?? req.get('authorization') ?? '';
+  const fromToken = claimsName(verified);
+  if (fromToken || deployed) return fromToken;
+  const named = req.get('x-operator')?.trim();
+  return named ? named.slice(0, 320) : 'local';
+}
+
+function claimsName(header: string): string | undefined {
+  const bearer = /^Bearer\s+([^.]+)\.([^.]+)\./.exec(header);
   if (bearer) {
     try {
       const claims = JSON.parse(Buffer.from(bearer[2]!, 'base64url').toString('utf8')) as { email?: unknown; sub?: unknown };
@@ -42,8 +53,7 @@ export function operatorOf(req: Pick<Request, 'get'>): string {
       // not a JWT: fall through
     }
   }
-  const named = req.get('x-operator')?.trim();
-  return named ? named.slice(0, 320) : 'local';
+  return undefined;
 }
 
 export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] {
@@ -64,7 +74,8 @@ export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] 
       const verdict = decodeCompletionBody(req.rawBody ?? Buffer.from(JSON.stringify(req.body ?? {})));
       if (!verdict.ok) throw new HttpError(verdict.code === 'invalid_json' ? 'invalid_json' : 'invalid_payload', verdict.code === 'invalid_json' ? 400 : 422, verdict.message, { issues: verdict.issues });
       const payload = verdict.payload;
-      const operator = operatorOf(req);
+      const operator = operatorOf(req, config.deployed);
+      if (!operator) throw new HttpError('unauthenticated', 401, 'a manual completion needs the operator\'s identity: call with an identity token (gcloud auth print-identity-token)');
       const sent = await sender.manual(payload, operator, clock());
       logger.log('INFO', 'manualCompletionAccepted', 'manual completion queued', {
         call_id: payload.call_id, job_id: payload.metadata.job_id, batch_id: payload.metadata.batch_id ?? undefined, delivery_id: sent.deliveryId, operator,

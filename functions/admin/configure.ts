@@ -9,7 +9,8 @@ import type { AdminConfig } from '../../shared/config/config';
 import { HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import type { ModalClient } from '../../shared/modal/modal-client';
-import { appState, modalSecretCommand, type AppState } from '../../shared/modal/modal-config';
+import { appState, modalSecretArgs, modalSecretCommand, type AppState } from '../../shared/modal/modal-config';
+import { operatorOf } from './commands';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
 import { route, type Route } from './router';
@@ -65,6 +66,11 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
 
   return route('POST', `${prefix}/configure`, async (req) => {
     const input = parse(configureSchema, req.body, 'body');
+    const operator = operatorOf(req, config.deployed) ?? 'unknown';
+    if (input.show_secret && !config.allowShowSecret) {
+      logger.log('WARNING', 'requestRejected', 'configure asked for the raw secret in a deployed admin: refused', { code: 'forbidden', status: 403, operator });
+      throw new HttpError('forbidden', 403, 'a deployed admin does not show the secret (set ADMIN_ALLOW_SHOW_SECRET=true to allow it); the commands read it from Secret Manager when they run');
+    }
     if (input.webhook_secret !== undefined) {
       throw new HttpError('invalid_request', 422, 'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)');
     }
@@ -95,16 +101,20 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
       app: a.name,
       control_url: a.controlUrl ?? null,
       modal_command: modalSecretCommand(a.name, webhookUrl, source),
+      // For `configure-modal --apply`: the modal CLI's arguments, run without a shell; the secret is
+      // added by the caller as MODAL_WEBHOOK_SECRET=… after reading it with secret_read_command.
+      modal_args: modalSecretArgs(a.name, webhookUrl),
       ...states.get(a.name)!,
     }));
     logger.log('INFO', 'modalConfigured', 'Modal apps configuration checked', {
-      apps: answer.map((a) => `${a.app}:${a.state}`).join(','), secret_shown: input.show_secret,
+      apps: answer.map((a) => `${a.app}:${a.state}`).join(','), secret_shown: input.show_secret, operator,
     });
     return {
       status: 200,
       body: {
         webhook_url: webhookUrl,
         secret_shown: input.show_secret,
+        secret_read_command: config.secretReadCommand,
         configured: answer.filter((a) => a.state === 'configured').length,
         total: answer.length,
         apps: answer,

@@ -6,10 +6,11 @@
  * sender retries. Bodies too large for a Pub/Sub message are stored first (claim check) and the
  * message carries their uri.
  */
-import { randomBytes } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
 import { withDeadline } from '../../shared/platform/deadline';
+import { claimPath } from '../../shared/contract/claims';
+import { createRecentDeliveries } from './recent-deliveries';
 import { deliveryId } from '../../shared/contract/delivery';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
 import { traceFields, type Logger } from '../../shared/observability/log';
@@ -44,6 +45,8 @@ const PREVIOUS_SECRET_WARNING_MS = 10 * 60 * 1000;
 export function createWebhookHandler(deps: WebhookDeps) {
   const { config, publisher, claims, clock, logger, stats } = deps;
   let previousSecretWarnedAt = -Infinity;
+  // A timestamp is accepted up to the tolerance on either side: a replay can come that long after.
+  const recent = createRecentDeliveries(2 * config.toleranceSeconds * 1000);
 
   /** Sends due counters without delaying or failing the request that triggered it. */
   function flushStats(log: Logger): void {
@@ -128,11 +131,21 @@ export function createWebhookHandler(deps: WebhookDeps) {
       return;
     }
 
+    // The same signed delivery again (a replay, or a retry whose 202 was lost): Pub/Sub has it already.
+    const replayKey = verification.scheme === 'standard' ? `webhook-id ${verification.webhookId ?? ''}` : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
+    const earlier = recent.seen(ids.delivery_id, replayKey, clock().getTime());
+    if (earlier) {
+      log.log('INFO', 'webhookReplayed', 'same signed delivery again: answered with its first message id, not published again', { ...ids, message_id: earlier, scheme: verification.scheme });
+      stats?.count('replayed', clock());
+      res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: earlier, replay: true });
+      return;
+    }
+
     let claimUri: string | undefined;
     if (rawBody.length > config.claimCheckThresholdBytes) {
-      // A name of its own per request: a retried webhook never needs to overwrite (or even see) an
-      // earlier upload, which the webhook's create-only access could not do.
-      const path = `claims/${ids.delivery_id}/${receivedAt.getTime()}-${randomBytes(6).toString('hex')}.json`;
+      // Named by content: a retried or replayed request finds its claim already stored (create-only
+      // write, `created: false`) and stores nothing new.
+      const path = claimPath(ids.delivery_id, rawBody);
       const stored = await withDeadline(claims.putIfAbsent(path, rawBody, 'application/json'), config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
         throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', { cause: String(err) });
       });
@@ -161,6 +174,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       bytes: rawBody.length,
       latency_ms: clock().getTime() - started,
     });
+    recent.remember(ids.delivery_id, replayKey, messageId, clock().getTime());
     stats?.count('accepted', clock(), verification.scheme);
     res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId });
   }

@@ -3,6 +3,7 @@
  * its files, apply it to the job and its batch counter shard in one atomic commit, then let the batch be
  * finalised. A synthetic test delivery is only recorded.
  */
+import { isOwnClaimUri, type ClaimsLocation } from '../../shared/contract/claims';
 import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion/completion';
 import { PermanentMessageError } from '../../shared/platform/errors';
 import { createLimiter } from '../../shared/platform/limit';
@@ -23,15 +24,20 @@ export interface ApplyCompletionDeps {
   jobs: JobStore;
   results: BlobStore;
   finalizeIfDone(batchId: string, claimant: string): Promise<boolean>;
+  /** The only place claim-checked bodies are read from (the results location). */
+  claims: ClaimsLocation;
   clock: Clock;
   logger: Logger;
 }
 
 export function createApplyCompletion(deps: ApplyCompletionDeps) {
-  const { jobs, results, finalizeIfDone, clock, logger } = deps;
+  const { jobs, results, claims, finalizeIfDone, clock, logger } = deps;
 
   async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
     if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
+    if (!isOwnClaimUri(meta.claimUri, claims)) {
+      throw new PermanentMessageError('invalid_envelope', 'claim_uri is not under the results location\'s claims/ prefix; it is not read');
+    }
     const body = await results.get(meta.claimUri);
     if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${meta.claimUri}`);
     return body;

@@ -45,7 +45,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
     summary: { direction: config.affinityDirection, rankingSize: config.rankingSize },
     countsIntervalMs: config.batchCountsIntervalMs,
   });
-  const applyCompletion = createApplyCompletion({ jobs, results, finalizeIfDone, clock, logger });
+  const applyCompletion = createApplyCompletion({ jobs, results, claims: deps.config.results, finalizeIfDone, clock, logger });
   const recordStats = createRecordStats(jobs);
 
   async function deadLetter(message: PubSubMessage, attributes: Record<string, string>, error: PermanentMessageError): Promise<WorkerOutcome> {

@@ -4,11 +4,14 @@
  * the worker in push format, `concurrency` at once, and behaves as production push does:
  * - every message it takes is pushed, then acknowledged (2xx) or handed back, within the ack
  *   deadline: a push that has not answered by then is abandoned and handed back;
- * - a message handed back is redelivered after the subscription's retry backoff (doubling from
- *   `minimumBackoffSeconds` by delivery attempt, at most `maximumBackoffSeconds`), so a worker that is
- *   down for a few seconds does not burn a message's delivery attempts; after the last attempt the
- *   emulator's dead-letter policy moves it to the dead-letter topic, and the relay logs why
- *   (`pushDeadLettered`);
+ * - a refused or failed push backs off before the message is handed back: the relay holds it for
+ *   the subscription's retry backoff (doubling from `minimumBackoffSeconds` by delivery attempt, at
+ *   most `maximumBackoffSeconds`, always inside the ack deadline), then nacks it, and the emulator
+ *   applies the subscription's own retry policy on top. A worker down for a few seconds therefore
+ *   does not burn a message's delivery attempts; after the last attempt the emulator's dead-letter
+ *   policy moves it to the dead-letter topic, and the relay logs why (`pushDeadLettered`). (A
+ *   modAck with a delay instead of the wait would be simpler, but the emulator loses such messages
+ *   once its connection has been reset: the fault suite caught it.)
  * - nothing is leased beyond its ack deadline: if an acknowledgement is lost with the connection,
  *   the message comes back (the worker is idempotent);
  * - a failing pull is logged (`pushRelayError`, with how many in a row), retried with backoff and,
@@ -58,10 +61,27 @@ export function startPushRelay(options: PushRelayOptions) {
   let failuresInARow = 0;
   const stats = { pushed: 0, acked: 0, handedBack: 0, pullErrors: 0, reconnects: 0 };
   let wake: (() => void) | undefined;
+  // Backoff waits end early when the relay closes.
+  const pausing = new Set<() => void>();
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pausing.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    pausing.add(done);
+  });
   const error = (event: string, message: string, fields: Record<string, unknown>) =>
     options.log({ severity: 'ERROR', event, message, ...fields });
 
-  async function settle(m: PulledMessage, ok: boolean, reason: string): Promise<void> {
+  async function settle(m: PulledMessage, ok: boolean, reason: string, pulledAt: number): Promise<void> {
+    if (!ok && m.deliveryAttempt < options.retry.maxDeliveryAttempts) {
+      // Back off while the lease lasts (with 1.5 s to spare for the nack itself).
+      const leaseLeft = options.ackDeadlineSeconds * 1000 - (Date.now() - pulledAt) - 1500;
+      const wait = Math.min(redeliveryDelaySeconds(m.deliveryAttempt, options.retry) * 1000, leaseLeft);
+      if (wait > 0) await pause(wait);
+    }
     const current = source;
     try {
       if (ok) {
@@ -77,7 +97,7 @@ export function startPushRelay(options: PushRelayOptions) {
         await current.redeliverAfter([m.ackId], 0);
         return;
       }
-      await current.redeliverAfter([m.ackId], redeliveryDelaySeconds(m.deliveryAttempt, options.retry));
+      await current.redeliverAfter([m.ackId], 0);
     } catch (err) {
       // The lease runs out by itself: the message comes back after its ack deadline.
       error('pushRelayError', `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}; it is redelivered after its ack deadline`, { message_id: m.id });
@@ -85,6 +105,7 @@ export function startPushRelay(options: PushRelayOptions) {
   }
 
   async function deliver(m: PulledMessage): Promise<void> {
+    const pulledAt = Date.now();
     stats.pushed++;
     let ok = false;
     let reason = '';
@@ -102,7 +123,7 @@ export function startPushRelay(options: PushRelayOptions) {
     } catch (err) {
       reason = `worker unreachable: ${err instanceof Error ? err.message : String(err)}`;
     }
-    await settle(m, ok, reason);
+    await settle(m, ok, reason, pulledAt);
   }
 
   async function loop(): Promise<void> {
@@ -157,6 +178,7 @@ export function startPushRelay(options: PushRelayOptions) {
     async close(): Promise<void> {
       running = false;
       wake?.();
+      for (const done of [...pausing]) done();
       await done.catch(() => undefined);
       const deadline = Date.now() + options.ackDeadlineSeconds * 1000;
       while (inFlight > 0 && Date.now() < deadline) await sleep(20);

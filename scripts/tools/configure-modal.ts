@@ -25,6 +25,7 @@ which apps are configured, waiting or failing (and why).
 `;
 
 interface AppAnswer {
+  modal_args: string[];
   app: string;
   control_url: string | null;
   modal_command: string;
@@ -33,7 +34,7 @@ interface AppAnswer {
   reason?: string;
 }
 
-async function configure(adminUrl: string, token: string | undefined, body: Record<string, unknown>): Promise<{ webhook_url: string; apps: AppAnswer[] }> {
+async function configure(adminUrl: string, token: string | undefined, body: Record<string, unknown>): Promise<{ webhook_url: string; secret_read_command: string; apps: AppAnswer[] }> {
   const res = await fetch(`${adminUrl.replace(/\/$/, '')}/api/v3/webhooks/configure`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -41,7 +42,7 @@ async function configure(adminUrl: string, token: string | undefined, body: Reco
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`the admin API answered ${res.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text) as { webhook_url: string; apps: AppAnswer[] };
+  return JSON.parse(text) as { webhook_url: string; secret_read_command: string; apps: AppAnswer[] };
 }
 
 function hasModalCli(): boolean {
@@ -80,9 +81,12 @@ async function main(): Promise<void> {
     if (!hasModalCli()) {
       process.stdout.write('\nThe modal CLI is not installed (pip install modal; modal setup): run the commands above yourself.\n');
     } else {
+      // The secret is read once by the configured read command; each app's secret is created by the
+      // modal CLI from an argument vector — no shell sees an app name or a URL.
+      const secret = execFileSync('bash', ['-c', plan.secret_read_command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
       for (const a of plan.apps) {
-        process.stdout.write(`\n$ modal secret create ${a.modal_command.split(' ')[3]} … (${a.app})\n`);
-        execFileSync('bash', ['-c', a.modal_command], { stdio: ['ignore', 'inherit', 'inherit'] });
+        process.stdout.write(`\n$ modal ${a.modal_args.slice(0, 3).join(' ')} … (${a.app})\n`);
+        execFileSync('modal', [...a.modal_args, `MODAL_WEBHOOK_SECRET=${secret}`], { stdio: ['ignore', 'inherit', 'inherit'] });
       }
     }
   } else {

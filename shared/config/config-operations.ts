@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors';
-import { cleanSecret, collectionsEnv, common, firestoreSettings, int, name, parse, results, url, type Collections, type Env, type ResultsLocation } from './env';
+import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, url, type Collections, type Env, type ResultsLocation } from './env';
 import { parseModalApps, type ModalApp } from '../modal/modal-config';
 
 const adminEnv = z.object({
@@ -20,6 +20,10 @@ const adminEnv = z.object({
   /** The shell command that prints the current secret where the configure step's commands run (never the value). */
   SECRET_READ_COMMAND: z.string().trim().optional(),
   TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
+  /** Set by Cloud Run (Cloud Functions gen2): the admin is deployed, not local. */
+  K_SERVICE: optionalName,
+  /** A deployed admin shows the raw secret (configure's show_secret) only when this says so. */
+  ADMIN_ALLOW_SHOW_SECRET: bool.default(false),
 });
 
 const reconcilerEnv = z.object({
@@ -57,6 +61,10 @@ export interface AdminConfig {
   testTimeoutMs: number;
   results: ResultsLocation;
   warnings: readonly string[];
+  /** Running on Cloud Run: identities come only from verified tokens, the secret is not shown. */
+  deployed: boolean;
+  /** Whether configure may answer the raw secret (always locally; deployed only with ADMIN_ALLOW_SHOW_SECRET). */
+  allowShowSecret: boolean;
 }
 
 export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
@@ -78,6 +86,8 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
     modalApps: Object.freeze(parseModalApps(e.MODAL_APPS, e.MODAL_CONTROL_URL)),
     secretReadCommand: e.SECRET_READ_COMMAND ?? 'printenv MODAL_WEBHOOK_SECRET',
     testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
+    deployed: e.K_SERVICE !== undefined,
+    allowShowSecret: e.K_SERVICE === undefined || e.ADMIN_ALLOW_SHOW_SECRET,
     results: results(e),
     warnings: Object.freeze(warnings),
   });

@@ -36,6 +36,11 @@ export function modalSecretCommand(app: string, webhookUrl: string, source: { se
   return `modal secret create ${modalSecretName(app)} MODAL_WEBHOOK_SECRET=${value} OMTX_WEBHOOK_URL=${shellQuote(webhookUrl)} OMTX_APP_NAME=${shellQuote(app)} --force`;
 }
 
+/** The same command as arguments of the modal CLI, without the secret (run with no shell). */
+export function modalSecretArgs(app: string, webhookUrl: string): string[] {
+  return ['secret', 'create', modalSecretName(app), `OMTX_WEBHOOK_URL=${webhookUrl}`, `OMTX_APP_NAME=${app}`, '--force'];
+}
+
 export type AppState = { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };
 
 /** What is known of an app since `since`: its last verified webhook, and the answer to a test delivery asked of it. */

@@ -12,6 +12,7 @@ export type LogEvent =
   | 'configWarning'
   | 'webhookAccepted'
   | 'webhookDryRun'
+  | 'webhookReplayed'
   | 'signatureRejected'
   | 'requestRejected'
   | 'publishFailed'

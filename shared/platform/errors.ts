@@ -32,7 +32,13 @@ export type ErrorCode =
   | 'batch_not_found'
   | 'already_terminal'
   | 'not_configured'
-  | 'unavailable';
+  | 'unavailable'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'unsupported_encoding'
+  | 'request_timeout'
+  | 'overloaded'
+  | 'invalid_body';
 
 /**
  * An error an HTTP function (webhook, admin) answers with `status` and a JSON body

@@ -1,13 +1,18 @@
 /**
- * The fault suite (`npm run test:faults`, also part of `npm test`): the whole local stack as
- * `npm start` runs it, with a TCP proxy in front of each emulator that can be cut, and the rule
- * "a 202 means applied or visibly dead-lettered" checked under outages, a killed worker, duplicates
- * and reordering, and a property-based fuzz of the webhook → worker boundary. It prints its figures.
+ * The fault suite (`npm run test:faults`, also part of `npm test`): ONE local stack as `npm start`
+ * runs it — functions and push relay alike reach the emulators through TCP proxies that can be cut —
+ * taken through faults in sequence, as a real stack lives: a Pub/Sub reset, a worker killed
+ * mid-batch, a Firestore cut, a worker hung for 10 s, a duplicate/reorder storm, a fuzz burst, and a
+ * flood of worst-case unsigned requests. After every phase, every completion acknowledged so far
+ * (the ledger of 202s) must be applied or visibly dead-lettered — nothing in limbo — and batch counts
+ * exact. It prints its figures.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Firestore } from '@google-cloud/firestore';
 import fc from 'fast-check';
+import { request } from 'node:http';
+import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
 import { sign } from '../../shared/contract/signature';
 import { postSigned } from '../support/http';
@@ -55,6 +60,44 @@ const completion = (jobId: string, status: 'success' | 'failure', batchId?: stri
   JSON.stringify({ call_id: call, status, ...(status === 'success' ? { result: { affinity: Math.random() } } : { error: { message: 'boom' } }), metadata: { job_id: jobId, ...(batchId ? { batch_id: batchId } : {}) } });
 const failedLoops = () => logs.filter((l) => l.entry.event === 'completionFailed').length;
 
+/** Every 202 so far: the delivery it promised, and whether it has been seen applied or dead-lettered. */
+const ledger = new Map<string, { jobId: string; settled?: 'applied' | 'dead_lettered' }>();
+const sendAndRecord = async (body: string) => {
+  const res = await send(body);
+  if (res.status === 202) ledger.set(res.json.delivery_id, { jobId: (JSON.parse(body) as { metadata: { job_id: string } }).metadata.job_id });
+  return res;
+};
+
+/** Where a delivery ended: in its job's history, or in the dead letters (the worker's or the topic's). */
+async function settledAs(deliveryId: string, jobId: string): Promise<'applied' | 'dead_lettered' | undefined> {
+  const job = /^[A-Za-z0-9._@-]{1,128}$/.test(jobId) ? (await jobs().doc(jobId).get()).data() : undefined;
+  const history = [job?.delivery_id, ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id)];
+  if (history.includes(deliveryId)) return 'applied';
+  const dead = await deadLetters().where('attributes.delivery_id', '==', deliveryId).limit(1).get();
+  if (!dead.empty) return 'dead_lettered';
+  return topicDeadLetters.has(deliveryId) ? 'dead_lettered' : undefined;
+}
+
+/** Delivery ids that reached the dead-letter topic (the relay says so when it hands over the last attempt). */
+const topicDeadLetters = new Set<string>();
+
+/** Nothing in limbo: every acknowledged completion so far is applied or dead-lettered (within `timeoutMs`). */
+async function expectNothingInLimbo(phase: string, timeoutMs = 90_000): Promise<void> {
+  const started = Date.now();
+  for (const l of logs) if (l.entry.event === 'pushDeadLettered' && typeof l.entry.delivery_id === 'string') topicDeadLetters.add(l.entry.delivery_id);
+  const open = () => [...ledger].filter(([, v]) => !v.settled);
+  while (open().length > 0) {
+    for (const [deliveryId, entry] of open()) entry.settled = await settledAs(deliveryId, entry.jobId);
+    if (open().length === 0) break;
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`${phase}: ${open().length} of ${ledger.size} acknowledged completions neither applied nor dead-lettered after ${timeoutMs} ms: ${open().slice(0, 5).map(([d, v]) => `${v.jobId}/${d}`).join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const dead = [...ledger.values()].filter((v) => v.settled === 'dead_lettered').length;
+  note(`  after ${phase}: ${ledger.size} acknowledged so far → ${ledger.size - dead} applied, ${dead} dead-lettered, 0 in limbo (checked in ${Date.now() - started} ms)`);
+}
+
 beforeAll(async () => {
   const direct = { pubsub: process.env.PUBSUB_EMULATOR_HOST!, firestore: process.env.FIRESTORE_EMULATOR_HOST! };
   pubsubProxy = await startTcpProxy(direct.pubsub);
@@ -63,7 +106,7 @@ beforeAll(async () => {
     projectId: process.env.GOOGLE_CLOUD_PROJECT!,
     completionsTopic: `f-completions-${run}`,
     batchEventsTopic: `f-batch-events-${run}`,
-    maxDeliveryAttempts: 5,
+    maxDeliveryAttempts: 10,
     // A push lost with a killed worker is redelivered after the ack deadline.
     ackDeadlineSeconds: 10,
     // The functions reach the emulators only through the proxies.
@@ -89,7 +132,8 @@ afterAll(async () => {
 afterEach(() => sampleMemory());
 
 it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within 5 s once it is back', async () => {
-  expect((await send(completion('warm-1', 'success'))).status).toBe(202);
+  expect((await sendAndRecord(completion('warm-1', 'success'))).status).toBe(202);
+  await expectNothingInLimbo('warm-up');
   pubsubProxy.cut();
   const answers: number[] = [];
   const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
@@ -104,10 +148,14 @@ it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within
   const restored = Date.now();
   let status = 0;
   while (status !== 202 && Date.now() - restored < 15_000) {
-    status = (await send(completion('outage-0', 'success'))).status;
+    status = (await sendAndRecord(completion('outage-0', 'success'))).status;
     if (status !== 202) await new Promise((r) => setTimeout(r, 100));
   }
   const recovery = Date.now() - restored;
+  // What Modal does next: it retries the ten that were answered 503.
+  const resent = await Promise.all(Array.from({ length: 10 }, (_, i) => sendAndRecord(completion(`outage-${i}`, 'success'))));
+  expect(resent.map((r) => r.status)).toEqual(Array(10).fill(202));
+  await expectNothingInLimbo('the Pub/Sub reset');
   note(`Pub/Sub cut: 10/10 requests answered 503 in ${Math.min(...answers)}–${Math.max(...answers)} ms (deadline ${PUBLISH_TIMEOUT_MS} ms); first 202 ${recovery} ms after restore`);
   expect(status).toBe(202);
   expect(recovery).toBeLessThan(5000);
@@ -117,7 +165,7 @@ it('finishes a batch exactly once when the worker is killed mid-batch (SIGKILL) 
   const n = 60;
   await batches().doc('kill-batch').set({ total_jobs: n });
   const before = stack.functions.worker.restarts;
-  const sending = Promise.all(Array.from({ length: n }, (_, i) => send(completion(`kill-${i}`, 'success', 'kill-batch'))));
+  const sending = Promise.all(Array.from({ length: n }, (_, i) => sendAndRecord(completion(`kill-${i}`, 'success', 'kill-batch'))));
   // Killed while completions are in flight: after the first is applied, or after 20 s at the latest.
   await until('first applied', async () => ((await batches().doc('kill-batch').get()).data()?.completed_jobs ?? 0) >= 1 || undefined, 20_000).catch(() => undefined);
   sampleMemory();
@@ -133,13 +181,14 @@ it('finishes a batch exactly once when the worker is killed mid-batch (SIGKILL) 
   expect(logs.filter((l) => l.entry.event === 'functionRestarted' && l.entry.target === 'processCompletion')).toHaveLength(1);
   expect(logs.filter((l) => l.entry.event === 'batchCompleted' && l.entry.batch_id === 'kill-batch')).toHaveLength(1);
   note(`worker SIGKILLed mid-batch of ${n}: restarted once, batch completed once with ${batch.completed_jobs}/${n}`);
+  await expectNothingInLimbo('the worker kill');
 });
 
 it('applies every acknowledged completion through a Firestore outage, with exact batch counts', async () => {
-  await send(JSON.stringify({ call_id: 'reg', status: 'success', metadata: { job_id: 'fs-reg' } }));
+  await sendAndRecord(JSON.stringify({ call_id: 'reg', status: 'success', metadata: { job_id: 'fs-reg' } }));
   await batches().doc('fs-batch').set({ total_jobs: 20 });
   firestoreProxy.cut();
-  const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => send(completion(`fs-${i}`, i % 4 === 0 ? 'failure' : 'success', 'fs-batch'))));
+  const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => sendAndRecord(completion(`fs-${i}`, i % 4 === 0 ? 'failure' : 'success', 'fs-batch'))));
   expect(sent.every((r) => r.status === 202)).toBe(true);
   await new Promise((r) => setTimeout(r, 5000));
   firestoreProxy.restore();
@@ -150,6 +199,32 @@ it('applies every acknowledged completion through a Firestore outage, with exact
   }, 90_000);
   note(`Firestore cut 5 s under 20 completions: all applied, batch completed ${Date.now() - restored} ms after restore (15 completed / 5 failed expected)`);
   expect(batch).toMatchObject({ completed_jobs: 15, failed_jobs: 5, summary: { completed_jobs: 15, failed_jobs: 5 } });
+  await expectNothingInLimbo('the Firestore cut');
+});
+
+it('dead-letters nothing when the worker hangs for 10 s: deliveries back off and arrive once it answers', async () => {
+  const n = 20;
+  await batches().doc('hang-batch').set({ total_jobs: n });
+  const worker = stack.functions.worker.child.pid!;
+  process.kill(-worker, 'SIGSTOP');
+  const stopped = Date.now();
+  let sent: Awaited<ReturnType<typeof send>>[];
+  try {
+    sent = await Promise.all(Array.from({ length: n }, (_, i) => sendAndRecord(completion(`hang-${i}`, 'success', 'hang-batch'))));
+    await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - stopped))));
+  } finally {
+    process.kill(-worker, 'SIGCONT');
+  }
+  expect(sent.every((r) => r.status === 202)).toBe(true);
+  const resumed = Date.now();
+  const batch = await until('hang-batch completed', async () => {
+    const data = (await batches().doc('hang-batch').get()).data();
+    return data?.status === 'completed' ? data : undefined;
+  }, 120_000);
+  expect(batch).toMatchObject({ completed_jobs: n, failed_jobs: 0 });
+  expect(logs.filter((l) => l.entry.event === 'pushDeadLettered')).toEqual([]);
+  note(`worker hung (SIGSTOP) 10 s under ${n} completions: 0 dead-lettered, batch completed ${Date.now() - resumed} ms after it resumed (relay: ${stack.relay.stats.handedBack} handed back so far)`);
+  await expectNothingInLimbo('the 10 s worker hang');
 });
 
 it('keeps counts exact under duplicated and reordered deliveries', async () => {
@@ -162,7 +237,7 @@ it('keeps counts exact under duplicated and reordered deliveries', async () => {
     else bodies.push(completion(`dup-${i}`, 'success', 'dup-batch'));
   }
   const deliveries = fc.sample(fc.shuffledSubarray([...bodies, ...bodies, ...bodies], { minLength: bodies.length * 3 }), { numRuns: 1, seed: 7 })[0]!;
-  const answers = await Promise.all(deliveries.map((b) => send(b)));
+  const answers = await Promise.all(deliveries.map((b) => sendAndRecord(b)));
   expect(answers.every((r) => r.status === 202)).toBe(true);
   const settled = await until('dup-batch settled', async () => {
     const data = (await batches().doc('dup-batch').get()).data();
@@ -171,6 +246,7 @@ it('keeps counts exact under duplicated and reordered deliveries', async () => {
   }, 90_000);
   expect(settled).toMatchObject({ completed_jobs: n, failed_jobs: 0, summary: { completed_jobs: n, failed_jobs: 0, success_rate: 1 } });
   note(`${deliveries.length} deliveries (each of ${bodies.length} events 3×, shuffled; 10 failures later upgraded): counts exact ${n}/0, summary matches`);
+  await expectNothingInLimbo('the duplicate storm');
 });
 
 it('for every signed payload it accepts, the worker applies or dead-letters it — never a loop (property)', async () => {
@@ -201,7 +277,7 @@ it('for every signed payload it accepts, the worker applies or dead-letters it �
   const accepted: Array<{ jobId: string; deliveryId: string }> = [];
   for (const p of samples) {
     const body = JSON.stringify(p);
-    const res = await send(body);
+    const res = await sendAndRecord(body);
     sampleMemory();
     if (res.status === 202) {
       outcome.accepted++;
@@ -234,7 +310,85 @@ it('for every signed payload it accepts, the worker applies or dead-letters it �
   expect(unsigned.filter((r) => r.status < 300 || r.status >= 500)).toEqual([]);
   expect(outcome.applied + outcome.deadLettered).toBe(outcome.accepted);
   expect(failedLoops()).toBe(loopsBefore);
+  await expectNothingInLimbo('the fuzz burst');
   note(`fuzz: ${samples.length} signed payloads → ${outcome.accepted} accepted (${outcome.applied} applied, ${outcome.deadLettered} dead-lettered), ${outcome.rejected4xx} rejected 4xx, ${outcome.fivexx} 5xx; ${unsigned.length} unsigned → 0 accepted; 0 redelivery loops`);
+});
+
+/** One raw request to the webhook; the server may cut a refused body short, which counts as its answer. */
+function raw(headers: Record<string, string | number>, body: Buffer | { chunks: number; chunk: Buffer }): Promise<number> {
+  const { port } = new URL(stack.webhookUrl);
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v3/webhooks/modal/completion', headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', () => resolve(0));
+    if (Buffer.isBuffer(body)) return void req.end(body);
+    let sent = 0;
+    const write = () => {
+      while (sent < body.chunks) {
+        sent++;
+        if (!req.write(body.chunk)) return void req.once('drain', write);
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
+it('under a flood of worst-case unsigned requests, signed completions are all accepted and applied, and the webhook stays small', async () => {
+  const forged = () => ({ 'content-type': 'application/json', 'x-modal-signature': `sha256=${'a'.repeat(64)}`, 'x-modal-timestamp': String(Math.floor(Date.now() / 1000)) });
+  const brotliBomb = brotliCompressSync(Buffer.alloc(400 * 1024 * 1024, 0x20), { params: { [zlib.BROTLI_PARAM_QUALITY]: 1 } });
+  const tinyObjects = Buffer.from(`{"a":[${'{},'.repeat(10_000_000)}{}]}`);
+  const attacks: Array<[string, () => Promise<number>]> = [
+    ['brotli bomb', () => raw({ ...forged(), 'content-encoding': 'br', 'content-length': brotliBomb.length }, brotliBomb)],
+    ['1 GiB Content-Length', () => raw({ ...forged(), 'content-length': 1024 ** 3 }, Buffer.alloc(0))],
+    ['40 MiB chunked stream', () => raw({ ...forged(), 'transfer-encoding': 'chunked' }, { chunks: 640, chunk: Buffer.alloc(64 * 1024, 0x20) })],
+    ['30 MB of tiny objects, forged signature', () => raw({ ...forged(), 'content-length': tinyObjects.length }, tinyObjects)],
+  ];
+  const restartsBefore = stack.functions.webhook.restarts;
+  const answered: Record<string, Record<number, number>> = {};
+  let flooding = true;
+  let floodRequests = 0;
+  const attackers = Array.from({ length: 12 }, async (_, i) => {
+    const [name, attack] = attacks[i % attacks.length]!;
+    while (flooding) {
+      const status = await attack();
+      floodRequests++;
+      answered[name] = { ...answered[name], [status]: (answered[name]?.[status] ?? 0) + 1 };
+    }
+  });
+  const sampler = setInterval(sampleMemory, 100);
+  const n = 40;
+  await batches().doc('flood-batch').set({ total_jobs: n });
+  const floodStarted = Date.now();
+  let legit: Array<{ status: number }> = [];
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    legit = await Promise.all(Array.from({ length: n }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * 100));
+      return sendAndRecord(completion(`flood-${i}`, i % 5 === 0 ? 'failure' : 'success', 'flood-batch'));
+    }));
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    flooding = false;
+    await Promise.all(attackers);
+    clearInterval(sampler);
+  }
+  const seconds = (Date.now() - floodStarted) / 1000;
+  expect(legit.map((r) => r.status)).toEqual(Array(n).fill(202));
+  const batch = await until('flood-batch completed', async () => {
+    const data = (await batches().doc('flood-batch').get()).data();
+    return data?.status === 'completed' ? data : undefined;
+  }, 90_000);
+  expect(batch).toMatchObject({ completed_jobs: 32, failed_jobs: 8 });
+  expect(stack.functions.webhook.restarts).toBe(restartsBefore);
+  // Every attack was refused: never a 2xx, never a crash.
+  for (const counts of Object.values(answered)) expect(Object.keys(counts).filter((s) => Number(s) < 300 && Number(s) !== 0)).toEqual([]);
+  expect(peak.webhook).toBeLessThan(512);
+  const summary = Object.entries(answered).map(([name, counts]) => `${name}: ${Object.entries(counts).map(([s, c]) => `${c}×${s === '0' ? 'cut' : s}`).join(' ')}`).join('; ');
+  note(`flood: ${floodRequests} unsigned worst-case requests in ${seconds.toFixed(1)} s from 12 connections (${summary}); ${n}/${n} signed completions sent meanwhile → 202 and applied (32/8 exact), webhook restarts 0, webhook peak RSS ${peak.webhook.toFixed(0)} MiB`);
+  await expectNothingInLimbo('the flood');
 });
 
 it('keeps worker and webhook under 512 MiB through the whole suite', () => {

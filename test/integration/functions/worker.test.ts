@@ -2,6 +2,7 @@
  * The completion worker on the real Firestore emulator: job state, result files, idempotency,
  * monotonic status, batch counting and finalisation, dead letters.
  */
+import { claimPath } from '../../../shared/contract/claims';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Timestamp } from '@google-cloud/firestore';
@@ -103,7 +104,8 @@ describe('processCompletion on the Firestore emulator', () => {
 
   it('reads a claim-checked body back from the result store', async () => {
     const payload = successPayload({ call_id: 'call-big', job_id: 'job-big' });
-    const { uri } = await w.results.putIfAbsent('claims/dlv-big.json', Buffer.from(JSON.stringify(payload)), 'application/json');
+    const body = Buffer.from(JSON.stringify(payload));
+    const { uri } = await w.results.putIfAbsent(claimPath('dlv-big', body), body, 'application/json');
     const message = completionMessage(payload, { claim_uri: uri });
     message.data = Buffer.from(JSON.stringify({ claim_uri: uri })).toString('base64');
     expect((await w.handleMessage(message)).kind).toBe('applied');
@@ -111,6 +113,19 @@ describe('processCompletion on the Firestore emulator', () => {
 
     const missing = completionMessage(payload, { claim_uri: uri.replace('dlv-big', 'dlv-gone') });
     expect(await w.handleMessage(missing)).toEqual({ kind: 'dead_lettered', code: 'claim_missing' });
+  });
+
+  it.each([
+    ['another bucket', 'gs://someone-elses-bucket/claims/dlv-x/ab.json'],
+    ['a results file outside claims/', 'jobs/job-big/call-big/result.json'],
+    ['a path that climbs out', 'claims/../../../etc/passwd'],
+    ['an http url', 'http://169.254.169.254/computeMetadata/v1/'],
+  ])('never follows a claim_uri to %s: dead-lettered unread', async (_name, target) => {
+    const resultsRoot = (await w.results.putIfAbsent('probe/x.json', Buffer.from('{}'), 'application/json')).uri.replace(/probe\/x\.json$/, '');
+    const uri = /^[a-z]+:/.test(target) ? target : `${resultsRoot}${target}`;
+    const message = completionMessage(successPayload({ call_id: 'call-pin', job_id: 'job-pin' }), { claim_uri: uri });
+    expect(await w.handleMessage(message)).toEqual({ kind: 'dead_lettered', code: 'invalid_envelope' });
+    expect(await job('job-pin')).toBeUndefined();
   });
 
   it('throws on a transient failure so that Pub/Sub redelivers, and then succeeds', async () => {

@@ -64,12 +64,14 @@ describe('modalWebhook', () => {
 
   it.each(['/', '/api/v3/webhooks/modal/completion'])('accepts a signed seed payload on %s and publishes it with ids', async (path) => {
     const before = publisher.messages.length;
-    const res = await postSigned(served.url, seedBody(), { secret: SECRET, path });
+    // A body of its own per path: the same signed body twice is a replay (next test).
+    const body = JSON.stringify({ ...fixture('seed-success'), path });
+    const res = await postSigned(served.url, body, { secret: SECRET, path });
     const id = deliveryId('call-123456789', 'success');
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ status: 'accepted', delivery_id: id, message_id: String(before + 1) });
     const message = publisher.messages.at(-1)!;
-    expect(message.data.toString()).toBe(seedBody());
+    expect(message.data.toString()).toBe(body);
     expect(message.attributes).toMatchObject({
       schema_version: '1',
       kind: 'completion',
@@ -81,6 +83,17 @@ describe('modalWebhook', () => {
       source: 'webhook',
     });
     expect(Date.parse(message.attributes.received_at!)).not.toBeNaN();
+  });
+
+  it('answers a replay of the same signed body (fresh timestamp) with the first message id, and publishes nothing', async () => {
+    const body = JSON.stringify({ ...fixture('seed-success'), replay_probe: true });
+    const first = await postSigned(served.url, body, { secret: SECRET });
+    const published = publisher.messages.length;
+    const again = await postSigned(served.url, body, { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) + 5 });
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual({ ...first.json, replay: true });
+    expect(publisher.messages.length).toBe(published);
+    expect(logger.lines.find((l) => l.event === 'webhookReplayed')).toMatchObject({ delivery_id: first.json.delivery_id, message_id: first.json.message_id });
   });
 
   it('gives the same delivery id to a retry with another timestamp, and another id to another status', async () => {
@@ -188,7 +201,7 @@ describe('modalWebhook', () => {
     expect(res.status).toBe(202);
     const message = publisher.messages.at(-1)!;
     expect(message.data.length).toBeLessThan(500);
-    expect(message.attributes.claim_uri).toMatch(/^file:\/\/.*claims\/dlv_[0-9a-f]{32}\/\d+-[0-9a-f]{12}\.json$/);
+    expect(message.attributes.claim_uri).toMatch(/^file:\/\/.*claims\/dlv_[0-9a-f]{32}\/[0-9a-f]{64}\.json$/);
     const stored = await createLocalBlobStore(dir).get(message.attributes.claim_uri!);
     expect(stored?.toString()).toBe(body);
     await start();

@@ -42,17 +42,22 @@ function fakeSubscription(messages: Array<Partial<PulledMessage>>, failPulls = 0
 
 const answer = (status: number) => (async () => new Response('{}', { status })) as unknown as typeof fetch;
 
-it('acknowledges what the worker took and hands back what it refused, with the backoff of its attempt', async () => {
+it('acknowledges what the worker took, and hands back what it refused only after the backoff of its attempt (inside the lease)', async () => {
   const sub = fakeSubscription([{ deliveryAttempt: 1 }, { deliveryAttempt: 3, attributes: { fail: '1' } }]);
   const logs: Array<Record<string, unknown>> = [];
   const relay = startPushRelay({
-    endpoint: 'http://worker', concurrency: 4, ackDeadlineSeconds: 10, retry, connect: sub.connect, log: (e) => logs.push(e),
+    endpoint: 'http://worker', concurrency: 4, ackDeadlineSeconds: 3, retry, connect: sub.connect, log: (e) => logs.push(e),
     fetch: (async (_url: string, init: RequestInit) => (JSON.parse(String(init.body)).message.attributes.fail ? new Response('{}', { status: 500 }) : new Response(null, { status: 204 }))) as unknown as typeof fetch,
   });
-  await waitFor('both settled', () => sub.acked.length + sub.handedBack.length === 2);
+  const started = Date.now();
+  await waitFor('acked', () => sub.acked.length === 1);
+  expect(sub.handedBack).toEqual([]);
+  await waitFor('handed back', () => sub.handedBack.length === 1);
+  // Attempt 3 backs off 4 s, cut to what the 3 s lease leaves (1.5 s kept for the nack).
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1300);
   await relay.close();
   expect(sub.acked).toEqual(['a0']);
-  expect(sub.handedBack).toEqual([['a1', 4]]);
+  expect(sub.handedBack).toEqual([['a1', 0]]);
   expect(logs).toEqual([]);
 });
 
@@ -60,7 +65,10 @@ it('says why a message goes to the dead-letter topic on its last attempt', async
   const sub = fakeSubscription([{ deliveryAttempt: 5, attributes: { delivery_id: 'dlv_x' } }]);
   const logs: Array<Record<string, unknown>> = [];
   const relay = startPushRelay({ endpoint: 'http://worker', concurrency: 1, ackDeadlineSeconds: 10, retry, connect: sub.connect, log: (e) => logs.push(e), fetch: answer(503) });
+  const started = Date.now();
   await waitFor('handed back', () => sub.handedBack.length === 1);
+  // The last attempt is handed over at once: the dead-letter policy takes it from there.
+  expect(Date.now() - started).toBeLessThan(1000);
   await relay.close();
   expect(sub.handedBack).toEqual([['a0', 0]]);
   expect(logs).toEqual([expect.objectContaining({ event: 'pushDeadLettered', delivery_id: 'dlv_x', delivery_attempt: 5, reason: 'worker answered 503' })]);
@@ -83,7 +91,7 @@ it('hands back a message whose worker cannot be reached, and never pushes more t
   let active = 0;
   let most = 0;
   const relay = startPushRelay({
-    endpoint: 'http://worker', concurrency: 3, ackDeadlineSeconds: 10, retry, connect: sub.connect, log: () => undefined,
+    endpoint: 'http://worker', concurrency: 3, ackDeadlineSeconds: 2, retry, connect: sub.connect, log: () => undefined,
     fetch: (async () => {
       active++;
       most = Math.max(most, active);
@@ -92,8 +100,8 @@ it('hands back a message whose worker cannot be reached, and never pushes more t
       throw new TypeError('fetch failed');
     }) as unknown as typeof fetch,
   });
-  await waitFor('all handed back', () => sub.handedBack.length === 20);
+  await waitFor('all handed back', () => sub.handedBack.length === 20, 15_000);
   await relay.close();
   expect(most).toBe(3);
-  expect(sub.handedBack.every(([, s]) => s === 1)).toBe(true);
+  expect(sub.handedBack.every(([, s]) => s === 0)).toBe(true);
 });

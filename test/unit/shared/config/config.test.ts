@@ -65,6 +65,12 @@ describe('loadWebhookConfig', () => {
     expect(loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: 'x'.repeat(24) }).secrets).toHaveLength(1);
   });
 
+  it('lets a deployed admin show the raw secret only when ADMIN_ALLOW_SHOW_SECRET says so', () => {
+    expect(loadAdminConfig({ ...base })).toMatchObject({ deployed: false, allowShowSecret: true });
+    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin' })).toMatchObject({ deployed: true, allowShowSecret: false });
+    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin', ADMIN_ALLOW_SHOW_SECRET: 'true' })).toMatchObject({ allowShowSecret: true });
+  });
+
   it('reads DRY_RUN the way the seed sets it', () => {
     expect(loadWebhookConfig({ ...base, DRY_RUN: 'true' }).dryRun).toBe(true);
     expect(loadWebhookConfig({ ...base, DRY_RUN: 'false' }).dryRun).toBe(false);
