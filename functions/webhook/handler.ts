@@ -13,7 +13,7 @@ import { claimPath } from '../../shared/contract/claims';
 import { createRecentDeliveries } from './recent-deliveries';
 import { deliveryId } from '../../shared/contract/delivery';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
-import { traceFields, type Logger } from '../../shared/observability/log';
+import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
 import { decodeCompletionBody, decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
@@ -159,6 +159,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       secretIndex: verification.secretIndex,
       scheme: verification.scheme,
       claimUri,
+      traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
     });
 
     let messageId: string;

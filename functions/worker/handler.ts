@@ -13,7 +13,8 @@ import { createBatchFinalizer } from '../../shared/batch/batch-finalization';
 import type { WorkerConfig } from '../../shared/config/config';
 import { PermanentMessageError, RetryLaterError } from '../../shared/platform/errors';
 import { classifyFailure, createRetryBudget } from '../../shared/completion/failures';
-import type { Logger } from '../../shared/observability/log';
+import { traceFieldsOfId, withLogContext, type Logger } from '../../shared/observability/log';
+import { messageTraceId } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
@@ -77,6 +78,12 @@ export function createCompletionWorker(deps: WorkerDeps) {
   /** Handles one Pub/Sub message. Throws only for transient failures (so Pub/Sub redelivers). */
   async function handleMessage(message: PubSubMessage): Promise<WorkerOutcome> {
     const attributes = message.attributes ?? {};
+    // Every line about this message (applied, batch completed, event published, dead-lettered,
+    // failed) carries the trace of the webhook request that brought it.
+    return withLogContext(traceFieldsOfId(config.projectId, messageTraceId(attributes)), () => handleTraced(message, attributes));
+  }
+
+  async function handleTraced(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     try {
       const outcome = await dispatch(message, attributes);
       if (message.messageId) budget.forget(message.messageId);

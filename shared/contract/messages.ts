@@ -8,6 +8,7 @@
  *   (claim check included). A bad envelope is an error the worker dead-letters, never a default.
  */
 import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { deliveryId } from './delivery';
 import type { SignatureScheme } from './signature';
@@ -108,6 +109,8 @@ export interface CompletionMeta {
   scheme?: SignatureScheme;
   /** Where a claim-checked body is stored. */
   claimUri?: string;
+  /** The trace of the request that brought it (32 hex digits). */
+  traceId?: string;
   /** Who submitted a manual completion. */
   operator?: string;
 }
@@ -138,10 +141,18 @@ export function encodeCompletion(body: Buffer, payload: CompletionPayload, meta:
     ...(meta.scheme ? { signature_scheme: meta.scheme } : {}),
     ...(meta.claimUri ? { claim_uri: meta.claimUri } : {}),
     ...(meta.operator ? { operator: meta.operator } : {}),
+    // W3C trace context: the worker's lines join the webhook request's trace in Cloud Logging.
+    ...(meta.traceId ? { traceparent: `00-${meta.traceId}-${randomBytes(8).toString('hex')}-01` } : {}),
   };
   // A claim-checked message still carries a non-empty body: the Functions Framework turns a push
   // into a CloudEvent only when `message.data` is present.
   return { data: meta.claimUri ? CLAIM_CHECKED_DATA : body, attributes };
+}
+
+/** The trace id a message carries in its `traceparent` attribute, if it is well-formed (never a reason to refuse it). */
+export function messageTraceId(attributes: Record<string, string>): string | undefined {
+  const m = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(attributes.traceparent ?? '');
+  return m && !/^0+$/.test(m[1]!) ? m[1] : undefined;
 }
 
 /** A completion a producer built itself (reconciler, manual): body and delivery id from the payload. */

@@ -1,7 +1,7 @@
 /** Serves a handler through the real Functions Framework server (as Cloud Functions does) on loopback. */
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign } from '../../shared/contract/signature';
 
@@ -66,4 +66,38 @@ export async function postSigned(baseUrl: string, body: string, options: SignedO
     json = text;
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+/** A body to stream: `chunks` writes of `chunk`, without a Content-Length (chunked). */
+export interface StreamedBody {
+  chunks: number;
+  chunk: Buffer;
+}
+
+/**
+ * One raw POST to a local server, headers as given (a lying Content-Length, an encoding, chunked).
+ * A server may answer a refused body before it is sent and close the connection: a request cut
+ * before any answer resolves with status 0.
+ */
+export function postRaw(url: string, headers: Record<string, string | number>, body: Buffer | StreamedBody): Promise<{ status: number; text: string }> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve) => {
+    const req = request({ host: hostname, port, method: 'POST', path: pathname, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+      res.on('error', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', () => resolve({ status: 0, text: '' }));
+    if (Buffer.isBuffer(body)) return void req.end(body);
+    let sent = 0;
+    const write = () => {
+      while (sent < body.chunks) {
+        sent++;
+        if (!req.write(body.chunk)) return void req.once('drain', write);
+      }
+      req.end();
+    };
+    write();
+  });
 }

@@ -70,6 +70,23 @@ it('turns the seed webhook into a completed job with its structure file', async 
   expect(statSync(fileURLToPath(job.structure_uri)).size).toBeGreaterThan(100);
 });
 
+it('follows one completion end to end in one trace: the worker\'s lines carry the webhook request\'s trace', async () => {
+  const traceId = 'abcdef0123456789abcdef0123456789';
+  await batchDoc(id('trace-batch')).set({ total_jobs: 1 });
+  const res = await send({ call_id: id('call-trace'), status: 'success', result: { affinity: 0.4 }, metadata: { job_id: id('job-trace'), batch_id: id('trace-batch') } },
+    { headers: { 'x-cloud-trace-context': `${traceId}/1;o=1` } });
+  expect(res.status).toBe(202);
+  await until('batch completed', async () => ((await batchDoc(id('trace-batch')).get()).data()?.status === 'completed' ? true : undefined));
+  const trace = `projects/${process.env.GOOGLE_CLOUD_PROJECT}/traces/${traceId}`;
+  const traced = await until('the worker\'s traced lines', async () => {
+    const lines = logs.map((l) => ({ service: l.service, entry: (() => { try { return JSON.parse(l.line); } catch { return {}; } })() }))
+      .filter((l) => l.entry['logging.googleapis.com/trace'] === trace);
+    const events = new Set(lines.map((l) => `${l.service}:${l.entry.event}`));
+    return ['webhook:webhookAccepted', 'worker:completionApplied', 'worker:batchCompleted', 'worker:batchEventPublished'].every((e) => events.has(e)) ? events : undefined;
+  }, 15_000);
+  expect([...traced]).toEqual(expect.arrayContaining(['webhook:webhookAccepted', 'worker:completionApplied', 'worker:batchCompleted', 'worker:batchEventPublished']));
+});
+
 it('rejects tampered, stale and future webhooks and writes nothing', async () => {
   const payload = successPayload({ call_id: id('call-bad'), job_id: id('job-bad') });
   const body = JSON.stringify(payload);
