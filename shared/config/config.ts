@@ -38,7 +38,7 @@ const webhookEnv = z.object({
    * answered 503 with Retry-After (bodies up to 1 MiB always get in). Bounds the instance's memory
    * under a flood of large unsigned bodies (docs/request-bodies.md).
    */
-  BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(160 * 1024 * 1024),
+  BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(96 * 1024 * 1024),
   /** A body still arriving after this long is answered 408. */
   BODY_READ_TIMEOUT_MS: int(100, 600_000).default(30_000),
   STATS_FLUSH_SECONDS: int(0, 3600).default(30),

@@ -53,6 +53,7 @@ function sampleMemory(): void {
 
 const jobs = () => db.collection(collections.JOBS_COLLECTION);
 const batches = () => db.collection(collections.BATCHES_COLLECTION);
+const executions = () => db.collection(`${collections.PIPELINE_COLLECTION_PREFIX}executions`);
 const deadLetters = () => db.collection(`${collections.PIPELINE_COLLECTION_PREFIX}dead_letters`);
 const send = (body: string, options: Partial<Parameters<typeof postSigned>[2]> = {}) => postSigned(stack.webhookUrl, body, { secret: stack.secret, ...options });
 const completion = (jobId: string, status: 'success' | 'failure', batchId?: string, call = `c-${jobId}`) =>
@@ -60,18 +61,31 @@ const completion = (jobId: string, status: 'success' | 'failure', batchId?: stri
 const failedLoops = () => logs.filter((l) => l.entry.event === 'completionFailed').length;
 
 /** Every 202 so far: the delivery it promised, and whether it has been seen applied or dead-lettered. */
-const ledger = new Map<string, { jobId: string; settled?: 'applied' | 'dead_lettered' }>();
+interface Acknowledged { jobId: string; callId: string; jobStatus: string; settled?: 'applied' | 'dead_lettered' }
+const JOB_STATUS: Record<string, string> = { success: 'completed', failure: 'failed', timeout: 'timeout' };
+const ledger = new Map<string, Acknowledged>();
 const sendAndRecord = async (body: string) => {
   const res = await send(body);
-  if (res.status === 202) ledger.set(res.json.delivery_id, { jobId: (JSON.parse(body) as { metadata: { job_id: string } }).metadata.job_id });
+  if (res.status === 202) {
+    const p = JSON.parse(body) as { call_id: string; status: string; metadata: { job_id: string } };
+    ledger.set(res.json.delivery_id, { jobId: p.metadata.job_id, callId: p.call_id, jobStatus: JOB_STATUS[p.status.replace(/^function\./, '')] ?? '?' });
+  }
   return res;
 };
 
-/** Where a delivery ended: in its job's history, or in the dead letters (the worker's or the topic's). */
-async function settledAs(deliveryId: string, jobId: string): Promise<'applied' | 'dead_lettered' | undefined> {
-  const job = /^[A-Za-z0-9._@-]{1,128}$/.test(jobId) ? (await jobs().doc(jobId).get()).data() : undefined;
+const storable = (id: string) => /^[A-Za-z0-9._@-]{1,128}$/.test(id) && !/^\.+$/.test(id);
+
+/**
+ * Where a delivery ended: in its job's history (current delivery or a late event), in its call's
+ * execution record (a failure since upgraded by a retried call's success), or in the dead letters
+ * (the worker's or the topic's).
+ */
+async function settledAs(deliveryId: string, entry: Acknowledged): Promise<'applied' | 'dead_lettered' | undefined> {
+  const job = storable(entry.jobId) ? (await jobs().doc(entry.jobId).get()).data() : undefined;
   const history = [job?.delivery_id, ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id)];
   if (history.includes(deliveryId)) return 'applied';
+  const execution = storable(entry.callId) ? (await executions().doc(entry.callId).get()).data() : undefined;
+  if (execution?.job_id === entry.jobId && execution.status === entry.jobStatus) return 'applied';
   const dead = await deadLetters().where('attributes.delivery_id', '==', deliveryId).limit(1).get();
   if (!dead.empty) return 'dead_lettered';
   return topicDeadLetters.has(deliveryId) ? 'dead_lettered' : undefined;
@@ -86,7 +100,7 @@ async function expectNothingInLimbo(phase: string, timeoutMs = 90_000): Promise<
   for (const l of logs) if (l.entry.event === 'pushDeadLettered' && typeof l.entry.delivery_id === 'string') topicDeadLetters.add(l.entry.delivery_id);
   const open = () => [...ledger].filter(([, v]) => !v.settled);
   while (open().length > 0) {
-    for (const [deliveryId, entry] of open()) entry.settled = await settledAs(deliveryId, entry.jobId);
+    for (const [deliveryId, entry] of open()) entry.settled = await settledAs(deliveryId, entry);
     if (open().length === 0) break;
     if (Date.now() - started > timeoutMs) {
       throw new Error(`${phase}: ${open().length} of ${ledger.size} acknowledged completions neither applied nor dead-lettered after ${timeoutMs} ms: ${open().slice(0, 5).map(([d, v]) => `${v.jobId}/${d}`).join(', ')}`);
