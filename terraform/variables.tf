@@ -1,7 +1,8 @@
 variable "admin" {
-  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); modal_control_url: the Modal app's control endpoint (cancel, test delivery) for apps without their own; modal_apps: Modal apps expected to send webhooks, each \"name\" or \"name=https://its-control-endpoint\" (npm run configure-modal)."
+  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); allow_no_invokers: say so explicitly when nobody may call it yet (an empty list alone is refused); modal_control_url: the Modal app's control endpoint (cancel, test delivery) for apps without their own; modal_apps: Modal apps expected to send webhooks, each \"name\" or \"name=https://its-control-endpoint\" (npm run configure-modal)."
   type = object({
     invokers          = optional(list(string), [])
+    allow_no_invokers = optional(bool, false)
     max_instances     = optional(number, 3)
     modal_control_url = optional(string)
     modal_apps        = optional(list(string), [])
@@ -11,6 +12,10 @@ variable "admin" {
   validation {
     condition     = alltrue([for m in var.admin.invokers : can(regex("^(user|group|serviceAccount|domain):", m))]) && !contains(var.admin.invokers, "allUsers") && !contains(var.admin.invokers, "allAuthenticatedUsers")
     error_message = "admin.invokers must be IAM members such as group:oncall@example.com; the admin API is never public."
+  }
+  validation {
+    condition     = length(var.admin.invokers) > 0 || var.admin.allow_no_invokers
+    error_message = "admin.invokers is empty: nobody could call the admin API (status, cancel, test delivery, manual completions). Name the on-call group, or set admin.allow_no_invokers = true to say that this is intended."
   }
   validation {
     condition     = var.admin.modal_control_url == null || can(regex("^https://", coalesce(var.admin.modal_control_url, "https://")))
@@ -37,6 +42,13 @@ variable "alerts" {
   })
   default  = {}
   nullable = false
+}
+
+variable "alerts_muted" {
+  description = "True when this environment deliberately notifies nobody (no notification_channels): the alerts still exist and show in the console, but page no one. Says so in review instead of an empty list that looks like an oversight."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "claim_check_retention_days" {
@@ -76,9 +88,13 @@ variable "name_prefix" {
 }
 
 variable "notification_channels" {
-  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) that alerts notify."
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) that alerts notify. Empty is refused unless alerts_muted says so."
   type        = list(string)
   default     = []
+  validation {
+    condition     = length(var.notification_channels) > 0 || var.alerts_muted
+    error_message = "notification_channels is empty: every alert would page nobody. Name the on-call channel(s), or set alerts_muted = true to say that this environment is deliberately silent."
+  }
 }
 
 variable "project_id" {

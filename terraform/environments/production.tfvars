@@ -3,14 +3,18 @@
 # (TF_VAR_*), and the secret's value lives in Secret Manager only. Change access or alert routing
 # here, in a reviewed commit, never by hand: the next apply would undo a console change.
 
-# Who may call the private admin API.
+# Who may call the private admin API. Nobody yet: name the on-call group
+# (invokers = ["group:…"]) and remove allow_no_invokers before go-live.
 admin = {
-  invokers   = []
-  modal_apps = []
+  invokers          = []
+  allow_no_invokers = true
+  modal_apps        = []
 }
 
-# Where alerts go (projects/PROJECT/notificationChannels/ID).
+# Where alerts go (projects/PROJECT/notificationChannels/ID). None yet, and said so: replace
+# alerts_muted with the on-call channel before go-live, or the alerts page nobody.
 notification_channels = []
+alerts_muted          = true
 
 # Pinned secret versions; change them only as docs/deploy.md's rotation says.
 # webhook_secret = { version = "2", previous_version = "1" }

@@ -5,7 +5,8 @@
  * of this file when their tools are on the machine, and say so when they are not.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config/config';
@@ -283,4 +284,26 @@ const planCases: Array<[string, string, string]> = [
   const out = `${result.stdout}${result.stderr}`;
   expect(out).toMatch(/validate and plan clean/);
   expect([result.status, out]).toEqual([0, out]);
+});
+
+/** The production var file as Cloud Build gives it (project_id comes from the build), edited by `edit`. */
+function productionVarFile(edit: (text: string) => string = (t) => t): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'omtx-tfvars-')), 'production.tfvars');
+  writeFileSync(file, `${edit(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8'))}\nproject_id = "omtx-prod-check"\n`);
+  return file;
+}
+
+const refusals: Array<[string, (t: string) => string, RegExp]> = [
+  ['no notification channel and no alerts_muted', (t) => t.replace(/^alerts_muted.*$/m, ''), /notification_channels is empty: every alert would page nobody/],
+  ['no admin invoker and no allow_no_invokers', (t) => t.replace(/^\s*allow_no_invokers.*$/m, ''), /admin\.invokers is empty: nobody could call the admin API/],
+];
+(canPlan ? it : it.skip)('plans offline with the production var file, which says out loud that it pages nobody yet', () => {
+  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile()], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
+  expect(`${result.stdout}${result.stderr}`).toMatch(/validate and plan clean/);
+  expect(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8')).toMatch(/^alerts_muted\s*=\s*true/m);
+});
+(canPlan ? it.each(refusals) : it.skip.each(refusals))('refuses an environment with %s', (_what, edit, message) => {
+  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile(edit)], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
+  expect(result.status).not.toBe(0);
+  expect(`${result.stdout}${result.stderr}`).toMatch(message);
 });
