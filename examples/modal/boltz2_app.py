@@ -16,7 +16,7 @@ import time
 
 import modal
 
-from omtx_webhooks import DeliveryFailed, completion_body, send_completion, test_delivery, verify
+from omtx_webhooks import DeliveryFailed, completion_body, send_completion, test_delivery, verify_control
 
 APP_NAME = "omtx-boltz2-persistent"
 app = modal.App(APP_NAME)
@@ -63,8 +63,9 @@ def control():
 
     async def verified(request: Request) -> dict:
         body = await request.body()
-        if not verify(os.environ["MODAL_WEBHOOK_SECRET"], body,
-                      request.headers.get("x-modal-signature"), request.headers.get("x-modal-timestamp")):
+        # Method, path, timestamp and body are all signed: a captured /status cannot be replayed to /cancel.
+        if not verify_control(os.environ["MODAL_WEBHOOK_SECRET"], request.method, request.url.path, body,
+                              request.headers.get("x-omtx-control-signature"), request.headers.get("x-omtx-control-timestamp")):
             raise HTTPException(status_code=401, detail="bad signature")
         import json
         return json.loads(body)

@@ -16,7 +16,7 @@ import os
 import pathlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from omtx_webhooks import test_delivery, verify
+from omtx_webhooks import test_delivery, verify_control
 
 
 def main() -> None:
@@ -43,8 +43,8 @@ def main() -> None:
                 settings = json.loads(secret_file.read_text())
             except (OSError, ValueError):
                 return self._answer(503, {"error": "not_configured", "message": f"no Modal secret at {secret_file}"})
-            if not verify(settings["MODAL_WEBHOOK_SECRET"], body, self.headers.get("x-modal-signature"),
-                          self.headers.get("x-modal-timestamp")):
+            if not verify_control(settings["MODAL_WEBHOOK_SECRET"], "POST", self.path, body,
+                                  self.headers.get("x-omtx-control-signature"), self.headers.get("x-omtx-control-timestamp")):
                 return self._answer(401, {"error": "bad_signature"})
             request = json.loads(body or b"{}")
             if self.path == "/test-delivery":

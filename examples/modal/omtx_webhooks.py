@@ -64,8 +64,34 @@ def signed_headers(secret: str, body: bytes, scheme: str = "standard", now: Opti
     return headers
 
 
+CONTROL_PURPOSE = b"omtx-control-v1"
+
+
+def control_key(secret: str) -> bytes:
+    """The key of the pipeline's control requests: derived from the secret, used for nothing else."""
+    return hmac.new(secret.strip().encode(), CONTROL_PURPOSE, hashlib.sha256).digest()
+
+
+def sign_control(secret: str, method: str, path: str, timestamp: int, body: bytes) -> str:
+    """The X-Omtx-Control-Signature of a control request: method, path, timestamp and body bound."""
+    message = f"{timestamp}.{method.upper()}.{path}.".encode() + body
+    return "v1=" + hmac.new(control_key(secret), message, hashlib.sha256).hexdigest()
+
+
+def verify_control(secret: str, method: str, path: str, body: bytes, signature: Optional[str], timestamp: Optional[str],
+                   now: Optional[float] = None) -> bool:
+    """True when a control request from the pipeline (status, cancel, test delivery) is for this method
+    and path, signed with ``secret``'s control key, and fresh: a captured /status cannot be sent to /cancel."""
+    if not signature or not timestamp or not timestamp.isdigit():
+        return False
+    if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    return hmac.compare_digest(sign_control(secret, method, path, int(timestamp), body), signature.strip().lower())
+
+
 def verify(secret: str, body: bytes, signature: Optional[str], timestamp: Optional[str], now: Optional[float] = None) -> bool:
-    """True when a request from the pipeline (status, cancel) is signed with ``secret`` and fresh."""
+    """True when ``body`` carries a completion-webhook signature with ``secret`` and is fresh (body only:
+    control endpoints must use ``verify_control``, which binds the method and path)."""
     if not signature or not timestamp or not timestamp.isdigit():
         return False
     if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:

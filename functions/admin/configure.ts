@@ -46,7 +46,7 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
   async function askForTestDelivery(app: string, controlUrl: string | undefined): Promise<TestAnswer> {
     if (!controlUrl) return { kind: 'no_control' };
     try {
-      const answer = await modal.signedPost(`${controlUrl.replace(/\/$/, '')}/test-delivery`, { app });
+      const answer = await modal.askForTestDelivery(controlUrl, app);
       if (answer.status >= 300) return { kind: 'refused', status: answer.status };
       const body = JSON.parse(answer.text || '{}') as { webhook_status?: number; webhook_error?: string };
       return { kind: 'delivered', webhookStatus: Number(body.webhook_status ?? 0), ...(body.webhook_error ? { webhookError: body.webhook_error } : {}) };

@@ -8,7 +8,8 @@
  * exact. It prints its figures.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
 import fc from 'fast-check';
 import { brotliCompressSync, constants as zlib } from 'node:zlib';
@@ -383,6 +384,20 @@ it('under a flood of worst-case unsigned requests, signed completions are all ac
   const summary = Object.entries(answered).map(([name, counts]) => `${name}: ${Object.entries(counts).map(([s, c]) => `${c}×${s === '0' ? 'cut' : s}`).join(' ')}`).join('; ');
   note(`flood: ${floodRequests} unsigned worst-case requests in ${seconds.toFixed(1)} s from 12 connections (${summary}); ${n}/${n} signed completions sent meanwhile → 202 and applied (32/8 exact), webhook restarts 0, webhook peak RSS ${peak.webhook.toFixed(0)} MiB`);
   await expectNothingInLimbo('the flood');
+});
+
+it('makes a replayed signed request cost nothing: no second publish, no second claim object', async () => {
+  // A body over the suite's 1 MiB claim-check threshold, captured and resent with fresh timestamps.
+  const body = JSON.stringify({ call_id: 'c-replayed', status: 'success', result: { affinity: 0.3, log: 'L'.repeat(1_200_000) }, metadata: { job_id: 'replayed' } });
+  const first = await sendAndRecord(body);
+  expect(first.status).toBe(202);
+  const replays = await Promise.all([1, 2, 3].map((i) => send(body, { timestamp: Math.floor(Date.now() / 1000) + i })));
+  expect(replays.map((r) => [r.status, r.json.message_id, r.json.replay])).toEqual([1, 2, 3].map(() => [202, first.json.message_id, true]));
+  const claims = readdirSync(join(stack.resultsDir, 'claims', first.json.delivery_id));
+  expect(claims).toHaveLength(1);
+  expect(logs.filter((l) => l.entry.event === 'webhookReplayed' && l.entry.delivery_id === first.json.delivery_id)).toHaveLength(3);
+  note(`replay: 1 signed 1.2 MB request resent 3× with fresh timestamps → 3×202 with the first message id, 0 publishes, 1 claim object`);
+  await expectNothingInLimbo('the replays');
 });
 
 it('keeps worker and webhook under 512 MiB through the whole suite', () => {

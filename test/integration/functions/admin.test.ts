@@ -2,6 +2,7 @@
  * The admin API on the Firestore emulator, with the webhook and the worker wired in-process (the
  * publisher hands messages straight to the worker) and a fake Modal control server on loopback.
  */
+import { verifyControl } from '../../../shared/contract/control';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -33,7 +34,7 @@ async function fakeModalControl(): Promise<{ url: string; calls: ControlCall[]; 
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    calls.push({ path: req.url ?? '', body: JSON.parse(raw.toString()), signatureOk: req.headers['x-modal-signature'] === sign(SECRET, raw) });
+    calls.push({ path: req.url ?? '', body: JSON.parse(raw.toString()), signatureOk: verifyControl({ secret: SECRET, method: req.method!, path: req.url!, body: raw, signature: req.headers['x-omtx-control-signature'] as string, timestamp: req.headers['x-omtx-control-timestamp'] as string, nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 }) });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

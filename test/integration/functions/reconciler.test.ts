@@ -2,6 +2,7 @@
  * The reconciler's three modes against a fake Modal status server on loopback, with the worker
  * wired in-process behind the completions publisher.
  */
+import { verifyControl } from '../../../shared/contract/control';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createReconciler } from '../../../functions/reconciler/handler';
@@ -23,7 +24,8 @@ async function fakeModalStatus(answers: Record<string, unknown>) {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    if (req.headers['x-modal-signature'] !== sign(SECRET, raw)) {
+    const signed = verifyControl({ secret: SECRET, method: req.method!, path: req.url!, body: raw, signature: req.headers['x-omtx-control-signature'] as string, timestamp: req.headers['x-omtx-control-timestamp'] as string, nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 });
+    if (!signed) {
       badSignatures++;
       res.writeHead(401).end();
       return;

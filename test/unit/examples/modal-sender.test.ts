@@ -2,6 +2,7 @@
  * The Python sender in examples/modal against this project's receiver: the same known-answer
  * vector, a real signed delivery through the webhook, retries with backoff, no retry on 4xx.
  */
+import { signControl } from '../../../shared/contract/control';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,13 +54,26 @@ print(m.sign_standard('omtx-test-secret', 'msg_omtx_vector', 1764345600, b'${VEC
   expect(r.out.split('\n')[1]).toBe(signStandard('omtx-test-secret', 'msg_omtx_vector', 1764345600, VECTOR));
 });
 
-pyIt('verifies what the pipeline signs (status and cancel requests), and rejects stale or forged ones', async () => {
+pyIt('signs control requests exactly as the pipeline does (a shared vector)', async () => {
+  const r = await py(`import omtx_webhooks as m; print(m.sign_control('omtx-test-secret', 'POST', '/cancel', 1764345600, b'${VECTOR}'))`);
+  expect([r.status, r.err]).toEqual([0, '']);
+  expect(r.out).toBe(signControl('omtx-test-secret', 'POST', '/cancel', 1764345600, VECTOR));
+});
+
+pyIt('verifies what the pipeline signs (status, cancel), and refuses it replayed to another path, stale, forged, or signed as a webhook', async () => {
   const now = Math.floor(Date.now() / 1000);
-  const sig = sign('s3cret-value-0123456789', '{"call_id":"c1"}');
+  const secret = 's3cret-value-0123456789abcdef';
+  const body = '{"call_id":"c1"}';
+  const sig = signControl(secret, 'POST', '/status', now, body);
   const r = await py(`import omtx_webhooks as m
 b = b'{"call_id":"c1"}'
-print(m.verify('s3cret-value-0123456789', b, '${sig}', '${now}'), m.verify('s3cret-value-0123456789', b, '${sig}', '${now - 400}'), m.verify('other', b, '${sig}', '${now}'))`);
-  expect(r.out).toBe('True False False');
+print(m.verify_control('${secret}', 'POST', '/status', b, '${sig}', '${now}'),
+      m.verify_control('${secret}', 'POST', '/cancel', b, '${sig}', '${now}'),
+      m.verify_control('${secret}', 'POST', '/status', b, '${sig}', '${now - 400}'),
+      m.verify_control('other-secret-0123456789abcdef', 'POST', '/status', b, '${sig}', '${now}'),
+      m.verify_control('${secret}', 'POST', '/status', b, '${sign(secret, body)}', '${now}'),
+      m.verify('${secret}', b, '${sig}', '${now}'))`);
+  expect(r.out).toBe('True False False False False False');
 });
 
 pyIt('delivers a signed completion that the webhook accepts and publishes', async () => {
