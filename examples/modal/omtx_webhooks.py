@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import time
 import urllib.error
@@ -49,8 +50,11 @@ def webhook_id(body: bytes) -> str:
     return "msg_" + hashlib.sha256(body).hexdigest()[:32]
 
 
-def signed_headers(secret: str, body: bytes, scheme: str = "standard", now: Optional[float] = None) -> dict[str, str]:
-    """The headers of one attempt, signed with ``scheme`` ("standard" or "modal") at ``now``."""
+def signed_headers(secret: str, body: bytes, scheme: Optional[str] = None, now: Optional[float] = None) -> dict[str, str]:
+    """The headers of one attempt, signed with ``scheme`` ("standard" or "modal") at ``now``; by default
+    the app's Modal secret says which (OMTX_SIGNATURE_SCHEME, set by the pipeline's configure step),
+    else "standard"."""
+    scheme = scheme or os.environ.get("OMTX_SIGNATURE_SCHEME") or "standard"
     timestamp = int(now if now is not None else time.time())
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     if scheme == "standard":
@@ -120,7 +124,7 @@ class DeliveryFailed(Exception):
 
 
 def send_completion(url: str, secret: str, body: bytes, *, attempts: int = 6, base_delay: float = 1.0,
-                    max_delay: float = 60.0, timeout: float = 30.0, scheme: str = "standard",
+                    max_delay: float = 60.0, timeout: float = 30.0, scheme: Optional[str] = None,
                     sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """POSTs a signed completion; returns the receiver's JSON answer (202 accepted or 200 dry run)."""
     last_error = ""

@@ -43,6 +43,9 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
         };
       });
       const appsConfigured = apps.filter((a) => a.configured).length;
+      // Apps whose last verified webhook was signed the seed's body-only way (replayable with a fresh
+      // timestamp): re-running their configure command moves them to the timestamp-bound scheme.
+      const unboundSigning = apps.filter((a) => a.signature_scheme === 'modal').map((a) => a.app);
       const reachable = topicReachable && firestoreReachable;
       return {
         status: 200,
@@ -50,6 +53,7 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
           configured: reachable && apps.length > 0 && appsConfigured === apps.length,
           base_url: config.baseUrl ?? null,
           apps_configured: appsConfigured,
+          unbound_signing_apps: unboundSigning,
           total_apps: apps.length,
           health_status: !reachable ? 'unhealthy' : appsConfigured < apps.length ? 'degraded' : 'healthy',
           checks: {

@@ -25,6 +25,13 @@ export function parseModalApps(spec: string, defaultControlUrl?: string): ModalA
 /** The Modal secret an app reads (examples/modal/boltz2_app.py): one per app. */
 export const modalSecretName = (app: string) => `omtx-webhooks-${app}`;
 
+/**
+ * The scheme an app's Modal secret tells the sender kit to sign with: Standard Webhooks, which signs
+ * the timestamp too (a captured request cannot be resent later). Re-running an app's command moves
+ * an app that still signs the seed's body-only way.
+ */
+export const BOUND_SCHEME = 'standard';
+
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -33,12 +40,12 @@ const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
  */
 export function modalSecretCommand(app: string, webhookUrl: string, source: { secret: string } | { secretReadCommand: string }): string {
   const value = 'secret' in source ? shellQuote(source.secret) : `"$(${source.secretReadCommand})"`;
-  return `modal secret create ${modalSecretName(app)} MODAL_WEBHOOK_SECRET=${value} OMTX_WEBHOOK_URL=${shellQuote(webhookUrl)} OMTX_APP_NAME=${shellQuote(app)} --force`;
+  return `modal secret create ${modalSecretName(app)} MODAL_WEBHOOK_SECRET=${value} OMTX_WEBHOOK_URL=${shellQuote(webhookUrl)} OMTX_APP_NAME=${shellQuote(app)} OMTX_SIGNATURE_SCHEME=${BOUND_SCHEME} --force`;
 }
 
 /** The same command as arguments of the modal CLI, without the secret (run with no shell). */
 export function modalSecretArgs(app: string, webhookUrl: string): string[] {
-  return ['secret', 'create', modalSecretName(app), `OMTX_WEBHOOK_URL=${webhookUrl}`, `OMTX_APP_NAME=${app}`, '--force'];
+  return ['secret', 'create', modalSecretName(app), `OMTX_WEBHOOK_URL=${webhookUrl}`, `OMTX_APP_NAME=${app}`, `OMTX_SIGNATURE_SCHEME=${BOUND_SCHEME}`, '--force'];
 }
 
 export type AppState = { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };

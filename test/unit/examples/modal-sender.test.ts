@@ -54,6 +54,13 @@ print(m.sign_standard('omtx-test-secret', 'msg_omtx_vector', 1764345600, b'${VEC
   expect(r.out.split('\n')[1]).toBe(signStandard('omtx-test-secret', 'msg_omtx_vector', 1764345600, VECTOR));
 });
 
+pyIt('signs with the scheme its Modal secret names (OMTX_SIGNATURE_SCHEME, set by configure), the bound one by default', async () => {
+  const code = `import omtx_webhooks as m; print(sorted(k for k in m.signed_headers('k3y-0123456789abcdef-0123', b'{}') if 'ignature' in k))`;
+  expect((await python(['-c', code], { OMTX_SIGNATURE_SCHEME: '' })).out).toBe("['webhook-signature']");
+  expect((await python(['-c', code], { OMTX_SIGNATURE_SCHEME: 'standard' })).out).toBe("['webhook-signature']");
+  expect((await python(['-c', code], { OMTX_SIGNATURE_SCHEME: 'modal' })).out).toBe("['X-Modal-Signature']");
+});
+
 pyIt('signs control requests exactly as the pipeline does (a shared vector)', async () => {
   const r = await py(`import omtx_webhooks as m; print(m.sign_control('omtx-test-secret', 'POST', '/cancel', 1764345600, b'${VECTOR}'))`);
   expect([r.status, r.err]).toEqual([0, '']);

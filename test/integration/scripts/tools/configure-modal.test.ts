@@ -85,7 +85,7 @@ afterAll(async () => {
   expect(cli.status).toBe(1);
   // The stand-in modal CLI received the real secret, read when the command ran.
   const created = JSON.parse(readFileSync(join(secretsDir, `omtx-webhooks-app-ok-${run}.json`), 'utf8'));
-  expect(created).toEqual({ MODAL_WEBHOOK_SECRET: stack.secret, OMTX_WEBHOOK_URL: expect.stringMatching(/\/api\/v3\/webhooks\/modal\/completion$/), OMTX_APP_NAME: `app-ok-${run}` });
+  expect(created).toEqual({ MODAL_WEBHOOK_SECRET: stack.secret, OMTX_WEBHOOK_URL: expect.stringMatching(/\/api\/v3\/webhooks\/modal\/completion$/), OMTX_APP_NAME: `app-ok-${run}`, OMTX_SIGNATURE_SCHEME: 'standard' });
 
   // /status agrees: the configured app signed with the current secret, through the Standard Webhooks scheme.
   const status = await until('status shows the app', async () => {

@@ -19,5 +19,5 @@ describe('operatorOf: the identity comes from the token the platform verified', 
 
 it('gives the modal CLI an argument vector in which a crafted app name stays one argument', () => {
   const args = modalSecretArgs('app$(touch /tmp/pwned)', 'https://hooks.example.com/x');
-  expect(args).toEqual(['secret', 'create', 'omtx-webhooks-app$(touch /tmp/pwned)', 'OMTX_WEBHOOK_URL=https://hooks.example.com/x', 'OMTX_APP_NAME=app$(touch /tmp/pwned)', '--force']);
+  expect(args).toEqual(['secret', 'create', 'omtx-webhooks-app$(touch /tmp/pwned)', 'OMTX_WEBHOOK_URL=https://hooks.example.com/x', 'OMTX_APP_NAME=app$(touch /tmp/pwned)', 'OMTX_SIGNATURE_SCHEME=standard', '--force']);
 });

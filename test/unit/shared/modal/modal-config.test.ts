@@ -11,7 +11,7 @@ it('parses MODAL_APPS with optional control URLs, MODAL_CONTROL_URL serving the 
 
 it('builds the exact modal command, reading the secret when it runs unless asked to show it', () => {
   expect(modalSecretCommand('app1', 'https://w.example/api', { secretReadCommand: 'gcloud secrets versions access 3 --secret=s' }))
-    .toBe(`modal secret create omtx-webhooks-app1 MODAL_WEBHOOK_SECRET="$(gcloud secrets versions access 3 --secret=s)" OMTX_WEBHOOK_URL='https://w.example/api' OMTX_APP_NAME='app1' --force`);
+    .toBe(`modal secret create omtx-webhooks-app1 MODAL_WEBHOOK_SECRET="$(gcloud secrets versions access 3 --secret=s)" OMTX_WEBHOOK_URL='https://w.example/api' OMTX_APP_NAME='app1' OMTX_SIGNATURE_SCHEME=standard --force`);
   expect(modalSecretCommand('app1', 'u', { secret: "it's" })).toContain(`MODAL_WEBHOOK_SECRET='it'\\''s'`);
 });
 
