@@ -6,12 +6,19 @@ const yaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild.yaml'), 
 const stepIds = [...yaml.matchAll(/^\s+- id: ([\w-]+)$/gm)].map((m) => m[1]);
 
 it('has the named steps in order', () => {
-  expect(stepIds).toEqual(['check-config', 'install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply']);
+  expect(stepIds).toEqual(['check-config', 'install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply', 'terraform-converged']);
 });
 
 it('applies only on the main branch, from the reviewed plan', () => {
   const apply = yaml.slice(yaml.indexOf('- id: terraform-apply'));
   expect(apply).toMatch(/if \[ "\$BRANCH_NAME" = "main" \]; then\s+terraform apply -input=false -auto-approve tfplan/);
+});
+
+it('fails the build when a second plan after the apply on main is not empty', () => {
+  const converged = yaml.slice(yaml.indexOf('- id: terraform-converged'));
+  expect(converged).toMatch(/terraform plan -input=false -detailed-exitcode "-var-file=\$\{_TF_VAR_FILE\}"/);
+  expect(converged).toMatch(/if \[ "\$code" = 2 \]; then[\s\S]*exit 1/);
+  expect(converged).toMatch(/waitFor: \[terraform-apply\]/);
 });
 
 it('runs integration tests in an image with the emulators, and logs to Cloud Logging', () => {
