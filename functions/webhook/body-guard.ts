@@ -21,18 +21,17 @@ export interface BodyGuardDeps {
 /** Seconds a sender is asked to wait when the instance has too many large bodies in flight. */
 const RETRY_AFTER_SECONDS = 2;
 
-export function createBodyGuard(deps: BodyGuardDeps): RequestGuard & { budget: ReturnType<typeof createBodyBudget> } {
+export function createBodyGuard(deps: BodyGuardDeps): RequestGuard {
   const { limits, logger, clock, stats } = deps;
   const budget = createBodyBudget(limits);
 
-  function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal, bytesRead?: number): void {
+  function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal): void {
     logger.log(refusal.status >= 500 ? 'ERROR' : 'WARNING', 'requestRejected', refusal.message, {
       code: refusal.code,
       status: refusal.status,
       method: req.method,
       path: (req.url ?? '').split('?')[0]!.slice(0, 200),
       declared_bytes: declaredLength(req.headers),
-      ...(bytesRead !== undefined ? { bytes_read: bytesRead } : {}),
       user_agent: req.headers['user-agent']?.slice(0, 200),
     });
     stats?.count(refusal.code, clock());
@@ -48,7 +47,7 @@ export function createBodyGuard(deps: BodyGuardDeps): RequestGuard & { budget: R
     res.end(body);
   }
 
-  const guard = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+  return (req, res, next) => {
     if (!hasBody(req.headers)) {
       next();
       return;
@@ -68,5 +67,4 @@ export function createBodyGuard(deps: BodyGuardDeps): RequestGuard & { budget: R
       next();
     }, () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }));
   };
-  return Object.assign(guard, { budget });
 }
