@@ -2,7 +2,8 @@
  * The small interfaces the handlers receive. Adapters in `shared/adapters/` implement them with
  * Google clients; nothing else imports a Google client.
  */
-import type { BatchSummary } from './batch/batch';
+import type { AffinityDirection, BatchSummary, BatchTallies } from './batch/batch';
+import type { Counts } from './batch/batch-counters';
 import type { BatchDelta, JobPlan } from './completion/completion';
 export type { JobPlan };
 import type { BatchDoc, ExecutionDoc, JobDoc } from './contract/schemas';
@@ -74,7 +75,14 @@ export interface JobStore {
    * within `intervalMs`. True when written.
    */
   rollupBatchCounts(batchId: string, now: Date, intervalMs: number): Promise<boolean>;
-  /** Terminal jobs of a batch, by the `batch_id` field. */
+  /** A batch's counts and summary tallies, from its counter shards (a read of each shard, not of each job). */
+  batchTallies(batchId: string): Promise<Counts & { tallies: BatchTallies }>;
+  /**
+   * The best `limit` completed jobs of a batch with an affinity, in the ranking order of
+   * `compareRanked` (shared/batch/batch.ts): an ordered query, whatever the size of the batch.
+   */
+  topRankedJobs(batchId: string, direction: AffinityDirection, limit: number): Promise<Array<{ id: string; doc: JobDoc }>>;
+  /** Terminal jobs of a batch, by the `batch_id` field: every one of them (the summary's fallback). */
   listBatchJobs(batchId: string): Promise<Array<{ id: string; doc: JobDoc }>>;
   /**
    * Claims the right to finalise a done batch, so that of all the messages that see the last count

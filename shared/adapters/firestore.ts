@@ -5,14 +5,14 @@
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
-import { FieldValue, Firestore, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
+import { AggregateField, FieldPath, FieldValue, Firestore, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch/batch';
 import { createLimiter } from '../platform/limit';
 import type { Collections } from '../config/config';
 import type { JobPlan } from '../completion/completion';
 import type { JobStore } from '../ports';
-import { counterShard, rollupNeeded, sumShards } from '../batch/batch-counters';
+import { counterShard, rollupNeeded, shardIncrements, sumTallies, type CounterShard } from '../batch/batch-counters';
 import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../contract/schemas';
 import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../completion/store-rules';
 
@@ -60,15 +60,7 @@ function writePlan(db: Firestore, c: Collections, shards: number, batch: WriteBa
   if (execution) batch.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
   if (plan.batch) {
     // One of the batch's counter shards, never the batch document itself (shared/batch/batch-counters.ts).
-    const { batchId, completed, failed } = plan.batch;
-    batch.set(
-      counters(db, c, batchId).doc(String(counterShard(jobId, shards))),
-      {
-        ...(completed ? { completed: FieldValue.increment(completed) } : {}),
-        ...(failed ? { failed: FieldValue.increment(failed) } : {}),
-      },
-      { merge: true },
-    );
+    batch.set(counters(db, c, plan.batch.batchId).doc(String(counterShard(jobId, shards))), incrementsOf(shardIncrements(plan.batch)), { merge: true });
   }
 }
 
@@ -76,15 +68,52 @@ function counters(db: Firestore, c: Collections, batchId: string) {
   return db.collection(c.batches).doc(batchId).collection('counters');
 }
 
-/** A batch as read in `tx` (or outside one): its document with the shards' sums as its counts. */
+/** Dotted field paths with numbers → a nested object of increments, for a merging set. */
+function incrementsOf(fields: Record<string, number>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, n] of Object.entries(fields)) {
+    const keys = path.split('.');
+    let node = out;
+    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[keys[keys.length - 1]!] = FieldValue.increment(n);
+  }
+  return out;
+}
+
+/**
+ * Aggregation queries over a batch's shards: their number and the sums of the two buckets. Each sum
+ * is a query of its own: an aggregation over several fields counts only the documents that hold all
+ * of them (the emulator showed it: a shard without `failed` dropped out of the `completed` sum too),
+ * and a shard holds only the buckets its jobs moved.
+ */
+function shardSums(db: Firestore, c: Collections, batchId: string) {
+  const shards = counters(db, c, batchId);
+  return [
+    shards.aggregate({ shards: AggregateField.count(), completed: AggregateField.sum('completed') }),
+    shards.aggregate({ failed: AggregateField.sum('failed') }),
+  ] as const;
+}
+
+type ShardSums = [FirebaseFirestore.AggregateQuerySnapshot<{ shards: AggregateField<number>; completed: AggregateField<number> }>, FirebaseFirestore.AggregateQuerySnapshot<{ failed: AggregateField<number> }>];
+
+function countsOf([completed, failed]: ShardSums) {
+  return { shards: completed.data().shards, completed_jobs: completed.data().completed ?? 0, failed_jobs: failed.data().failed ?? 0 };
+}
+
+/**
+ * A batch as read in `tx` (or in a read-only transaction of its own, which takes no locks): its
+ * document and the shards' sums as its counts, from one snapshot. Three reads whatever the number of
+ * shards: the document and two aggregation queries.
+ */
 async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<BatchDoc | undefined> {
   const ref = db.collection(c.batches).doc(batchId);
-  const [doc, shards] = tx
-    ? await Promise.all([tx.get(ref), tx.get(counters(db, c, batchId))])
-    : await Promise.all([ref.get(), counters(db, c, batchId).get()]);
+  const [completedSum, failedSum] = shardSums(db, c, batchId);
+  const read = (t: Transaction) => Promise.all([t.get(ref), t.get(completedSum), t.get(failedSum)]);
+  const [doc, ...sums] = tx ? await read(tx) : await db.runTransaction(read, { readOnly: true });
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
-  if (!batch && shards.empty) return undefined;
-  return { ...(batch ?? {}), ...sumShards(shards.docs.map((d) => d.data())) };
+  const { shards, ...counts } = countsOf(sums);
+  if (!batch && shards === 0) return undefined;
+  return { ...(batch ?? {}), ...counts };
 }
 
 /** Job updates one process runs at once (see shared/platform/limit.ts). */
@@ -147,9 +176,10 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
       // Informational, so no transaction (one would lock every shard against the completions
       // incrementing them): read, decide, and write only if the document is still as read.
       const ref = batches.doc(batchId);
-      const [doc, shards] = await Promise.all([ref.get(), counters(db, c, batchId).get()]);
+      const [completedSum, failedSum] = shardSums(db, c, batchId);
+      const [doc, ...aggregates] = await Promise.all([ref.get(), completedSum.get(), failedSum.get()]);
       const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
-      const sums = sumShards(shards.docs.map((d) => d.data()));
+      const { shards: _shards, ...sums } = countsOf(aggregates);
       if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };
       try {
@@ -168,6 +198,26 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
       return snap.docs
         .map((d) => ({ id: d.id, doc: parsed(jobDocSchema, `jobs/${d.id}`, d.data()) as JobDoc }))
         .filter((j) => isTerminal(j.doc.status));
+    },
+
+    async batchTallies(batchId) {
+      const snap = await counters(db, c, batchId).get();
+      return sumTallies(snap.docs.map((d) => d.data() as CounterShard));
+    },
+
+    async topRankedJobs(batchId, direction, limit) {
+      // The ranking order of compareRanked (shared/batch/batch.ts); its index is in terraform/firestore.tf.
+      const snap = await jobs
+        .where('batch_id', '==', batchId)
+        .where('status', '==', 'completed')
+        .where('result.affinity', '!=', null)
+        .orderBy('result.affinity', direction === 'higher' ? 'desc' : 'asc')
+        .orderBy('result.confidence', 'desc')
+        .orderBy(FieldPath.documentId(), 'asc')
+        .limit(limit)
+        .select('status', 'modal_call_id', 'result.affinity', 'result.confidence', 'result_uri')
+        .get();
+      return snap.docs.map((d) => ({ id: d.id, doc: parsed(jobDocSchema, `jobs/${d.id}`, d.data()) as JobDoc }));
     },
 
     async claimBatchFinalization(batchId, claimant, now, leaseMs) {

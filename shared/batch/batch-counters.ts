@@ -6,8 +6,14 @@
  * and the counts are the shards' sums, read by whoever needs them (the finaliser decides "done"
  * from them, in its transaction). The batch document's public `completed_jobs` / `failed_jobs` are
  * the sums written back at most once per interval while the batch runs, and exactly at completion.
- * Pure.
+ *
+ * Whether a batch is done is read as one aggregation query summing `completed` and `failed` over
+ * the shards (billed as one read up to 1,000 shards), not as a read of every shard: a completion
+ * costs the same whatever `BATCH_COUNTER_SHARDS` is. The shards also carry the tallies a summary
+ * needs (`statuses`, `score_sums`, `score_counts`), so that finalising reads the shards once, not
+ * every job. Pure.
  */
+import { OUTCOME_STATUSES, SCORE_FIELDS, emptyTallies, type BatchTallies, type OutcomeStatus, type ScoreField } from './batch';
 
 /** The counter shard of a job: FNV-1a of its id, so a job (and its later upgrade) always lands in the same one. */
 export function counterShard(jobId: string, shards: number): number {
@@ -45,4 +51,52 @@ export function rollupNeeded(stored: { completed_jobs?: number; failed_jobs?: nu
   if (stored?.status === 'completed') return false;
   const same = (stored?.completed_jobs ?? 0) === sums.completed_jobs && (stored?.failed_jobs ?? 0) === sums.failed_jobs;
   return !same && rollupDue(stored ?? {}, now, intervalMs);
+}
+
+/** A counter shard as stored (every field optional: shards written before the tallies lack them). */
+export interface CounterShard {
+  completed?: unknown;
+  failed?: unknown;
+  statuses?: Record<string, unknown>;
+  score_sums?: Record<string, unknown>;
+  score_counts?: Record<string, unknown>;
+}
+
+/** The increments one counted completion adds to its job's shard, as plain numbers by field path. */
+export function shardIncrements(delta: { completed: number; failed: number; statuses: Partial<Record<OutcomeStatus, number>>; scores: Partial<Record<ScoreField, number>> }): Record<string, number> {
+  const fields: Record<string, number> = {};
+  if (delta.completed) fields.completed = delta.completed;
+  if (delta.failed) fields.failed = delta.failed;
+  for (const [status, n] of Object.entries(delta.statuses)) if (n) fields[`statuses.${status}`] = n;
+  for (const [field, value] of Object.entries(delta.scores)) {
+    fields[`score_sums.${field}`] = value;
+    fields[`score_counts.${field}`] = 1;
+  }
+  return fields;
+}
+
+const numberOr0 = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/** The counts and tallies of a batch: the sums over its shards. */
+export function sumTallies(shards: ReadonlyArray<CounterShard>): Counts & { tallies: BatchTallies } {
+  const tallies = emptyTallies();
+  for (const s of shards) {
+    for (const status of OUTCOME_STATUSES) tallies.statuses[status] += numberOr0(s.statuses?.[status]);
+    for (const field of SCORE_FIELDS) {
+      tallies.scoreSums[field] += numberOr0(s.score_sums?.[field]);
+      tallies.scoreCounts[field] += numberOr0(s.score_counts?.[field]);
+    }
+  }
+  return { ...sumShards(shards), tallies };
+}
+
+/**
+ * Whether the tallies account for every counted job, as they do when every completion of the
+ * batch was applied by a version that keeps them; otherwise the summary is computed from the jobs.
+ */
+export function talliesCover(counts: Counts, tallies: BatchTallies): boolean {
+  const tallied = OUTCOME_STATUSES.reduce((n, status) => n + tallies.statuses[status], 0);
+  return tallied === counts.completed_jobs + counts.failed_jobs
+    && tallies.statuses.completed === counts.completed_jobs
+    && OUTCOME_STATUSES.every((status) => tallies.statuses[status] >= 0);
 }

@@ -5,8 +5,8 @@
  * is idempotent and the event is published until it is marked published. A late upgrade of a
  * finalised batch recomputes its summary.
  */
-import { isBatchDone, summarizeBatch, summaryIsCurrent, type AffinityDirection, type BatchSummary } from './batch';
-import { rollupDue } from './batch-counters';
+import { isBatchDone, rankJobs, summarizeBatch, summaryFrom, summaryIsCurrent, type AffinityDirection, type BatchSummary } from './batch';
+import { rollupDue, talliesCover } from './batch-counters';
 import { RetryLaterError } from '../platform/errors';
 import type { Logger } from '../observability/log';
 import { encodeBatchCompleted } from '../contract/messages';
@@ -97,11 +97,33 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
    * same summary, and `summary_uri` names the current one.
    */
   async function writeSummary(batchId: string, batch: BatchDoc): Promise<{ summary: BatchSummary; uri: string }> {
-    const members = await jobs.listBatchJobs(batchId);
-    const summary = summarizeBatch(batchId, batch, members, deps.summary);
+    const summary = await computeSummary(batchId, batch);
     const path = `batches/${batchId}/summary-${summary.completed_jobs}-${summary.failed_jobs}.json`;
     const { uri } = await results.putIfAbsent(path, Buffer.from(JSON.stringify(summary, null, 2)), 'application/json');
     return { summary, uri };
+  }
+
+  /**
+   * The summary from the counter shards' tallies and the ranking query: reads that do not grow with
+   * the batch beyond its ranking. The counts are the shards' own (read together with the tallies),
+   * so that completeBatch sees `counts_moved` if anything changed since. A batch whose shards do
+   * not account for every counted job (completions applied before the tallies existed), or whose
+   * ranking query finds fewer jobs than the tallies say are ranked, is summarised from all its jobs.
+   */
+  async function computeSummary(batchId: string, batch: BatchDoc): Promise<BatchSummary> {
+    const { completed_jobs, failed_jobs, tallies } = await jobs.batchTallies(batchId);
+    const counted = { ...batch, completed_jobs, failed_jobs };
+    if (talliesCover({ completed_jobs, failed_jobs }, tallies)) {
+      const top = await jobs.topRankedJobs(batchId, deps.summary.direction, deps.summary.rankingSize);
+      const ranking = rankJobs(top, deps.summary);
+      if (ranking.length === Math.min(deps.summary.rankingSize, tallies.scoreCounts.affinity)) {
+        return summaryFrom(batchId, counted, tallies, ranking, deps.summary);
+      }
+    }
+    logger.log('WARNING', 'batchSummaryFullScan', 'batch summarised from every job: its counter shards do not hold complete tallies', {
+      batch_id: batchId, completed_jobs, failed_jobs,
+    });
+    return summarizeBatch(batchId, counted, await jobs.listBatchJobs(batchId), deps.summary);
   }
 
   /** A late success upgraded a job of a completed batch: its summary is computed again. */

@@ -12,6 +12,7 @@
  *   the failed to the completed counter.
  */
 import { documentError, documentResult } from './job-document';
+import { scoresOf, type ScoreField } from '../batch/batch';
 import type { BatchBucket, CompletionPayload, CompletionSource, CompletionStatus, JobDoc } from '../contract/schemas';
 import { TERMINAL_STATUSES } from '../contract/schemas';
 
@@ -35,11 +36,17 @@ export interface Completion {
   files?: { resultUri?: string; structureUri?: string; errorUri?: string };
 }
 
-/** Change to the counters of the job's batch. */
+/**
+ * Change to the counters of the job's batch: the done-ness buckets (`completed` / `failed`), and
+ * the tallies its summary is computed from (shared/batch/batch.ts): per-status counts and, for a
+ * job that became completed, the scores it reported.
+ */
 export interface BatchDelta {
   batchId: string;
   completed: number;
   failed: number;
+  statuses: Partial<Record<TerminalJobStatus, number>>;
+  scores: Partial<Record<ScoreField, number>>;
 }
 
 export type JobPlan =
@@ -85,15 +92,19 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
   const counted = existing?.batch_bucket ?? null;
   const bucket = bucketOf(next);
   let batch: BatchDelta | undefined;
+  const { result, extrasInFile } = documentResult(payload);
   if (batchId && counted !== bucket) {
+    // A job counted before is counted under its previous status (an upgrade moves it).
+    const previous = counted && current && current !== next ? { [current]: -1 } : {};
     batch = {
       batchId,
       completed: (bucket === 'completed' ? 1 : 0) - (counted === 'completed' ? 1 : 0),
       failed: (bucket === 'failed' ? 1 : 0) - (counted === 'failed' ? 1 : 0),
+      statuses: { ...previous, [next]: 1 },
+      scores: next === 'completed' ? scoresOf(result as Record<string, unknown> | null) : {},
     };
   }
 
-  const { result, extrasInFile } = documentResult(payload);
   const update: Record<string, unknown> = {
     job_id: payload.metadata.job_id,
     status: next,
@@ -142,6 +153,6 @@ export function planCancel(existing: JobDoc | undefined, callId: string, now: Da
       batch_bucket: batchId ? 'failed' : null,
       error: { message: reason ? `cancelled: ${reason}` : 'cancelled', type: 'Cancelled' },
     },
-    batch: batchId ? { batchId, completed: 0, failed: 1 } : undefined,
+    batch: batchId ? { batchId, completed: 0, failed: 1, statuses: { cancelled: 1 }, scores: {} } : undefined,
   };
 }

@@ -57,11 +57,12 @@ export interface DocumentResult {
 export function documentResult(payload: CompletionPayload): DocumentResult {
   if (!payload.result) return { result: null, extrasInFile: false };
   const { structure_file_base64: _structure, ...fields } = payload.result;
-  const scores: Record<string, unknown> = {};
+  // Every score is on the document, null when not reported: the batch ranking's ordered query
+  // (by affinity, then confidence) only sees documents that have the fields it orders by.
+  const scores: Record<string, unknown> = Object.fromEntries(SCORE_FIELDS.map((field) => [field, fields[field] ?? null]));
   const extras: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
-    if ((SCORE_FIELDS as readonly string[]).includes(key)) scores[key] = value;
-    else extras[key] = value;
+    if (!(SCORE_FIELDS as readonly string[]).includes(key)) extras[key] = value;
   }
   const kept = storableExtras(extras);
   return { result: { ...(kept ?? {}), ...scores } as StoredResult, extrasInFile: kept === undefined };

@@ -28,6 +28,7 @@ export type LogEvent =
   | 'batchCountsUpdated'
   | 'batchCompleted'
   | 'batchSummaryUpdated'
+  | 'batchSummaryFullScan'
   | 'batchEventPublished'
   | 'testDeliveryArrived'
   | 'statsPublishFailed'

@@ -3,7 +3,8 @@
  * pure decisions as the Firestore adapter (shared/completion/store-rules.ts); each call is atomic, as a
  * transaction is there.
  */
-import { isBatchDone, summaryIsCurrent } from '../../shared/batch/batch';
+import { compareRanked, finiteScore, isBatchDone, summaryIsCurrent } from '../../shared/batch/batch';
+import { shardIncrements, sumTallies, type CounterShard } from '../../shared/batch/batch-counters';
 import type { DeadLetter, JobStore } from '../../shared/ports';
 import type { BatchDoc, JobDoc } from '../../shared/contract/schemas';
 import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../../shared/completion/store-rules';
@@ -16,8 +17,14 @@ function clone<T>(value: T): T {
   return value;
 }
 
-export function memoryJobStore() {
+/**
+ * `legacyShards`: the batch counters keep only the two buckets, as shards written before the
+ * summary tallies did, so that the finaliser's fallback can be tested.
+ */
+export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
   const jobs = new Map<string, JobDoc>();
+  /** One counter shard per batch holds what the Firestore adapter spreads over several. */
+  const shards = new Map<string, Record<string, number>>();
   const batches = new Map<string, BatchDoc>();
   const executions = new Map<string, Record<string, unknown>>();
   const deadLetters = new Map<string, DeadLetter>();
@@ -46,6 +53,10 @@ export function memoryJobStore() {
             completed_jobs: (b.completed_jobs ?? 0) + plan.batch.completed,
             failed_jobs: (b.failed_jobs ?? 0) + plan.batch.failed,
           });
+          const shard = shards.get(plan.batch.batchId) ?? {};
+          const increments = shardIncrements(options.legacyShards ? { ...plan.batch, statuses: {}, scores: {} } : plan.batch);
+          for (const [path, n] of Object.entries(increments)) shard[path] = (shard[path] ?? 0) + n;
+          shards.set(plan.batch.batchId, shard);
         }
       }
       return plan;
@@ -56,6 +67,24 @@ export function memoryJobStore() {
     async rollupBatchCounts() {
       // Counts live on the batch record here: nothing to roll up.
       return false;
+    },
+    async batchTallies(batchId) {
+      const nested: CounterShard = {};
+      for (const [path, n] of Object.entries(shards.get(batchId) ?? {})) {
+        const [head, tail] = path.split('.') as [keyof CounterShard, string | undefined];
+        if (tail === undefined) (nested as Record<string, unknown>)[head] = n;
+        else ((nested as Record<string, Record<string, number>>)[head] ??= {})[tail] = n;
+      }
+      return sumTallies([nested]);
+    },
+    async topRankedJobs(batchId, direction, limit) {
+      const order = compareRanked(direction);
+      return [...jobs.entries()]
+        .filter(([, j]) => j.batch_id === batchId && j.status === 'completed' && finiteScore(j.result?.affinity) !== null)
+        .map(([id, doc]) => ({ id, doc, key: { job_id: id, affinity: doc.result!.affinity as number, confidence: finiteScore(doc.result?.confidence) } }))
+        .sort((a, b) => order(a.key, b.key))
+        .slice(0, limit)
+        .map(({ id, doc }) => ({ id, doc: clone(doc) }));
     },
     async listBatchJobs(batchId) {
       return [...jobs.entries()].filter(([, j]) => j.batch_id === batchId && isTerminal(j.status)).map(([id, doc]) => ({ id, doc: clone(doc) }));
@@ -97,7 +126,7 @@ export function memoryJobStore() {
       stats.set(id, doc);
     },
   };
-  return Object.assign(store, { jobs, batches, executions, deadLetters, apps, tests, stats });
+  return Object.assign(store, { jobs, shards, batches, executions, deadLetters, apps, tests, stats });
 }
 
 /** A BlobStore in memory: create-only, like the real ones. */

@@ -34,7 +34,10 @@ describe('planJobUpdate', () => {
       batch_bucket: 'completed',
     });
     expect(plan.update.result).not.toHaveProperty('structure_file_base64');
-    expect(plan.batch).toEqual({ batchId: 'batch-xyz789', completed: 1, failed: 0 });
+    expect(plan.batch).toEqual({
+      batchId: 'batch-xyz789', completed: 1, failed: 0, statuses: { completed: 1 },
+      scores: { affinity: 0.6385, confidence: 0.5071, ptm_score: 0.5423, iptm_score: 0.8717, plddt_score: 0.4159, execution_time: 205.3 },
+    });
   });
 
   it.each([
@@ -66,7 +69,7 @@ describe('planJobUpdate', () => {
   it('upgrades failed or timeout to completed when a retried call succeeds, moving the batch count', () => {
     for (const status of ['failed', 'timeout']) {
       const plan = planJobUpdate({ status, delivery_id: failure.deliveryId, batch_bucket: 'failed', batch_id: 'batch-xyz789' }, success, now);
-      expect(plan).toMatchObject({ kind: 'apply', status: 'completed', batch: { completed: 1, failed: -1 } });
+      expect(plan).toMatchObject({ kind: 'apply', status: 'completed', batch: { completed: 1, failed: -1, statuses: { completed: 1, [status]: -1 } } });
       if (plan.kind === 'apply') expect(plan.update.previous_status).toBe(status);
     }
   });

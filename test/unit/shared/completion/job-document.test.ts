@@ -19,11 +19,19 @@ it.each([
   expect(isFirestoreStorable(value)).toBe(expected);
 });
 
+const unreported = { confidence: null, ptm_score: null, iptm_score: null, plddt_score: null, execution_time: null };
+
 it('keeps scores and small extras on the document, and moves unstorable or large extras to the file', () => {
-  expect(documentResult(payload({ result: { affinity: 0.7, note: 'ok' } }))).toEqual({ result: { affinity: 0.7, note: 'ok' }, extrasInFile: false });
-  expect(documentResult(payload({ result: { affinity: 0.7, pose: [[1, 2, 3]] } }))).toEqual({ result: { affinity: 0.7 }, extrasInFile: true });
-  expect(documentResult(payload({ result: { affinity: 0.7, blob: 'x'.repeat(1_200_000) } }))).toEqual({ result: { affinity: 0.7 }, extrasInFile: true });
-  expect(documentResult(payload({ result: { affinity: 1, structure_file_base64: 'QUFB' } })).result).toEqual({ affinity: 1 });
+  expect(documentResult(payload({ result: { affinity: 0.7, note: 'ok' } }))).toEqual({ result: { ...unreported, affinity: 0.7, note: 'ok' }, extrasInFile: false });
+  expect(documentResult(payload({ result: { affinity: 0.7, pose: [[1, 2, 3]] } }))).toEqual({ result: { ...unreported, affinity: 0.7 }, extrasInFile: true });
+  expect(documentResult(payload({ result: { affinity: 0.7, blob: 'x'.repeat(1_200_000) } }))).toEqual({ result: { ...unreported, affinity: 0.7 }, extrasInFile: true });
+  expect(documentResult(payload({ result: { affinity: 1, structure_file_base64: 'QUFB' } })).result).toEqual({ ...unreported, affinity: 1 });
+});
+
+it('puts every score on the document, null when not reported (the ranking query orders by affinity and confidence)', () => {
+  expect(documentResult(payload({ result: {} })).result).toEqual({ ...unreported, affinity: null });
+  expect(documentResult(payload({ result: { confidence: 0.4, affinity: null } })).result).toEqual({ ...unreported, affinity: null, confidence: 0.4 });
+  expect(documentResult(payload({})).result).toBeNull();
 });
 
 it('bounds the error summary and says when the full error is only in the file', () => {
