@@ -16,3 +16,39 @@ resource "google_firestore_database" "default" {
 
   depends_on = [time_sleep.apis_ready]
 }
+
+# The ranking of a finished batch (shared/adapters/firestore.ts topRankedJobs): its completed jobs
+# with an affinity, best first in `affinity_direction`, then by confidence, then by job id, limited
+# to `worker.ranking_size`. Without it the query fails with FAILED_PRECONDITION and the finalising
+# message is redelivered until the index is built. `__name__` is spelled out: the API would add it
+# in the last field's (descending) order, and the query orders job ids ascending. Changing
+# `affinity_direction` replaces this index; batches finishing while it builds are finalised once
+# it is ready.
+resource "google_firestore_index" "jobs_ranking" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "jobs"
+
+  fields {
+    field_path = "batch_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "result.affinity"
+    order      = var.affinity_direction == "higher" ? "DESCENDING" : "ASCENDING"
+  }
+  fields {
+    field_path = "result.confidence"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [time_sleep.apis_ready, google_firestore_database.default]
+}

@@ -116,6 +116,21 @@ async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Tr
   return { ...(batch ?? {}), ...counts };
 }
 
+/**
+ * The composite index of the ranking query over the jobs collection (terraform/firestore.tf
+ * `jobs_ranking`, checked against this in the Terraform tests): equality on batch and status, then
+ * the ranking order. The emulator needs no index, so only that test keeps the two in step.
+ */
+export function RANKING_INDEX(direction: 'higher' | 'lower'): Array<{ field: string; order: 'ASCENDING' | 'DESCENDING' }> {
+  return [
+    { field: 'batch_id', order: 'ASCENDING' },
+    { field: 'status', order: 'ASCENDING' },
+    { field: 'result.affinity', order: direction === 'higher' ? 'DESCENDING' : 'ASCENDING' },
+    { field: 'result.confidence', order: 'DESCENDING' },
+    { field: '__name__', order: 'ASCENDING' },
+  ];
+}
+
 /** Job updates one process runs at once (see shared/platform/limit.ts). */
 const MAX_CONCURRENT_JOB_TRANSACTIONS = 32;
 /** Attempts per job update when another writer changed the job between read and commit. */
@@ -206,14 +221,12 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
     },
 
     async topRankedJobs(batchId, direction, limit) {
-      // The ranking order of compareRanked (shared/batch/batch.ts); its index is in terraform/firestore.tf.
-      const snap = await jobs
-        .where('batch_id', '==', batchId)
-        .where('status', '==', 'completed')
-        .where('result.affinity', '!=', null)
-        .orderBy('result.affinity', direction === 'higher' ? 'desc' : 'asc')
-        .orderBy('result.confidence', 'desc')
-        .orderBy(FieldPath.documentId(), 'asc')
+      // The ranking order of compareRanked (shared/batch/batch.ts), on the index of RANKING_INDEX.
+      let query = jobs.where('batch_id', '==', batchId).where('status', '==', 'completed').where('result.affinity', '!=', null);
+      for (const { field, order } of RANKING_INDEX(direction).slice(2)) {
+        query = query.orderBy(field === '__name__' ? FieldPath.documentId() : field, order === 'DESCENDING' ? 'desc' : 'asc');
+      }
+      const snap = await query
         .limit(limit)
         .select('status', 'modal_call_id', 'result.affinity', 'result.confidence', 'result_uri')
         .get();

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
+import { RANKING_INDEX } from '../../../shared/adapters/firestore';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config/config';
 
 const dir = join(__dirname, '..', '..', '..', 'terraform');
@@ -169,6 +170,16 @@ it('creates the (default) Firestore database by default, before the indexes and 
   expect(String(variables.firestore!.type)).toMatch(/create\s*=\s*optional\(bool,\s*true\)/);
   for (const [, index] of all('google_firestore_index')) expect(index.depends_on).toContain('${google_firestore_database.default}');
   for (const name of ['worker', 'admin', 'reconciler']) expect(modules[name]!.depends_on).toContain('${google_firestore_database.default}');
+});
+
+it('has the composite index the batch ranking query runs on, in the configured direction', () => {
+  const index = resources.google_firestore_index!.jobs_ranking!;
+  expect(index.collection).toBe('jobs');
+  const fields = (index.fields as Array<{ field_path: string; order: string }>).map((f) => ({ field: f.field_path, order: f.order }));
+  for (const direction of ['higher', 'lower'] as const) {
+    const chosen = fields.map((f) => ({ ...f, order: f.order.includes('affinity_direction') ? (f.order.includes(`== "${direction}" ? "DESCENDING"`) ? 'DESCENDING' : 'ASCENDING') : f.order }));
+    expect(chosen).toEqual(RANKING_INDEX(direction));
+  }
 });
 
 it('waits for IAM to propagate before building the functions, and for new APIs before using them', () => {
