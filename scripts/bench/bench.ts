@@ -7,6 +7,7 @@
  *   npm run bench                  everything (a few minutes)
  *   npm run bench -- --quick       smaller counts, for a quick look
  *   npm run bench -- --only e2e    one or more sections: ack, e2e, batch
+ *   npm run bench -- --huge        adds a 100,000-job batch (several minutes on 2 cores)
  *
  * Prints one table; README's Performance section shows its latest output.
  */
@@ -15,18 +16,11 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tmpdir } from 'node:os';
-import { createCompletionWorker } from '../../functions/worker/handler';
-import { createFirestore, createFirestoreJobStore } from '../../shared/adapters/firestore';
-import { createLocalBlobStore } from '../../shared/adapters/local-files';
-import { loadWorkerConfig } from '../../shared/config/config';
-import { createLogger } from '../../shared/observability/log';
-import { encodeOwnCompletion } from '../../shared/contract/messages';
-import type { JobStore } from '../../shared/ports';
-import { completionPayloadSchema } from '../../shared/contract/schemas';
+import { createFirestore } from '../../shared/adapters/firestore';
 import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
 import { sign } from '../../shared/contract/signature';
 import { freePort, startEmulators } from '../local/emulators';
+import { batchScale } from './bench-batch';
 import { projectRoot, serveFunction, startLocalStack, waitForPort, type ServedFunction } from '../local/local-stack';
 
 const PROJECT = 'demo-omtx-bench';
@@ -247,54 +241,8 @@ async function endToEnd(quick: boolean): Promise<void> {
   }
 }
 
-/**
- * A 10,000-job batch through the worker's use-cases against the Firestore emulator (the webhook and
- * Pub/Sub are measured above; here the question is the batch document): counts exact, finalised
- * once, and how often the batch document itself was written.
- */
-async function bigBatch(quick: boolean): Promise<void> {
-  const run = randomBytes(3).toString('hex');
-  const config = loadWorkerConfig({ JOBS_COLLECTION: `big_jobs_${run}`, BATCHES_COLLECTION: `big_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `big${run}_`, RESULTS_DIR: join(tmpdir(), `omtx-bench-${run}`) });
-  const db = createFirestore(PROJECT, '(default)');
-  const store = createFirestoreJobStore(db, config.collections, { counterShards: config.batchCounterShards });
-  let rollups = 0;
-  const counted: JobStore = { ...store, rollupBatchCounts: async (...args) => { const wrote = await store.rollupBatchCounts(...args); if (wrote) rollups++; return wrote; } };
-  const lines: Array<Record<string, unknown>> = [];
-  const worker = createCompletionWorker({ config, jobs: counted, results: createLocalBlobStore(config.results.kind === 'local' ? config.results.dir : tmpdir()), clock: () => new Date(), logger: createLogger((l) => { if (l.includes('batchCompleted')) lines.push(JSON.parse(l) as Record<string, unknown>); }) });
-  const size = quick ? 1000 : 10_000;
-  const batchId = `big-${run}`;
-  await db.collection(config.collections.batches).doc(batchId).set({ total_jobs: size });
-  const messages = Array.from({ length: size }, (_, i) => {
-    const p = completionPayloadSchema.parse({ call_id: `big-call-${i}`, status: i % 10 === 0 ? 'failure' : 'success', ...(i % 10 === 0 ? {} : { result: { affinity: i / size } }), metadata: { job_id: `big-job-${i}`, batch_id: batchId } });
-    const m = encodeOwnCompletion(p, 'webhook', new Date());
-    return { messageId: `big-${i}`, data: m.data.toString('base64'), attributes: m.attributes };
-  });
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < messages.length) {
-      const m = messages[next++]!;
-      for (;;) {
-        try {
-          await worker.handleMessage(m);
-          break;
-        } catch {
-          // transient: redelivered, as Pub/Sub would
-        }
-      }
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  const batch = (await db.collection(config.collections.batches).doc(batchId).get()).data();
-  const exact = batch?.status === 'completed' && batch.completed_jobs === size - size / 10 && batch.failed_jobs === size / 10 && lines.length === 1;
-  row(`${size.toLocaleString('en')}-job batch, ${config.batchCounterShards} counter shards (worker on the emulator, 32 at once)`, '', `${seconds.toFixed(1)} s, ${(size / seconds).toFixed(0)}/s`,
-    exact ? `counts exact, finalised ${lines.length}×` : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs, failed: batch?.failed_jobs, finalised: lines.length })}`);
-  row('  writes to the batch document while it ran', '', `${rollups} count write-backs + 1 completion in ${seconds.toFixed(0)} s`, `${((rollups + 1) / seconds).toFixed(2)}/s (completions wrote shards only)`, '≤ 1/s');
-  await db.terminate();
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, huge: { type: 'boolean', default: false }, only: { type: 'string' } } });
   const wanted = (section: string) => !values.only || values.only.split(',').includes(section);
   process.env.METADATA_SERVER_DETECTION = 'none';
   const emulators = await startEmulators(PROJECT);
@@ -302,7 +250,12 @@ async function main(): Promise<void> {
   try {
     if (wanted('ack')) await ackCost(values.quick!, emulators.env);
     if (wanted('e2e')) await endToEnd(values.quick!);
-    if (wanted('batch')) await bigBatch(values.quick!);
+    if (wanted('batch')) {
+      const plan = [{ size: 1000, shards: 16 }, { size: 1000, shards: 100 }];
+      if (!values.quick) plan.push({ size: 10_000, shards: 16 }, { size: 10_000, shards: 100 });
+      if (values.huge) plan.push({ size: 100_000, shards: 100 });
+      await batchScale(row, plan);
+    }
   } finally {
     await emulators.stop();
   }

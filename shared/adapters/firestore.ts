@@ -109,7 +109,7 @@ async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Tr
   const ref = db.collection(c.batches).doc(batchId);
   const [completedSum, failedSum] = shardSums(db, c, batchId);
   const read = (t: Transaction) => Promise.all([t.get(ref), t.get(completedSum), t.get(failedSum)]);
-  const [doc, ...sums] = tx ? await read(tx) : await db.runTransaction(read, { readOnly: true });
+  const [doc, ...sums] = tx ? await read(tx) : await Promise.all([ref.get(), completedSum.get(), failedSum.get()]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
   const { shards, ...counts } = countsOf(sums);
   if (!batch && shards === 0) return undefined;
@@ -234,14 +234,28 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
     },
 
     async claimBatchFinalization(batchId, claimant, now, leaseMs) {
-      return db.runTransaction(async (tx) => {
-        const ref = batches.doc(batchId);
-        const batch = await readBatch(db, c, batchId, tx);
+      // No transaction: the counts are read first (a batch, once done, stays done: a job is counted
+      // once, an upgrade moves it between buckets), then the claim is written only if the batch
+      // document is still as read. Of the messages that see the last count at once, one wins and
+      // the others read the claim on their next try; none waits on a lock (the emulator resolves
+      // contending transactions on one document by a timeout of about three seconds).
+      const [completedSum, failedSum] = shardSums(db, c, batchId);
+      const { shards: _shards, ...counts } = countsOf(await Promise.all([completedSum.get(), failedSum.get()]));
+      const ref = batches.doc(batchId);
+      for (let attempt = 1; ; attempt++) {
+        const snap = await ref.get();
+        const doc = parsed(batchDocSchema, `batches/${batchId}`, snap.data());
+        const batch = doc ? { ...doc, ...counts } : undefined;
         const claim = decideFinalizationClaim(batch, isBatchDone(batch), claimant, now, leaseMs);
         if (!claim.claimed) return undefined;
-        tx.set(ref, claim.fields, { merge: true });
-        return batch;
-      });
+        try {
+          await ref.update(claim.fields, { lastUpdateTime: snap.updateTime! });
+          return batch;
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+          if (attempt >= JOB_WRITE_ATTEMPTS) throw new ContentionError(`batches/${batchId} kept changing while its finalisation was claimed`);
+        }
+      }
     },
 
     async completeBatch(batchId, summary, summaryUri, now, claimant) {

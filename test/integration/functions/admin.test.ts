@@ -16,7 +16,6 @@ import { loadAdminConfig, loadWebhookConfig } from '../../../shared/config/confi
 import { memoryLogger } from '../../../shared/observability/log';
 import { encodeOwnCompletion } from '../../../shared/contract/messages';
 import { completionPayloadSchema } from '../../../shared/contract/schemas';
-import { sign } from '../../../shared/contract/signature';
 import { createStatsBuffer } from '../../../shared/observability/stats';
 import { failurePayload, successPayload } from '../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../support/http';

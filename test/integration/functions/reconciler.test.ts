@@ -9,7 +9,6 @@ import { createReconciler } from '../../../functions/reconciler/handler';
 import { createFirestoreAdminStore } from '../../../shared/adapters/firestore-admin';
 import { loadReconcilerConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
-import { sign } from '../../../shared/contract/signature';
 import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '../../support/worker';
 
 

@@ -1,5 +1,5 @@
 /** Batch finalisation as a use-case over the JobStore port, without Firestore. */
-import { createBatchFinalizer, EVENT_RECOVERY_MS } from '../../../../shared/batch/batch-finalization';
+import { createBatchFinalizer, EVENT_RECOVERY_MS, rollupGate } from '../../../../shared/batch/batch-finalization';
 import { planJobUpdate } from '../../../../shared/completion/completion';
 import { memoryLogger } from '../../../../shared/observability/log';
 import type { Publisher } from '../../../../shared/ports';
@@ -64,4 +64,21 @@ it('publishes a lost event once its finaliser evidently failed, and not before',
   await s.finalizer.finalizeIfDone('b', 'other');
   expect(s.events).toHaveLength(1);
   expect(s.jobs.batches.get('b')!.batch_event_published).toBe(true);
+});
+
+describe('rollupGate', () => {
+  it('lets one write-back of a batch\'s counts through per interval in this process, each batch on its own', () => {
+    let t = 0;
+    const gate = rollupGate(1000, () => t);
+    expect([gate.due('a'), gate.due('a'), gate.due('b')]).toEqual([true, false, true]);
+    t = 999;
+    expect(gate.due('a')).toBe(false);
+    t = 1000;
+    expect([gate.due('a'), gate.due('a')]).toEqual([true, false]);
+  });
+
+  it('lets every completion through when the interval is 0', () => {
+    const gate = rollupGate(0, () => 0);
+    expect([gate.due('a'), gate.due('a')]).toEqual([true, true]);
+  });
 });
