@@ -5,6 +5,8 @@ data "archive_file" "source" {
   type        = "zip"
   source_dir  = abspath("${path.module}/${var.source_dir}")
   output_path = "${path.module}/.build/function-source.zip"
+  # The same files give the same archive (and object name) whatever the machine's umask.
+  output_file_mode = "0644"
 }
 
 resource "google_storage_bucket_object" "source" {

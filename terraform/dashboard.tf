@@ -1,4 +1,5 @@
-# One dashboard for the console: webhooks, rejections, latency, backlog and dead letters.
+# One dashboard for the console: the SLOs (budget left, burn rate) first, then webhooks, rejections,
+# latency, backlogs, dead letters and the reconciler.
 
 locals {
   user_metric = "logging.googleapis.com/user"
@@ -68,6 +69,13 @@ locals {
       group  = []
     },
     {
+      title  = "Reconciler: executions marked stale (missing webhooks)"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.executions_stale.name}\" resource.type=\"cloud_run_revision\""
+      align  = "ALIGN_DELTA"
+      reduce = "REDUCE_SUM"
+      group  = []
+    },
+    {
       title  = "Worker errors"
       filter = "metric.type=\"${local.user_metric}/${google_logging_metric.worker_errors.name}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_DELTA"
@@ -75,6 +83,30 @@ locals {
       group  = []
     },
   ]
+}
+
+locals {
+  # Per SLO: the share of its error budget left, and its burn rate over the last hour.
+  slo_tiles = flatten([for key, slo in local.slos : [
+    { title = "${slo.display}: error budget left", filter = "select_slo_budget_fraction(\"${slo.slo}\")" },
+    { title = "${slo.display}: burn rate (1 h)", filter = "select_slo_burn_rate(\"${slo.slo}\", \"3600s\")" },
+  ]])
+  all_tiles = concat(
+    [for t in local.slo_tiles : { title = t.title, query = { timeSeriesFilter = { filter = t.filter } } }],
+    [for t in local.dashboard_tiles : {
+      title = t.title
+      query = {
+        timeSeriesFilter = {
+          filter = t.filter
+          aggregation = merge({
+            alignmentPeriod    = "60s"
+            perSeriesAligner   = t.align
+            crossSeriesReducer = t.reduce
+          }, length(t.group) == 0 ? {} : { groupByFields = t.group })
+        }
+      }
+    }],
+  )
 }
 
 resource "google_monitoring_dashboard" "pipeline" {
@@ -86,26 +118,12 @@ resource "google_monitoring_dashboard" "pipeline" {
       tiles = [
         # The API drops zero positions and empty lists, which would show as a change on every plan:
         # leave them out.
-        for i, tile in local.dashboard_tiles : merge(i % 2 == 0 ? {} : { xPos = 6 }, i < 2 ? {} : { yPos = floor(i / 2) * 4 }, {
-          width                                                               = 6
-          height                                                              = 4
+        for i, tile in local.all_tiles : merge(i % 2 == 0 ? {} : { xPos = 6 }, i < 2 ? {} : { yPos = floor(i / 2) * 4 }, {
+          width                                                         = 6
+          height                                                        = 4
           widget = {
-            title = tile.title
-            xyChart = {
-              dataSets = [{
-                plotType = "LINE"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = tile.filter
-                    aggregation = merge({
-                      alignmentPeriod    = "60s"
-                      perSeriesAligner   = tile.align
-                      crossSeriesReducer = tile.reduce
-                    }, length(tile.group) == 0 ? {} : { groupByFields = tile.group })
-                  }
-                }
-              }]
-            }
+            title   = tile.title
+            xyChart = { dataSets = [{ plotType = "LINE", timeSeriesQuery = tile.query }] }
           }
         })
       ]

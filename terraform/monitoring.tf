@@ -2,8 +2,9 @@
 # policies, and a dashboard (dashboard.tf).
 
 locals {
-  webhook_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.webhook}\""
-  worker_logs  = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.worker}\""
+  webhook_logs    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.webhook}\""
+  worker_logs     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.worker}\""
+  reconciler_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.reconciler}\""
 
   metric_names = {
     accepted   = "${var.name_prefix}_webhooks_accepted"
@@ -12,6 +13,8 @@ locals {
     latency    = "${var.name_prefix}_processing_latency"
     dead       = "${var.name_prefix}_dead_lettered_messages"
     errors     = "${var.name_prefix}_worker_errors"
+    stale      = "${var.name_prefix}_executions_stale"
+    poll       = "${var.name_prefix}_poll_failures"
   }
 }
 
@@ -89,11 +92,10 @@ resource "google_logging_metric" "processing_latency" {
     value_type  = "DISTRIBUTION"
     unit        = "ms"
   }
+  # The bounds the SLOs cut at (slo.tf): a threshold between bounds would count part of a bucket.
   bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 20
-      growth_factor      = 2
-      scale              = 5
+    explicit_buckets {
+      bounds = local.latency_bounds_ms
     }
   }
   depends_on = [time_sleep.apis_ready]
@@ -127,14 +129,143 @@ resource "google_logging_metric" "worker_errors" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# A new log-based metric takes a moment before alert policies can reference it.
+resource "google_logging_metric" "executions_stale" {
+  project     = var.project_id
+  name        = local.metric_names.stale
+  description = "Running executions the reconciler marked stale: no webhook (and no poll answer) within reconciler.stale_after_seconds — a completion went missing."
+  filter      = "${local.reconciler_logs} AND jsonPayload.event=\"executionStale\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+  depends_on = [time_sleep.apis_ready]
+}
+
+resource "google_logging_metric" "poll_failures" {
+  project     = var.project_id
+  name        = local.metric_names.poll
+  description = "Reconciler polls of Modal's status endpoint that failed (dual and webhook_primary modes)."
+  filter      = "${local.reconciler_logs} AND jsonPayload.event=\"pollFailed\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+  depends_on = [time_sleep.apis_ready]
+}
+
+# A new log-based metric can be unknown to Monitoring for minutes after it is created
+# (terraform-provider-google#11102: alert policies then fail with 404). Alerts and SLOs on them wait
+# for the functions, whose builds take several minutes, and then a minute more.
 resource "time_sleep" "log_metrics_ready" {
   create_duration = "60s"
   depends_on = [
     google_logging_metric.signature_rejections,
     google_logging_metric.dead_lettered,
     google_logging_metric.worker_errors,
+    google_logging_metric.processing_latency,
+    google_logging_metric.executions_stale,
+    google_logging_metric.poll_failures,
+    google_logging_metric.batch_finalization_latency,
+    module.webhook,
+    module.worker,
+    module.reconciler,
   ]
+}
+
+resource "google_monitoring_alert_policy" "executions_stale" {
+  project               = var.project_id
+  display_name          = "${var.name_prefix}: executions went stale (missing webhooks)"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "Reconciler marked executions stale"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.executions_stale.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A running execution got no webhook within ${var.reconciler.stale_after_seconds}s: a completion went missing (Modal could not reach the webhook, or its signature was refused). Runbook: docs/runbook.md#executions-stale."
+  }
+
+  depends_on = [time_sleep.log_metrics_ready]
+}
+
+resource "google_monitoring_alert_policy" "poll_failures" {
+  project               = var.project_id
+  display_name          = "${var.name_prefix}: reconciler cannot poll Modal"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "Polls failing for 15 minutes"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.poll_failures.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "900s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The reconciler's polls of reconciler.modal_status_url fail, so a missing webhook is not caught by polling. Runbook: docs/runbook.md#poll-failures."
+  }
+
+  depends_on = [time_sleep.log_metrics_ready]
+}
+
+resource "google_monitoring_alert_policy" "reconcile_backlog" {
+  project               = var.project_id
+  display_name          = "${var.name_prefix}: reconciler ticks not processed"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "Oldest unacked reconcile tick older than ${var.alerts.reconcile_tick_age_seconds}s"
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.reconcile_push.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alerts.reconcile_tick_age_seconds
+      duration        = "300s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The reconciler is not running its scheduled passes (it fails, or cannot be reached): missing webhooks are neither polled nor marked stale. Runbook: docs/runbook.md#reconciler-backlog."
+  }
+
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -175,7 +306,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "Completions could not be applied. Pull `${google_pubsub_subscription.dead_letter_hold.name}` and read the `dead_letters` collection for the reasons (docs/deploy.md, \"Alerts\"). Fix, then replay."
+    content   = "Completions could not be applied. Pull `${google_pubsub_subscription.dead_letter_hold.name}` and read the `dead_letters` collection for the reasons, fix, then replay. Runbook: docs/runbook.md#dead-letters."
   }
 
   depends_on = [time_sleep.log_metrics_ready]
@@ -205,38 +336,7 @@ resource "google_monitoring_alert_policy" "backlog_age" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The worker is not keeping up or keeps failing: check `${local.metric_names.errors}` and the worker's logs (`jsonPayload.event=\"completionFailed\"`)."
-  }
-
-  depends_on = [time_sleep.apis_ready]
-}
-
-resource "google_monitoring_alert_policy" "webhook_5xx" {
-  project               = var.project_id
-  display_name          = "${var.name_prefix}: webhook answering 5xx"
-  combiner              = "OR"
-  severity              = "ERROR"
-  notification_channels = var.notification_channels
-  user_labels           = local.labels
-
-  conditions {
-    display_name = "Webhook 5xx above ${var.alerts.webhook_5xx_per_second}/s"
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.names.webhook}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code_class=\"5xx\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.alerts.webhook_5xx_per_second
-      duration        = "300s"
-      aggregations {
-        alignment_period     = "60s"
-        per_series_aligner   = "ALIGN_RATE"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-
-  documentation {
-    mime_type = "text/markdown"
-    content   = "Modal's completions are being refused (503 = Pub/Sub or the bucket unavailable; Modal retries). Look for `jsonPayload.event=\"publishFailed\"`."
+    content   = "The worker is not keeping up or keeps failing: check `${local.metric_names.errors}` and the worker's logs (`jsonPayload.event=\"completionFailed\"`). Runbook: docs/runbook.md#backlog-age."
   }
 
   depends_on = [time_sleep.apis_ready]
@@ -267,7 +367,7 @@ resource "google_monitoring_alert_policy" "signature_rejections" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "Many webhooks fail verification. By reason: `bad_signature` = secrets differ (rotation?), `stale_timestamp` = clock skew or delays, `missing_*` = not Modal. See docs/deploy.md."
+    content   = "Many webhooks fail verification. By reason: `bad_signature` = secrets differ (rotation?), `stale_timestamp` = clock skew or delays, `missing_*` = not Modal. Runbook: docs/runbook.md#signature-rejections."
   }
 
   depends_on = [time_sleep.log_metrics_ready]
@@ -298,7 +398,7 @@ resource "google_monitoring_alert_policy" "worker_errors" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The worker keeps failing on some completions (Firestore or Storage unavailable, permission errors). Pub/Sub redelivers; after ${var.worker.max_delivery_attempts} attempts messages go to the dead-letter topic."
+    content   = "The worker keeps failing on some completions (Firestore or Storage unavailable, permission errors). Pub/Sub redelivers; after ${var.worker.max_delivery_attempts} attempts messages go to the dead-letter topic. Runbook: docs/runbook.md#worker-errors."
   }
 
   depends_on = [time_sleep.log_metrics_ready]

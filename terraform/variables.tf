@@ -34,11 +34,11 @@ variable "affinity_direction" {
 }
 
 variable "alerts" {
-  description = "Alert thresholds, each a condition held for 5 minutes before it alerts: oldest unacked completion older than oldest_unacked_age_seconds; webhook 5xx responses above webhook_5xx_per_second (a rate); signature rejections above signature_rejections_per_min."
+  description = "Thresholds of the alerts that no SLO covers (webhook 5xx and latency are SLOs: see slo): oldest unacked completion older than oldest_unacked_age_seconds for 5 minutes; signature rejections above signature_rejections_per_min for 2 minutes; oldest unprocessed reconciler tick older than reconcile_tick_age_seconds for 5 minutes (three missed passes at the default schedule)."
   type = object({
     oldest_unacked_age_seconds   = optional(number, 600)
-    webhook_5xx_per_second       = optional(number, 0.1)
     signature_rejections_per_min = optional(number, 30)
+    reconcile_tick_age_seconds   = optional(number, 900)
   })
   default  = {}
   nullable = false
@@ -137,6 +137,32 @@ variable "region" {
   validation {
     condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
     error_message = "region must be a Google Cloud region such as us-central1 or europe-west4."
+  }
+}
+
+variable "slo" {
+  description = "Service level objectives (terraform/slo.tf, docs/deploy.md): webhook availability goal (share of requests without 5xx); completion freshness goal and its threshold in seconds (webhook received → job applied); batch completion goal and its threshold in seconds (last completion's webhook → batch finalised); the rolling window in days. Thresholds must be bucket bounds of the latency metrics: 1, 2.5, 5, 10, 30, 60, 120, 300, 600 or 1800 seconds."
+  type = object({
+    webhook_availability_goal = optional(number, 0.999)
+    freshness_goal            = optional(number, 0.99)
+    freshness_seconds         = optional(number, 60)
+    batch_goal                = optional(number, 0.99)
+    batch_seconds             = optional(number, 120)
+    rolling_days              = optional(number, 28)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = alltrue([for g in [var.slo.webhook_availability_goal, var.slo.freshness_goal, var.slo.batch_goal] : g > 0 && g < 1])
+    error_message = "slo goals are shares strictly between 0 and 1 (0.999 = 99.9 %)."
+  }
+  validation {
+    condition     = alltrue([for t in [var.slo.freshness_seconds, var.slo.batch_seconds] : contains([1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800], t)])
+    error_message = "slo.freshness_seconds and slo.batch_seconds must be bucket bounds of the latency metrics: 1, 2.5, 5, 10, 30, 60, 120, 300, 600 or 1800."
+  }
+  validation {
+    condition     = var.slo.rolling_days >= 1 && var.slo.rolling_days <= 30 && floor(var.slo.rolling_days) == var.slo.rolling_days
+    error_message = "slo.rolling_days must be a whole number of days from 1 to 30."
   }
 }
 

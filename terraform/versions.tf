@@ -9,19 +9,19 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.50, < 8.0"
+      version = "~> 6.50" # one major: a new major is a reviewed upgrade, not a surprise in CI
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.4"
+      version = "~> 2.4"
     }
     random = {
       source  = "hashicorp/random"
-      version = ">= 3.7"
+      version = "~> 3.7"
     }
     time = {
       source  = "hashicorp/time"
-      version = ">= 0.9"
+      version = "~> 0.9"
     }
   }
 }

@@ -23,7 +23,8 @@ const LARGE_BODY_BASE64_CHARS = 350_000;
 export interface ApplyCompletionDeps {
   jobs: JobStore;
   results: BlobStore;
-  finalizeIfDone(batchId: string, claimant: string): Promise<boolean>;
+  /** `countedAt`: when the webhook of the completion that may have finished the batch was received. */
+  finalizeIfDone(batchId: string, claimant: string, countedAt?: Date): Promise<boolean>;
   /** The only place claim-checked bodies are read from (the results location). */
   claims: ClaimsLocation;
   clock: Clock;
@@ -171,7 +172,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     if (plan.kind !== 'apply') {
       const event = plan.kind === 'late' ? 'completionLate' : 'completionDuplicate';
       logger.log('INFO', event, plan.reason, ids);
-      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id, id) : false;
+      const batchCompleted = ids.batch_id ? await finalizeIfDone(ids.batch_id, id, receivedAt) : false;
       return { kind: plan.kind, deliveryId: id, jobId, batchCompleted };
     }
     logger.log('INFO', 'completionApplied', `job ${plan.status}`, {
@@ -181,7 +182,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
       processing_latency_ms: plan.update.processing_latency_ms,
       duration_ms: clock().getTime() - started,
     });
-    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId, id) : false;
+    const batchCompleted = plan.batch ? await finalizeIfDone(plan.batch.batchId, id, receivedAt) : false;
     return { kind: 'applied', deliveryId: id, jobId, batchCompleted };
   }
 

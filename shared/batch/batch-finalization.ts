@@ -70,7 +70,7 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
    * once, in a transaction), then the batch event. A crash in between is finished by the next
    * delivery: each step is idempotent and the event is published until it is marked published.
    */
-  async function finalizeIfDone(batchId: string, claimant: string): Promise<boolean> {
+  async function finalizeIfDone(batchId: string, claimant: string, countedAt?: Date): Promise<boolean> {
     const seen = await jobs.getBatch(batchId);
     if (seen?.status === 'completed') {
       if (!summaryIsCurrent(seen, seen.summary as BatchSummary | undefined)) await refreshSummary(batchId, seen);
@@ -106,6 +106,9 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
         completed_jobs: summary.completed_jobs,
         failed_jobs: summary.failed_jobs,
         best_job_id: summary.best_job?.job_id ?? null,
+        // The batch-completion SLI (terraform/slo.tf): from the webhook of the completion that
+        // finished the batch to the batch completed, redeliveries included.
+        ...(countedAt ? { finalization_latency_ms: Math.max(0, clock().getTime() - countedAt.getTime()) } : {}),
       });
       await publishBatchEvent(batchId, uri);
       return true;

@@ -197,7 +197,7 @@ it('leaves out dashboard fields the API drops (zero positions, empty groupings),
   const dashboard = readFileSync(join(dir, 'dashboard.tf'), 'utf8');
   expect(dashboard).not.toMatch(/xPos\s*=\s*\(i/);
   expect(dashboard).not.toMatch(/groupByFields\s*=\s*tile\.group\s*$/m);
-  expect(dashboard).toMatch(/length\(tile\.group\) == 0 \? \{\}/);
+  expect(dashboard).toMatch(/length\(t\.group\) == 0 \? \{\}/);
 });
 
 it('gives Cloud Build a committed, secret-free var file with the settings an apply must not reset', async () => {
@@ -267,11 +267,46 @@ it('gives every variable a type and a description, sorted by name', () => {
   expect(names).toEqual([...names].sort());
 });
 
-it('alerts on dead letters, backlog age, webhook 5xx, rejection spikes and worker errors, and has a dashboard', () => {
+it('alerts on every path: dead letters, backlogs, rejections, worker errors, missing webhooks, polls, health, and SLO burn', () => {
   const alerts = all('google_monitoring_alert_policy').map(([name]) => name).sort();
-  expect(alerts).toEqual(['backlog_age', 'dead_letters', 'signature_rejections', 'webhook_5xx', 'worker_errors']);
+  expect(alerts).toEqual(['backlog_age', 'dead_letters', 'executions_stale', 'poll_failures', 'reconcile_backlog', 'signature_rejections', 'slo_burn', 'webhook_uptime', 'worker_errors']);
   for (const [, a] of all('google_monitoring_alert_policy')) expect(a.notification_channels).toBe('${var.notification_channels}');
   expect(all('google_monitoring_dashboard')).toHaveLength(1);
+});
+
+it('points every alert at a runbook section that exists', () => {
+  const runbook = readFileSync(join(dir, '..', 'docs', 'runbook.md'), 'utf8');
+  const anchors = new Set([...runbook.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').trim().replace(/\s+/g, '-')));
+  const text = (a: Block) => JSON.stringify(a.documentation);
+  for (const [name, alert] of all('google_monitoring_alert_policy')) {
+    const links = [...text(alert).matchAll(/docs\/runbook\.md#([a-z0-9-]+|\$\{[^}]+\})/g)].map((m) => m[1]!);
+    expect([name, links.length]).toEqual([name, 1]);
+    // The burn alerts name their SLO's section: one per SLO key.
+    const targets = links[0]!.startsWith('${') ? Object.keys(locals.slos).map((k) => k.replace(/_/g, '-')) : links;
+    for (const t of targets) expect([name, t, anchors.has(t)]).toEqual([name, t, true]);
+  }
+});
+
+it('defines three SLOs with a fast (page) and a slow (ticket) multi-window burn alert each', () => {
+  expect(all('google_monitoring_slo').map(([n]) => n).sort()).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
+  expect(Object.keys(locals.slos).sort()).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
+  const burn = resources.google_monitoring_alert_policy!.slo_burn!;
+  expect(burn.for_each).toBe('${local.slo_alerts}');
+  expect(burn.combiner).toBe('AND');
+  const windows = (burn.conditions as Block[]).map((c) => c.condition_threshold[0].filter as string);
+  expect(windows).toEqual([expect.stringContaining('select_slo_burn_rate('), expect.stringContaining('select_slo_burn_rate(')]);
+  expect(Object.keys(locals.slo_burn_policies).sort()).toEqual(['fast', 'slow']);
+  for (const slo of ['completion_freshness', 'batch_completion']) expect(resources.google_monitoring_slo![slo]!.depends_on).toContain('${time_sleep.log_metrics_ready}');
+  // Log-metric alerts wait for the function builds, not just for the metrics (provider #11102).
+  expect(resources.time_sleep!.log_metrics_ready!.depends_on).toEqual(expect.arrayContaining(['${module.webhook}', '${module.worker}', '${module.reconciler}']));
+});
+
+it('bounds every provider to one major version, and zips the bundle with fixed file modes', () => {
+  const versions = readFileSync(join(dir, 'versions.tf'), 'utf8');
+  const constraints = [...versions.matchAll(/^\s+version\s*=\s*"([^"]+)"/gm)].map((m) => m[1]!);
+  expect(constraints.length).toBeGreaterThanOrEqual(4);
+  for (const c of constraints) expect(c).toMatch(/^~> \d+\.\d+$/);
+  expect(source).toMatch(/output_file_mode\s*=\s*"0644"/);
 });
 
 const hasTerraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
@@ -305,6 +340,8 @@ function productionVarFile(edit: (text: string) => string = (t) => t): string {
 }
 
 const refusals: Array<[string, (t: string) => string, RegExp]> = [
+  ['an SLO threshold between the latency buckets', (t) => `${t}\nslo = { freshness_seconds = 45 }\n`, /must be bucket bounds of the latency metrics/],
+  ['an SLO goal of 100 %', (t) => `${t}\nslo = { webhook_availability_goal = 1 }\n`, /slo goals are shares strictly between 0 and 1/],
   ['no notification channel and no alerts_muted', (t) => t.replace(/^alerts_muted.*$/m, ''), /notification_channels is empty: every alert would page nobody/],
   ['no admin invoker and no allow_no_invokers', (t) => t.replace(/^\s*allow_no_invokers.*$/m, ''), /admin\.invokers is empty: nobody could call the admin API/],
 ];
