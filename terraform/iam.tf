@@ -103,6 +103,19 @@ resource "google_storage_bucket_iam_member" "build_reads_source" {
 
 # --- admin: private (named invokers only), Firestore, its secret (signs test deliveries and cancel
 # requests), publish batch checks, and see that the completions topic exists
+# The Cloud Build deploy identity calls the admin API once per deploy, for the smoke test's signed
+# test delivery (cloudbuild.yaml, smoke-test). Derived from the project, so that an apply by hand
+# and one by Cloud Build grant the same.
+resource "google_cloud_run_service_iam_member" "admin_deployer" {
+  count = var.deployer_account_id == null ? 0 : 1
+
+  project  = var.project_id
+  location = var.region
+  service  = module.admin.service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.deployer_account_id}@${var.project_id}.iam.gserviceaccount.com"
+}
+
 resource "google_cloud_run_service_iam_member" "admin_invokers" {
   for_each = toset(var.admin.invokers)
 

@@ -61,6 +61,16 @@ variable "claim_check_retention_days" {
   }
 }
 
+variable "deployer_account_id" {
+  description = "Account id (the part before @) of the service account Cloud Build deploys as (cloudbuild.yaml: omtx-deployer). It may call the admin API, for the smoke test after each deploy. null when nothing deploys through Cloud Build."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.deployer_account_id == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", coalesce(var.deployer_account_id, "x")))
+    error_message = "deployer_account_id is a service account id such as omtx-deployer (6–30 characters), not an email."
+  }
+}
+
 variable "firestore" {
   description = "Firestore: create the project's (default) database in location_id (a fresh project has none), or, with create = false, use the one it has. To adopt an existing database into this state, import it (docs/deploy.md)."
   type = object({

@@ -32,7 +32,7 @@ interface Run {
   perCompletion: Ops;
   worstCompletion: Ops;
   finalisation: Ops;
-  batchDocWrites: number;
+  rollups: number;
   exact: string | undefined;
   rankingSize: number;
 }
@@ -107,7 +107,7 @@ async function runBatch(size: number, shards: number): Promise<Run> {
   }
   const worst = completions.reduce((w, o) => (billedReads(o) > billedReads(w) ? o : w), zeroOps());
   await db.terminate();
-  return { size, shards, seconds, perCompletion: mean(completions), worstCompletion: worst, finalisation: [...finalisers][0] ?? zeroOps(), batchDocWrites: batchDocWrites + 1, exact, rankingSize: config.rankingSize };
+  return { size, shards, seconds, perCompletion: mean(completions), worstCompletion: worst, finalisation: [...finalisers][0] ?? zeroOps(), rollups: batchDocWrites, exact, rankingSize: config.rankingSize };
 }
 
 const f1 = (n: number) => n.toFixed(1);
@@ -131,7 +131,7 @@ export async function batchScale(row: Row, plan: Array<{ size: number; shards: n
     row('  Firestore per completion (worst)', '', describe(r.worstCompletion), '', '');
     row('  Firestore for the finalising message', '', describe(r.finalisation),
       `${f2(billedReads(r.finalisation) / billedReads(base.finalisation))}× the ${base.size.toLocaleString('en')}/${base.shards} row`, `no read per job (ranking ≤ ${r.rankingSize} docs)`);
-    row('  writes to the batch document', '', `${r.batchDocWrites} in ${f1(r.seconds)} s`, `${f2(r.batchDocWrites / r.seconds)}/s`, '≤ 1/s');
+    row('  count write-backs to the batch document while it ran', '', `${r.rollups} in ${f1(r.seconds)} s (then 1 claim, 1 completion)`, `${f2(r.rollups / r.seconds)}/s`, '≤ 1/s');
   }
   return runs;
 }

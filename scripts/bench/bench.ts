@@ -12,7 +12,7 @@
  * Prints one table; README's Performance section shows its latest output.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -95,6 +95,20 @@ async function openLoop(url: string, bodies: string[], rate: number): Promise<nu
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+/** CPU ticks of every process whose command line contains `needle` (the emulators' Java processes). */
+function cpuTicksMatching(needle: string): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) ticks += cpuTicks(Number(entry));
+    } catch {
+      // the process ended
+    }
+  }
+  return ticks;
 }
 
 function peakRssMiB(pid: number): number {
@@ -223,6 +237,16 @@ async function endToEnd(quick: boolean): Promise<void> {
     const batchId = `hot-${run}`;
     await db.collection(collections.BATCHES_COLLECTION).doc(batchId).set({ total_jobs: size });
     const hot = Array.from({ length: size }, (_, i) => payload(1024, 300_000 + i, batchId));
+    // Where the time goes: CPU of each process over the hot batch (the relay runs in this process,
+    // with the load generator).
+    const processes = {
+      'Firestore emulator': () => cpuTicksMatching('cloud-firestore-emulator'),
+      'Pub/Sub emulator': () => cpuTicksMatching('pubsub-emulator'),
+      worker: () => cpuTicks(stack.functions.worker.child.pid!),
+      webhook: () => cpuTicks(stack.functions.webhook.child.pid!),
+      'relay + load generator': () => cpuTicks(process.pid),
+    };
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, f]) => [k, f()]));
     const started = Date.now();
     await closedLoop(url, hot, 50);
     const acked = Date.now() - started;
@@ -233,8 +257,12 @@ async function endToEnd(quick: boolean): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const finalized = Date.now() - started;
+    const cpuSeconds = Object.entries(processes).map(([k, f]) => [k, (f() - cpuBefore[k]!) / TICKS_PER_SECOND] as const);
     const exact = batch?.status === 'completed' && batch.completed_jobs === size && batch.summary?.completed_jobs === size;
     row(`hot batch: ${size} jobs at once (c=50) → finalised, s`, '', `${(finalized / 1000).toFixed(1)} (acks done at ${(acked / 1000).toFixed(1)})`, exact ? 'counts exact, finalised once' : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs })}`, '< 5');
+    const total = cpuSeconds.reduce((n, [, v]) => n + v, 0);
+    row('  CPU s during the hot batch, by process', '', cpuSeconds.map(([k, v]) => `${k} ${f1(v)}`).join(', '),
+      `${f1(total)} CPU s in ${f1(finalized / 1000)} s on ${cpus().length} cores (${Math.round((total / (finalized / 1000) / cpus().length) * 100)} % busy)`);
   } finally {
     await db.terminate();
     await stack.stop();

@@ -6,7 +6,12 @@
 # Terraform reads the project (cloudresourcemanager) and enables every other API (serviceusage)
 # through two APIs that it cannot enable itself; the Pub/Sub service agent that Terraform grants
 # roles to is created here explicitly (the google provider creates service identities only in its
-# beta flavour); and the state bucket must exist before `terraform init`. Safe to run again.
+# beta flavour); the state bucket must exist before `terraform init`; and Cloud Build needs its
+# two identities (omtx-deployer for main, omtx-ci for branches: docs/deploy.md). It first checks
+# the organisation policy that would make the public webhook impossible. Safe to run again.
+#
+#   OMTX_SKIP_SHARING_CHECK=1   proceed although domain-restricted sharing is enforced (for a
+#                               webhook published some other way; the allUsers grant will fail)
 set -euo pipefail
 
 project="${1:-}"
@@ -16,6 +21,39 @@ if [ -z "$project" ]; then
   exit 2
 fi
 state_bucket="${project}-tfstate"
+
+echo "== organisation policy: may allUsers invoke the webhook?"
+# Domain-restricted sharing (iam.allowedPolicyMemberDomains, or its managed successor
+# iam.managed.allowedPolicyMembers) refuses the webhook's allUsers run.invoker grant: the apply
+# would fail half-way and Modal could never reach the webhook. Checked before anything is created.
+restricted=""
+for constraint in iam.allowedPolicyMemberDomains iam.managed.allowedPolicyMembers; do
+  effective="$(gcloud org-policies describe "$constraint" --project="$project" --effective --format=json 2>/dev/null || true)"
+  if printf '%s' "$effective" | grep -Eq '"(allowedValues|enforce": true)' && ! printf '%s' "$effective" | grep -q '"allowAll": true'; then
+    restricted="$restricted $constraint"
+  fi
+done
+if [ -n "$restricted" ] && [ "${OMTX_SKIP_SHARING_CHECK:-}" != 1 ]; then
+  cat >&2 <<POLICY
+Enforced on $project:$restricted
+It forbids granting roles to allUsers, and the webhook must be public (Modal calls it; each request
+is verified by its HMAC signature). Ask an organisation policy administrator for an exception on this
+project only, for example:
+
+  cat > sharing.yaml <<EOF
+  name: projects/$project/policies/iam.allowedPolicyMemberDomains
+  spec:
+    inheritFromParent: false
+    rules:
+      - allowAll: true
+  EOF
+  gcloud org-policies set-policy sharing.yaml
+
+then run this script again. (OMTX_SKIP_SHARING_CHECK=1 goes on regardless: the apply will then fail
+on the webhook's allUsers grant.)
+POLICY
+  exit 1
+fi
 
 echo "== enabling the APIs Terraform needs before its first plan"
 gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com pubsub.googleapis.com \
@@ -30,6 +68,22 @@ if ! gcloud storage buckets describe "gs://${state_bucket}" --project="$project"
     --uniform-bucket-level-access --public-access-prevention
   gcloud storage buckets update "gs://${state_bucket}" --versioning
 fi
+
+echo "== Cloud Build identities: omtx-deployer (builds of main) and omtx-ci (branches: logs only)"
+deploy_roles="serviceusage.serviceUsageAdmin resourcemanager.projectIamAdmin iam.serviceAccountAdmin
+  iam.serviceAccountUser cloudfunctions.admin run.admin pubsub.admin storage.admin secretmanager.admin
+  datastore.owner cloudscheduler.admin logging.configWriter monitoring.editor logging.logWriter"
+for account in omtx-deployer omtx-ci; do
+  if ! gcloud iam service-accounts describe "$account@$project.iam.gserviceaccount.com" --project="$project" >/dev/null 2>&1; then
+    gcloud iam service-accounts create "$account" --project="$project" --display-name="omtx-modal-webhooks Cloud Build ($account)"
+  fi
+done
+for role in $deploy_roles; do
+  gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-deployer@$project.iam.gserviceaccount.com" \
+    --role="roles/$role" --condition=None >/dev/null
+done
+gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-ci@$project.iam.gserviceaccount.com" \
+  --role="roles/logging.logWriter" --condition=None >/dev/null
 
 cat <<NEXT
 

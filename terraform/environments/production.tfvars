@@ -11,6 +11,9 @@ admin = {
   modal_apps        = []
 }
 
+# Cloud Build's deploy identity (cloudbuild.yaml): it may call the admin API for the smoke test.
+deployer_account_id = "omtx-deployer"
+
 # Where alerts go (projects/PROJECT/notificationChannels/ID). None yet, and said so: replace
 # alerts_muted with the on-call channel before go-live, or the alerts page nobody.
 notification_channels = []

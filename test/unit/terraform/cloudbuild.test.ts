@@ -6,7 +6,7 @@ const yaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild.yaml'), 
 const stepIds = [...yaml.matchAll(/^\s+- id: ([\w-]+)$/gm)].map((m) => m[1]);
 
 it('has the named steps in order', () => {
-  expect(stepIds).toEqual(['check-config', 'install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply', 'terraform-converged']);
+  expect(stepIds).toEqual(['check-config', 'install', 'lint', 'unit-tests', 'build', 'integration-tests', 'terraform-fmt', 'terraform-init', 'terraform-validate', 'terraform-plan', 'terraform-apply', 'terraform-converged', 'smoke-test']);
 });
 
 it('applies only on the main branch, from the reviewed plan', () => {
@@ -17,7 +17,7 @@ it('applies only on the main branch, from the reviewed plan', () => {
 it('fails the build when a second plan after the apply on main is not empty', () => {
   const converged = yaml.slice(yaml.indexOf('- id: terraform-converged'));
   expect(converged).toMatch(/terraform plan -input=false -detailed-exitcode "-var-file=\$\{_TF_VAR_FILE\}"/);
-  expect(converged).toMatch(/if \[ "\$code" = 2 \]; then[\s\S]*exit 1/);
+  expect(converged).toMatch(/if \[ "\$\$code" = 2 \]; then[\s\S]*exit 1/);
   expect(converged).toMatch(/waitFor: \[terraform-apply\]/);
 });
 
@@ -38,4 +38,35 @@ it('fails early and clearly on an empty state bucket, and plans with the committ
   expect(check).toMatch(/if \[ -z "\$\{_TF_STATE_BUCKET\}" \]; then\s+echo "_TF_STATE_BUCKET is empty[^"]*" >&2\s+exit 1/);
   expect(yaml).toMatch(/_TF_VAR_FILE: environments\/production\.tfvars/);
   expect(yaml).toMatch(/args: \[plan, -input=false, "-var-file=\$\{_TF_VAR_FILE\}", -out=tfplan\]/);
+});
+
+const branchYaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild-branch.yaml'), 'utf8');
+
+it('deploys as a named account and logs to Cloud Logging; branches build as one that can deploy nothing', () => {
+  expect(yaml).toMatch(/^serviceAccount: projects\/\$PROJECT_ID\/serviceAccounts\/omtx-deployer@\$PROJECT_ID\.iam\.gserviceaccount\.com$/m);
+  expect(branchYaml).toMatch(/^serviceAccount: projects\/\$PROJECT_ID\/serviceAccounts\/omtx-ci@\$PROJECT_ID\.iam\.gserviceaccount\.com$/m);
+  for (const file of [yaml, branchYaml]) expect(file).toMatch(/logging: CLOUD_LOGGING_ONLY/);
+  // The branch build neither reads state nor plans nor applies.
+  expect(branchYaml).not.toMatch(/terraform (plan|apply)|args: \[(plan|apply)|backend-config|_TF_STATE_BUCKET/);
+  expect(branchYaml).toMatch(/init -input=false -backend=false && terraform validate/);
+  // The deploy identity is the one Terraform lets call the admin API.
+  expect(readFileSync(join(__dirname, '..', '..', '..', 'terraform', 'environments', 'production.tfvars'), 'utf8')).toMatch(/^deployer_account_id\s*=\s*"omtx-deployer"$/m);
+});
+
+it('smoke-tests the deploy on main: a signed test delivery through the admin API must arrive (200), or the build fails', () => {
+  const smoke = yaml.slice(yaml.indexOf('- id: smoke-test'));
+  expect(smoke).toMatch(/gcloud auth print-identity-token --audiences="\$\$base"/);
+  expect(smoke).toMatch(/-d '\{"wait": true\}'/);
+  expect(smoke).toMatch(/\/api\/v3\/webhooks\/modal\/test/);
+  expect(smoke).toMatch(/if \[ "\$\$code" != 200 \]; then[\s\S]*exit 1/);
+  expect(smoke).toMatch(/waitFor: \[terraform-converged\]/);
+});
+
+it('escapes every shell variable, so that Cloud Build substitutes only its own ($$name, never $name)', () => {
+  const BUILT_IN = new Set(['PROJECT_ID', 'BUILD_ID', 'PROJECT_NUMBER', 'LOCATION', 'TRIGGER_NAME', 'COMMIT_SHA', 'REVISION_ID', 'SHORT_SHA', 'REPO_NAME', 'REPO_FULL_NAME', 'BRANCH_NAME', 'TAG_NAME', 'REF_NAME', 'TRIGGER_BUILD_CONFIG_PATH', 'SERVICE_ACCOUNT_EMAIL', 'SERVICE_ACCOUNT']);
+  for (const file of [yaml, branchYaml]) {
+    const defined = new Set([...file.matchAll(/^  (_[A-Z_]+):/gm)].map((m) => m[1]!));
+    const used = [...file.replace(/\$\$/g, '').matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+    for (const name of used) expect([name, BUILT_IN.has(name) || defined.has(name)]).toEqual([name, true]);
+  }
 });

@@ -82,7 +82,7 @@ async function workerLines(): Promise<LogFields[]> {
 it('every log-based metric filters on events and fields the webhook and the worker log', async () => {
   const uses = await metricUses();
   expect(uses.map((u) => u.metric).sort()).toEqual(expect.arrayContaining(['batch_finalization_latency', 'completions', 'processing_latency', 'executions_stale', 'signature_rejections']));
-  const lines = { webhook: await webhookLines(), worker: await workerLines() };
+  const lines: Record<MetricUse['service'], LogFields[]> = { webhook: await webhookLines(), worker: await workerLines(), reconciler: [] };
   for (const use of uses.filter((u) => u.service !== 'reconciler')) {
     const matching = lines[use.service].filter((l) => l.event === use.event);
     expect([use.metric, matching.length > 0]).toEqual([use.metric, true]);
