@@ -14,7 +14,8 @@ import { createRecentDeliveries } from './recent-deliveries';
 import { deliveryId } from '../../shared/contract/delivery';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
 import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
-import { decodeCompletionBody, decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
+import { decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
+import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { verifyRequest } from '../../shared/contract/signature';
@@ -220,7 +221,7 @@ function methodNotAllowed(res: Response, allow: string): HttpError {
  */
 function parsePayload(rawBody: Buffer, frameworkParsed: unknown): CompletionPayload {
   const parsedByFramework = frameworkParsed !== undefined && frameworkParsed !== null && typeof frameworkParsed === 'object' && !Buffer.isBuffer(frameworkParsed);
-  const verdict = parsedByFramework ? decodeParsedCompletionBody(rawBody, frameworkParsed) : decodeCompletionBody(rawBody);
+  const verdict = parsedByFramework ? decodeParsedCompletionBody(rawBody, frameworkParsed) : decodeForwardedBody(rawBody);
   if (verdict.ok) return verdict.payload;
   if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
   throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });
