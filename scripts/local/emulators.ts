@@ -59,7 +59,23 @@ function installExitHook(): void {
   });
 }
 
+/** Ports this process handed out: the OS may give a just-closed port again before its user binds it. */
+const handedOut = new Set<number>();
+
 export async function freePort(preferred = 0): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await probePort(preferred);
+    // A preferred port is the caller's to choose; an ephemeral one must not be one we gave before
+    // (two functions of one stack were once given the same port: one could not listen, and the
+    // other answered for both).
+    if (preferred || !handedOut.has(port) || attempt >= 50) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(preferred: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -1,0 +1,10 @@
+/** Ports for the local stack's functions, asked for one after another before any of them listens. */
+
+describe('freePort', () => {
+  it('never hands the same port out twice in one process, though each is closed before the next is asked for', async () => {
+    const { freePort } = await import('../../../../scripts/local/emulators');
+    const ports = [];
+    for (let i = 0; i < 200; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+});
