@@ -81,22 +81,18 @@ function incrementsOf(fields: Record<string, number>): Record<string, unknown> {
 }
 
 /**
- * Aggregation queries over a batch's shards: their number and the sums of the two buckets. Each sum
- * is a query of its own: an aggregation over several fields counts only the documents that hold all
- * of them (the emulator showed it: a shard without `failed` dropped out of the `completed` sum too),
- * and a shard holds only the buckets its jobs moved.
+ * A batch's counter shards: their number and the sums of the two buckets, in `tx` when given. Each
+ * sum is an aggregation query of its own: one over several fields counts only the documents that
+ * hold all of them (the emulator showed it: a shard without `failed` dropped out of the `completed`
+ * sum too), and a shard holds only the buckets its jobs moved.
  */
-function shardSums(db: Firestore, c: Collections, batchId: string) {
+async function shardCounts(db: Firestore, c: Collections, batchId: string, tx?: Transaction) {
   const shards = counters(db, c, batchId);
-  return [
-    shards.aggregate({ shards: AggregateField.count(), completed: AggregateField.sum('completed') }),
-    shards.aggregate({ failed: AggregateField.sum('failed') }),
-  ] as const;
-}
-
-type ShardSums = [FirebaseFirestore.AggregateQuerySnapshot<{ shards: AggregateField<number>; completed: AggregateField<number> }>, FirebaseFirestore.AggregateQuerySnapshot<{ failed: AggregateField<number> }>];
-
-function countsOf([completed, failed]: ShardSums) {
+  const completedSum = shards.aggregate({ shards: AggregateField.count(), completed: AggregateField.sum('completed') });
+  const failedSum = shards.aggregate({ failed: AggregateField.sum('failed') });
+  const [completed, failed] = tx
+    ? await Promise.all([tx.get(completedSum), tx.get(failedSum)])
+    : await Promise.all([completedSum.get(), failedSum.get()]);
   return { shards: completed.data().shards, completed_jobs: completed.data().completed ?? 0, failed_jobs: failed.data().failed ?? 0 };
 }
 
@@ -109,11 +105,8 @@ function countsOf([completed, failed]: ShardSums) {
  */
 async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<BatchDoc | undefined> {
   const ref = db.collection(c.batches).doc(batchId);
-  const [completedSum, failedSum] = shardSums(db, c, batchId);
-  const read = (t: Transaction) => Promise.all([t.get(ref), t.get(completedSum), t.get(failedSum)]);
-  const [doc, ...sums] = tx ? await read(tx) : await Promise.all([ref.get(), completedSum.get(), failedSum.get()]);
+  const [doc, { shards, ...counts }] = await Promise.all([tx ? tx.get(ref) : ref.get(), shardCounts(db, c, batchId, tx)]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
-  const { shards, ...counts } = countsOf(sums);
   if (!batch && shards === 0) return undefined;
   return { ...(batch ?? {}), ...counts };
 }
@@ -193,10 +186,8 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
       // Informational, so no transaction (one would lock every shard against the completions
       // incrementing them): read, decide, and write only if the document is still as read.
       const ref = batches.doc(batchId);
-      const [completedSum, failedSum] = shardSums(db, c, batchId);
-      const [doc, ...aggregates] = await Promise.all([ref.get(), completedSum.get(), failedSum.get()]);
+      const [doc, { shards: _shards, ...sums }] = await Promise.all([ref.get(), shardCounts(db, c, batchId)]);
       const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
-      const { shards: _shards, ...sums } = countsOf(aggregates);
       if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };
       try {
@@ -241,8 +232,7 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
       // document is still as read. Of the messages that see the last count at once, one wins and
       // the others read the claim on their next try; none waits on a lock (the emulator resolves
       // contending transactions on one document by a timeout of about three seconds).
-      const [completedSum, failedSum] = shardSums(db, c, batchId);
-      const { shards: _shards, ...counts } = countsOf(await Promise.all([completedSum.get(), failedSum.get()]));
+      const { shards: _shards, ...counts } = await shardCounts(db, c, batchId);
       const ref = batches.doc(batchId);
       for (let attempt = 1; ; attempt++) {
         const snap = await ref.get();

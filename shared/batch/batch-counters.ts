@@ -4,11 +4,12 @@
  * batch document 166 times a second. So each completion increments one of a batch's counter shards
  * (`batches/{id}/counters/{n}`, the job's shard by a hash of its id) — never the batch document —
  * and the counts are the shards' sums, read by whoever needs them (the finaliser decides "done"
- * from them, in its transaction). The batch document's public `completed_jobs` / `failed_jobs` are
- * the sums written back at most once per interval while the batch runs, and exactly at completion.
+ * from them; completing the batch checks them again in its transaction). The batch document's
+ * public `completed_jobs` / `failed_jobs` are the sums written back at most once per interval while
+ * the batch runs, and exactly at completion.
  *
- * Whether a batch is done is read as one aggregation query summing `completed` and `failed` over
- * the shards (billed as one read up to 1,000 shards), not as a read of every shard: a completion
+ * Whether a batch is done is read as two aggregation queries, the sums of `completed` and of
+ * `failed` over the shards (each billed as one read up to 1,000 shards), not as a read of every shard: a completion
  * costs the same whatever `BATCH_COUNTER_SHARDS` is. The shards also carry the tallies a summary
  * needs (`statuses`, `score_sums`, `score_counts`), so that finalising reads the shards once, not
  * every job. Pure.
