@@ -16,7 +16,7 @@ import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
 import { sign } from '../../shared/contract/signature';
 import { postRaw, postSigned } from '../support/http';
-import { until } from '../support/until';
+import { until, untilLogged } from '../support/until';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { emulatorFirestore } from '../support/worker';
 
@@ -192,8 +192,8 @@ it('finishes a batch exactly once when the worker is killed mid-batch (SIGKILL) 
   expect(batch).toMatchObject({ completed_jobs: n, summary: { completed_jobs: n, failed_jobs: 0 } });
   expect(batch.failed_jobs ?? 0).toBe(0);
   expect(stack.functions.worker.restarts).toBe(before + 1);
-  expect(logs.filter((l) => l.entry.event === 'functionRestarted' && l.entry.target === 'processCompletion')).toHaveLength(1);
-  expect(logs.filter((l) => l.entry.event === 'batchCompleted' && l.entry.batch_id === 'kill-batch')).toHaveLength(1);
+  expect(await untilLogged('functionRestarted', logs, (l) => l.entry.event === 'functionRestarted' && l.entry.target === 'processCompletion')).toHaveLength(1);
+  expect(await untilLogged('batchCompleted kill-batch', logs, (l) => l.entry.event === 'batchCompleted' && l.entry.batch_id === 'kill-batch')).toHaveLength(1);
   note(`worker SIGKILLed mid-batch of ${n}: restarted once, batch completed once with ${batch.completed_jobs}/${n}`);
   await expectNothingInLimbo('the worker kill');
 });
@@ -395,7 +395,7 @@ it('makes a replayed signed request cost nothing: no second publish, no second c
   expect(replays.map((r) => [r.status, r.json.message_id, r.json.replay])).toEqual([1, 2, 3].map(() => [202, first.json.message_id, true]));
   const claims = readdirSync(join(stack.resultsDir, 'claims', first.json.delivery_id));
   expect(claims).toHaveLength(1);
-  expect(logs.filter((l) => l.entry.event === 'webhookReplayed' && l.entry.delivery_id === first.json.delivery_id)).toHaveLength(3);
+  expect(await untilLogged('webhookReplayed ×3', logs, (l) => l.entry.event === 'webhookReplayed' && l.entry.delivery_id === first.json.delivery_id, 3)).toHaveLength(3);
   note(`replay: 1 signed 1.2 MB request resent 3× with fresh timestamps → 3×202 with the first message id, 0 publishes, 1 claim object`);
   await expectNothingInLimbo('the replays');
 });

@@ -10,7 +10,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local/local-stack';
 import { fixture, failurePayload, successPayload } from '../../../support/fixtures';
 import { postSigned } from '../../../support/http';
-import { until } from '../../../support/until';
+import { until, untilLogged } from '../../../support/until';
 import { emulatorFirestore } from '../../../support/worker';
 import { sign, signStandard } from '../../../../shared/contract/signature';
 
@@ -97,8 +97,7 @@ it('rejects tampered, stale and future webhooks and writes nothing', async () =>
   expect([tampered.status, stale.status, future.status]).toEqual([401, 401, 401]);
   await new Promise((r) => setTimeout(r, 500));
   expect((await jobDoc(id('job-bad')).get()).exists).toBe(false);
-  const rejections = logs.filter((l) => l.line.includes('"signatureRejected"'));
-  expect(rejections.length).toBeGreaterThanOrEqual(3);
+  await untilLogged('signatureRejected ×3', logs, (l) => l.line.includes('"signatureRejected"'), 3);
   expect(JSON.stringify(logs)).not.toContain(stack.secret);
 });
 

@@ -35,6 +35,17 @@ async function npmStart(): Promise<Started> {
   return { child, output: () => output };
 }
 
+/**
+ * The exit code, once the child's output has arrived too: 'exit' can come before the last bytes on
+ * its pipes, so this waits for 'close' (bounded, in case a grandchild still holds a pipe).
+ */
+function exitedWithOutput(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('close', (code: number | null) => resolve(code));
+    child.once('exit', (code: number | null) => setTimeout(() => resolve(code), 10_000).unref());
+  });
+}
+
 /** Whether a process lives (and is not a zombie). */
 function alive(pid: number): boolean {
   try {
@@ -76,7 +87,7 @@ it('leaves nothing running after kill -9, and the next start comes up cleanly', 
   const second = await npmStart();
   expect(second.output()).toMatch(/did not stop cleanly; its \.data\/local-stack\.json was stale/);
   expect(second.output()).not.toMatch(/EADDRINUSE|restarting/);
-  const exited = new Promise((r) => second.child.once('exit', r));
+  const exited = exitedWithOutput(second.child);
   // A closed terminal: SIGHUP stops the stack as Ctrl-C does, Firestore exported.
   process.kill(second.child.pid!, 'SIGHUP');
   await exited;
@@ -94,7 +105,7 @@ it('refuses to start, in one line naming the port and its holder, when a port is
     const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise((r) => child.once('exit', r));
+    const code = await exitedWithOutput(child);
     expect(code).toBe(1);
     expect(output.trim().split('\n').at(-1)).toMatch(new RegExp(`^npm start: port ${ports.WORKER_PORT} \\(worker\\) is in use by pid ${process.pid} .*; stop that process or set WORKER_PORT$`));
     expect(output).not.toMatch(/EADDRINUSE|restarting/);
