@@ -2,7 +2,14 @@
  * The webhook's first step, before the Functions Framework touches a request: the body is read
  * here under hard limits (shared/platform/request-body.ts) and handed to the handler as
  * `req.rawBody`, never inflated and never parsed before its signature verifies. Refusals are
- * answered here, each with a status, a `requestRejected` log line and no side effect.
+ * answered here, each with a status, a `requestRejected` log line and no side effect; the rest of a
+ * refused body is then drained, so that the sender reads the status rather than a reset
+ * (shared/platform/linger.ts). A request with `Expect: 100-continue` is told to send its body only
+ * when its headers pass: a refusal goes out instead of `100 Continue`.
+ *
+ * Every request the guard let through is marked: the handler refuses one without the mark, so a
+ * framework update that stops the guard from running (it depends on a hook, server-hook.ts) fails
+ * loudly instead of silently parsing unsigned bodies again.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/observability/log';
@@ -11,9 +18,12 @@ import type { Clock } from '../../shared/ports';
 import { checkBodyHeaders, createBodyBudget, declaredLength, hasBody, readBody, type BodyLimits, type BodyRefusal } from '../../shared/platform/request-body';
 import type { RequestGuard } from '../../shared/platform/server-hook';
 import { createReclaimer } from '../../shared/platform/reclaim';
+import { lingeringClose, type LingerLimits } from '../../shared/platform/linger';
 
 export interface BodyGuardDeps {
   limits: BodyLimits;
+  /** How much of a refused body is drained before the connection is cut (default: twice the maximum body, 15 s, 5 s idle). */
+  linger?: LingerLimits;
   logger: Logger;
   clock: Clock;
   stats?: StatsBuffer;
@@ -22,8 +32,22 @@ export interface BodyGuardDeps {
 /** Seconds a sender is asked to wait when the instance has too many large bodies in flight. */
 const RETRY_AFTER_SECONDS = 2;
 
-export function createBodyGuard(deps: BodyGuardDeps): RequestGuard {
+/**
+ * Refusals after which the sender is not worth listening to — too slow (408), or a stream that is
+ * broken or made of absurdly small chunks (400) — close the connection at once; every other refusal
+ * drains the body first.
+ */
+const CLOSES_AT_ONCE = new Set<BodyRefusal['code']>(['request_timeout', 'invalid_body']);
+
+/** The guard, and whether it let a given request through. */
+export type BodyGuard = RequestGuard & { passed(req: IncomingMessage): boolean };
+
+const expectsContinue = (req: IncomingMessage) => /^\s*100-continue\s*$/i.test(req.headers.expect ?? '');
+
+export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
   const { limits, logger, clock, stats } = deps;
+  const linger = deps.linger ?? { maxBytes: 2 * limits.maxBodyBytes, maxMs: 15_000, idleMs: 5_000 };
+  const passed = new WeakSet<IncomingMessage>();
   const budget = createBodyBudget(limits);
   // Bodies of 8 MiB and more (claim-checked ones) are given back at once, not at V8's leisure.
   const reclaimer = createReclaimer({ minBytes: 8 * 1024 * 1024, minIntervalMs: 200 });
@@ -39,19 +63,23 @@ export function createBodyGuard(deps: BodyGuardDeps): RequestGuard {
     });
     stats?.count(refusal.code, clock());
     if (res.headersSent) return;
+    // A sender that asked before sending (Expect: 100-continue) has sent nothing: nothing to drain.
+    const closes = CLOSES_AT_ONCE.has(refusal.code) || expectsContinue(req);
     const body = JSON.stringify({ error: refusal.code, message: refusal.message });
     res.writeHead(refusal.status, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
-      // The rest of the body is never read: the connection cannot be reused.
+      // The rest of the body is not wanted: the connection cannot be reused.
       connection: 'close',
       ...(refusal.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
     });
+    if (!closes) void lingeringClose(req, linger);
     res.end(body);
   }
 
-  return (req, res, next) => {
+  const guard: RequestGuard = (req, res, next) => {
     if (!hasBody(req.headers)) {
+      passed.add(req);
       next();
       return;
     }
@@ -60,6 +88,8 @@ export function createBodyGuard(deps: BodyGuardDeps): RequestGuard {
       refuse(req, res, early);
       return;
     }
+    // Only reached through the server's 'checkContinue' (server-hook.ts): the sender waits for this.
+    if (expectsContinue(req)) res.writeContinue();
     readBody(req, req.headers, limits, budget).then((read) => {
       if (!read.ok) {
         refuse(req, res, read.refusal);
@@ -75,7 +105,9 @@ export function createBodyGuard(deps: BodyGuardDeps): RequestGuard {
         reclaimer.released(bytes);
       });
       withBody.rawBody = read.body;
+      passed.add(req);
       next();
     }, () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }));
   };
+  return Object.assign(guard, { passed: (req: IncomingMessage) => passed.has(req) });
 }

@@ -5,7 +5,9 @@
  * - a `Content-Encoding` other than identity is refused (415) without reading a byte;
  * - a `Content-Length` over the maximum is refused (413) without reading a byte;
  * - a body is read into one buffer of its declared size (no copies), and a stream that grows past
- *   the maximum, or past what it declared, is cut (413);
+ *   the maximum, or past what it declared, is cut (413); a chunked body is copied into growing
+ *   blocks, so the memory it holds is its bytes whatever its chunking, and one that arrives in
+ *   absurdly small chunks is refused (400);
  * - all bodies being read at once share a budget of bytes: a body too large for what is left is
  *   answered 503 with `Retry-After` (the sender retries), while small bodies are always admitted, so
  *   a flood of large unsigned bodies can neither exhaust memory nor crowd out ordinary completions;
@@ -87,9 +89,102 @@ export type BodyBudget = ReturnType<typeof createBodyBudget>;
 export type BodyRead = { ok: true; body: Buffer; release: () => void } | { ok: false; refusal: BodyRefusal; release: () => void };
 
 /**
+ * A chunked body is copied into blocks as it arrives, never kept as the parser's chunks: each chunk
+ * is a Buffer object of its own (a view of the socket's read), ~400 bytes of bookkeeping whatever its
+ * data, so 150,000 one-byte chunks held as chunks cost ~60 MiB for 150 KB of body. Blocks grow from
+ * 16 KiB to 1 MiB, so the bytes held stay within twice the body (plus 16 KiB) and are what the
+ * pool is charged.
+ */
+const FIRST_BLOCK_BYTES = 16 * 1024;
+const LARGEST_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * A stream of absurdly small chunks is refused: after this many 'data' events, a body must average
+ * at least MIN_MEAN_CHUNK_BYTES a chunk. Ordinary senders write kilobytes at a time (and a chunk
+ * split across two socket reads is still hundreds of bytes); parsing one-byte chunks costs the
+ * instance CPU for every byte.
+ */
+export const CHUNK_COUNT_FLOOR = 4096;
+export const MIN_MEAN_CHUNK_BYTES = 64;
+
+const overloaded = () => refusal('overloaded', 503, 'too many large bodies in flight; retry later');
+
+/** Where a body's bytes go while it is read: one buffer of its declared size, or growing blocks. */
+interface BodySink {
+  /** Copies `chunk` in; a refusal when it does not fit. */
+  add(chunk: Buffer): BodyRefusal | undefined;
+  /** The whole body, once the stream ended; a refusal when it is short of what was declared. */
+  finish(): { ok: true; body: Buffer } | { ok: false; refusal: BodyRefusal };
+  /** Forgets every byte held. */
+  drop(): void;
+}
+
+function declaredSink(declared: number): BodySink {
+  let whole: Buffer | undefined = Buffer.allocUnsafe(declared);
+  let received = 0;
+  return {
+    add(chunk) {
+      if (!whole || received + chunk.length > whole.length) return refusal('invalid_body', 400, 'body is longer than its Content-Length');
+      chunk.copy(whole, received);
+      received += chunk.length;
+      return undefined;
+    },
+    finish() {
+      if (!whole || received !== whole.length) return { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') };
+      return { ok: true, body: whole };
+    },
+    drop() {
+      whole = undefined;
+    },
+  };
+}
+
+/** Blocks for a chunked body; each new block's bytes are taken from `take` first. */
+function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number) => boolean): BodySink {
+  let blocks: Buffer[] = [];
+  let capacity = 0;
+  let filled = 0; // bytes in the last block
+  let received = 0;
+  let events = 0;
+  return {
+    add(chunk) {
+      events++;
+      if (events > CHUNK_COUNT_FLOOR && (received + chunk.length) / events < MIN_MEAN_CHUNK_BYTES) {
+        return refusal('invalid_body', 400, `body arrives in too many small chunks (${events} for ${received + chunk.length} bytes); send larger writes or a Content-Length`);
+      }
+      let offset = 0;
+      while (offset < chunk.length) {
+        let last = blocks.at(-1);
+        if (!last || filled === last.length) {
+          const size = Math.min(LARGEST_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, capacity), maxBodyBytes - capacity);
+          if (!take(capacity, size)) return overloaded();
+          last = Buffer.allocUnsafe(size);
+          blocks.push(last);
+          capacity += size;
+          filled = 0;
+        }
+        const copied = chunk.copy(last, filled, offset);
+        filled += copied;
+        offset += copied;
+      }
+      received += chunk.length;
+      return undefined;
+    },
+    finish() {
+      const body = blocks.length === 1 ? blocks[0]!.subarray(0, received) : Buffer.concat(blocks, received);
+      blocks = [];
+      return { ok: true, body };
+    },
+    drop() {
+      blocks = [];
+    },
+  };
+}
+
+/**
  * Reads `stream` into one buffer under `limits`, taking its bytes from `budget`. Whatever the
  * outcome, `release()` gives the bytes back (call it once the body is no longer needed). A refusal
- * stops reading at once; the caller answers it and closes the connection.
+ * stops reading at once, and forgets what was read; the caller answers it and drains the rest.
  */
 export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits: BodyLimits, budget: BodyBudget): Promise<BodyRead> {
   const declared = declaredLength(headers);
@@ -100,11 +195,19 @@ export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits:
     released = true;
     budget.give(taken);
   };
+  if (declared !== undefined) {
+    if (!budget.take(0, declared)) return Promise.resolve({ ok: false, refusal: overloaded(), release });
+    taken = declared;
+  }
+  const sink = declared !== undefined
+    ? declaredSink(declared)
+    : chunkedSink(limits.maxBodyBytes, (current, bytes) => {
+      if (!budget.take(current, bytes)) return false;
+      taken += bytes;
+      return true;
+    });
   return new Promise<BodyRead>((resolve) => {
     let settled = false;
-    // With a declared length, one buffer of that size holds the body; chunked bodies are collected.
-    const whole = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
-    const chunks: Buffer[] = [];
     let received = 0;
     const finish = (outcome: { ok: true; body: Buffer } | { ok: false; refusal: BodyRefusal }) => {
       if (settled) return;
@@ -116,50 +219,26 @@ export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits:
       stream.off('aborted', onAborted);
       if (!outcome.ok) {
         stream.pause();
-        // Nothing more of this body will be read; whatever is kept so far goes back now.
-        chunks.length = 0;
+        // Nothing more of this body will be kept; whatever is held so far goes back now.
+        sink.drop();
         release();
       }
       resolve({ ...outcome, release });
     };
     const timer = setTimeout(() => finish({ ok: false, refusal: refusal('request_timeout', 408, `body not received within ${limits.readTimeoutMs} ms`) }), limits.readTimeoutMs);
-    if (declared !== undefined) {
-      if (!budget.take(0, declared)) {
-        clearTimeout(timer);
-        settled = true;
-        resolve({ ok: false, refusal: refusal('overloaded', 503, 'too many large bodies in flight; retry later'), release });
-        return;
-      }
-      taken = declared;
-    }
     const onData = (chunk: Buffer) => {
       if (received + chunk.length > limits.maxBodyBytes) {
         finish({ ok: false, refusal: refusal('payload_too_large', 413, `body is larger than ${limits.maxBodyBytes} bytes`) });
         return;
       }
-      if (whole) {
-        if (received + chunk.length > whole.length) {
-          finish({ ok: false, refusal: refusal('invalid_body', 400, 'body is longer than its Content-Length') });
-          return;
-        }
-        chunk.copy(whole, received);
-      } else {
-        if (!budget.take(received, chunk.length)) {
-          finish({ ok: false, refusal: refusal('overloaded', 503, 'too many large bodies in flight; retry later') });
-          return;
-        }
-        taken += chunk.length;
-        chunks.push(chunk);
+      const refused = sink.add(chunk);
+      if (refused) {
+        finish({ ok: false, refusal: refused });
+        return;
       }
       received += chunk.length;
     };
-    const onEnd = () => {
-      if (whole && received !== whole.length) {
-        finish({ ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') });
-        return;
-      }
-      finish({ ok: true, body: whole ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)) });
-    };
+    const onEnd = () => finish(sink.finish());
     const onError = () => finish({ ok: false, refusal: refusal('invalid_body', 400, 'the request stream failed') });
     const onAborted = () => finish({ ok: false, refusal: refusal('invalid_body', 400, 'the request was aborted') });
     stream.on('data', onData);

@@ -7,6 +7,10 @@
  * calls `next()`. A body read to its end leaves body-parser nothing to do (it skips a request whose
  * stream is finished), so the framework never inflates or parses it.
  *
+ * The guard also receives the requests that carry `Expect: 100-continue` (the server's
+ * 'checkContinue' event, which Node otherwise answers with `100 Continue` before anyone looks at the
+ * headers): it sends `100 Continue` itself when it is ready for the body, or a refusal instead.
+ *
  * The hook applies to the next server created and is removed at once, so nothing else in the
  * process is affected. `host` (local only) binds the server to one interface: the framework
  * listens on all of them.
@@ -41,6 +45,7 @@ export function hookNextServer(options: ServerHookOptions, module: { createServe
       ? (req, res) => options.guard!(req, res, () => listener(req, res))
       : listener;
     const server = rest[0] ? original(rest[0], guarded) : original(guarded);
+    if (guarded && options.guard) server.on('checkContinue', guarded);
     if (options.host) bindTo(server, options.host);
     return server;
   }) as CreateServer;

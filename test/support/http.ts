@@ -2,6 +2,7 @@
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { request, type Server } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { sign } from '../../shared/contract/signature';
 
@@ -99,5 +100,65 @@ export function postRaw(url: string, headers: Record<string, string | number>, b
       req.end();
     };
     write();
+  });
+}
+
+/** What came back on a raw connection: the status line's code (0: none before the connection ended), and whether a `100 Continue` came first. */
+export interface RawAnswer {
+  status: number;
+  continued: boolean;
+  /** The connection was reset (ECONNRESET/EPIPE) before any final status arrived. */
+  reset: boolean;
+  text: string;
+}
+
+/**
+ * Writes `head` (request line and headers, CRLF-terminated, blank line included) and then `body`
+ * to a plain TCP connection, as fast as the socket takes it, and reads whatever comes back until
+ * the server closes or `settleMs` pass after a final status. For shapes an HTTP client will not
+ * send: pre-encoded chunks, a body that never ends, a body written in full before anything is read.
+ */
+export function rawRequest(
+  port: number,
+  head: string,
+  body: Buffer = Buffer.alloc(0),
+  options: { settleMs?: number; waitForContinueMs?: number; readAfterWriting?: boolean } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    // As a one-thread sender does (urllib3's sendall, then read): nothing is read until the body is written.
+    if (options.readAfterWriting) socket.pause();
+    let text = '';
+    let reset = false;
+    let done = false;
+    const finalStatus = () => {
+      for (const m of text.matchAll(/HTTP\/1\.1 (\d{3})/g)) if (m[1] !== '100') return Number(m[1]);
+      return 0;
+    };
+    const finish = () => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      const status = finalStatus();
+      resolve({ status, continued: /HTTP\/1\.1 100/.test(text), reset: reset && status === 0, text });
+    };
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (finalStatus() && /\r\n\r\n/.test(text.slice(text.search(/HTTP\/1\.1 [2-5]/)))) setTimeout(finish, options.settleMs ?? 50);
+    });
+    socket.on('error', () => {
+      reset = true;
+      finish();
+    });
+    socket.on('close', finish);
+    socket.write(head);
+    const send = () => {
+      if (done) return;
+      socket.write(body, () => {
+        if (options.readAfterWriting) socket.resume();
+      });
+    };
+    if (options.waitForContinueMs !== undefined) setTimeout(send, options.waitForContinueMs);
+    else send();
   });
 }

@@ -5,12 +5,12 @@
  * refused unread, oversized ones cut, and nothing unsigned is parsed.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { freePort } from '../../../scripts/local/emulators';
 import { serveFunction, waitForPort, type ServedFunction } from '../../../scripts/local/serve-function';
-import { postRaw } from '../../support/http';
+import { postRaw, rawRequest } from '../../support/http';
 import { untilLogged } from '../../support/until';
 
 jest.setTimeout(120_000);
@@ -18,7 +18,19 @@ jest.setTimeout(120_000);
 const secret = 'edge-test-secret-0123456789abcdef';
 let port: number;
 let webhook: ServedFunction;
+const POOL_MIB = 40;
 const logs: Array<Record<string, unknown>> = [];
+
+/** Peak resident memory of the webhook's process since the last `resetPeak()`, in MiB. */
+function peakMiB(): number {
+  const status = readFileSync(`/proc/${webhook.child.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Starts a new peak (Linux: 5 in clear_refs resets VmHWM to the current RSS). */
+function resetPeak(): void {
+  writeFileSync(`/proc/${webhook.child.pid}/clear_refs`, '5');
+}
 
 /** Resident memory of the webhook's process, in MiB. */
 function rssMiB(): number {
@@ -45,6 +57,7 @@ beforeAll(async () => {
     GOOGLE_CLOUD_PROJECT: 'demo-omtx-test',
     METADATA_SERVER_DETECTION: 'none',
     BIND_HOST: '127.0.0.1',
+    BODY_BUFFER_POOL_BYTES: String(POOL_MIB * 1024 * 1024),
   }, (line) => {
     try {
       logs.push(JSON.parse(line) as Record<string, unknown>);
@@ -74,16 +87,15 @@ it('refuses gzip too, signed or not', async () => {
 });
 
 it('refuses a declared length over MAX_BODY_BYTES with 413 before reading', async () => {
-  // The answer comes before the body; a client still sending may see the connection cut instead (0).
   const answer = await post({ ...forged, 'content-length': 1024 * 1024 * 1024 }, Buffer.alloc(0));
-  expect([413, 0]).toContain(answer.status);
+  expect(answer.status).toBe(413);
   await untilLogged('payload_too_large with its declared length', logs, (l) => l.code === 'payload_too_large' && l.declared_bytes === 1024 * 1024 * 1024);
 });
 
 it('cuts a chunked stream at MAX_BODY_BYTES (413)', async () => {
   const before = rssMiB();
   const answer = await post({ ...forged, 'transfer-encoding': 'chunked' }, { chunks: 1024, chunk: Buffer.alloc(64 * 1024, 0x20) });
-  expect([413, 0]).toContain(answer.status);
+  expect(answer.status).toBe(413);
   await untilLogged('payload_too_large of a chunked body', logs, (l) => l.code === 'payload_too_large' && l.declared_bytes === undefined);
   expect(rssMiB() - before).toBeLessThan(100);
 });
@@ -97,7 +109,7 @@ it('never parses an unsigned 30 MB body of ten million tiny objects: 401, memory
   expect(rssMiB() - before).toBeLessThan(150);
 });
 
-it('accepts a signed completion as before', async () => {
+it('accepts a signed completion as before (the guard ran: the handler refuses a request without its mark)', async () => {
   const body = JSON.stringify({ call_id: 'edge-c1', status: 'success', result: { affinity: 0.5 }, metadata: { job_id: 'edge-j1' } });
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const answer = await post({ 'content-type': 'application/json', 'x-modal-signature': signature, 'x-modal-timestamp': now() }, Buffer.from(body));
@@ -114,4 +126,68 @@ it('listens on loopback only when BIND_HOST says so', async () => {
   const reached = await fetch(`http://${other.address}:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
   expect(reached).toBe(false);
   expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+});
+
+describe('a refused body reaches its sender as a status, never as a dropped connection', () => {
+  const url = () => `http://127.0.0.1:${port}/api/v3/webhooks/modal/completion`;
+
+  const headOf = (headers: Record<string, string | number>) =>
+    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+
+  it('answers ten 40 MiB bodies, each written in full before its answer is read, with 413 (drained, not reset)', async () => {
+    const body = Buffer.alloc(40 * 1024 * 1024, 0x20);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => rawRequest(port, headOf({ ...forged, 'content-length': body.length }), body, { readAfterWriting: true })));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(413));
+    // An HTTP client reading as it writes gets it too.
+    expect((await postRaw(url(), { ...forged, 'content-length': body.length }, body)).status).toBe(413);
+  });
+
+  it('answers large signed completions beyond the body pool with 503 and Retry-After, none dropped', async () => {
+    const bodies = Array.from({ length: 16 }, (_, i) => {
+      const body = JSON.stringify({ call_id: `pool-${i}`, status: 'success', result: { affinity: 0.1, log: 'L'.repeat(4_900_000) }, metadata: { job_id: `pool-${i}` } });
+      const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      return { body: Buffer.from(body), signature };
+    });
+    const answers = await Promise.all(bodies.map(({ body, signature }) =>
+      rawRequest(port, headOf({ 'content-type': 'application/json', 'x-modal-signature': signature, 'x-modal-timestamp': now(), 'content-length': body.length }), body, { readAfterWriting: true })));
+    const statuses = answers.map((a) => a.status);
+    expect(answers.filter((a) => a.status === 503).every((a) => /retry-after: 2/i.test(a.text))).toBe(true);
+    expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+  });
+
+  it('answers Expect: 100-continue with the refusal instead of 100 Continue when the headers are refused', async () => {
+    const head = (extra: string) => `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+    const tooLarge = await rawRequest(port, head(`Content-Length: ${64 * 1024 * 1024}\r\n`), undefined, { waitForContinueMs: 1000 });
+    expect(tooLarge).toMatchObject({ status: 413, continued: false });
+    const encoded = await rawRequest(port, head('Content-Length: 5\r\nContent-Encoding: gzip\r\n'), Buffer.from('xxxxx'), { waitForContinueMs: 1000 });
+    expect(encoded).toMatchObject({ status: 415, continued: false });
+  });
+
+  it('sends 100 Continue to a request whose headers pass, then reads and accepts its body', async () => {
+    const body = JSON.stringify({ call_id: 'edge-expect', status: 'success', result: { affinity: 0.5 }, metadata: { job_id: 'edge-expect' } });
+    const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+    const head = `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${signature}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`;
+    // The body goes only after 100 Continue arrives or 3 s pass (as curl does, after 1 s).
+    const answer = await rawRequest(port, head, Buffer.from(body), { waitForContinueMs: 300 });
+    expect(answer).toMatchObject({ status: 200, continued: true });
+    expect(answer.text.indexOf('100 Continue')).toBeLessThan(answer.text.indexOf('200 OK'));
+  });
+});
+
+describe('a body sent in one-byte chunks costs its bytes, not its chunks', () => {
+  it('refuses 8 never-ending streams of 150,000 one-byte chunks with 400, and they cost under 48 MiB', async () => {
+    // 150,000 chunks of one byte each, pre-encoded: under 1 MiB on the wire, never finished.
+    const chunks = Buffer.from('1\r\nx\r\n'.repeat(150_000));
+    const head = `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const before = rssMiB();
+    resetPeak();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => rawRequest(port, head, chunks)));
+    const cost = peakMiB() - before;
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(400));
+    expect(answers[0]!.text).toMatch(/too many small chunks/);
+    expect(cost).toBeLessThan(48);
+    await untilLogged('8 refusals of small chunks', logs, (l) => l.code === 'invalid_body' && /small chunks/.test(String(l.message)), 8);
+  });
 });

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { checkBodyHeaders, createBodyBudget, hasBody, readBody, type BodyLimits } from '../../../../shared/platform/request-body';
+import { CHUNK_COUNT_FLOOR, checkBodyHeaders, createBodyBudget, hasBody, MIN_MEAN_CHUNK_BYTES, readBody, type BodyLimits } from '../../../../shared/platform/request-body';
 
 const limits: BodyLimits = { maxBodyBytes: 1000, poolBytes: 2000, smallBodyBytes: 100, readTimeoutMs: 200 };
 
@@ -118,5 +118,49 @@ describe('readBody', () => {
     const read = await readBody(stream([Buffer.from('12')], false), { 'content-length': '10' }, limits, budget);
     expect(read).toMatchObject({ ok: false, refusal: { status: 408, code: 'request_timeout' } });
     expect(budget.held).toBe(0);
+  });
+
+  it('refuses a slow chunked body at the read timeout too (408), holding nothing', async () => {
+    const budget = createBodyBudget(limits);
+    const read = await readBody(stream([Buffer.from('{"a":')], false), { 'transfer-encoding': 'chunked' }, limits, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 408, code: 'request_timeout' } });
+    expect(budget.held).toBe(0);
+  });
+});
+
+describe('readBody: a chunked body costs its bytes, whatever its chunking', () => {
+  const big: BodyLimits = { maxBodyBytes: 32 * 1024 * 1024, poolBytes: 96 * 1024 * 1024, smallBodyBytes: 1024 * 1024, readTimeoutMs: 5000 };
+
+  it('refuses a body of absurdly small chunks (400) once it has sent enough of them, holding nothing', async () => {
+    const budget = createBodyBudget(big);
+    const oneByte = Array.from({ length: CHUNK_COUNT_FLOOR + 10 }, () => Buffer.from('x'));
+    const read = await readBody(stream(oneByte, false), { 'transfer-encoding': 'chunked' }, big, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 400, code: 'invalid_body', message: expect.stringMatching(/too many small chunks/) } });
+    expect(budget.held).toBe(0);
+  });
+
+  it('reads any chunking of chunks averaging at least the floor: the same bytes, held within twice the body plus one block (property)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.uint8Array({ minLength: MIN_MEAN_CHUNK_BYTES, maxLength: 40_000 }), { minLength: 1, maxLength: 60 }),
+      async (parts) => {
+        const budget = createBodyBudget(big);
+        const chunks = parts.map((p) => Buffer.from(p));
+        const whole = Buffer.concat(chunks);
+        const read = await readBody(stream(chunks), { 'transfer-encoding': 'chunked' }, big, budget);
+        expect(read.ok && read.body.equals(whole)).toBe(true);
+        expect(budget.held).toBeLessThanOrEqual(2 * whole.length + 16 * 1024);
+        read.release();
+        expect(budget.held).toBe(0);
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('reads a chunked body below the count floor in one-byte chunks, charging blocks, not chunks', async () => {
+    const budget = createBodyBudget(big);
+    const oneByte = Array.from({ length: CHUNK_COUNT_FLOOR }, (_, i) => Buffer.from([i % 256]));
+    const read = await readBody(stream(oneByte), { 'transfer-encoding': 'chunked' }, big, budget);
+    expect(read.ok && read.body.length).toBe(CHUNK_COUNT_FLOOR);
+    expect(read.ok && read.body[300]).toBe(300 % 256);
+    expect(budget.held).toBe(16 * 1024);
   });
 });
