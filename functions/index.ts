@@ -38,6 +38,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const clock = () => new Date();
   // A dry run publishes nothing, counters included.
   const stats = config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs);
+  const guard = createBodyGuard({ limits: { maxBodyBytes: config.maxBodyBytes, ...config.body }, logger, clock, stats });
   const handler = createWebhookHandler({
     config,
     publisher: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: config.publishBatchWindowMs, timeoutMs: config.publishTimeoutMs }),
@@ -46,8 +47,10 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     logger,
     version: serviceVersion(env),
     stats,
+    // An instance serving the webhook alone reads every body through the guard (register below);
+    // one that serves every function (no FUNCTION_TARGET) does not, and requires no mark.
+    ...(env.FUNCTION_TARGET === 'modalWebhook' ? { guarded: guard.passed } : {}),
   });
-  const guard = createBodyGuard({ limits: { maxBodyBytes: config.maxBodyBytes, ...config.body }, logger, clock, stats });
   return { handler, guard };
 }
 

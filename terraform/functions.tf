@@ -132,6 +132,7 @@ module "admin" {
       COMPLETIONS_TOPIC = google_pubsub_topic.completions.name
       WEBHOOK_URL       = "${module.webhook.uri}/api/v3/webhooks/modal/completion"
       MODAL_APPS        = join(",", var.admin.modal_apps)
+      SIGNATURE_SCHEMES = join(",", var.webhook.signature_schemes)
       # What the configure step's modal commands run to read the secret (never its value).
       SECRET_READ_COMMAND = "gcloud secrets versions access ${local.secret_version} --secret=${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id}"
     },

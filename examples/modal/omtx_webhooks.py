@@ -82,25 +82,40 @@ def sign_control(secret: str, method: str, path: str, timestamp: int, body: byte
     return "v1=" + hmac.new(control_key(secret), message, hashlib.sha256).hexdigest()
 
 
+def _timestamp(value: Optional[str]) -> Optional[int]:
+    """The integer in a timestamp header, or None. ASCII digits only: ``'²'.isdigit()`` is true in
+    Python and ``int('²')`` raises, which would turn a crafted header into a crash."""
+    if not value or len(value) > 15 or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that cannot raise: ``hmac.compare_digest`` refuses non-ASCII str."""
+    return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+
+
 def verify_control(secret: str, method: str, path: str, body: bytes, signature: Optional[str], timestamp: Optional[str],
                    now: Optional[float] = None) -> bool:
     """True when a control request from the pipeline (status, cancel, test delivery) is for this method
     and path, signed with ``secret``'s control key, and fresh: a captured /status cannot be sent to /cancel."""
-    if not signature or not timestamp or not timestamp.isdigit():
+    ts = _timestamp(timestamp)
+    if not signature or ts is None:
         return False
-    if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+    if abs((now if now is not None else time.time()) - ts) > TOLERANCE_SECONDS:
         return False
-    return hmac.compare_digest(sign_control(secret, method, path, int(timestamp), body), signature.strip().lower())
+    return _same(sign_control(secret, method, path, ts, body), signature)
 
 
 def verify(secret: str, body: bytes, signature: Optional[str], timestamp: Optional[str], now: Optional[float] = None) -> bool:
     """True when ``body`` carries a completion-webhook signature with ``secret`` and is fresh (body only:
     control endpoints must use ``verify_control``, which binds the method and path)."""
-    if not signature or not timestamp or not timestamp.isdigit():
+    ts = _timestamp(timestamp)
+    if not signature or ts is None:
         return False
-    if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+    if abs((now if now is not None else time.time()) - ts) > TOLERANCE_SECONDS:
         return False
-    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
+    return _same(sign(secret, body), signature)
 
 
 def completion_body(call_id: str, status: str, job_id: str, batch_id: Optional[str] = None, app: Optional[str] = None,

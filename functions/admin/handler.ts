@@ -41,11 +41,13 @@ export function createAdminHandler(deps: AdminDeps) {
 
   async function webhookAdmin(req: Request, res: Response): Promise<void> {
     const started = clock().getTime();
-    const path = req.path;
+    // As the webhook does: caller-chosen text goes into a log line at most 200 characters long.
+    const path = req.path.slice(0, 200);
     let status = 500;
     try {
-      const match = matchRoute(routes, req.method, path);
+      const match = matchRoute(routes, req.method, req.path);
       if (match.kind === 'not_found') throw new HttpError('not_found', 404, `no route for ${path}`);
+      if (match.kind === 'bad_escape') throw new HttpError('invalid_request', 400, `the path's ${match.key} has a malformed percent-escape`);
       if (match.kind === 'wrong_method') {
         res.set('Allow', match.allow.join(', '));
         throw new HttpError('method_not_allowed', 405, `use ${match.allow.join(' or ')}`);

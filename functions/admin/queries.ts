@@ -54,6 +54,8 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
           base_url: config.baseUrl ?? null,
           apps_configured: appsConfigured,
           unbound_signing_apps: unboundSigning,
+          // What the webhook accepts: `["standard"]` once the seed's replayable scheme is refused.
+          accepted_signature_schemes: config.signatureSchemes,
           total_apps: apps.length,
           health_status: !reachable ? 'unhealthy' : appsConfigured < apps.length ? 'degraded' : 'healthy',
           checks: {

@@ -25,7 +25,18 @@ export function route(method: Route['method'], path: string, handle: RouteHandle
 export type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
   | { kind: 'wrong_method'; allow: string[] }
-  | { kind: 'not_found' };
+  | { kind: 'not_found' }
+  /** A path parameter with a malformed percent-escape (`%E0%A4%A`): the caller's mistake, a 400. */
+  | { kind: 'bad_escape'; key: string };
+
+/** `decodeURIComponent`, or undefined for a malformed escape (which it throws on). */
+function decoded(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
 
 export function matchRoute(routes: readonly Route[], method: string, path: string): RouteMatch {
   const matching = routes.filter((r) => r.pattern.test(path));
@@ -33,5 +44,11 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
   const found = matching.find((m) => m.method === method);
   if (!found) return { kind: 'wrong_method', allow: [...new Set(matching.map((m) => m.method))] };
   const match = found.pattern.exec(path)!;
-  return { kind: 'found', route: found, params: Object.fromEntries(found.keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)])) };
+  const params: Record<string, string> = {};
+  for (const [i, key] of found.keys.entries()) {
+    const value = decoded(match[i + 1]!);
+    if (value === undefined) return { kind: 'bad_escape', key };
+    params[key] = value;
+  }
+  return { kind: 'found', route: found, params };
 }

@@ -6,14 +6,15 @@
  * sender retries. Bodies too large for a Pub/Sub message are stored first (claim check) and the
  * message carries their uri.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
 import { withDeadline } from '../../shared/platform/deadline';
 import { claimPath } from '../../shared/contract/claims';
 import { createRecentDeliveries } from './recent-deliveries';
 import { deliveryId } from '../../shared/contract/delivery';
-import { errorAnswer, HttpError } from '../../shared/platform/errors';
-import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
+import { errorAnswer, HttpError, SIGNATURE_REASONS, type ErrorCode, type SignatureReason } from '../../shared/platform/errors';
+import { traceFields, traceIdOf, type LogEvent, type Logger } from '../../shared/observability/log';
 import { decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
 import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
@@ -34,7 +35,16 @@ export interface WebhookDeps {
   version: string;
   /** Counts for the metrics endpoint, sent to the worker over the completions topic. */
   stats?: StatsBuffer;
+  /**
+   * Whether the body guard (body-guard.ts) let this request through. When given, a request without
+   * the guard's mark is refused with 500 and an ERROR line: the guard depends on a hook into the
+   * framework's server, and a framework that stopped honouring it must not go unnoticed.
+   */
+  guarded?: (req: IncomingMessage) => boolean;
 }
+
+/** Caller-chosen text (a path, a user agent) goes into a log line or an answer at most this long. */
+const SHOWN_CHARS = 200;
 
 function normalizePath(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
@@ -43,11 +53,26 @@ function normalizePath(path: string): string {
 /** How often one instance says that a sender still signs with the previous secret. */
 const PREVIOUS_SECRET_WARNING_MS = 10 * 60 * 1000;
 
+/** The log line an error is written as: dashboards count these events. */
+function eventOf(code: ErrorCode): LogEvent {
+  if (SIGNATURE_REASONS.has(code)) return 'signatureRejected';
+  if (code === 'publish_failed' || code === 'claim_check_failed') return 'publishFailed';
+  if (code === 'internal_error' || code === 'body_guard_missing') return 'requestFailed';
+  return 'requestRejected';
+}
+
+/** One request's log, tagged with its trace only once its signature verified (an unsigned header could name any trace). */
+interface Attempt {
+  log: Logger;
+  started: number;
+}
+
 export function createWebhookHandler(deps: WebhookDeps) {
   const { config, publisher, claims, clock, logger, stats } = deps;
   let previousSecretWarnedAt = -Infinity;
   // A timestamp is accepted up to the tolerance on either side: a replay can come that long after.
   const recent = createRecentDeliveries(2 * config.toleranceSeconds * 1000);
+  const nowMs = () => clock().getTime();
 
   /** Sends due counters without delaying or failing the request that triggered it. */
   function flushStats(log: Logger): void {
@@ -72,141 +97,174 @@ export function createWebhookHandler(deps: WebhookDeps) {
     });
   }
 
-  async function accept(req: Request, res: Response, log: Logger, started: number): Promise<void> {
-    const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
-    if (rawBody.length > config.maxBodyBytes) {
-      throw new HttpError('payload_too_large', 413, `body is larger than ${config.maxBodyBytes} bytes`);
-    }
+  /** Step 1: the signature and timestamp over the raw bytes; nothing in the body is read before. */
+  function verify(req: Request, rawBody: Buffer): Verified {
     const verification = verifyRequest({
       rawBody,
       headers: { get: (name) => req.get(name) },
       secrets: config.secrets,
       schemes: config.signatureSchemes,
-      nowSeconds: Math.floor(clock().getTime() / 1000),
+      nowSeconds: Math.floor(nowMs() / 1000),
       toleranceSeconds: config.toleranceSeconds,
     });
     if (!verification.ok) {
-      log.log('WARNING', 'signatureRejected', `webhook rejected: ${verification.reason}`, {
-        reason: verification.reason,
-        scheme: verification.scheme,
-        bytes: rawBody.length,
-        user_agent: req.get('user-agent'),
+      throw new HttpError(verification.reason, 401, rejectionMessage(verification.reason, config), {
+        log: { reason: verification.reason, scheme: verification.scheme, bytes: rawBody.length, user_agent: req.get('user-agent')?.slice(0, SHOWN_CHARS) },
       });
-      stats?.count(verification.reason, clock());
-      const timing = verification.reason === 'stale_timestamp' || verification.reason === 'future_timestamp';
-      res.status(401).json({
-        error: verification.reason,
-        message: timing
-          ? `timestamp outside the ${config.toleranceSeconds} s window (check the sender's clock)`
-          : verification.reason === 'scheme_not_allowed'
-            ? `this webhook accepts only ${config.signatureSchemes.join(', ')} signatures`
-            : verification.reason === 'mixed_schemes'
-              ? 'send the headers of one signature scheme, not both'
-              : 'webhook signature verification failed',
-      });
-      return;
     }
-    if (verification.secretIndex > 0 && clock().getTime() - previousSecretWarnedAt >= PREVIOUS_SECRET_WARNING_MS) {
-      previousSecretWarnedAt = clock().getTime();
-      log.log('INFO', 'configWarning', 'webhook signed with the previous secret (said once per 10 minutes per instance)', {});
-    }
+    return verification;
+  }
 
+  function warnIfPreviousSecret(verified: Verified, log: Logger): void {
+    if (verified.secretIndex === 0 || nowMs() - previousSecretWarnedAt < PREVIOUS_SECRET_WARNING_MS) return;
+    previousSecretWarnedAt = nowMs();
+    log.log('INFO', 'configWarning', 'webhook signed with the previous secret (said once per 10 minutes per instance)', {});
+  }
+
+  /** Step 2: a verified body decoded by the worker's own rules, so that what is answered 202 here parses there. */
+  function decode(req: Request, rawBody: Buffer): CompletionPayload {
     if (!req.is('application/json')) {
       throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
     }
     const charset = unsupportedCharset(req.get('content-type'));
     if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
-    const payload = parsePayload(rawBody, req.body);
-    const ids = {
-      ...(verification.webhookId ? { webhook_id: verification.webhookId } : {}),
-      call_id: payload.call_id,
-      job_id: payload.metadata.job_id,
-      batch_id: payload.metadata.batch_id ?? undefined,
-      delivery_id: deliveryId(payload.call_id, payload.status),
-    };
-    const receivedAt = new Date(started);
+    return parsePayload(rawBody, req.body);
+  }
 
-    if (config.dryRun) {
-      log.log('INFO', 'webhookDryRun', 'webhook verified (dry run, not published)', ids);
-      res.status(200).json({ status: 'dry_run', delivery_id: ids.delivery_id });
-      return;
-    }
+  /** Step 3 (inside the replay check): a body too large for a message is stored first, named by content. */
+  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, log: Logger): Promise<string | undefined> {
+    if (rawBody.length <= config.claimCheckThresholdBytes) return undefined;
+    // Named by content: a retried or replayed request finds its claim already stored (create-only
+    // write, `created: false`) and stores nothing new.
+    const path = claimPath(ids.delivery_id, rawBody);
+    const stored = await withDeadline(claims.putIfAbsent(path, rawBody, 'application/json'), config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
+      throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', { cause: String(err) });
+    });
+    log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
+    return stored.uri;
+  }
 
-    // The same signed delivery again (a replay, or a retry whose 202 was lost): Pub/Sub has it already.
-    const replayKey = verification.scheme === 'standard' ? `webhook-id ${verification.webhookId ?? ''}` : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
-    const earlier = recent.seen(ids.delivery_id, replayKey, clock().getTime());
-    if (earlier) {
-      log.log('INFO', 'webhookReplayed', 'same signed delivery again: answered with its first message id, not published again', { ...ids, message_id: earlier, scheme: verification.scheme });
-      stats?.count('replayed', clock());
-      res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: earlier, replay: true });
-      return;
-    }
-
-    let claimUri: string | undefined;
-    if (rawBody.length > config.claimCheckThresholdBytes) {
-      // Named by content: a retried or replayed request finds its claim already stored (create-only
-      // write, `created: false`) and stores nothing new.
-      const path = claimPath(ids.delivery_id, rawBody);
-      const stored = await withDeadline(claims.putIfAbsent(path, rawBody, 'application/json'), config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
-        throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', { cause: String(err) });
-      });
-      claimUri = stored.uri;
-      log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
-    }
+  /** Step 4: the completion queued on Pub/Sub; its message id once Pub/Sub holds it. */
+  async function publish(req: Request, rawBody: Buffer, payload: CompletionPayload, verified: Verified, ids: DeliveryIds, attempt: Attempt): Promise<string> {
+    const claimUri = await storeClaim(rawBody, ids, attempt.log);
     const message = encodeCompletion(rawBody, payload, {
       deliveryId: ids.delivery_id,
-      receivedAt,
+      receivedAt: new Date(attempt.started),
       source: 'webhook',
-      secretIndex: verification.secretIndex,
-      scheme: verification.scheme,
+      secretIndex: verified.secretIndex,
+      scheme: verified.scheme,
       claimUri,
       traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
     });
-
-    let messageId: string;
     try {
-      messageId = await withDeadline(publisher.publish(message.data, message.attributes), config.publishTimeoutMs, 'publish');
+      return await withDeadline(publisher.publish(message.data, message.attributes), config.publishTimeoutMs, 'publish');
     } catch (err) {
       throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
     }
-    log.log('INFO', 'webhookAccepted', 'webhook accepted', {
-      ...ids,
-      status: payload.status,
-      message_id: messageId,
-      bytes: rawBody.length,
-      latency_ms: clock().getTime() - started,
-    });
-    recent.remember(ids.delivery_id, replayKey, messageId, clock().getTime());
-    stats?.count('accepted', clock(), verification.scheme);
+  }
+
+  async function accept(req: Request, res: Response, attempt: Attempt): Promise<void> {
+    const rawBody = bodyOf(req, config.maxBodyBytes);
+    const verified = verify(req, rawBody);
+    attempt.log = attempt.log.child(traceFields(config.projectId, req.get('x-cloud-trace-context'), req.get('traceparent')));
+    warnIfPreviousSecret(verified, attempt.log);
+    const payload = decode(req, rawBody);
+    const ids = idsOf(payload, verified);
+    if (config.dryRun) {
+      attempt.log.log('INFO', 'webhookDryRun', 'webhook verified (dry run, not published)', ids);
+      res.status(200).json({ status: 'dry_run', delivery_id: ids.delivery_id });
+      return;
+    }
+    // The same signed delivery again (a replay, a retry whose 202 was lost, or a concurrent copy):
+    // it is published once, and every copy is answered with that message id.
+    const { messageId, replay } = await recent.publishOnce(ids.delivery_id, replayKeyOf(req, verified), nowMs, () => publish(req, rawBody, payload, verified, ids, attempt));
+    if (replay) {
+      attempt.log.log('INFO', 'webhookReplayed', 'same signed delivery again: answered with its first message id, not published again', { ...ids, message_id: messageId, scheme: verified.scheme });
+      stats?.count('replayed', clock());
+      res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId, replay: true });
+      return;
+    }
+    attempt.log.log('INFO', 'webhookAccepted', 'webhook accepted', { ...ids, status: payload.status, message_id: messageId, bytes: rawBody.length, latency_ms: nowMs() - attempt.started });
+    stats?.count('accepted', clock(), verified.scheme);
     res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId });
   }
 
+  /** Routes a request: health, the completion endpoint, or a refusal. */
+  async function route(req: Request, res: Response, path: string, attempt: Attempt): Promise<void> {
+    if (HEALTH_PATHS.includes(path)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(res, 'GET, HEAD');
+      health(res);
+      return;
+    }
+    if (!COMPLETION_PATHS.includes(path)) throw new HttpError('not_found', 404, `no route for ${path.slice(0, SHOWN_CHARS)}`);
+    if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
+    if (deps.guarded && !deps.guarded(req)) {
+      throw new HttpError('body_guard_missing', 500, 'internal error', {
+        cause: 'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/request-bodies.md); refusing every completion until it is',
+      });
+    }
+    await accept(req, res, attempt);
+  }
+
   return async function modalWebhook(req: Request, res: Response): Promise<void> {
-    const started = clock().getTime();
     const path = normalizePath(req.path);
-    const log = logger.child({
-      path,
-      ...traceFields(config.projectId, req.get('x-cloud-trace-context'), req.get('traceparent')),
-    });
+    const attempt: Attempt = { log: logger.child({ path: path.slice(0, SHOWN_CHARS) }), started: nowMs() };
     try {
-      if (HEALTH_PATHS.includes(path)) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(res, 'GET, HEAD');
-        health(res);
-        return;
-      }
-      if (!COMPLETION_PATHS.includes(path)) throw new HttpError('not_found', 404, `no route for ${path}`);
-      if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
-      await accept(req, res, log, started);
+      await route(req, res, path, attempt);
     } catch (err) {
-      const answer = errorAnswer(err, { code: 'publish_failed', status: 500, message: 'internal error' });
-      const event = answer.error.code === 'publish_failed' || answer.error.code === 'claim_check_failed' ? 'publishFailed' : 'requestRejected';
-      log.log(answer.log.severity, event, answer.error.message, { ...answer.log.fields, method: req.method });
+      const answer = errorAnswer(err, { code: 'internal_error', status: 500, message: 'internal error' });
+      attempt.log.log(answer.log.severity, eventOf(answer.error.code), answer.error.message, { ...answer.log.fields, method: req.method });
       if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(answer.error.code, clock());
       res.status(answer.status).json(answer.body);
     } finally {
-      flushStats(log);
+      flushStats(attempt.log);
     }
   };
+}
+
+type Verified = Extract<ReturnType<typeof verifyRequest>, { ok: true }>;
+
+type DeliveryIds = {
+  webhook_id?: string;
+  call_id: string;
+  job_id: string;
+  batch_id: string | undefined;
+  delivery_id: string;
+};
+
+function idsOf(payload: CompletionPayload, verified: Verified): DeliveryIds {
+  return {
+    ...(verified.webhookId ? { webhook_id: verified.webhookId } : {}),
+    call_id: payload.call_id,
+    job_id: payload.metadata.job_id,
+    batch_id: payload.metadata.batch_id ?? undefined,
+    delivery_id: deliveryId(payload.call_id, payload.status),
+  };
+}
+
+/** What makes two requests the same signed delivery: the Standard Webhooks id, or the seed's body signature. */
+function replayKeyOf(req: Request, verified: Verified): string {
+  return verified.scheme === 'standard' ? `webhook-id ${verified.webhookId ?? ''}` : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
+}
+
+function bodyOf(req: Request, maxBodyBytes: number): Buffer {
+  const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
+  if (rawBody.length > maxBodyBytes) throw new HttpError('payload_too_large', 413, `body is larger than ${maxBodyBytes} bytes`);
+  return rawBody;
+}
+
+function rejectionMessage(reason: SignatureReason, config: Readonly<WebhookConfig>): string {
+  switch (reason) {
+    case 'stale_timestamp':
+    case 'future_timestamp':
+      return `timestamp outside the ${config.toleranceSeconds} s window (check the sender's clock)`;
+    case 'scheme_not_allowed':
+      return `this webhook accepts only ${config.signatureSchemes.join(', ')} signatures`;
+    case 'mixed_schemes':
+      return 'send the headers of one signature scheme, not both';
+    default:
+      return 'webhook signature verification failed';
+  }
 }
 
 function methodNotAllowed(res: Response, allow: string): HttpError {

@@ -8,7 +8,7 @@
  * Firestore data and results instead (the secret stays).
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from './local-stack';
 import { dataDir, lastLocalState, localSecret, removeLocalState, writeLocalState } from './local-state';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
     env: {
       // The configure step's commands read the secret where it lives here, never print it.
-      SECRET_READ_COMMAND: fromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${join(dataDir(), 'secret')}'`,
+      SECRET_READ_COMMAND: fromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${resolve(dataDir(), 'secret')}'`,
       ...Object.fromEntries(
         ['WEBHOOK_TOLERANCE_SECONDS', 'DRY_RUN', 'CLAIM_CHECK_THRESHOLD_BYTES', 'PUBLISH_BATCH_WINDOW_MS', 'MODAL_WEBHOOK_SECRET_PREVIOUS',
           'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET',

@@ -3,7 +3,11 @@
  * automatic configuration) through the admin API's POST /api/v3/webhooks/configure. See USAGE.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { APP_NAME, modalSecretName, modalSecretSettings, secretReadArgs } from '../../shared/modal/modal-config';
 import { readLocalState } from '../local/local-state';
 
 const USAGE = `usage: npm run configure-modal -- [options]
@@ -45,6 +49,33 @@ async function configure(adminUrl: string, token: string | undefined, body: Reco
   return JSON.parse(text) as { webhook_url: string; secret_read_command: string; apps: AppAnswer[] };
 }
 
+/**
+ * Creates each app's Modal secret. Nothing from the admin API's answer reaches a shell: the read
+ * command must be one of the shapes this project configures and runs as an argument vector, app
+ * names and the URL are checked, and the secret goes to the modal CLI in a 0600 JSON file
+ * (`--from-json`), never on a command line that any user can read in /proc.
+ */
+function applySecrets(plan: { webhook_url: string; secret_read_command: string; apps: AppAnswer[] }): void {
+  const read = secretReadArgs(plan.secret_read_command);
+  if (!read) throw new Error(`refusing to run the admin API's secret_read_command (not a shape this project configures): ${JSON.stringify(plan.secret_read_command.slice(0, 120))}`);
+  const webhookUrl = new URL(plan.webhook_url).toString();
+  const bad = plan.apps.map((a) => a.app).filter((app) => !APP_NAME.test(app));
+  if (bad.length) throw new Error(`refusing app names that are not Modal secret names: ${bad.map((b) => JSON.stringify(b.slice(0, 60))).join(', ')}`);
+  const secret = execFileSync(read[0]!, read.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const dir = mkdtempSync(join(tmpdir(), 'omtx-modal-secret-'));
+  try {
+    for (const a of plan.apps) {
+      const file = join(dir, `${a.app}.json`);
+      writeFileSync(file, JSON.stringify({ MODAL_WEBHOOK_SECRET: secret, ...modalSecretSettings(a.app, webhookUrl) }), { mode: 0o600 });
+      process.stdout.write(`\n$ modal secret create ${modalSecretName(a.app)} --from-json <0600 file> --force\n`);
+      execFileSync('modal', ['secret', 'create', modalSecretName(a.app), '--from-json', file, '--force'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      rmSync(file, { force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function hasModalCli(): boolean {
   return spawnSync('bash', ['-c', 'command -v modal'], { encoding: 'utf8' }).status === 0;
 }
@@ -81,13 +112,7 @@ async function main(): Promise<void> {
     if (!hasModalCli()) {
       process.stdout.write('\nThe modal CLI is not installed (pip install modal; modal setup): run the commands above yourself.\n');
     } else {
-      // The secret is read once by the configured read command; each app's secret is created by the
-      // modal CLI from an argument vector — no shell sees an app name or a URL.
-      const secret = execFileSync('bash', ['-c', plan.secret_read_command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-      for (const a of plan.apps) {
-        process.stdout.write(`\n$ modal ${a.modal_args.slice(0, 3).join(' ')} … (${a.app})\n`);
-        execFileSync('modal', [...a.modal_args, `MODAL_WEBHOOK_SECRET=${secret}`], { stdio: ['ignore', 'inherit', 'inherit'] });
-      }
+      applySecrets(plan);
     }
   } else {
     process.stdout.write('\n(--apply runs them when the modal CLI is installed.)\n');

@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors';
-import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, url, type Collections, type Env, type ResultsLocation } from './env';
-import { parseModalApps, type ModalApp } from '../modal/modal-config';
+import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, signatureSchemes, url, type Collections, type Env, type ResultsLocation } from './env';
+import { APP_NAME, parseModalApps, secretReadArgs, type ModalApp } from '../modal/modal-config';
 
 const adminEnv = z.object({
   ...common,
@@ -16,10 +16,16 @@ const adminEnv = z.object({
   WEBHOOK_BASE_URL: url.optional(),
   MODAL_CONTROL_URL: url.optional(),
   /** Modal apps expected to send webhooks: `name` or `name=https://control-url`, comma-separated. */
-  MODAL_APPS: z.string().default(''),
-  /** The shell command that prints the current secret where the configure step's commands run (never the value). */
-  SECRET_READ_COMMAND: z.string().trim().optional(),
+  MODAL_APPS: z.string().default('').refine((spec) => parseModalApps(spec).every((a) => APP_NAME.test(a.name)), {
+    error: 'app names are letters, digits, ".", "_" and "-" (at most 50, starting with a letter or digit)',
+  }),
+  /** The command that prints the current secret where the configure step's commands run (never the value); one of secretReadArgs' shapes. */
+  SECRET_READ_COMMAND: z.string().trim().optional().refine((c) => c === undefined || secretReadArgs(c) !== undefined, {
+    error: "is one of: printenv NAME; cat '/absolute/path'; gcloud secrets versions access VERSION --secret=ID --project=PROJECT",
+  }),
   TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
+  /** The webhook's accepted schemes (the same variable as the webhook's), shown in /status. */
+  SIGNATURE_SCHEMES: signatureSchemes,
   /** Set by Cloud Run (Cloud Functions gen2): the admin is deployed, not local. */
   K_SERVICE: optionalName,
   /** A deployed admin shows the raw secret (configure's show_secret) only when this says so. */
@@ -54,6 +60,8 @@ export interface AdminConfig {
   modalControlUrl?: string;
   /** Modal apps expected to send webhooks (MODAL_APPS, comma-separated). */
   expectedApps: readonly string[];
+  /** The signature schemes the webhook accepts (SIGNATURE_SCHEMES). */
+  signatureSchemes: readonly ('modal' | 'standard')[];
   /** The same apps with their control endpoints (MODAL_APPS `name=url`, else MODAL_CONTROL_URL). */
   modalApps: readonly ModalApp[];
   /** Prints the secret where the configure step's commands run (SECRET_READ_COMMAND). */
@@ -85,6 +93,7 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
     expectedApps: Object.freeze(parseModalApps(e.MODAL_APPS).map((a) => a.name)),
     modalApps: Object.freeze(parseModalApps(e.MODAL_APPS, e.MODAL_CONTROL_URL)),
     secretReadCommand: e.SECRET_READ_COMMAND ?? 'printenv MODAL_WEBHOOK_SECRET',
+    signatureSchemes: Object.freeze(e.SIGNATURE_SCHEMES),
     testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
     deployed: e.K_SERVICE !== undefined,
     allowShowSecret: e.K_SERVICE === undefined || e.ADMIN_ALLOW_SHOW_SECRET,

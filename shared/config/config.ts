@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors';
-import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, type Collections, type Env, type ResultsLocation } from './env';
+import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, signatureSchemes, type Collections, type Env, type ResultsLocation } from './env';
 import type { SignatureScheme } from '../contract/signature';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
@@ -18,12 +18,7 @@ const webhookEnv = z.object({
   MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the HMAC secret shared with the Modal app)' }),
   MODAL_WEBHOOK_SECRET_PREVIOUS: z.string().optional(),
   WEBHOOK_TOLERANCE_SECONDS: int(1, 3600).default(300),
-  /** Which signature schemes are accepted: `modal` (the seed's), `standard` (Standard Webhooks). */
-  SIGNATURE_SCHEMES: z
-    .string()
-    .default('modal,standard')
-    .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter(Boolean))])
-    .pipe(z.array(z.enum(['modal', 'standard'])).min(1, 'name at least one of modal, standard')),
+  SIGNATURE_SCHEMES: signatureSchemes,
   COMPLETIONS_TOPIC: name.default('modal-completions'),
   DRY_RUN: bool.default(false),
   CLAIM_CHECK_THRESHOLD_BYTES: int(1024, 9 * 1024 * 1024).default(5 * 1024 * 1024),

@@ -59,6 +59,17 @@ export function firestoreSettings(e: { GOOGLE_CLOUD_PROJECT?: string; FIRESTORE_
 
 export const url = z.url({ protocol: /^https?$/ });
 
+/**
+ * SIGNATURE_SCHEMES: which signature schemes the webhook accepts — `modal` (the seed's, body only)
+ * and `standard` (Standard Webhooks, timestamp-bound). Once every app signs the standard way,
+ * `standard` alone refuses the replayable seed scheme. The admin reads it too, to show it in /status.
+ */
+export const signatureSchemes = z
+  .string()
+  .default('modal,standard')
+  .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter(Boolean))])
+  .pipe(z.array(z.enum(['modal', 'standard'])).min(1, 'name at least one of modal, standard'));
+
 /** Where result files go: a Cloud Storage bucket in production, a local directory otherwise. */
 export type ResultsLocation = { kind: 'gcs'; bucket: string } | { kind: 'local'; dir: string };
 

@@ -12,8 +12,16 @@ export interface ModalApp {
   controlUrl?: string;
 }
 
+/**
+ * What an app name may be: the characters of a Modal secret name (letters, digits, `.`, `_`, `-`),
+ * short enough that `omtx-webhooks-<app>` stays within Modal's 64. A name is printed into shell
+ * commands and passed to the modal CLI, so nothing else is let through.
+ */
+export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
+
 /** `MODAL_APPS`: `name` or `name=https://control-url`, comma-separated; MODAL_CONTROL_URL serves apps without their own. */
 export function parseModalApps(spec: string, defaultControlUrl?: string): ModalApp[] {
+  // Names are checked where the list is configured (config-operations.ts), with the variable's name.
   return spec.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
     const at = entry.indexOf('=');
     const name = at < 0 ? entry : entry.slice(0, at).trim();
@@ -32,20 +40,44 @@ export const modalSecretName = (app: string) => `omtx-webhooks-${app}`;
  */
 export const BOUND_SCHEME = 'standard';
 
-const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+/** A word as a shell reads it back unchanged: bare when it is plain, else single-quoted. */
+export const shellQuote = (value: string) => (/^[A-Za-z0-9._\/:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
 
 /**
  * The command that (re)creates an app's Modal secret. Without `secret`, the value is read by
  * `secretReadCommand` when the command runs, so it is never printed.
  */
 export function modalSecretCommand(app: string, webhookUrl: string, source: { secret: string } | { secretReadCommand: string }): string {
-  const value = 'secret' in source ? shellQuote(source.secret) : `"$(${source.secretReadCommand})"`;
-  return `modal secret create ${modalSecretName(app)} MODAL_WEBHOOK_SECRET=${value} OMTX_WEBHOOK_URL=${shellQuote(webhookUrl)} OMTX_APP_NAME=${shellQuote(app)} OMTX_SIGNATURE_SCHEME=${BOUND_SCHEME} --force`;
+  const value = 'secret' in source ? `'${source.secret.replace(/'/g, `'\\''`)}'` : `"$(${source.secretReadCommand})"`;
+  const settings = Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => shellQuote(`${k}=${v}`));
+  return ['modal', 'secret', 'create', shellQuote(modalSecretName(app)), `MODAL_WEBHOOK_SECRET=${value}`, ...settings, '--force'].join(' ');
+}
+
+/** What an app's Modal secret holds besides the secret itself. */
+export function modalSecretSettings(app: string, webhookUrl: string): Record<string, string> {
+  return { OMTX_WEBHOOK_URL: webhookUrl, OMTX_APP_NAME: app, OMTX_SIGNATURE_SCHEME: BOUND_SCHEME };
 }
 
 /** The same command as arguments of the modal CLI, without the secret (run with no shell). */
 export function modalSecretArgs(app: string, webhookUrl: string): string[] {
-  return ['secret', 'create', modalSecretName(app), `OMTX_WEBHOOK_URL=${webhookUrl}`, `OMTX_APP_NAME=${app}`, `OMTX_SIGNATURE_SCHEME=${BOUND_SCHEME}`, '--force'];
+  return ['secret', 'create', modalSecretName(app), ...Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => `${k}=${v}`), '--force'];
+}
+
+/**
+ * The secret read command as an argument vector, when it has one of the shapes this project
+ * configures: `printenv NAME` (local, CI), `cat '/absolute/path'` (the local stack's file), or
+ * `gcloud secrets versions access VERSION --secret=ID --project=PROJECT` (Terraform). Anything else
+ * is `undefined`: the command comes from the admin API's answer and is never handed to a shell.
+ */
+export function secretReadArgs(command: string): string[] | undefined {
+  const c = command.trim();
+  let m = /^printenv ([A-Za-z_][A-Za-z0-9_]{0,127})$/.exec(c);
+  if (m) return ['printenv', m[1]!];
+  m = /^cat '(\/[^'\0\n]{1,4096})'$/.exec(c) ?? /^cat (\/[A-Za-z0-9._\/-]{1,4096})$/.exec(c);
+  if (m) return ['cat', '--', m[1]!];
+  m = /^gcloud secrets versions access (latest|[0-9]{1,10}) --secret=([A-Za-z0-9_-]{1,255}) --project=([a-z][a-z0-9-]{4,28}[a-z0-9])$/.exec(c);
+  if (m) return ['gcloud', 'secrets', 'versions', 'access', m[1]!, `--secret=${m[2]}`, `--project=${m[3]}`];
+  return undefined;
 }
 
 export type AppState = { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };

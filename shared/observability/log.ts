@@ -17,6 +17,7 @@ export type LogEvent =
   | 'webhookReplayed'
   | 'signatureRejected'
   | 'requestRejected'
+  | 'requestFailed'
   | 'publishFailed'
   | 'claimCheckStored'
   | 'completionApplied'

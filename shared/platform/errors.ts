@@ -4,6 +4,18 @@
  */
 
 /** Why a webhook failed authentication. Each is answered with 401 and logged with its code. */
+export const SIGNATURE_REASONS: ReadonlySet<string> = new Set([
+  'missing_signature',
+  'malformed_signature',
+  'bad_signature',
+  'missing_timestamp',
+  'malformed_timestamp',
+  'stale_timestamp',
+  'future_timestamp',
+  'missing_webhook_id',
+  'mixed_schemes',
+  'scheme_not_allowed',
+] as const);
 export type SignatureReason =
   | 'missing_signature'
   | 'malformed_signature'
@@ -38,12 +50,14 @@ export type ErrorCode =
   | 'unsupported_encoding'
   | 'request_timeout'
   | 'overloaded'
-  | 'invalid_body';
+  | 'invalid_body'
+  | 'internal_error'
+  | 'body_guard_missing';
 
 /**
  * An error an HTTP function (webhook, admin) answers with `status` and a JSON body
  * `{error: code, message, …}`: `details.issues` and `details.fields` are answered too, `details.cause`
- * (the underlying error of a 5xx) only logged.
+ * (the underlying error of a 5xx) and `details.log` (fields for the log line) only logged.
  */
 export class HttpError extends Error {
   constructor(
@@ -116,7 +130,12 @@ export function errorAnswer(err: unknown, fallback: { code: ErrorCode; status: n
     body,
     log: {
       severity: error.status >= 500 ? 'ERROR' : 'WARNING',
-      fields: { code: error.code, status: error.status, ...(error.status >= 500 && error.details?.cause !== undefined ? { cause: error.details.cause } : {}) },
+      fields: {
+        code: error.code,
+        status: error.status,
+        ...(error.details?.log as Record<string, unknown> | undefined),
+        ...(error.status >= 500 && error.details?.cause !== undefined ? { cause: error.details.cause } : {}),
+      },
     },
     error,
   };

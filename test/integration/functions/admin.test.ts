@@ -185,6 +185,18 @@ describe('webhookAdmin', () => {
     expect(await api('GET', '/active-executions?page_token=garbage')).toMatchObject({ status: 422 });
   });
 
+  it.each([
+    ['GET', '/executions/%E0%A4%A'],
+    ['GET', '/jobs/%'],
+    ['GET', '/batches/a%zz'],
+    ['POST', '/executions/%E0%A4%A/cancel'],
+  ])('answers a malformed percent-escape in %s %s with 400, never a 503', async (method, path) => {
+    // The Functions Framework's router (Express 5) decodes the path first and answers these itself;
+    // the admin's own router answers 400 too for any it lets through (unit test).
+    const res = await fetch(admin.url + PREFIX + path, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{"reason":"x"}' } : {}) });
+    expect(res.status).toBe(400);
+  });
+
   it('sends a signed test delivery through the real webhook path that touches no job or batch', async () => {
     const res = await api('POST', '/modal/test');
     expect(res.status).toBe(200);
@@ -207,6 +219,7 @@ describe('webhookAdmin', () => {
       total_apps: 2,
       health_status: 'degraded',
       checks: { topic_reachable: true, firestore_reachable: true, secret_configured: true },
+      accepted_signature_schemes: ['modal', 'standard'],
     });
     expect(status.json.apps).toEqual([
       expect.objectContaining({ app: 'omtx-boltz2', configured: true, signed_with: 'current', last_call_id: 'call-s2' }),

@@ -83,6 +83,19 @@ print(m.verify_control('${secret}', 'POST', '/status', b, '${sig}', '${now}'),
   expect(r.out).toBe('True False False False False False');
 });
 
+pyIt('refuses crafted timestamps and signatures without raising: superscript digits, non-ASCII, absurd lengths', async () => {
+  const r = await py(`import omtx_webhooks as m
+b = b'{}'
+cases = [('sha256=' + 'a' * 64, '\\u00b2'), ('sha256=' + 'a' * 64, '\\u0661\\u0662'), ('sha256=' + 'a' * 64, '9' * 400),
+         ('sha256=\\u00e9', '1'), ('v1=\\u00e9', '1'), ('', '1'), ('x', '')]
+out = []
+for sig, ts in cases:
+    out.append(m.verify('k' * 24, b, sig, ts))
+    out.append(m.verify_control('k' * 24, 'POST', '/status', b, sig, ts))
+print(all(v is False for v in out), len(out))`);
+  expect([r.status, r.err, r.out]).toEqual([0, '', 'True 14']);
+});
+
 pyIt('delivers a signed completion that the webhook accepts and publishes', async () => {
   const messages: Array<Record<string, string>> = [];
   const publisher: Publisher = { topic: 't', publish: async (_d, a) => (messages.push(a), '1') };

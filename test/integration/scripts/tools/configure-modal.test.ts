@@ -86,6 +86,10 @@ afterAll(async () => {
   // The stand-in modal CLI received the real secret, read when the command ran.
   const created = JSON.parse(readFileSync(join(secretsDir, `omtx-webhooks-app-ok-${run}.json`), 'utf8'));
   expect(created).toEqual({ MODAL_WEBHOOK_SECRET: stack.secret, OMTX_WEBHOOK_URL: expect.stringMatching(/\/api\/v3\/webhooks\/modal\/completion$/), OMTX_APP_NAME: `app-ok-${run}`, OMTX_SIGNATURE_SCHEME: 'standard' });
+  // …from a file, never on its command line (readable by any user in /proc/<pid>/cmdline).
+  const argv = readFileSync(join(secretsDir, `omtx-webhooks-app-ok-${run}.argv`), 'utf8');
+  expect(argv).toContain('--from-json');
+  expect(argv).not.toContain(stack.secret);
 
   // /status agrees: the configured app signed with the current secret, through the Standard Webhooks scheme.
   const status = await until('status shows the app', async () => {

@@ -16,6 +16,9 @@ it('matches routes, their parameters, and says which methods a known path takes'
   expect(matchRoute(routes, 'GET', '/x/a%20b')).toMatchObject({ kind: 'found', params: { id: 'a b' } });
   expect(matchRoute(routes, 'POST', '/x/a')).toEqual({ kind: 'wrong_method', allow: ['GET'] });
   expect(matchRoute(routes, 'GET', '/y')).toEqual({ kind: 'not_found' });
+  // A malformed escape is the caller's mistake (400), not a failing backing service (decodeURIComponent throws).
+  expect(matchRoute(routes, 'GET', '/x/%E0%A4%A')).toEqual({ kind: 'bad_escape', key: 'id' });
+  expect(matchRoute(routes, 'POST', '/x/%/cancel')).toEqual({ kind: 'bad_escape', key: 'id' });
 });
 
 it('round-trips its page tokens and refuses one it did not make', () => {

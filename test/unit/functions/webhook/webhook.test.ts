@@ -297,4 +297,72 @@ describe('modalWebhook', () => {
     expect(seed).toMatchObject({ status: 401, json: { error: 'scheme_not_allowed' } });
     await start();
   });
+
+  it('publishes five concurrent copies of one signed delivery once: every copy gets the same message id', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: Publisher & { calls: number } = {
+      topic: 'modal-completions',
+      calls: 0,
+      async publish() {
+        this.calls++;
+        await gate;
+        return 'm-once';
+      },
+    };
+    await served.close();
+    logger = memoryLogger();
+    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
+    served = await serveHttp(createWebhookHandler({ config, publisher: slow, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+    const body = JSON.stringify({ ...fixture('seed-success'), copy: 'concurrent' });
+    const ts = Math.floor(Date.now() / 1000);
+    const copies = Promise.all([0, 1, 2, 3, 4].map((i) => postSigned(served.url, body, { secret: SECRET, timestamp: ts + i })));
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    const answers = await copies;
+    expect(answers.map((a) => [a.status, a.json.message_id])).toEqual([0, 1, 2, 3, 4].map(() => [202, 'm-once']));
+    expect(slow.calls).toBe(1);
+    expect(logger.lines.filter((l) => l.event === 'webhookReplayed')).toHaveLength(4);
+    await start();
+  });
+
+  it('refuses every completion with 500 and an ERROR line when the body guard did not run', async () => {
+    await served.close();
+    logger = memoryLogger();
+    publisher = recordingPublisher();
+    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
+    served = await serveHttp(createWebhookHandler({ config, publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test', guarded: () => false }));
+    const res = await postSigned(served.url, seedBody(), { secret: SECRET });
+    expect(res).toMatchObject({ status: 500, json: { error: 'body_guard_missing' } });
+    expect(publisher.messages).toHaveLength(0);
+    expect(logger.lines.at(-1)).toMatchObject({ severity: 'ERROR', event: 'requestFailed', code: 'body_guard_missing', cause: expect.stringMatching(/without passing its body guard/) });
+    // Health needs no body and still answers.
+    expect((await fetch(`${served.url}/health`)).status).toBe(200);
+    await start();
+  });
+
+  it('keeps caller-chosen text short in answers and logs: an 8 KB path, a long user agent', async () => {
+    const long = '/x'.repeat(4096);
+    const res = await fetch(served.url + long, { method: 'POST', headers: { 'user-agent': 'u'.repeat(4000) } });
+    expect(res.status).toBe(404);
+    const answer = (await res.json()) as { message: string };
+    expect(answer.message.length).toBeLessThan(240);
+    const line = logger.lines.at(-1)!;
+    expect(JSON.stringify(line).length).toBeLessThan(1024);
+    const forged = await postSigned(served.url, seedBody(), { secret: SECRET, signature: `sha256=${'0'.repeat(64)}`, headers: { 'user-agent': 'u'.repeat(4000) } });
+    expect(forged.status).toBe(401);
+    expect(JSON.stringify(logger.lines.at(-1)).length).toBeLessThan(1024);
+  });
+
+  it('tags only verified requests with the caller trace: an unsigned rejection carries no trace field', async () => {
+    const trace = 'abcdef0123456789abcdef0123456789';
+    const headers = { 'x-cloud-trace-context': `${trace}/1;o=1` };
+    await postSigned(served.url, seedBody(), { secret: SECRET, signature: `sha256=${'0'.repeat(64)}`, headers });
+    const rejected = logger.lines.at(-1)!;
+    expect(rejected).toMatchObject({ event: 'signatureRejected' });
+    expect(Object.keys(rejected).filter((k) => k.includes('trace'))).toEqual([]);
+    const accepted = await postSigned(served.url, JSON.stringify({ ...fixture('seed-success'), traced: true }), { secret: SECRET, headers });
+    expect(accepted.status).toBe(202);
+    expect(logger.lines.find((l) => l.event === 'webhookAccepted' && l.message_id === accepted.json.message_id)).toMatchObject({ 'logging.googleapis.com/trace': expect.stringContaining(trace) });
+  });
 });

@@ -28,20 +28,49 @@ describe('isOwnClaimUri', () => {
 });
 
 describe('createRecentDeliveries', () => {
-  it('remembers a published delivery for the window, by delivery and signature', () => {
+  const at = (ms: number) => () => ms;
+  const publishing = (id: string) => jest.fn(async () => id);
+
+  it('remembers a published delivery for the window, by delivery and signature', async () => {
     const recent = createRecentDeliveries(1000);
-    recent.remember('dlv_1', 'sig-a', 'm1', 0);
-    expect(recent.seen('dlv_1', 'sig-a', 999)).toBe('m1');
-    expect(recent.seen('dlv_1', 'sig-b', 10)).toBeUndefined();
-    expect(recent.seen('dlv_2', 'sig-a', 10)).toBeUndefined();
-    expect(recent.seen('dlv_1', 'sig-a', 1001)).toBeUndefined();
+    expect(await recent.publishOnce('dlv_1', 'sig-a', at(0), publishing('m1'))).toEqual({ messageId: 'm1', replay: false });
+    const again = publishing('m2');
+    expect(await recent.publishOnce('dlv_1', 'sig-a', at(999), again)).toEqual({ messageId: 'm1', replay: true });
+    expect(again).not.toHaveBeenCalled();
+    expect(await recent.publishOnce('dlv_1', 'sig-b', at(10), publishing('m3'))).toEqual({ messageId: 'm3', replay: false });
+    expect(await recent.publishOnce('dlv_2', 'sig-a', at(10), publishing('m4'))).toEqual({ messageId: 'm4', replay: false });
+    expect(await recent.publishOnce('dlv_1', 'sig-a', at(1001), publishing('m5'))).toEqual({ messageId: 'm5', replay: false });
   });
 
-  it('keeps at most its maximum, dropping the oldest', () => {
+  it('keeps at most its maximum, dropping the oldest', async () => {
     const recent = createRecentDeliveries(60_000, 3);
-    for (let i = 0; i < 5; i++) recent.remember(`dlv_${i}`, 's', `m${i}`, i);
+    for (let i = 0; i < 5; i++) await recent.publishOnce(`dlv_${i}`, 's', at(i), publishing(`m${i}`));
     expect(recent.size).toBe(3);
-    expect(recent.seen('dlv_0', 's', 10)).toBeUndefined();
-    expect(recent.seen('dlv_4', 's', 10)).toBe('m4');
+    expect(await recent.publishOnce('dlv_0', 's', at(10), publishing('again'))).toEqual({ messageId: 'again', replay: false });
+    expect(await recent.publishOnce('dlv_4', 's', at(10), publishing('x'))).toEqual({ messageId: 'm4', replay: true });
+  });
+
+  it('publishes concurrent copies once: every copy gets the one message id', async () => {
+    const recent = createRecentDeliveries(60_000);
+    let resolve!: (id: string) => void;
+    const publish = jest.fn(() => new Promise<string>((r) => (resolve = r)));
+    const copies = Array.from({ length: 5 }, () => recent.publishOnce('dlv_1', 's', at(0), publish));
+    resolve('m1');
+    const answers = await Promise.all(copies);
+    expect(publish).toHaveBeenCalledTimes(1);
+    expect(answers.map((a) => a.messageId)).toEqual(['m1', 'm1', 'm1', 'm1', 'm1']);
+    expect(answers.filter((a) => a.replay)).toHaveLength(4);
+  });
+
+  it('forgets a failed publish: the copies that waited fail too, and the next retry publishes for real', async () => {
+    const recent = createRecentDeliveries(60_000);
+    let reject!: (err: Error) => void;
+    const failing = () => new Promise<string>((_r, j) => (reject = j));
+    const first = recent.publishOnce('dlv_1', 's', at(0), failing);
+    const copy = recent.publishOnce('dlv_1', 's', at(0), failing);
+    reject(new Error('pubsub down'));
+    await expect(first).rejects.toThrow('pubsub down');
+    await expect(copy).rejects.toThrow('pubsub down');
+    expect(await recent.publishOnce('dlv_1', 's', at(1), publishing('m2'))).toEqual({ messageId: 'm2', replay: false });
   });
 });
