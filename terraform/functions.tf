@@ -37,6 +37,7 @@ resource "time_sleep" "iam_propagation" {
     admin        = google_secret_manager_secret_iam_member.admin_secret_accessor.id
     reconciler   = google_secret_manager_secret_iam_member.reconciler_secret_accessor.id
     firestore    = join(",", [google_project_iam_member.worker_firestore.id, google_project_iam_member.admin_firestore.id, google_project_iam_member.reconciler_firestore.id])
+    deployer     = join(",", [for m in google_service_account_iam_member.deployer_acts_as : m.id])
   }
 }
 

@@ -113,7 +113,29 @@ resource "google_cloud_run_service_iam_member" "admin_deployer" {
   location = var.region
   service  = module.admin.service
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${var.deployer_account_id}@${var.project_id}.iam.gserviceaccount.com"
+  member   = local.deployer_member
+}
+
+# --- the deploy identity acts as the accounts it hands to functions, builds and push subscriptions,
+# and as no other: the bootstrap gives it no project-wide iam.serviceAccountUser.
+locals {
+  deployer_member = var.deployer_account_id == null ? null : "serviceAccount:${var.deployer_account_id}@${var.project_id}.iam.gserviceaccount.com"
+  runtime_accounts = {
+    webhook      = google_service_account.webhook.name
+    worker       = google_service_account.worker.name
+    push_invoker = google_service_account.push_invoker.name
+    build        = google_service_account.build.name
+    admin        = google_service_account.admin.name
+    reconciler   = google_service_account.reconciler.name
+  }
+}
+
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = { for k, v in local.runtime_accounts : k => v if var.deployer_account_id != null }
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = local.deployer_member
 }
 
 resource "google_cloud_run_service_iam_member" "admin_invokers" {

@@ -15,6 +15,8 @@ locals {
     "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    # Identity tokens for Cloud Build's smoke test (also enabled by the bootstrap, before any build).
+    "iamcredentials.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",

@@ -15,6 +15,7 @@ locals {
     errors     = "${var.name_prefix}_worker_errors"
     stale      = "${var.name_prefix}_executions_stale"
     poll       = "${var.name_prefix}_poll_failures"
+    passes     = "${var.name_prefix}_reconciler_passes"
   }
 }
 
@@ -157,11 +158,34 @@ resource "google_logging_metric" "poll_failures" {
   depends_on = [time_sleep.apis_ready]
 }
 
+resource "google_logging_metric" "reconciler_passes" {
+  project     = var.project_id
+  name        = local.metric_names.passes
+  description = "Reconciler passes that finished (one per Cloud Scheduler tick): their absence means the reconciler no longer runs."
+  filter      = "${local.reconciler_logs} AND jsonPayload.event=\"reconcileFinished\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+  depends_on = [time_sleep.apis_ready]
+}
+
 # A new log-based metric can be unknown to Monitoring for minutes after it is created
 # (terraform-provider-google#11102: alert policies then fail with 404). Alerts and SLOs on them wait
-# for the functions, whose builds take several minutes, and then a minute more.
+# for the functions, whose builds take several minutes, and then a minute more — on the first apply,
+# and again on any apply that adds a metric (the trigger is the set of metric names).
 resource "time_sleep" "log_metrics_ready" {
   create_duration = "60s"
+  triggers = {
+    metrics = join(",", sort([for m in [
+      google_logging_metric.webhooks_accepted, google_logging_metric.signature_rejections, google_logging_metric.completions,
+      google_logging_metric.processing_latency, google_logging_metric.dead_lettered, google_logging_metric.worker_errors,
+      google_logging_metric.executions_stale, google_logging_metric.poll_failures, google_logging_metric.reconciler_passes,
+      google_logging_metric.batch_finalization_latency,
+    ] : m.name]))
+  }
   depends_on = [
     google_logging_metric.signature_rejections,
     google_logging_metric.dead_lettered,
@@ -169,6 +193,7 @@ resource "time_sleep" "log_metrics_ready" {
     google_logging_metric.processing_latency,
     google_logging_metric.executions_stale,
     google_logging_metric.poll_failures,
+    google_logging_metric.reconciler_passes,
     google_logging_metric.batch_finalization_latency,
     module.webhook,
     module.worker,
@@ -266,6 +291,40 @@ resource "google_monitoring_alert_policy" "reconcile_backlog" {
   }
 
   depends_on = [time_sleep.apis_ready]
+}
+
+# Cloud Scheduler stopped, or the reconciler never finishes a pass: no tick backlog may build up
+# (the ticks may not even be published), so the backlog alert sees nothing. This one fires on the
+# absence of finished passes. Summed over revisions, so a deploy (a new revision's series) is not
+# an absence. Monitoring arms an absence condition only once the metric has had a point after the
+# policy was created: a reconciler that never ran once is not caught here (the tick backlog is).
+resource "google_monitoring_alert_policy" "reconciler_silent" {
+  project               = var.project_id
+  display_name          = "${var.name_prefix}: reconciler not running"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "No finished reconciler pass for ${var.alerts.reconciler_silence_seconds}s"
+    condition_absent {
+      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.reconciler_passes.name}\""
+      duration = "${var.alerts.reconciler_silence_seconds}s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "No reconciler pass finished for ${var.alerts.reconciler_silence_seconds}s: Cloud Scheduler does not publish ticks, or every pass fails before its end. Missing webhooks are neither polled nor marked stale. Runbook: docs/runbook.md#reconciler-silent."
+  }
+
+  depends_on = [time_sleep.log_metrics_ready]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {

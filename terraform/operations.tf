@@ -2,6 +2,10 @@
 # polling), and the Firestore indexes that it and the admin API's queries need. The functions
 # themselves are in functions.tf.
 
+locals {
+  reconcile_tick_retention_seconds = var.alerts.reconcile_tick_age_seconds + 900
+}
+
 resource "google_pubsub_topic" "reconcile_ticks" {
   project    = var.project_id
   name       = local.names.reconcile_ticks
@@ -33,8 +37,9 @@ resource "google_pubsub_subscription" "reconcile_push" {
   topic                = google_pubsub_topic.reconcile_ticks.id
   labels               = local.labels
   ack_deadline_seconds = 360
-  # A tick older than ten minutes is superseded by the next one.
-  message_retention_duration = "600s"
+  # Kept for longer than the backlog alert waits (alerts.reconcile_tick_age_seconds, plus its 5
+  # minutes and a margin): a tick Pub/Sub discarded first would leave the alert nothing to see.
+  message_retention_duration = "${local.reconcile_tick_retention_seconds}s"
 
   push_config {
     push_endpoint = "${module.reconciler.uri}/projects/${var.project_id}/topics/${google_pubsub_topic.reconcile_ticks.name}"

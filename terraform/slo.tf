@@ -177,7 +177,9 @@ resource "google_monitoring_alert_policy" "slo_burn" {
   }
 }
 
-# The public health URL, from three regions; an alert when it fails from more than one.
+# The public health URL, checked from the locations of three regions (each region has several
+# checker locations); an alert when more than one location sees it fail. Uptime checks are
+# requests too: they count in the availability SLO's Cloud Run request counts.
 resource "google_monitoring_uptime_check_config" "webhook_health" {
   project      = var.project_id
   display_name = "${var.name_prefix}: webhook health"
@@ -218,7 +220,7 @@ resource "google_monitoring_alert_policy" "webhook_uptime" {
   user_labels           = local.labels
 
   conditions {
-    display_name = "Health check failed from more than one region"
+    display_name = "Health check failed from more than one checker location"
     condition_threshold {
       filter          = "resource.type=\"uptime_url\" AND metric.type=\"monitoring.googleapis.com/uptime_check/check_passed\" AND metric.label.\"check_id\"=\"${google_monitoring_uptime_check_config.webhook_health.uptime_check_id}\""
       comparison      = "COMPARISON_GT"
@@ -235,7 +237,7 @@ resource "google_monitoring_alert_policy" "webhook_uptime" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The webhook's public health URL fails from several regions: Modal cannot deliver completions (they will be retried, then polled by the reconciler). Runbook: docs/runbook.md#webhook-health-check."
+    content   = "The webhook's public health URL fails from more than one uptime-checker location: Modal cannot deliver completions (they will be retried, then polled by the reconciler). Runbook: docs/runbook.md#webhook-health-check."
   }
 }
 

@@ -34,14 +34,26 @@ variable "affinity_direction" {
 }
 
 variable "alerts" {
-  description = "Thresholds of the alerts that no SLO covers (webhook 5xx and latency are SLOs: see slo): oldest unacked completion older than oldest_unacked_age_seconds for 5 minutes; signature rejections above signature_rejections_per_min for 2 minutes; oldest unprocessed reconciler tick older than reconcile_tick_age_seconds for 5 minutes (three missed passes at the default schedule)."
+  description = "Thresholds of the alerts that no SLO covers (webhook 5xx and latency are SLOs: see slo): oldest unacked completion older than oldest_unacked_age_seconds for 5 minutes; signature rejections above signature_rejections_per_min for 2 minutes; oldest unprocessed reconciler tick older than reconcile_tick_age_seconds for 5 minutes (three missed passes at the default schedule; the tick subscription keeps messages 15 minutes longer, so the alert always has one to see); no finished reconciler pass for reconciler_silence_seconds (Cloud Scheduler stopped, or every pass fails)."
   type = object({
     oldest_unacked_age_seconds   = optional(number, 600)
     signature_rejections_per_min = optional(number, 30)
     reconcile_tick_age_seconds   = optional(number, 900)
+    reconciler_silence_seconds   = optional(number, 1800)
   })
   default  = {}
   nullable = false
+  validation {
+    # Pub/Sub keeps a subscription's messages for 10 minutes to 7 days; the tick subscription keeps
+    # them reconcile_tick_age_seconds + 900 s (operations.tf).
+    condition     = var.alerts.reconcile_tick_age_seconds >= 60 && var.alerts.reconcile_tick_age_seconds + 900 <= 604800
+    error_message = "alerts.reconcile_tick_age_seconds is 60 to 603900: the tick subscription must keep a tick 900 s longer than the alert waits, and Pub/Sub keeps messages at most 7 days."
+  }
+  validation {
+    # Monitoring's absence conditions take 120 s to 23.5 h, in whole minutes.
+    condition     = var.alerts.reconciler_silence_seconds >= 600 && var.alerts.reconciler_silence_seconds <= 84600 && var.alerts.reconciler_silence_seconds % 60 == 0
+    error_message = "alerts.reconciler_silence_seconds is whole minutes from 600 to 84600 (23.5 h, Monitoring's longest absence window), and should span several scheduled passes."
+  }
 }
 
 variable "alerts_muted" {

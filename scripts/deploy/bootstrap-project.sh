@@ -7,8 +7,9 @@
 # through two APIs that it cannot enable itself; the Pub/Sub service agent that Terraform grants
 # roles to is created here explicitly (the google provider creates service identities only in its
 # beta flavour); the state bucket must exist before `terraform init`; and Cloud Build needs its
-# two identities (omtx-deployer for main, omtx-ci for branches: docs/deploy.md). It first checks
-# the organisation policy that would make the public webhook impossible. Safe to run again.
+# two identities (omtx-deployer for main, omtx-ci for branches: docs/deploy.md), each with only
+# what it uses. It first enables the Org Policy API and checks the policy that would make the
+# public webhook impossible, stopping when it cannot read it. Safe to run again.
 #
 #   OMTX_SKIP_SHARING_CHECK=1   proceed although domain-restricted sharing is enforced (for a
 #                               webhook published some other way; the allUsers grant will fail)
@@ -21,14 +22,29 @@ if [ -z "$project" ]; then
   exit 2
 fi
 state_bucket="${project}-tfstate"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== enabling the APIs this script and Terraform's first plan need"
+# Org Policy first: without it the check below could not read the policy. IAM Service Account
+# Credentials lets the deploy identity mint the identity token of Cloud Build's smoke test.
+gcloud services enable orgpolicy.googleapis.com cloudresourcemanager.googleapis.com serviceusage.googleapis.com \
+  pubsub.googleapis.com iamcredentials.googleapis.com --project="$project"
 
 echo "== organisation policy: may allUsers invoke the webhook?"
 # Domain-restricted sharing (iam.allowedPolicyMemberDomains, or its managed successor
 # iam.managed.allowedPolicyMembers) refuses the webhook's allUsers run.invoker grant: the apply
 # would fail half-way and Modal could never reach the webhook. Checked before anything is created.
+# A describe that fails (no permission, API not ready) stops here: an unread policy is not an
+# unrestricted one.
 restricted=""
 for constraint in iam.allowedPolicyMemberDomains iam.managed.allowedPolicyMembers; do
-  effective="$(gcloud org-policies describe "$constraint" --project="$project" --effective --format=json 2>/dev/null || true)"
+  if ! effective="$(gcloud org-policies describe "$constraint" --project="$project" --effective --format=json 2>"$tmp/describe.err")"; then
+    echo "Could not read the organisation policy $constraint on $project:" >&2
+    cat "$tmp/describe.err" >&2
+    echo "Grant yourself roles/orgpolicy.policyViewer (or wait a minute for orgpolicy.googleapis.com), then run this script again." >&2
+    exit 1
+  fi
   if printf '%s' "$effective" | grep -Eq '"(allowedValues|enforce": true)' && ! printf '%s' "$effective" | grep -q '"allowAll": true'; then
     restricted="$restricted $constraint"
   fi
@@ -55,10 +71,6 @@ POLICY
   exit 1
 fi
 
-echo "== enabling the APIs Terraform needs before its first plan"
-gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com pubsub.googleapis.com \
-  --project="$project"
-
 echo "== creating the Pub/Sub service agent"
 gcloud beta services identity create --service=pubsub.googleapis.com --project="$project" >/dev/null
 
@@ -70,26 +82,50 @@ if ! gcloud storage buckets describe "gs://${state_bucket}" --project="$project"
 fi
 
 echo "== Cloud Build identities: omtx-deployer (builds of main) and omtx-ci (branches: logs only)"
-deploy_roles="serviceusage.serviceUsageAdmin resourcemanager.projectIamAdmin iam.serviceAccountAdmin
-  iam.serviceAccountUser cloudfunctions.admin run.admin pubsub.admin storage.admin secretmanager.admin
-  datastore.owner cloudscheduler.admin logging.configWriter monitoring.editor logging.logWriter"
+deployer="omtx-deployer@$project.iam.gserviceaccount.com"
+# Everything Terraform creates, less two roles held more narrowly below.
+deploy_roles="serviceusage.serviceUsageAdmin iam.serviceAccountAdmin cloudfunctions.admin run.admin pubsub.admin
+  storage.admin secretmanager.admin datastore.owner cloudscheduler.admin logging.configWriter monitoring.editor
+  logging.logWriter"
+# The project-level roles Terraform grants (terraform/iam.tf; a test keeps the two lists equal): the
+# deployer may grant these and no other, so it cannot make itself or anyone else an owner.
+granted_roles="roles/cloudbuild.builds.builder roles/datastore.user"
 for account in omtx-deployer omtx-ci; do
   if ! gcloud iam service-accounts describe "$account@$project.iam.gserviceaccount.com" --project="$project" >/dev/null 2>&1; then
     gcloud iam service-accounts create "$account" --project="$project" --display-name="omtx-modal-webhooks Cloud Build ($account)"
   fi
 done
 for role in $deploy_roles; do
-  gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-deployer@$project.iam.gserviceaccount.com" \
+  gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
     --role="roles/$role" --condition=None >/dev/null
 done
+quoted="$(printf "'%s', " $granted_roles)"
+cat > "$tmp/condition.yaml" <<CONDITION
+title: omtx-terraform-grants
+description: Only the project roles that terraform/iam.tf grants
+expression: api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${quoted%, }])
+CONDITION
+gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
+  --role="roles/resourcemanager.projectIamAdmin" --condition-from-file="$tmp/condition.yaml" >/dev/null
+# An earlier bootstrap granted these two unconditionally on the whole project: take them back.
+# (iam.serviceAccountUser is granted by Terraform on the runtime accounts only: deployer_account_id.)
+for role in resourcemanager.projectIamAdmin iam.serviceAccountUser; do
+  gcloud projects remove-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
+    --role="roles/$role" --condition=None >/dev/null 2>&1 || true
+done
+# Cloud Build's smoke test asks for an identity token as the deployer (getOpenIdToken on itself).
+gcloud iam service-accounts add-iam-policy-binding "$deployer" --project="$project" \
+  --member="serviceAccount:$deployer" --role="roles/iam.serviceAccountOpenIdTokenCreator" --condition=None >/dev/null
 gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-ci@$project.iam.gserviceaccount.com" \
   --role="roles/logging.logWriter" --condition=None >/dev/null
 
+# The same commands as docs/deploy.md §3 (a test keeps them equal).
 cat <<NEXT
 
 Bootstrap done. Next (from the repository root):
+  npm ci
   npm run bundle
   cd terraform
   terraform init -backend-config="bucket=${state_bucket}"
-  terraform apply -var="project_id=${project}" -var="region=${region}"
+  TF_VAR_project_id=${project} TF_VAR_region=${region} terraform apply -var-file=environments/production.tfvars
 NEXT

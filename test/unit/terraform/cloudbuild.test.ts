@@ -42,9 +42,17 @@ it('fails early and clearly on an empty state bucket, and plans with the committ
 
 const branchYaml = readFileSync(join(__dirname, '..', '..', '..', 'cloudbuild-branch.yaml'), 'utf8');
 
+const deployDocs = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'deploy.md'), 'utf8');
+
 it('deploys as a named account and logs to Cloud Logging; branches build as one that can deploy nothing', () => {
-  expect(yaml).toMatch(/^serviceAccount: projects\/\$PROJECT_ID\/serviceAccounts\/omtx-deployer@\$PROJECT_ID\.iam\.gserviceaccount\.com$/m);
-  expect(branchYaml).toMatch(/^serviceAccount: projects\/\$PROJECT_ID\/serviceAccounts\/omtx-ci@\$PROJECT_ID\.iam\.gserviceaccount\.com$/m);
+  // The account is set where the build starts (the documented path), not by substitution in the file.
+  for (const file of [yaml, branchYaml]) expect(file).not.toMatch(/^serviceAccount:/m);
+  const triggers = /```bash\n(gcloud builds triggers create[\s\S]*?)```/.exec(deployDocs)![1]!.split(/\n(?=gcloud)/);
+  expect(triggers).toEqual([
+    expect.stringMatching(/--name=omtx-main [\s\S]*--build-config=cloudbuild\.yaml[\s\S]*--service-account=projects\/\$PROJECT_ID\/serviceAccounts\/omtx-deployer@\$PROJECT_ID\.iam\.gserviceaccount\.com/),
+    expect.stringMatching(/--name=omtx-branches [\s\S]*--build-config=cloudbuild-branch\.yaml[\s\S]*--service-account=projects\/\$PROJECT_ID\/serviceAccounts\/omtx-ci@\$PROJECT_ID\.iam\.gserviceaccount\.com/),
+  ]);
+  expect(deployDocs).toMatch(/gcloud builds submit [^`]*--service-account=projects\/\$PROJECT_ID\/serviceAccounts\/omtx-deployer@/);
   for (const file of [yaml, branchYaml]) expect(file).toMatch(/logging: CLOUD_LOGGING_ONLY/);
   // The branch build neither reads state nor plans nor applies.
   expect(branchYaml).not.toMatch(/terraform (plan|apply)|args: \[(plan|apply)|backend-config|_TF_STATE_BUCKET/);
@@ -53,13 +61,16 @@ it('deploys as a named account and logs to Cloud Logging; branches build as one 
   expect(readFileSync(join(__dirname, '..', '..', '..', 'terraform', 'environments', 'production.tfvars'), 'utf8')).toMatch(/^deployer_account_id\s*=\s*"omtx-deployer"$/m);
 });
 
-it('smoke-tests the deploy on main: a signed test delivery through the admin API must arrive (200), or the build fails', () => {
+it('smoke-tests the deploy on main with scripts/deploy/smoke-test.sh (its retries: smoke-test.test.ts)', () => {
   const smoke = yaml.slice(yaml.indexOf('- id: smoke-test'));
-  expect(smoke).toMatch(/gcloud auth print-identity-token --audiences="\$\$base"/);
-  expect(smoke).toMatch(/-d '\{"wait": true\}'/);
-  expect(smoke).toMatch(/\/api\/v3\/webhooks\/modal\/test/);
-  expect(smoke).toMatch(/if \[ "\$\$code" != 200 \]; then[\s\S]*exit 1/);
+  expect(smoke).toMatch(/bash scripts\/deploy\/smoke-test\.sh "\$\$\{status_url%%\/api\/\*\}"/);
   expect(smoke).toMatch(/waitFor: \[terraform-converged\]/);
+});
+
+it('names what a plan after apply would still change, when it is not empty', () => {
+  const converged = yaml.slice(yaml.indexOf('- id: terraform-converged'), yaml.indexOf('- id: smoke-test'));
+  expect(converged).toMatch(/grep -E '\^  # \.\* \(will be\|must be\)' plan-after-apply\.txt >&2/);
+  expect(converged).toMatch(/docs\/runbook\.md#plan-not-converged/);
 });
 
 it('escapes every shell variable, so that Cloud Build substitutes only its own ($$name, never $name)', () => {

@@ -269,7 +269,7 @@ it('gives every variable a type and a description, sorted by name', () => {
 
 it('alerts on every path: dead letters, backlogs, rejections, worker errors, missing webhooks, polls, health, and SLO burn', () => {
   const alerts = all('google_monitoring_alert_policy').map(([name]) => name).sort();
-  expect(alerts).toEqual(['backlog_age', 'dead_letters', 'executions_stale', 'poll_failures', 'reconcile_backlog', 'signature_rejections', 'slo_burn', 'webhook_uptime', 'worker_errors']);
+  expect(alerts).toEqual(['backlog_age', 'dead_letters', 'executions_stale', 'poll_failures', 'reconcile_backlog', 'reconciler_silent', 'signature_rejections', 'slo_burn', 'webhook_uptime', 'worker_errors']);
   for (const [, a] of all('google_monitoring_alert_policy')) expect(a.notification_channels).toBe('${var.notification_channels}');
   expect(all('google_monitoring_dashboard')).toHaveLength(1);
 });
@@ -299,6 +299,43 @@ it('defines three SLOs with a fast (page) and a slow (ticket) multi-window burn 
   for (const slo of ['completion_freshness', 'batch_completion']) expect(resources.google_monitoring_slo![slo]!.depends_on).toContain('${time_sleep.log_metrics_ready}');
   // Log-metric alerts wait for the function builds, not just for the metrics (provider #11102).
   expect(resources.time_sleep!.log_metrics_ready!.depends_on).toEqual(expect.arrayContaining(['${module.webhook}', '${module.worker}', '${module.reconciler}']));
+});
+
+it('keeps a reconcile tick longer than its backlog alert waits, so the alert can fire', () => {
+  const sub = resources.google_pubsub_subscription!.reconcile_push!;
+  expect(sub.message_retention_duration).toBe('${local.reconcile_tick_retention_seconds}s');
+  expect(locals.reconcile_tick_retention_seconds).toBe('${var.alerts.reconcile_tick_age_seconds + 900}');
+  const backlog = resources.google_monitoring_alert_policy!.reconcile_backlog!.conditions[0].condition_threshold[0];
+  expect(backlog.threshold_value).toBe('${var.alerts.reconcile_tick_age_seconds}');
+  // 900 s more than the threshold: the alert's 300 s duration, and a margin.
+  expect(Number(/duration\s*=\s*"(\d+)s"/.exec(readFileSync(join(dir, 'monitoring.tf'), 'utf8').split('reconcile_backlog')[1]!)![1])).toBeLessThan(900);
+});
+
+it('alerts when no reconciler pass finishes (absence, summed over revisions), on a metric of the line the reconciler writes', () => {
+  const metric = resources.google_logging_metric!.reconciler_passes!;
+  expect(metric.filter).toMatch(/jsonPayload\.event=\\?"reconcileFinished\\?"/);
+  expect(readFileSync(join(dir, '..', 'functions', 'reconciler', 'handler.ts'), 'utf8')).toContain("'reconcileFinished'");
+  const silent = resources.google_monitoring_alert_policy!.reconciler_silent!;
+  const absent = silent.conditions[0].condition_absent[0];
+  expect(absent.filter).toContain('${google_logging_metric.reconciler_passes.name}');
+  expect(absent.duration).toBe('${var.alerts.reconciler_silence_seconds}s');
+  expect(absent.aggregations[0]).toMatchObject({ cross_series_reducer: 'REDUCE_SUM' });
+  expect(absent.aggregations[0].group_by_fields).toBeUndefined();
+});
+
+it('waits for new log metrics again whenever the set of metric names changes (#11102)', () => {
+  const trigger = JSON.stringify(resources.time_sleep!.log_metrics_ready!.triggers);
+  for (const [name] of all('google_logging_metric')) expect([name, trigger.includes(`google_logging_metric.${name}`)]).toEqual([name, true]);
+  expect(trigger).toContain('m.name');
+});
+
+it('lets the deploy identity act as exactly the accounts Terraform creates, and mint identity tokens', () => {
+  const actsAs = resources.google_service_account_iam_member!.deployer_acts_as!;
+  expect(actsAs).toMatchObject({ role: 'roles/iam.serviceAccountUser', member: '${local.deployer_member}' });
+  const accounts = Object.values(locals.runtime_accounts as Record<string, string>).map((v) => /google_service_account\.(\w+)\.name/.exec(v)![1]).sort();
+  expect(accounts).toEqual(all('google_service_account').map(([n]) => n).sort());
+  expect(locals.apis).toContain('iamcredentials.googleapis.com');
+  expect(JSON.stringify(resources.time_sleep!.iam_propagation!.triggers)).toContain('google_service_account_iam_member.deployer_acts_as');
 });
 
 it('bounds every provider to one major version, and zips the bundle with fixed file modes', () => {
@@ -344,6 +381,8 @@ const refusals: Array<[string, (t: string) => string, RegExp]> = [
   ['an SLO goal of 100 %', (t) => `${t}\nslo = { webhook_availability_goal = 1 }\n`, /slo goals are shares strictly between 0 and 1/],
   ['no notification channel and no alerts_muted', (t) => t.replace(/^alerts_muted.*$/m, ''), /notification_channels is empty: every alert would page nobody/],
   ['no admin invoker and no allow_no_invokers', (t) => t.replace(/^\s*allow_no_invokers.*$/m, ''), /admin\.invokers is empty: nobody could call the admin API/],
+  ['a tick-age alert Pub/Sub cannot keep a tick for', (t) => `${t}\nalerts = { reconcile_tick_age_seconds = 604000 }\n`, /reconcile_tick_age_seconds is 60 to 603900/],
+  ['a reconciler silence window Monitoring cannot watch', (t) => `${t}\nalerts = { reconciler_silence_seconds = 90000 }\n`, /reconciler_silence_seconds is whole minutes from 600 to 84600/],
 ];
 (canPlan ? it : it.skip)('plans offline with the production var file, which says out loud that it pages nobody yet', () => {
   const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile()], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });

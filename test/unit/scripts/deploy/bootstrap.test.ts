@@ -4,19 +4,25 @@
  * for; where it is not, it goes on to the APIs, the state bucket and the Cloud Build identities.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from '@cdktf/hcl2json';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const script = join(__dirname, '..', '..', '..', '..', 'scripts', 'deploy', 'bootstrap-project.sh');
+const terraformDir = join(__dirname, '..', '..', '..', '..', 'terraform');
 
+/** Runs the script with a stand-in gcloud; `policy` is what describing the sharing constraint prints, or 'FAIL' for a describe that fails. */
 function run(policy: string, env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'omtx-bootstrap-'));
   const calls = join(dir, 'calls.log');
   writeFileSync(join(dir, 'gcloud'), `#!/usr/bin/env bash
 echo "$*" >> "${calls}"
+for a in "$@"; do case "$a" in --condition-from-file=*) echo "condition: $(cat "\${a#*=}" | tr '\\n' ' ')" >> "${calls}" ;; esac; done
 case "$*" in
-  "org-policies describe iam.allowedPolicyMemberDomains"*) printf '%s' '${policy}' ;;
+  "org-policies describe iam.allowedPolicyMemberDomains"*)
+    if [ '${policy}' = FAIL ]; then echo "ERROR: (gcloud.org-policies.describe) PERMISSION_DENIED: orgpolicy.policies.get" >&2; exit 1; fi
+    printf '%s' '${policy}' ;;
   "org-policies describe"*) echo '{}' ;;
   *"describe"*) exit 1 ;;
 esac
@@ -36,14 +42,24 @@ it('stops before creating anything where domain-restricted sharing is enforced, 
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/Enforced on omtx-test-project: iam\.allowedPolicyMemberDomains/);
   expect(r.stderr).toMatch(/allowAll: true/);
-  expect(r.calls.every((c) => c.startsWith('org-policies describe'))).toBe(true);
+  expect(r.calls.filter((c) => !c.startsWith('org-policies describe') && !c.startsWith('services enable'))).toEqual([]);
+});
+
+it('enables the Org Policy API before reading the policy, and stops with the error when the policy cannot be read', () => {
+  const r = run('FAIL');
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/Could not read the organisation policy iam\.allowedPolicyMemberDomains/);
+  expect(r.stderr).toMatch(/PERMISSION_DENIED/);
+  expect(r.calls[0]).toMatch(/^services enable orgpolicy\.googleapis\.com .*iamcredentials\.googleapis\.com/);
+  // Nothing created: no account, no bucket, no grant.
+  expect(r.calls.filter((c) => /create|add-iam-policy-binding/.test(c))).toEqual([]);
 });
 
 it('goes on where sharing is allowed: APIs, state bucket, and the two Cloud Build identities', () => {
   const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
   expect([r.status, r.stderr]).toEqual([0, '']);
   expect(r.calls).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^services enable cloudresourcemanager\.googleapis\.com/),
+    expect.stringMatching(/^services enable orgpolicy\.googleapis\.com cloudresourcemanager\.googleapis\.com/),
     expect.stringMatching(/^storage buckets create gs:\/\/omtx-test-project-tfstate/),
     expect.stringMatching(/^iam service-accounts create omtx-deployer/),
     expect.stringMatching(/^iam service-accounts create omtx-ci/),
@@ -57,4 +73,40 @@ it('goes on where sharing is allowed: APIs, state bucket, and the two Cloud Buil
 it('can be told to go on anyway', () => {
   const r = run(ENFORCED, { OMTX_SKIP_SHARING_CHECK: '1' });
   expect(r.status).toBe(0);
+});
+
+it('grants the deployer IAM admin only for the project roles Terraform grants, actAs nowhere at project level, and a token of its own', async () => {
+  const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
+  const deployerGrants = r.calls.filter((c) => c.startsWith('projects add-iam-policy-binding') && c.includes('omtx-deployer@'));
+  const unconditional = deployerGrants.filter((c) => c.includes('--condition=None')).map((c) => /--role=(\S+)/.exec(c)![1]);
+  expect(unconditional).not.toContain('roles/resourcemanager.projectIamAdmin');
+  expect(unconditional).not.toContain('roles/iam.serviceAccountUser');
+  expect(deployerGrants.filter((c) => c.includes('--role=roles/resourcemanager.projectIamAdmin') && c.includes('--condition-from-file='))).toHaveLength(1);
+  // The condition names exactly the roles terraform/ grants on the project.
+  const condition = r.calls.find((c) => c.startsWith('condition: '))!;
+  const allowed = [...condition.matchAll(/'(roles\/[^']+)'/g)].map((m) => m[1]).filter((x) => x !== 'iam.googleapis.com/modifiedGrantsByRole').sort();
+  const terraformRoles = new Set<string>();
+  for (const file of readdirSync(terraformDir).filter((f) => f.endsWith('.tf'))) {
+    const json = (await parse(file, readFileSync(join(terraformDir, file), 'utf8'))) as { resource?: { google_project_iam_member?: Record<string, Array<{ role: string }>> } };
+    for (const blocks of Object.values(json.resource?.google_project_iam_member ?? {})) terraformRoles.add(blocks[0]!.role);
+  }
+  expect(allowed).toEqual([...terraformRoles].sort());
+  expect(condition).toMatch(/api\.getAttribute\('iam\.googleapis\.com\/modifiedGrantsByRole', \[\]\)\.hasOnly\(/);
+  // Earlier, unconditional grants are taken back.
+  expect(r.calls).toEqual(expect.arrayContaining([
+    expect.stringMatching(/^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/iam\.serviceAccountUser --condition=None/),
+    expect.stringMatching(/^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/resourcemanager\.projectIamAdmin --condition=None/),
+    expect.stringMatching(/^iam service-accounts add-iam-policy-binding omtx-deployer@omtx-test-project\.iam\.gserviceaccount\.com .*--role=roles\/iam\.serviceAccountOpenIdTokenCreator/),
+  ]));
+});
+
+it('closes with the same first-apply commands as docs/deploy.md, var file included', () => {
+  const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
+  const printed = r.stdout.split('Next (from the repository root):')[1]!.trim().split('\n').map((l) => l.trim());
+  const docs = readFileSync(join(terraformDir, '..', 'docs', 'deploy.md'), 'utf8');
+  const block = /## 3\. First apply\s+```bash\n([\s\S]*?)```/.exec(docs)![1]!;
+  const documented = block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim())
+    .map((l) => l.replace(/\$PROJECT_ID/g, 'omtx-test-project').replace(/\$REGION/g, 'europe-west4'));
+  expect(printed).toEqual(documented);
+  expect(printed.at(-1)).toMatch(/-var-file=environments\/production\.tfvars$/);
 });
