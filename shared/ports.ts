@@ -4,10 +4,8 @@
  */
 import type { AffinityDirection, BatchSummary, BatchTallies } from './batch/batch';
 import type { Counts } from './batch/batch-counters';
-import type { BatchDelta, JobPlan } from './completion/completion';
-export type { JobPlan };
+import type { JobPlan } from './completion/completion';
 import type { BatchDoc, ExecutionDoc, JobDoc } from './contract/schemas';
-export type { ExecutionDoc };
 
 /** A Pub/Sub topic. Resolves with the message id once Pub/Sub has the message. */
 export interface Publisher {
@@ -167,8 +165,6 @@ export interface ReconcilerStore {
   /** Marks a running execution and its job `stale` (not terminal: a late webhook still applies). */
   markStale(callId: string, now: Date): Promise<void>;
 }
-
-export type { BatchDelta };
 
 /** Current time; tests pass a fixed clock. */
 export type Clock = () => Date;

@@ -3,7 +3,6 @@
  * batches, and send a signed test delivery through the real webhook.
  */
 import { randomBytes } from 'node:crypto';
-import type { Request } from '@google-cloud/functions-framework';
 import type { AdminConfig } from '../../shared/config/config';
 import { planCancel } from '../../shared/completion/completion';
 import { deliveryId } from '../../shared/contract/delivery';
@@ -15,6 +14,7 @@ import type { ModalClient, SignedAnswer } from '../../shared/modal/modal-client'
 import type { AdminStore, Clock, Publisher } from '../../shared/ports';
 import { idSchema, TERMINAL_STATUSES } from '../../shared/contract/schemas';
 import { cancelSchema, parse, registerBatchSchema, registerExecutionSchema, testSchema } from './requests';
+import { operatorOf } from './identity';
 import { route, type Route } from './router';
 
 export interface CommandDeps {
@@ -25,35 +25,6 @@ export interface CommandDeps {
   modal: ModalClient;
   clock: Clock;
   logger: Logger;
-}
-
-/**
- * Who is calling, from a token the platform verified, or undefined. Cloud Run's IAM check verifies
- * `X-Serverless-Authorization` when it is sent, and then passes `Authorization` through unverified;
- * otherwise it verifies `Authorization`. So the identity is read from the header that was verified,
- * and a deployed admin never takes a name from `X-Operator`. Locally (nothing verifies anything):
- * the token's or `X-Operator`'s name, else "local".
- */
-export function operatorOf(req: Pick<Request, 'get'>, deployed = false): string | undefined {
-  const verified = req.get('x-serverless-authorization') ?? req.get('authorization') ?? '';
-  const fromToken = claimsName(verified);
-  if (fromToken || deployed) return fromToken;
-  const named = req.get('x-operator')?.trim();
-  return named ? named.slice(0, 320) : 'local';
-}
-
-function claimsName(header: string): string | undefined {
-  const bearer = /^Bearer\s+([^.]+)\.([^.]+)\./.exec(header);
-  if (bearer) {
-    try {
-      const claims = JSON.parse(Buffer.from(bearer[2]!, 'base64url').toString('utf8')) as { email?: unknown; sub?: unknown };
-      if (typeof claims.email === 'string') return claims.email;
-      if (typeof claims.sub === 'string') return `sub:${claims.sub}`;
-    } catch {
-      // not a JWT: fall through
-    }
-  }
-  return undefined;
 }
 
 export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] {

@@ -10,10 +10,11 @@ import { HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import type { ModalClient } from '../../shared/modal/modal-client';
 import { appState, modalSecretArgs, modalSecretCommand, type AppState } from '../../shared/modal/modal-config';
-import { operatorOf } from './commands';
+import { operatorOf } from './identity';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
 import { route, type Route } from './router';
+import { COMPLETION_PATH } from '../../shared/contract/routes';
 
 const configureSchema = z.strictObject({
   /** The seed's field: the webhook's public base URL (default: the deployed webhook's). */
@@ -75,7 +76,7 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
       throw new HttpError('invalid_request', 422, 'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)');
     }
     const webhookUrl = input.webhook_base_url
-      ? `${input.webhook_base_url.replace(/\/$/, '')}/api/v3/webhooks/modal/completion`
+      ? `${input.webhook_base_url.replace(/\/$/, '')}${COMPLETION_PATH}`
       : config.webhookUrl;
     if (!webhookUrl) throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
     const apps = config.modalApps.filter((a) => !input.apps || input.apps.includes(a.name));

@@ -12,7 +12,8 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { ReconcilerConfig } from '../../shared/config/config';
 import type { Logger } from '../../shared/observability/log';
-import type { Clock, ExecutionDoc, Publisher, ReconcilerStore } from '../../shared/ports';
+import type { ExecutionDoc } from '../../shared/contract/schemas';
+import type { Clock, Publisher, ReconcilerStore } from '../../shared/ports';
 import { createCompletionSender } from '../../shared/completion/completion-sender';
 import { completionPayloadSchema } from '../../shared/contract/schemas';
 import { createModalClient } from '../../shared/modal/modal-client';

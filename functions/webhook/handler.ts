@@ -21,9 +21,8 @@ import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { verifyRequest } from '../../shared/contract/signature';
 import type { StatsBuffer } from '../../shared/observability/stats';
+import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
 
-export const COMPLETION_PATHS = ['/', '/api/v3/webhooks/modal/completion'];
-export const HEALTH_PATHS = ['/health', '/api/v3/webhooks/modal/health'];
 
 export interface WebhookDeps {
   config: Readonly<WebhookConfig>;

@@ -13,108 +13,17 @@
  * Prints one table; README's Performance section shows its latest output.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createFirestore } from '../../shared/adapters/firestore';
 import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
-import { sign } from '../../shared/contract/signature';
 import { freePort, startEmulators } from '../local/emulators';
 import { batchScale } from './bench-batch';
-import { projectRoot, serveFunction, startLocalStack, waitForPort, type ServedFunction } from '../local/local-stack';
-
-const PROJECT = 'demo-omtx-bench';
-const SECRET = randomBytes(32).toString('base64');
-const TICKS_PER_SECOND = 100; // Linux USER_HZ
-
-interface Row {
-  figure: string;
-  bare: string;
-  webhook: string;
-  ratio: string;
-  goal: string;
-}
-const rows: Row[] = [];
-const row = (figure: string, bare: string, webhook: string, ratio: string, goal = '') => rows.push({ figure, bare, webhook, ratio, goal });
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
-}
-
-function payload(bytes: number, i: number, batchId?: string): string {
-  const seed = JSON.parse(readFileSync(join(projectRoot(), 'test', 'fixtures', 'seed-success.json'), 'utf8'));
-  seed.call_id = `bench-call-${i}`;
-  seed.metadata = { job_id: `bench-job-${i}`, ...(batchId ? { batch_id: batchId } : {}) };
-  const base = JSON.stringify({ ...seed, result: { ...seed.result, structure_file_base64: '' } }).length;
-  seed.result.structure_file_base64 = Buffer.alloc(Math.max(0, Math.floor(((bytes - base) * 3) / 4)), 'A').toString('base64');
-  return JSON.stringify(seed);
-}
-
-async function post(url: string, body: string): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-modal-signature': sign(SECRET, body), 'x-modal-timestamp': String(Math.floor(Date.now() / 1000)) },
-    body,
-  });
-  await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`unexpected ${res.status} from ${url}`);
-  return res.status;
-}
-
-/** Closed loop: `concurrency` requests in flight until all are sent. */
-async function closedLoop(url: string, bodies: string[], concurrency: number): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const t = performance.now();
-      await post(url, body);
-      latencies.push(performance.now() - t);
-    }
-  }));
-  return { perSecond: bodies.length / ((performance.now() - started) / 1000), latencies: latencies.sort((a, b) => a - b) };
-}
-
-/** Open loop: one request every 1000/rate ms, whatever the answers, as a steady sender does. */
-async function openLoop(url: string, bodies: string[], rate: number): Promise<number[]> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  await Promise.all(bodies.map(async (body, i) => {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const t = performance.now();
-    await post(url, body);
-    latencies.push(performance.now() - t);
-  }));
-  return latencies.sort((a, b) => a - b);
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
-/** CPU ticks of every process whose command line contains `needle` (the emulators' Java processes). */
-function cpuTicksMatching(needle: string): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) ticks += cpuTicks(Number(entry));
-    } catch {
-      // the process ended
-    }
-  }
-  return ticks;
-}
-
-function peakRssMiB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
+import { endToEnd } from './bench-e2e';
+import { closedLoop, cpuTicks, f1, openLoop, payload, peakRssMiB, percentile, post, PROJECT, row, rows, SECRET, TICKS_PER_SECOND } from './bench-kit';
+import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
+import { COMPLETION_PATH } from '../../shared/contract/routes';
 
 /** CPU milliseconds the process spent per request while serving `bodies`. */
 async function cpuPerRequest(fn: ServedFunction, url: string, bodies: string[], concurrency: number) {
@@ -128,10 +37,9 @@ async function serve(target: string, env: Record<string, string>, source?: strin
   const port = await freePort();
   const fn = serveFunction(target, 'http', port, env, () => undefined, source);
   await waitForPort(port, fn.child, fn.output);
-  return { fn, url: `http://127.0.0.1:${port}/api/v3/webhooks/modal/completion` };
+  return { fn, url: `http://127.0.0.1:${port}${COMPLETION_PATH}` };
 }
 
-const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
 async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
@@ -189,95 +97,6 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
   } finally {
     await Promise.all([bare, ...hooks, dry].map((s) => s.fn.stop()));
     await pubsub.close();
-  }
-}
-
-async function endToEnd(quick: boolean): Promise<void> {
-  const run = randomBytes(3).toString('hex');
-  const collections = { JOBS_COLLECTION: `bench_jobs_${run}`, BATCHES_COLLECTION: `bench_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `b${run}_` };
-  const workerLines: Array<Record<string, unknown>> = [];
-  const stack = await startLocalStack({
-    projectId: PROJECT,
-    secret: SECRET,
-    completionsTopic: `bench-completions-${run}`,
-    batchEventsTopic: `bench-events-${run}`,
-    env: { ...collections, ...(process.env.CLAIM_CHECK_THRESHOLD_BYTES ? { CLAIM_CHECK_THRESHOLD_BYTES: process.env.CLAIM_CHECK_THRESHOLD_BYTES } : {}) },
-    onLog: (service, line) => {
-      if (service !== 'worker' || !line.includes('"completionApplied"')) return;
-      try {
-        workerLines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not JSON
-      }
-    },
-  });
-  const db = createFirestore(PROJECT, '(default)');
-  const url = `${stack.webhookUrl}/api/v3/webhooks/modal/completion`;
-  /** The worker's completionApplied lines of jobs starting with `prefix`, once there are `n` (read from its log, so nothing polls Firestore meanwhile). */
-  const applied = async (prefix: string, n: number, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const mine = workerLines.filter((l) => String(l.job_id).startsWith(prefix));
-      if (mine.length >= n || Date.now() > deadline) return mine;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-  try {
-    // 50 completions per second for 10 s, each in no batch: webhook received → job completed.
-    // Warm-up: the worker's first completions open its channels; measure only once they are applied.
-    await closedLoop(url, Array.from({ length: 30 }, (_, i) => payload(1024, 70_000 + i)), 4);
-    await applied('bench-job-7', 30, 60_000);
-    const n = quick ? 100 : 500;
-    const bodies = Array.from({ length: n }, (_, i) => payload(1024, 100_000 + i));
-    await openLoop(url, bodies, 50);
-    const lines = await applied('bench-job-1', n, 60_000);
-    const latencies = sorted(lines.map((l) => Number(l.processing_latency_ms)));
-    row(`end to end at 50/s ×${n} (webhook received → job completed): p50 ms`, '', f1(percentile(latencies, 50)), `${latencies.length}/${n} completed`, '< 100');
-    row('  p99 ms', '', f1(percentile(latencies, 99)), '', '< 250');
-    const own = sorted(lines.map((l) => Number(l.duration_ms)));
-    row("  worker's own time per completion: p50 / p99 ms", '', `${f1(percentile(own, 50))} / ${f1(percentile(own, 99))}`, 'files, then read + one atomic write');
-
-    // Worker memory while taking 1.3 MB completions at full speed.
-    const large = Array.from({ length: quick ? 20 : 80 }, (_, i) => payload(1.3 * 1024 * 1024, 200_000 + i));
-    await closedLoop(url, large, 8);
-    await applied('bench-job-2', large.length, 120_000);
-    row(`worker peak RSS MiB, ×${large.length} 1.3 MB completions at full speed`, '', f1(peakRssMiB(stack.functions.worker.child.pid!)), '', '< 256');
-
-    // A hot batch: 1,000 jobs of one batch completing at once.
-    const size = quick ? 200 : 1000;
-    const batchId = `hot-${run}`;
-    await db.collection(collections.BATCHES_COLLECTION).doc(batchId).set({ total_jobs: size });
-    const hot = Array.from({ length: size }, (_, i) => payload(1024, 300_000 + i, batchId));
-    // Where the time goes: CPU of each process over the hot batch (the relay runs in this process,
-    // with the load generator).
-    const processes = {
-      'Firestore emulator': () => cpuTicksMatching('cloud-firestore-emulator'),
-      'Pub/Sub emulator': () => cpuTicksMatching('pubsub-emulator'),
-      worker: () => cpuTicks(stack.functions.worker.child.pid!),
-      webhook: () => cpuTicks(stack.functions.webhook.child.pid!),
-      'relay + load generator': () => cpuTicks(process.pid),
-    };
-    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, f]) => [k, f()]));
-    const started = Date.now();
-    await closedLoop(url, hot, 50);
-    const acked = Date.now() - started;
-    let batch: FirebaseFirestore.DocumentData | undefined;
-    while (Date.now() - started < 120_000) {
-      batch = (await db.collection(collections.BATCHES_COLLECTION).doc(batchId).get()).data();
-      if (batch?.status === 'completed') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const finalized = Date.now() - started;
-    const cpuSeconds = Object.entries(processes).map(([k, f]) => [k, (f() - cpuBefore[k]!) / TICKS_PER_SECOND] as const);
-    const exact = batch?.status === 'completed' && batch.completed_jobs === size && batch.summary?.completed_jobs === size;
-    row(`hot batch: ${size} jobs at once (c=50) → finalised, s`, '', `${(finalized / 1000).toFixed(1)} (acks done at ${(acked / 1000).toFixed(1)})`, exact ? 'counts exact, finalised once' : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs })}`, '< 5');
-    const total = cpuSeconds.reduce((n, [, v]) => n + v, 0);
-    row('  CPU s during the hot batch, by process', '', cpuSeconds.map(([k, v]) => `${k} ${f1(v)}`).join(', '),
-      `${f1(total)} CPU s in ${f1(finalized / 1000)} s on ${cpus().length} cores (${Math.round((total / (finalized / 1000) / cpus().length) * 100)} % busy)`);
-  } finally {
-    await db.terminate();
-    await stack.stop();
   }
 }
 

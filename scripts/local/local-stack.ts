@@ -9,6 +9,7 @@ import { createPubSub, createPubSubAdmin, createPullSource, createTopicPublisher
 import { startPushRelay, type RetryPolicy } from './push-relay';
 import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 import { projectRoot, serveFunction, waitForPort, type ServedFunction, type Service } from './serve-function';
+import { COMPLETION_PATH } from '../../shared/contract/routes';
 
 export { projectRoot, serveFunction, waitForPort, type ServedFunction } from './serve-function';
 
@@ -62,8 +63,112 @@ export interface LocalStack {
 }
 
 
+/** Ports of the four functions: the given ones, free ones otherwise. */
+async function functionPorts(options: LocalStackOptions): Promise<Record<Service, number>> {
+  return {
+    webhook: options.webhookPort ?? (await freePort()),
+    worker: options.workerPort ?? (await freePort()),
+    admin: options.adminPort ?? (await freePort()),
+    reconciler: await freePort(),
+  };
+}
+
+/** The environment every local function gets: the emulators, the topics, the secret, loopback only. */
+function functionEnv(options: LocalStackOptions, emulators: Emulators, settings: { secret: string; completionsTopic: string; batchEventsTopic: string; resultsDir: string; webhookPort: number }): Record<string, string> {
+  return {
+    ...emulators.env,
+    GOOGLE_CLOUD_PROJECT: options.projectId,
+    METADATA_SERVER_DETECTION: 'none',
+    MODAL_WEBHOOK_SECRET: settings.secret,
+    COMPLETIONS_TOPIC: settings.completionsTopic,
+    BATCH_EVENTS_TOPIC: settings.batchEventsTopic,
+    RESULTS_DIR: settings.resultsDir,
+    WEBHOOK_URL: `http://127.0.0.1:${settings.webhookPort}${COMPLETION_PATH}`,
+    WEBHOOK_BASE_URL: `http://localhost:${settings.webhookPort}`,
+    STATS_FLUSH_SECONDS: '5',
+    // The local functions (the admin API has no authentication here) are not reachable from the network.
+    BIND_HOST: '127.0.0.1',
+    // Without a Modal status endpoint to poll, the local reconciler runs the webhook-only phase.
+    ...(options.env?.MODAL_STATUS_URL ? {} : { COMPLETION_MODE: 'webhook_only' }),
+    ...options.env,
+  };
+}
+
+interface Topology {
+  subscription: string;
+  deadLetterSubscription: string;
+  batchEventsSubscription: string;
+  reconcileTopic: string;
+  reconcileSubscription: string;
+  retry: RetryPolicy;
+  ackDeadlineSeconds: number;
+}
+
+/**
+ * Production's topics and subscriptions (terraform/pubsub.tf, operations.tf) on the emulator: the
+ * worker's with its retry and dead-letter policy (backoff 1–10 s here instead of 10–600 s, so that
+ * ten attempts span about a minute and a dead letter can be watched), the dead letters' hold, the
+ * batch events', and the reconciler's push subscription. What is made for this stack alone is
+ * deleted when it stops.
+ */
+async function createTopology(admin: ReturnType<typeof createPubSubAdmin>, options: LocalStackOptions, names: { completionsTopic: string; batchEventsTopic: string }, ports: Record<Service, number>, stops: Array<() => Promise<void>>): Promise<Topology> {
+  const { completionsTopic, batchEventsTopic } = names;
+  await admin.ensureTopic(completionsTopic);
+  await admin.ensureTopic(batchEventsTopic);
+  const deadLetterTopic = `${completionsTopic}-dead-letter`;
+  const deadLetterSubscription = `${deadLetterTopic}-hold`;
+  await admin.ensureTopic(deadLetterTopic);
+  await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
+  // Production pushes to the worker with many deliveries in flight; the emulator's push does two
+  // at a time, so a relay in this process pulls and pushes the same format (startPushRelay).
+  const subscription = `${completionsTopic}-worker-${ports.worker}`;
+  const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
+  const retry: RetryPolicy = { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 };
+  await admin.ensureSubscription(subscription, completionsTopic, {
+    ackDeadlineSeconds,
+    retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
+    deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
+  }, true);
+  stops.push(() => admin.deleteSubscription(subscription));
+  const batchEventsSubscription = `${batchEventsTopic}-local`;
+  await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
+  // Cloud Scheduler → Pub/Sub → reconcileExecutions, here with a local timer (startTicks).
+  const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
+  await admin.ensureTopic(reconcileTopic);
+  const reconcileSubscription = `${reconcileTopic}-${ports.reconciler}`;
+  await admin.ensureSubscription(reconcileSubscription, reconcileTopic, {
+    push: { endpoint: `http://127.0.0.1:${ports.reconciler}/projects/${options.projectId}/topics/${reconcileTopic}` },
+    ackDeadlineSeconds: 120,
+  }, true);
+  stops.push(() => admin.deleteSubscription(reconcileSubscription));
+  return { subscription, deadLetterSubscription, batchEventsSubscription, reconcileTopic, reconcileSubscription, retry, ackDeadlineSeconds };
+}
+
+/** The four functions, each in its own supervised process, once all of them listen. */
+async function serveFunctions(env: Record<string, string>, ports: Record<Service, number>, onLog: NonNullable<LocalStackOptions['onLog']>, stops: Array<() => Promise<void>>): Promise<Record<Service, ServedFunction>> {
+  const functions: Record<Service, ServedFunction> = {
+    worker: serveFunction('processCompletion', 'cloudevent', ports.worker, env, (line) => onLog('worker', line)),
+    webhook: serveFunction('modalWebhook', 'http', ports.webhook, env, (line) => onLog('webhook', line)),
+    admin: serveFunction('webhookAdmin', 'http', ports.admin, env, (line) => onLog('admin', line)),
+    reconciler: serveFunction('reconcileExecutions', 'cloudevent', ports.reconciler, env, (line) => onLog('reconciler', line)),
+  };
+  for (const s of Object.values(functions)) stops.push(s.stop);
+  await Promise.all((Object.keys(functions) as Service[]).map((name) => waitForPort(ports[name], functions[name].child, functions[name].output)));
+  return functions;
+}
+
+/** Cloud Scheduler's role: a reconcile tick every `seconds` (none for 0). */
+function startTicks(pubsub: ReturnType<typeof createPubSub>, reconcileTopic: string, seconds: number, stops: Array<() => Promise<void>>): void {
+  if (seconds <= 0) return;
+  const ticks = createTopicPublisher(pubsub, reconcileTopic, { batchWindowMs: 0 });
+  const timer = setInterval(() => {
+    ticks.publish(Buffer.from('{"tick":true}'), {}).catch(() => undefined);
+  }, seconds * 1000);
+  stops.push(async () => clearInterval(timer));
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const projectId = options.projectId;
+  const { projectId } = options;
   const secretGenerated = !options.secret;
   const secret = options.secret ?? randomBytes(32).toString('base64');
   const completionsTopic = options.completionsTopic ?? 'modal-completions';
@@ -77,112 +182,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const emulators = await startEmulators(projectId, process.env, options.emulatorOptions);
   stops.push(() => emulators.stop());
   try {
-    const webhookPort = options.webhookPort ?? (await freePort());
-    const workerPort = options.workerPort ?? (await freePort());
-    const adminPort = options.adminPort ?? (await freePort());
-    const reconcilerPort = await freePort();
-    const env: Record<string, string> = {
-      ...emulators.env,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      METADATA_SERVER_DETECTION: 'none',
-      MODAL_WEBHOOK_SECRET: secret,
-      COMPLETIONS_TOPIC: completionsTopic,
-      BATCH_EVENTS_TOPIC: batchEventsTopic,
-      RESULTS_DIR: resultsDir,
-      WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/api/v3/webhooks/modal/completion`,
-      WEBHOOK_BASE_URL: `http://localhost:${webhookPort}`,
-      STATS_FLUSH_SECONDS: '5',
-      // The local functions (the admin API has no authentication here) are not reachable from the network.
-      BIND_HOST: '127.0.0.1',
-      // Without a Modal status endpoint to poll, the local reconciler runs the webhook-only phase.
-      ...(options.env?.MODAL_STATUS_URL ? {} : { COMPLETION_MODE: 'webhook_only' }),
-      ...options.env,
-    };
+    const ports = await functionPorts(options);
+    const env = functionEnv(options, emulators, { secret, completionsTopic, batchEventsTopic, resultsDir, webhookPort: ports.webhook });
     // Google clients pick the emulators up from the environment.
     Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });
-
     const onLog = options.onLog ?? (() => undefined);
     const pubsub = createPubSub(projectId);
     const admin = createPubSubAdmin(pubsub);
     stops.push(() => admin.close());
-    await admin.ensureTopic(completionsTopic);
-    await admin.ensureTopic(batchEventsTopic);
-    // Production's delivery policy (terraform/pubsub.tf): retries with backoff, then the dead-letter
-    // topic after MAX_DELIVERY_ATTEMPTS, held by a subscription that `npm run dead-letters` reads.
-    // The emulator honours it; the backoff is shorter here so that the path can be watched.
-    const deadLetterTopic = `${completionsTopic}-dead-letter`;
-    const deadLetterSubscription = `${deadLetterTopic}-hold`;
-    await admin.ensureTopic(deadLetterTopic);
-    await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
-    // Production pushes to the worker with many deliveries in flight; the emulator's push does two
-    // at a time, so a relay in this process pulls and pushes the same format, `pushConcurrency` at once.
-    const subscription = `${completionsTopic}-worker-${workerPort}`;
-    const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
-    // Production backs off 10–600 s (terraform/pubsub.tf); here 1–10 s, so that ten attempts span
-    // about a minute: a worker down for 10 s loses nothing, and a dead letter can be watched.
-    const retry: RetryPolicy = { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 };
-    await admin.ensureSubscription(subscription, completionsTopic, {
-      ackDeadlineSeconds,
-      retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
-      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
-    }, true);
-    stops.push(() => admin.deleteSubscription(subscription));
-
-    const batchEventsSubscription = `${batchEventsTopic}-local`;
-    await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
-
-    // Cloud Scheduler → Pub/Sub → reconcileExecutions, here with a local timer.
-    const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
-    await admin.ensureTopic(reconcileTopic);
-    const reconcileSubscription = `${reconcileTopic}-${reconcilerPort}`;
-    await admin.ensureSubscription(reconcileSubscription, reconcileTopic, {
-      push: { endpoint: `http://127.0.0.1:${reconcilerPort}/projects/${projectId}/topics/${reconcileTopic}` },
-      ackDeadlineSeconds: 120,
-    }, true);
-    stops.push(() => admin.deleteSubscription(reconcileSubscription));
-    const ticks = createTopicPublisher(pubsub, reconcileTopic, { batchWindowMs: 0 });
-
-    const functions: Record<Service, ServedFunction> = {
-      worker: serveFunction('processCompletion', 'cloudevent', workerPort, env, (line) => onLog('worker', line)),
-      webhook: serveFunction('modalWebhook', 'http', webhookPort, env, (line) => onLog('webhook', line)),
-      admin: serveFunction('webhookAdmin', 'http', adminPort, env, (line) => onLog('admin', line)),
-      reconciler: serveFunction('reconcileExecutions', 'cloudevent', reconcilerPort, env, (line) => onLog('reconciler', line)),
-    };
-    const services = Object.values(functions);
-    for (const s of services) stops.push(s.stop);
-    await Promise.all(services.map((s, i) => waitForPort([workerPort, webhookPort, adminPort, reconcilerPort][i]!, s.child, s.output)));
+    const topology = await createTopology(admin, options, { completionsTopic, batchEventsTopic }, ports, stops);
+    const functions = await serveFunctions(env, ports, onLog, stops);
     // Started once the worker listens, and stopped before it (stops run in reverse).
     // It reaches Pub/Sub where the functions do (through a fault-injection proxy when one is given).
     const relay = startPushRelay({
-      endpoint: `http://127.0.0.1:${workerPort}/projects/${projectId}/topics/${completionsTopic}`,
+      endpoint: `http://127.0.0.1:${ports.worker}/projects/${projectId}/topics/${completionsTopic}`,
       concurrency: options.pushConcurrency ?? 16,
-      ackDeadlineSeconds,
-      retry,
-      connect: () => createPullSource(projectId, subscription, env.PUBSUB_EMULATOR_HOST),
+      ackDeadlineSeconds: topology.ackDeadlineSeconds,
+      retry: topology.retry,
+      connect: () => createPullSource(projectId, topology.subscription, env.PUBSUB_EMULATOR_HOST),
       log: (entry) => onLog('relay', JSON.stringify({ ...entry, time: new Date().toISOString() })),
     });
     stops.push(() => relay.close());
-
-    const interval = options.reconcileIntervalSeconds ?? 0;
-    if (interval > 0) {
-      const timer = setInterval(() => {
-        ticks.publish(Buffer.from('{"tick":true}'), {}).catch(() => undefined);
-      }, interval * 1000);
-      stops.push(async () => clearInterval(timer));
-    }
+    startTicks(pubsub, topology.reconcileTopic, options.reconcileIntervalSeconds ?? 0, stops);
     return {
       projectId,
       secret,
       secretGenerated,
-      webhookUrl: `http://127.0.0.1:${webhookPort}`,
-      workerUrl: `http://127.0.0.1:${workerPort}`,
-      adminUrl: `http://127.0.0.1:${adminPort}`,
-      reconcileTopic,
+      webhookUrl: `http://127.0.0.1:${ports.webhook}`,
+      workerUrl: `http://127.0.0.1:${ports.worker}`,
+      adminUrl: `http://127.0.0.1:${ports.admin}`,
+      reconcileTopic: topology.reconcileTopic,
       completionMode: env.COMPLETION_MODE ?? 'dual',
       completionsTopic,
       batchEventsTopic,
-      batchEventsSubscription,
-      deadLetterSubscription,
+      batchEventsSubscription: topology.batchEventsSubscription,
+      deadLetterSubscription: topology.deadLetterSubscription,
       resultsDir,
       emulators,
       env,

@@ -10,9 +10,11 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLocalStack } from './local-stack';
+import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../shared/config/config';
+import { startLocalStack, type LocalStack } from './local-stack';
 import { dataDir, lastLocalState, localSecret, removeLocalState, writeLocalState } from './local-state';
 import { describePortHolder, portIsFree } from './ports';
+import { COMPLETION_PATH, HEALTH_PATH } from '../../shared/contract/routes';
 
 const DEFAULT_PROJECT = 'demo-omtx-local';
 const PUBSUB_PORT = 8085;
@@ -58,58 +60,53 @@ function fail(line: string): never {
   process.exit(1);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write('usage: npm start [-- --fresh]\n  --fresh  start with empty Firestore data and results (the secret in .data/secret stays)\n');
-    return;
-  }
-  const projectId = process.env.GOOGLE_CLOUD_PROJECT || DEFAULT_PROJECT;
-  const firestoreDataDir = join(dataDir(), 'firestore');
-  const resultsDir = process.env.RESULTS_DIR ?? join(dataDir(), 'results');
-  if (values.fresh) {
-    rmSync(firestoreDataDir, { recursive: true, force: true });
-    rmSync(resultsDir, { recursive: true, force: true });
-  }
-  const ports = {
-    webhook: Number(process.env.PORT || 8080),
-    worker: Number(process.env.WORKER_PORT || 8081),
-    admin: Number(process.env.ADMIN_PORT || 8082),
-    pubsub: Number(process.env.PUBSUB_EMULATOR_PORT || PUBSUB_PORT),
-    firestore: Number(process.env.FIRESTORE_EMULATOR_PORT || FIRESTORE_PORT),
-  };
-  await preflight(ports);
-  const fromEnv = process.env.MODAL_WEBHOOK_SECRET?.trim();
-  const saved = fromEnv ? undefined : localSecret();
-  process.stdout.write(`Starting omtx-modal-webhooks locally (project ${projectId})…\n`);
-  const stack = await startLocalStack({
-    projectId,
-    secret: fromEnv || saved!.secret,
-    emulatorOptions: {
-      ports: { pubsub: ports.pubsub, firestore: ports.firestore },
-      firestoreDataDir,
-    },
-    webhookPort: ports.webhook,
-    workerPort: ports.worker,
-    adminPort: ports.admin,
-    reconcileIntervalSeconds: Number(process.env.RECONCILE_INTERVAL_SECONDS || 60),
-    resultsDir,
-    completionsTopic: process.env.COMPLETIONS_TOPIC,
-    batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
-    env: {
-      // The configure step's commands read the secret where it lives here, never print it.
-      SECRET_READ_COMMAND: fromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${resolve(dataDir(), 'secret')}'`,
-      ...Object.fromEntries(
-        ['WEBHOOK_TOLERANCE_SECONDS', 'DRY_RUN', 'CLAIM_CHECK_THRESHOLD_BYTES', 'PUBLISH_BATCH_WINDOW_MS', 'MODAL_WEBHOOK_SECRET_PREVIOUS',
-          'JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX', 'AFFINITY_DIRECTION', 'RANKING_SIZE', 'RESULTS_BUCKET',
-          'COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL', 'MODAL_CONTROL_URL', 'MODAL_APPS', 'STATS_FLUSH_SECONDS', 'SIGNATURE_SCHEMES', 'SECRET_READ_COMMAND']
-          .filter((k) => process.env[k] !== undefined)
-          .map((k) => [k, process.env[k] as string]),
-      ),
-    },
-    onLog: (service, line) => process.stdout.write(printableLog(service, line) + '\n'),
-  });
+/**
+ * The functions' settings a shell may give `npm start`: every variable the functions' configuration
+ * reads (shared/config), less those the local stack decides itself and K_SERVICE, which would make
+ * the admin behave as deployed.
+ */
+const SET_BY_THE_STACK = new Set(['GOOGLE_CLOUD_PROJECT', 'MODAL_WEBHOOK_SECRET', 'COMPLETIONS_TOPIC', 'BATCH_EVENTS_TOPIC', 'RESULTS_DIR', 'WEBHOOK_URL', 'WEBHOOK_BASE_URL', 'K_SERVICE']);
+export const FORWARDED_ENV: readonly string[] = [...new Set([...WEBHOOK_ENV_VARS, ...WORKER_ENV_VARS, ...ADMIN_ENV_VARS, ...RECONCILER_ENV_VARS])].filter((k) => !SET_BY_THE_STACK.has(k));
 
+interface StartOptions {
+  fresh: boolean;
+  projectId: string;
+  firestoreDataDir: string;
+  resultsDir: string;
+  ports: Record<'webhook' | 'worker' | 'admin' | 'pubsub' | 'firestore', number>;
+  /** The secret from the environment, when given there; else the one kept in .data/secret. */
+  secretFromEnv?: string;
+}
+
+function startOptions(fresh: boolean): StartOptions {
+  const fromEnv = process.env.MODAL_WEBHOOK_SECRET?.trim();
+  return {
+    fresh,
+    projectId: process.env.GOOGLE_CLOUD_PROJECT || DEFAULT_PROJECT,
+    firestoreDataDir: join(dataDir(), 'firestore'),
+    resultsDir: process.env.RESULTS_DIR ?? join(dataDir(), 'results'),
+    ports: {
+      webhook: Number(process.env.PORT || 8080),
+      worker: Number(process.env.WORKER_PORT || 8081),
+      admin: Number(process.env.ADMIN_PORT || 8082),
+      pubsub: Number(process.env.PUBSUB_EMULATOR_PORT || PUBSUB_PORT),
+      firestore: Number(process.env.FIRESTORE_EMULATOR_PORT || FIRESTORE_PORT),
+    },
+    ...(fromEnv ? { secretFromEnv: fromEnv } : {}),
+  };
+}
+
+/** The environment the functions get from this shell, and where the configure step reads the secret. */
+function forwardedEnv(options: StartOptions): Record<string, string> {
+  return {
+    // The configure step's commands read the secret where it lives here, never print it.
+    SECRET_READ_COMMAND: options.secretFromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${resolve(dataDir(), 'secret')}'`,
+    ...Object.fromEntries(FORWARDED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string])),
+  };
+}
+
+/** .data/local-stack.json: how the local tools (send-webhook, show, dead-letters) find this stack. */
+function saveState(stack: LocalStack, projectId: string): void {
   const collectionEnv = Object.fromEntries(
     ['JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX'].filter((k) => stack.env[k] !== undefined).map((k) => [k, stack.env[k]!]),
   );
@@ -118,12 +115,15 @@ async function main(): Promise<void> {
     projectId,
     startedAt: new Date().toISOString(),
     env: { ...stack.emulators.env, ...collectionEnv, COMPLETIONS_TOPIC: stack.completionsTopic },
-    webhookUrl: `http://localhost:${new URL(stack.webhookUrl).port}/api/v3/webhooks/modal/completion`,
+    webhookUrl: `http://localhost:${new URL(stack.webhookUrl).port}${COMPLETION_PATH}`,
     adminUrl: `http://localhost:${new URL(stack.adminUrl).port}`,
     completionsTopic: stack.completionsTopic,
     deadLetterSubscription: stack.deadLetterSubscription,
   });
+}
 
+/** Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop everything, Firestore exported. */
+function stopOnSignals(stack: LocalStack, firestoreDataDir: string): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -136,32 +136,40 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // A closed terminal: stop as Ctrl-C does (Firestore exported). Even without this, kill -9 included,
-  // the functions and emulators exit with this process (exit-with-parent.ts, reaper.ts).
+  // Even without this, kill -9 included, the functions and emulators exit with this process
+  // (exit-with-parent.ts, reaper.ts).
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
+}
 
+function secretLine(options: StartOptions, created: boolean): string {
+  if (options.secretFromEnv) return 'MODAL_WEBHOOK_SECRET from the environment.';
+  return created
+    ? 'MODAL_WEBHOOK_SECRET generated and saved in .data/secret (kept across restarts; the local tools read it).'
+    : 'MODAL_WEBHOOK_SECRET kept from .data/secret (the local tools read it).';
+}
+
+function firestoreLine(stack: LocalStack, options: StartOptions): string {
+  if (!stack.emulators.owned.includes('firestore')) return `Firestore: the running emulator at ${stack.emulators.env.FIRESTORE_EMULATOR_HOST} (its data is its own).`;
+  return stack.emulators.restoredFrom
+    ? `Firestore: data restored from the last run (${options.firestoreDataDir}); \`npm start -- --fresh\` starts empty.`
+    : `Firestore: empty${options.fresh ? ' (--fresh)' : ' (first start)'}; saved to ${options.firestoreDataDir} on Ctrl-C and restored next time.`;
+}
+
+/** The banner: where everything listens, and the commands to try next. */
+function banner(stack: LocalStack, options: StartOptions, secretCreated: boolean): string {
   const url = `http://localhost:${new URL(stack.webhookUrl).port}`;
   const admin = `localhost:${new URL(stack.adminUrl).port}`;
-  const secretLine = fromEnv
-    ? 'MODAL_WEBHOOK_SECRET from the environment.'
-    : saved!.created
-      ? 'MODAL_WEBHOOK_SECRET generated and saved in .data/secret (kept across restarts; the local tools read it).'
-      : 'MODAL_WEBHOOK_SECRET kept from .data/secret (the local tools read it).';
-  const firestoreLine = !stack.emulators.owned.includes('firestore')
-    ? `Firestore: the running emulator at ${stack.emulators.env.FIRESTORE_EMULATOR_HOST} (its data is its own).`
-    : stack.emulators.restoredFrom
-      ? `Firestore: data restored from the last run (${firestoreDataDir}); \`npm start -- --fresh\` starts empty.`
-      : `Firestore: empty${values.fresh ? ' (--fresh)' : ' (first start)'}; saved to ${firestoreDataDir} on Ctrl-C and restored next time.`;
   const portNotes = [
     ['Pub/Sub', stack.emulators.env.PUBSUB_EMULATOR_HOST, PUBSUB_PORT, 'pubsub'],
     ['Firestore', stack.emulators.env.FIRESTORE_EMULATOR_HOST, FIRESTORE_PORT, 'firestore'],
   ].filter(([, host, port, kind]) => stack.emulators.owned.includes(kind as 'pubsub') && !String(host).endsWith(`:${port}`))
     .map(([name, host, port]) => `  note: port ${port} was taken, so the ${name} emulator runs on ${host}\n`).join('');
-  process.stdout.write(`
+  const whsec = options.secretFromEnv ? 'printf \'whsec_%s\\n\' "$(printf %s "$MODAL_WEBHOOK_SECRET" | base64 -w0)"' : 'printf \'whsec_%s\\n\' "$(tr -d \'\\n\' < .data/secret | base64 -w0)"';
+  return `
 omtx-modal-webhooks is running.
 
-  webhook        ${url}/api/v3/webhooks/modal/completion   (also POST ${url}/)
-  health         ${url}/api/v3/webhooks/modal/health
+  webhook        ${url}${COMPLETION_PATH}   (also POST ${url}/)
+  health         ${url}${HEALTH_PATH}
   worker         ${stack.workerUrl}  ← push subscription on topic ${stack.completionsTopic}
   admin          http://${admin}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
   reconciler     COMPLETION_MODE=${stack.completionMode}, ticks on ${stack.reconcileTopic}
@@ -170,9 +178,9 @@ omtx-modal-webhooks is running.
   batch events   topic ${stack.batchEventsTopic}, subscription ${stack.batchEventsSubscription}
   dead letters   subscription ${stack.deadLetterSubscription} (after 10 failed deliveries) and the dead_letters collection
 ${portNotes}
-  ${secretLine}
-  A Standard Webhooks library takes it as whsec_ + base64:  ${fromEnv ? 'printf \'whsec_%s\\n\' "$(printf %s "$MODAL_WEBHOOK_SECRET" | base64 -w0)"' : 'printf \'whsec_%s\\n\' "$(tr -d \'\\n\' < .data/secret | base64 -w0)"'}
-  ${firestoreLine}
+  ${secretLine(options, secretCreated)}
+  A Standard Webhooks library takes it as whsec_ + base64:  ${whsec}
+  ${firestoreLine(stack, options)}
 
 In another shell (the tools find this stack and its secret by themselves):
   npm run send-webhook                       # the seed's sample completion, signed → 202
@@ -183,7 +191,7 @@ or with curl (export MODAL_WEBHOOK_SECRET="$(cat .data/secret)" first):
   BODY='{"call_id":"call-curl-1","status":"success","result":{"affinity":0.64,"confidence":0.51},"metadata":{"job_id":"job-curl-1","batch_id":"batch-curl"}}'
   TS=$(date +%s)
   SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$MODAL_WEBHOOK_SECRET" | sed 's/^.*= //')
-  curl -i ${url}/api/v3/webhooks/modal/completion -H 'Content-Type: application/json' \\
+  curl -i ${url}${COMPLETION_PATH} -H 'Content-Type: application/json' \\
     -H "X-Modal-Timestamp: $TS" -H "X-Modal-Signature: sha256=$SIG" -d "$BODY"
 
 Operate it:
@@ -191,7 +199,40 @@ Operate it:
   curl ${admin}/api/v3/webhooks/metrics
 
 Ctrl-C stops everything.
-`);
+`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write('usage: npm start [-- --fresh]\n  --fresh  start with empty Firestore data and results (the secret in .data/secret stays)\n');
+    return;
+  }
+  const options = startOptions(values.fresh);
+  if (options.fresh) {
+    rmSync(options.firestoreDataDir, { recursive: true, force: true });
+    rmSync(options.resultsDir, { recursive: true, force: true });
+  }
+  await preflight(options.ports);
+  const saved = options.secretFromEnv ? undefined : localSecret();
+  process.stdout.write(`Starting omtx-modal-webhooks locally (project ${options.projectId})…\n`);
+  const stack = await startLocalStack({
+    projectId: options.projectId,
+    secret: options.secretFromEnv ?? saved!.secret,
+    emulatorOptions: { ports: { pubsub: options.ports.pubsub, firestore: options.ports.firestore }, firestoreDataDir: options.firestoreDataDir },
+    webhookPort: options.ports.webhook,
+    workerPort: options.ports.worker,
+    adminPort: options.ports.admin,
+    reconcileIntervalSeconds: Number(process.env.RECONCILE_INTERVAL_SECONDS || 60),
+    resultsDir: options.resultsDir,
+    completionsTopic: process.env.COMPLETIONS_TOPIC,
+    batchEventsTopic: process.env.BATCH_EVENTS_TOPIC,
+    env: forwardedEnv(options),
+    onLog: (service, line) => process.stdout.write(printableLog(service, line) + '\n'),
+  });
+  saveState(stack, options.projectId);
+  stopOnSignals(stack, options.firestoreDataDir);
+  process.stdout.write(banner(stack, options, saved?.created ?? false));
 }
 
 main().catch((err: unknown) => {

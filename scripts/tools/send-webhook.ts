@@ -75,6 +75,13 @@ export function buildPayload(base: Record<string, any>, o: { jobId?: string; cal
   return payload;
 }
 
+/** The signature headers of `body` in `scheme` (a tampered body keeps the original's). */
+function signedHeaders(scheme: 'modal' | 'standard', secret: string, body: string, timestamp: number): Record<string, string> {
+  if (scheme === 'modal') return { 'X-Modal-Signature': sign(secret, body), 'X-Modal-Timestamp': String(timestamp) };
+  const webhookId = `msg_${randomBytes(12).toString('hex')}`;
+  return { 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandard(secret, webhookId, timestamp, body) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(process.argv.slice(2), ['skew']),
@@ -119,11 +126,7 @@ async function main(): Promise<void> {
   }
   const body = JSON.stringify(payload);
   const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
-  const timestamp = Math.floor(Date.now() / 1000) + Number(values.skew);
-  const webhookId = `msg_${randomBytes(12).toString('hex')}`;
-  const signatureHeaders: Record<string, string> = values.scheme === 'standard'
-    ? { 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandard(secret, webhookId, timestamp, body) }
-    : { 'X-Modal-Signature': sign(secret, body), 'X-Modal-Timestamp': String(timestamp) };
+  const signatureHeaders = signedHeaders(values.scheme, secret, body, Math.floor(Date.now() / 1000) + Number(values.skew));
   const started = performance.now();
   const res = await fetch(url, {
     method: 'POST',

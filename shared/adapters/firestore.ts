@@ -5,7 +5,7 @@
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
-import { AggregateField, FieldPath, FieldValue, Firestore, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
+import { AggregateField, FieldPath, FieldValue, Firestore, GrpcStatus, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch/batch';
 import { createLimiter } from '../platform/limit';
@@ -134,7 +134,7 @@ const JOB_WRITE_ATTEMPTS = 10;
 /** A precondition lost to a concurrent writer (update-time mismatch, or the document appeared). */
 function isConflict(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return code === 9 || code === 6 || code === 10;
+  return code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.ALREADY_EXISTS || code === GrpcStatus.ABORTED;
 }
 
 /** Too many concurrent writers on one job: transient, Pub/Sub redelivers. */

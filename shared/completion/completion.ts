@@ -59,74 +59,84 @@ function bucketOf(status: TerminalJobStatus): BatchBucket {
 }
 
 export function planJobUpdate(existing: JobDoc | undefined, completion: Completion, now: Date): JobPlan {
-  const { payload } = completion;
-  const next = JOB_STATUS_BY_OUTCOME[payload.status];
+  const next = JOB_STATUS_BY_OUTCOME[completion.payload.status];
   const current = existing?.status;
-
-  if (existing?.delivery_id === completion.deliveryId) {
-    return { kind: 'duplicate', reason: 'this completion was already applied' };
-  }
-  const alreadyLate = Array.isArray(existing?.late_events)
-    && existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === completion.deliveryId);
-  if (alreadyLate) return { kind: 'duplicate', reason: 'this completion was already recorded as late' };
-
+  const seen = alreadySeen(existing, completion.deliveryId);
+  if (seen) return { kind: 'duplicate', reason: seen };
   const terminal = current !== undefined && TERMINAL_STATUSES.has(current);
   const upgrade = next === 'completed' && (current === 'failed' || current === 'timeout');
-  if (terminal && !upgrade) {
-    return {
-      kind: 'late',
-      reason: `job is already ${current}`,
-      lateEvent: {
-        delivery_id: completion.deliveryId,
-        modal_call_id: payload.call_id,
-        status: next,
-        error: next === 'completed' ? null : documentError(payload).error,
-        received_at: completion.receivedAt,
-        recorded_at: now,
-        source: completion.source,
-      },
-    };
-  }
+  if (terminal && !upgrade) return { kind: 'late', reason: `job is already ${current}`, lateEvent: lateEventOf(completion, next, now) };
 
-  const batchId = payload.metadata.batch_id ?? existing?.batch_id ?? null;
+  const batchId = completion.payload.metadata.batch_id ?? existing?.batch_id ?? null;
+  const { result, extrasInFile } = documentResult(completion.payload);
+  const update = jobUpdateOf(completion, next, batchId, result, now);
+  if (extrasInFile) update.result_extras_in_file = true;
+  if (completion.operator) update.completed_by = completion.operator;
+  if (upgrade) update.previous_status = current;
+  return { kind: 'apply', status: next, update, batch: batchDeltaOf(existing, batchId, next, result) };
+}
+
+/** Why this delivery was seen before (applied, or recorded as late), or undefined. */
+function alreadySeen(existing: JobDoc | undefined, deliveryId: string): string | undefined {
+  if (existing?.delivery_id === deliveryId) return 'this completion was already applied';
+  const late = Array.isArray(existing?.late_events) && existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === deliveryId);
+  return late ? 'this completion was already recorded as late' : undefined;
+}
+
+/** A completion that arrived after the job was final: kept beside it, not applied. */
+function lateEventOf(completion: Completion, next: TerminalJobStatus, now: Date): Record<string, unknown> {
+  const { payload } = completion;
+  return {
+    delivery_id: completion.deliveryId,
+    modal_call_id: payload.call_id,
+    status: next,
+    error: next === 'completed' ? null : documentError(payload).error,
+    received_at: completion.receivedAt,
+    recorded_at: now,
+    source: completion.source,
+  };
+}
+
+/**
+ * The batch counters' change, when the job's bucket changes: a job counted before is counted under
+ * its previous status (an upgrade moves it).
+ */
+function batchDeltaOf(existing: JobDoc | undefined, batchId: string | null, next: TerminalJobStatus, result: unknown): BatchDelta | undefined {
   const counted = existing?.batch_bucket ?? null;
+  const current = existing?.status;
   const bucket = bucketOf(next);
-  let batch: BatchDelta | undefined;
-  const { result, extrasInFile } = documentResult(payload);
-  if (batchId && counted !== bucket) {
-    // A job counted before is counted under its previous status (an upgrade moves it).
-    const previous = counted && current && current !== next ? { [current]: -1 } : {};
-    batch = {
-      batchId,
-      completed: (bucket === 'completed' ? 1 : 0) - (counted === 'completed' ? 1 : 0),
-      failed: (bucket === 'failed' ? 1 : 0) - (counted === 'failed' ? 1 : 0),
-      statuses: { ...previous, [next]: 1 },
-      scores: next === 'completed' ? scoresOf(result as Record<string, unknown> | null) : {},
-    };
-  }
+  if (!batchId || counted === bucket) return undefined;
+  const previous = counted && current && current !== next ? { [current]: -1 } : {};
+  return {
+    batchId,
+    completed: (bucket === 'completed' ? 1 : 0) - (counted === 'completed' ? 1 : 0),
+    failed: (bucket === 'failed' ? 1 : 0) - (counted === 'failed' ? 1 : 0),
+    statuses: { ...previous, [next]: 1 },
+    scores: next === 'completed' ? scoresOf(result as Record<string, unknown> | null) : {},
+  };
+}
 
-  const update: Record<string, unknown> = {
+/** The job document's fields after an applied completion. */
+function jobUpdateOf(completion: Completion, next: TerminalJobStatus, batchId: string | null, result: unknown, now: Date): Record<string, unknown> {
+  const { payload, files } = completion;
+  return {
     job_id: payload.metadata.job_id,
     status: next,
     modal_call_id: payload.call_id,
     batch_id: batchId,
     result,
-    result_uri: completion.files?.resultUri ?? null,
-    structure_uri: completion.files?.structureUri ?? null,
+    result_uri: files?.resultUri ?? null,
+    structure_uri: files?.structureUri ?? null,
     error: next === 'completed' ? null : documentError(payload).error,
-    error_uri: completion.files?.errorUri ?? null,
+    error_uri: files?.errorUri ?? null,
     delivery_id: completion.deliveryId,
     completion_source: completion.source,
-    batch_bucket: batchId ? bucket : null,
+    batch_bucket: batchId ? bucketOf(next) : null,
     webhook_received_at: completion.receivedAt,
     completed_at: now,
     updated_at: now,
     processing_latency_ms: Math.max(0, now.getTime() - completion.receivedAt.getTime()),
   };
-  if (extrasInFile) update.result_extras_in_file = true;
-  if (completion.operator) update.completed_by = completion.operator;
-  if (upgrade) update.previous_status = current;
-  return { kind: 'apply', status: next, update, batch };
 }
 
 /**

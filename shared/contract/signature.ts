@@ -45,19 +45,34 @@ export function verifyWebhook(input: VerifyInput): Verification {
   const hex = header.slice(PREFIX.length);
   if (!HEX_SHA256.test(hex)) return { ok: false, reason: 'malformed_signature' };
 
-  const timestampText = input.timestampHeader?.trim();
-  if (!timestampText) return { ok: false, reason: 'missing_timestamp' };
-  if (!/^\d{1,12}$/.test(timestampText)) return { ok: false, reason: 'malformed_timestamp' };
-  const timestamp = Number(timestampText);
+  const timestamp = parseTimestamp(input.timestampHeader);
+  if (typeof timestamp !== 'number') return timestamp;
 
   const given = Buffer.from(hex.toLowerCase(), 'hex');
   const secretIndex = input.secrets.findIndex((secret) => macMatches(secret, input.rawBody, given));
   if (secretIndex < 0) return { ok: false, reason: 'bad_signature' };
 
-  const skew = input.nowSeconds - timestamp;
-  if (skew > input.toleranceSeconds) return { ok: false, reason: 'stale_timestamp' };
-  if (-skew > input.toleranceSeconds) return { ok: false, reason: 'future_timestamp' };
-  return { ok: true, secretIndex, timestamp };
+  const outside = verifyTimestamp(timestamp, input);
+  return outside ?? { ok: true, secretIndex, timestamp };
+}
+
+/** A timestamp header's seconds, or why it has none (both schemes). */
+function parseTimestamp(header: string | undefined): number | { ok: false; reason: 'missing_timestamp' | 'malformed_timestamp' } {
+  const text = header?.trim();
+  if (!text) return { ok: false, reason: 'missing_timestamp' };
+  if (!/^\d{1,12}$/.test(text)) return { ok: false, reason: 'malformed_timestamp' };
+  return Number(text);
+}
+
+/**
+ * The one timestamp window of both schemes (standard-webhooks' verifyTimestamp): checked after the
+ * signature, so that an unsigned request learns nothing about the window.
+ */
+function verifyTimestamp(timestamp: number, window: { nowSeconds: number; toleranceSeconds: number }): { ok: false; reason: 'stale_timestamp' | 'future_timestamp' } | undefined {
+  const skew = window.nowSeconds - timestamp;
+  if (skew > window.toleranceSeconds) return { ok: false, reason: 'stale_timestamp' };
+  if (-skew > window.toleranceSeconds) return { ok: false, reason: 'future_timestamp' };
+  return undefined;
 }
 
 function macMatches(secret: string, body: Buffer, given: Buffer): boolean {
@@ -118,25 +133,29 @@ export function verifyRequest(input: {
       nowSeconds: input.nowSeconds,
       toleranceSeconds: input.toleranceSeconds,
     });
-    return v.ok ? { ...v, scheme } : { ...v, scheme };
+    return { ...v, scheme };
   }
+  return verifyStandard(input);
+}
+
+/** The Standard Webhooks scheme: the id, the timestamp and the body signed together. */
+function verifyStandard(input: { rawBody: Buffer; headers: RequestHeaders; secrets: readonly string[]; nowSeconds: number; toleranceSeconds: number }): SchemeVerification {
+  const scheme = 'standard';
   const id = input.headers.get('webhook-id')?.trim();
   if (!id || !WEBHOOK_ID.test(id)) return { ok: false, reason: 'missing_webhook_id', scheme };
   const header = input.headers.get('webhook-signature')?.trim();
   if (!header) return { ok: false, reason: 'missing_signature', scheme };
   const given = header.split(/\s+/).map((part) => V1.exec(part)?.[1]).filter((b64): b64 is string => b64 !== undefined).map((b64) => Buffer.from(b64, 'base64'));
   if (given.length === 0) return { ok: false, reason: 'malformed_signature', scheme };
-  const timestampText = input.headers.get('webhook-timestamp')?.trim();
-  if (!timestampText) return { ok: false, reason: 'missing_timestamp', scheme };
-  if (!/^\d{1,12}$/.test(timestampText)) return { ok: false, reason: 'malformed_timestamp', scheme };
-  const timestamp = Number(timestampText);
+  const timestamp = parseTimestamp(input.headers.get('webhook-timestamp'));
+  if (typeof timestamp !== 'number') return { ...timestamp, scheme };
+  // Signed as the sender wrote it: the header's digits, not the number read back.
+  const signedTimestamp = input.headers.get('webhook-timestamp')!.trim();
   const secretIndex = input.secrets.findIndex((secret) => {
-    const expected = createHmac('sha256', standardKey(secret)).update(`${id}.${timestampText}.`).update(input.rawBody).digest();
+    const expected = createHmac('sha256', standardKey(secret)).update(`${id}.${signedTimestamp}.`).update(input.rawBody).digest();
     return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
   });
   if (secretIndex < 0) return { ok: false, reason: 'bad_signature', scheme };
-  const skew = input.nowSeconds - timestamp;
-  if (skew > input.toleranceSeconds) return { ok: false, reason: 'stale_timestamp', scheme };
-  if (-skew > input.toleranceSeconds) return { ok: false, reason: 'future_timestamp', scheme };
-  return { ok: true, scheme, secretIndex, timestamp, webhookId: id };
+  const outside = verifyTimestamp(timestamp, input);
+  return outside ? { ...outside, scheme } : { ok: true, scheme, secretIndex, timestamp, webhookId: id };
 }

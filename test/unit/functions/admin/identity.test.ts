@@ -1,4 +1,4 @@
-import { operatorOf } from '../../../../functions/admin/commands';
+import { operatorOf } from '../../../../functions/admin/identity';
 import { modalSecretArgs } from '../../../../shared/modal/modal-config';
 
 const jwt = (claims: Record<string, unknown>) => `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
