@@ -51,7 +51,7 @@ export interface DeadLetterSources {
    * Up to `limit` entries of each source. Subscription messages stay leased until `release()`
    * (which makes the unacknowledged ones available again at once) or `acknowledge(ids)`.
    */
-  list(limit: number): Promise<{ entries: DeadLetterEntry[]; acknowledge(ids: string[]): Promise<void>; release(): Promise<void> }>;
+  list(limit: number): Promise<{ entries: DeadLetterEntry[]; acknowledge: (ids: string[]) => Promise<void>; release: () => Promise<void> }>;
   /** Takes a collection entry off the list once it was replayed. */
   markReplayed(id: string, at: Date): Promise<void>;
 }

@@ -129,7 +129,7 @@ variable "project_id" {
 }
 
 variable "reconciler" {
-  description = "Migration from polling: completion_mode dual | webhook_primary | webhook_only (see the README section Migration from polling), how often the reconciler runs (cron, UTC), after how long a running execution counts as stale, and the Modal app's status endpoint (required for dual and webhook_primary). The default, webhook_only, needs no status endpoint: it marks executions without a webhook stale."
+  description = "Migration from polling: completion_mode dual | webhook_primary | webhook_only (docs/operations.md, Migration from polling), how often the reconciler runs (cron, UTC), after how long a running execution counts as stale, and the Modal app's status endpoint (required for dual and webhook_primary). The default, webhook_only, needs no status endpoint: it marks executions without a webhook stale."
   type = object({
     completion_mode     = optional(string, "webhook_only")
     schedule            = optional(string, "*/5 * * * *")

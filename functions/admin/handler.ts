@@ -52,7 +52,7 @@ export function createAdminHandler(deps: AdminDeps) {
         res.set('Allow', match.allow.join(', '));
         throw new HttpError('method_not_allowed', 405, `use ${match.allow.join(' or ')}`);
       }
-      if (match.route.method === 'POST' && req.body !== undefined && Object.keys(req.body ?? {}).length > 0 && !req.is('application/json')) {
+      if (match.route.method === 'POST' && req.body !== undefined && Object.keys((req.body ?? {}) as object).length > 0 && !req.is('application/json')) {
         throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
       }
       const result = await match.route.handle(req, match.params);

@@ -108,7 +108,7 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
             app: e.app ?? null,
             status: e.status,
             registered_at: e.registered_at ?? null,
-            age_seconds: e.registered_at ? Math.round((now - (e.registered_at as Date).getTime()) / 1000) : null,
+            age_seconds: e.registered_at ? Math.round((now - (e.registered_at).getTime()) / 1000) : null,
           })),
           next_page_token: items.length === q.limit ? pageToken(items.at(-1)!) : null,
         },

@@ -40,7 +40,7 @@ const RETRY_AFTER_SECONDS = 2;
 const CLOSES_AT_ONCE = new Set<BodyRefusal['code']>(['request_timeout', 'invalid_body']);
 
 /** The guard, and whether it let a given request through. */
-export type BodyGuard = RequestGuard & { passed(req: IncomingMessage): boolean };
+export type BodyGuard = RequestGuard & { passed: (req: IncomingMessage) => boolean };
 
 const expectsContinue = (req: IncomingMessage) => /^\s*100-continue\s*$/i.test(req.headers.expect ?? '');
 

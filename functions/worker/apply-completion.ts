@@ -24,7 +24,7 @@ export interface ApplyCompletionDeps {
   jobs: JobStore;
   results: BlobStore;
   /** `countedAt`: when the webhook of the completion that may have finished the batch was received. */
-  finalizeIfDone(batchId: string, claimant: string, countedAt?: Date): Promise<boolean>;
+  finalizeIfDone: (batchId: string, claimant: string, countedAt?: Date) => Promise<boolean>;
   /** The only place claim-checked bodies are read from (the results location). */
   claims: ClaimsLocation;
   clock: Clock;

@@ -10,7 +10,7 @@
  *   npm run bench -- --huge        adds a 100,000-job batch (about 20 minutes on 2 cores)
  *   npm run bench -- --only batch --batches 100000x100,1000x16   just these batches (size × shards)
  *
- * Prints one table; README's Performance section shows its latest output.
+ * Prints one table; docs/performance.md shows today's output.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -84,12 +84,12 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
     try {
       for (const f of fresh) await closedLoop(f.url, bodies.slice(0, 10), 1);
       for (const pid of [bare.fn.child.pid!, hooks[1]!.fn.child.pid!]) writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      const before = [fresh[0]!, fresh[1]!, bare, hooks[1]!].map((f) => f1(peakRssMiB(f.fn.child.pid!)));
+      const before = [fresh[0], fresh[1], bare, hooks[1]!].map((f) => f1(peakRssMiB(f.fn.child.pid!)));
       for (let i = 0; i < 3; i++) {
-        for (const target of [fresh[0]!, bare]) await post(target.url, big);
-        for (const target of [fresh[1]!, hooks[1]!]) await post(target.url, big).catch(() => undefined);
+        for (const target of [fresh[0], bare]) await post(target.url, big);
+        for (const target of [fresh[1], hooks[1]!]) await post(target.url, big).catch(() => undefined);
       }
-      row('peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)', `${f1(peakRssMiB(fresh[0]!.fn.child.pid!))} (${before[0]})`, `${f1(peakRssMiB(fresh[1]!.fn.child.pid!))} (${before[1]})`, '', '< 256');
+      row('peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)', `${f1(peakRssMiB(fresh[0].fn.child.pid!))} (${before[0]})`, `${f1(peakRssMiB(fresh[1].fn.child.pid!))} (${before[1]})`, '', '< 256');
       row('  same, in the process that served the runs above', `${f1(peakRssMiB(bare.fn.child.pid!))} (${before[2]})`, `${f1(peakRssMiB(hooks[1]!.fn.child.pid!))} (${before[3]})`, '', '');
     } finally {
       await Promise.all(fresh.map((f) => f.fn.stop()));
@@ -107,8 +107,8 @@ async function main(): Promise<void> {
   const emulators = await startEmulators(PROJECT);
   Object.assign(process.env, emulators.env);
   try {
-    if (wanted('ack')) await ackCost(values.quick!, emulators.env);
-    if (wanted('e2e')) await endToEnd(values.quick!);
+    if (wanted('ack')) await ackCost(values.quick, emulators.env);
+    if (wanted('e2e')) await endToEnd(values.quick);
     if (wanted('batch')) {
       const plan = [{ size: 1000, shards: 16 }, { size: 1000, shards: 100 }];
       if (!values.quick) plan.push({ size: 10_000, shards: 16 }, { size: 10_000, shards: 100 });

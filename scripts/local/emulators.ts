@@ -39,6 +39,41 @@ const ENV_VAR: Record<EmulatorKind, string> = {
   firestore: 'FIRESTORE_EMULATOR_HOST',
 };
 
+/**
+ * What this machine lacks to run the emulators, in one line with the command that installs it (a
+ * newcomer without the Cloud SDK gets this, not a stack trace).
+ */
+export class MissingPrerequisite extends Error {
+  override name = 'MissingPrerequisite';
+}
+
+const INSTALL_COMPONENTS = 'gcloud components install pubsub-emulator cloud-firestore-emulator beta (an apt-installed SDK: apt-get install google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator)';
+
+/** Whether `command` is an executable file in one of PATH's directories. */
+function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? '').split(':').some((dir) => {
+    try {
+      return dir !== '' && (statSync(join(dir, command)).mode & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The missing prerequisite an emulator's failure output names, if it names one. */
+export function missingPrerequisiteIn(output: string): MissingPrerequisite | undefined {
+  if (/spawn gcloud ENOENT|gcloud: not found/.test(output)) {
+    return new MissingPrerequisite(`the Google Cloud SDK is not installed (no gcloud on PATH): install it (https://cloud.google.com/sdk/docs/install), then ${INSTALL_COMPONENTS}, and Java 17 (apt-get install openjdk-17-jre-headless)`);
+  }
+  if (/Java [0-9]+\+ JRE must be installed|UnsupportedClassVersionError|java: not found/.test(output)) {
+    return new MissingPrerequisite('the emulators need Java 17 on PATH: apt-get install openjdk-17-jre-headless (or set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST to running emulators)');
+  }
+  if (/component[s]? \[?(pubsub-emulator|cloud-firestore-emulator|beta)|gcloud components install|is not installed/i.test(output)) {
+    return new MissingPrerequisite(`an emulator component of the Google Cloud SDK is missing: ${INSTALL_COMPONENTS}`);
+  }
+  return undefined;
+}
+
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -160,8 +195,10 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
     await waitUntilUp(existing, undefined, 10_000, () => `${ENV_VAR[kind]}=${existing} does not answer`);
     return { kind, host: existing, owned: false, stop: async () => undefined };
   }
+  if (!onPath('gcloud', env)) throw missingPrerequisiteIn('spawn gcloud ENOENT')!;
   const host = `127.0.0.1:${await freePort(options.ports?.[kind] ?? 0)}`;
   const dataDir = kind === 'firestore' ? options.firestoreDataDir : undefined;
+  let up = false;
   const importFrom = dataDir ? latestFirestoreExport(dataDir) : undefined;
   let output = '';
   // Through the reaper (when built): the emulator's group stops when this process ends, even by kill -9.
@@ -182,7 +219,8 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
 
   const stop = async () => {
     if (!running.has(child)) return;
-    if (dataDir) {
+    // An emulator that never came up has nothing to save.
+    if (dataDir && up) {
       await exportFirestore(host, projectId, dataDir).catch((err: unknown) => {
         process.stderr.write(`Firestore data not saved: ${String(err)}\n`);
       });
@@ -203,9 +241,10 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
   };
   try {
     await waitUntilUp(host, child, 60_000, () => output);
+    up = true;
   } catch (err) {
     await stop();
-    throw err;
+    throw missingPrerequisiteIn(output) ?? err;
   }
   return { kind, host, owned: true, ...(importFrom ? { restoredFrom: importFrom } : {}), stop };
 }

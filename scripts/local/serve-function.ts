@@ -51,8 +51,8 @@ export interface ServedFunction {
   readonly restarts: number;
   /** It exited because its port was taken, and was not restarted. */
   readonly portInUse: boolean;
-  stop(): Promise<void>;
-  output(): string;
+  stop: () => Promise<void>;
+  output: () => string;
 }
 
 /**

@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../shared/config/config';
+import { MissingPrerequisite } from './emulators';
 import { startLocalStack, type LocalStack } from './local-stack';
 import { dataDir, lastLocalState, localSecret, removeLocalState, writeLocalState } from './local-state';
 import { describePortHolder, portIsFree } from './ports';
@@ -27,7 +28,7 @@ function printableLog(service: string, line: string): string {
       .filter((k) => entry[k] !== undefined)
       .map((k) => `${k}=${String(entry[k])}`)
       .join(' ');
-    return `[${service}] ${String(entry.severity ?? '').padEnd(7)} ${String(entry.message ?? '')}  ${ids}`;
+    return `[${service}] ${String(entry.severity as string ?? '').padEnd(7)} ${String(entry.message as string ?? '')}  ${ids}`;
   } catch {
     return `[${service}] ${line}`;
   }
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof MissingPrerequisite) fail(err.message);
   process.stderr.write(`npm start failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -50,10 +50,19 @@ export function joinNegativeValues(argv: string[], options: readonly string[]): 
   return out;
 }
 
+/** A completion payload as a file gives it: the seed's fields, any others kept. */
+export interface SeedPayload {
+  call_id?: string;
+  status?: string;
+  result?: unknown;
+  error?: unknown;
+  metadata: { job_id?: string; batch_id?: string; app?: string; timestamp?: string; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
 /** The payload to send: the file's, with the options applied. */
-export function buildPayload(base: Record<string, any>, o: { jobId?: string; callId?: string; batchId?: string; status?: string; app?: string }): Record<string, any> {
-  const payload = structuredClone(base);
-  payload.metadata ??= {};
+export function buildPayload(base: Partial<SeedPayload>, o: { jobId?: string; callId?: string; batchId?: string; status?: string; app?: string }): SeedPayload {
+  const payload = { ...structuredClone(base), metadata: { ...base.metadata } } as SeedPayload;
   if (o.jobId) {
     payload.metadata.job_id = o.jobId;
     payload.call_id = `call-${o.jobId}`;
@@ -106,17 +115,17 @@ async function main(): Promise<void> {
   }
   const local = readLocalState();
   const url = values.url ?? local?.webhookUrl ?? 'http://localhost:8080/api/v3/webhooks/modal/completion';
-  const secret = process.env[values['secret-env']!]?.trim() || (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
+  const secret = process.env[values['secret-env']]?.trim() || (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
   if (!secret) {
     process.stderr.write(`${values['secret-env']} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`);
     process.exit(2);
   }
-  if (!/^-?\d+$/.test(values.skew!)) {
+  if (!/^-?\d+$/.test(values.skew)) {
     process.stderr.write(`--skew takes whole seconds, e.g. --skew -600\n`);
     process.exit(2);
   }
   const file = values.file ?? join(projectRoot(), 'test', 'fixtures', 'seed-success.json');
-  const payload = buildPayload(JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>, {
+  const payload = buildPayload(JSON.parse(readFileSync(file, 'utf8')) as Partial<SeedPayload>, {
     jobId: values['job-id'], callId: values['call-id'], batchId: values['batch-id'], status: values.status, app: values.app,
   });
 
@@ -135,7 +144,7 @@ async function main(): Promise<void> {
   });
   const text = await res.text();
   const ms = (performance.now() - started).toFixed(1);
-  process.stdout.write(`POST ${url} (${values.scheme} signature, call_id=${payload.call_id}, job_id=${payload.metadata.job_id}, status=${payload.status}, ${Buffer.byteLength(sent)} bytes)\n`);
+  process.stdout.write(`POST ${url} (${values.scheme} signature, call_id=${payload.call_id ?? ''}, job_id=${payload.metadata.job_id ?? ''}, status=${payload.status ?? ''}, ${Buffer.byteLength(sent)} bytes)\n`);
   process.stdout.write(`→ ${res.status} ${res.statusText} in ${ms} ms\n${text}\n`);
   if (!res.ok) process.exitCode = 1;
 }

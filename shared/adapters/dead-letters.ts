@@ -2,7 +2,7 @@
  * DeadLetterSources over the dead-letter subscription (Pub/Sub, pulled without acknowledging) and
  * the dead_letters collection (Firestore).
  */
-import type { Firestore } from '@google-cloud/firestore';
+import type { Firestore, Timestamp } from '@google-cloud/firestore';
 import { v1, type PubSub } from '@google-cloud/pubsub';
 import type { DeadLetterEntry, DeadLetterSources } from '../ports';
 
@@ -35,7 +35,7 @@ export function createDeadLetterSources(pubsub: PubSub, db: Firestore, options: 
             id,
             source: 'subscription',
             reason: `failed ${received.deliveryAttempt ?? 'every'} delivery attempts`,
-            attributes: (message.attributes ?? {}) as Record<string, string>,
+            attributes: (message.attributes ?? {}),
             data,
             dataBytes: data.length,
             at: message.publishTime?.seconds ? new Date(Number(message.publishTime.seconds) * 1000).toISOString() : null,
@@ -52,7 +52,7 @@ export function createDeadLetterSources(pubsub: PubSub, db: Firestore, options: 
           attributes: (d.attributes ?? {}) as Record<string, string>,
           data: d.data_base64 ? Buffer.from(String(d.data_base64), 'base64') : undefined,
           dataBytes: Number(d.data_bytes ?? 0),
-          at: d.recorded_at?.toDate?.().toISOString() ?? null,
+          at: (d.recorded_at as Timestamp | undefined)?.toDate?.().toISOString() ?? null,
         });
       }
       const acked = new Set<string>();

@@ -6,7 +6,7 @@
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
 import type { Collections } from '../config/config';
 import type { AdminStore, CompletionRecord, ReconcilerStore, WebhookStatsDoc } from '../ports';
-import { batchDocSchema, executionDocSchema, jobDocSchema, type BatchDoc, type ExecutionDoc, type JobDoc } from '../contract/schemas';
+import { batchDocSchema, executionDocSchema, jobDocSchema, type ExecutionDoc, type JobDoc } from '../contract/schemas';
 import { planExecutionRegistration, planStale } from '../completion/store-rules';
 import { createFirestoreJobStore, parsed, plain } from './firestore';
 
@@ -21,9 +21,9 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
   const base = createFirestoreJobStore(db, c);
 
   return {
-    getJob: base.getJob,
-    getBatch: base.getBatch,
-    applyToJob: base.applyToJob,
+    getJob: (jobId) => base.getJob(jobId),
+    getBatch: (batchId) => base.getBatch(batchId),
+    applyToJob: (jobId, decide) => base.applyToJob(jobId, decide),
 
     async getExecution(callId) {
       const snap = await executions.doc(callId).get();
@@ -36,7 +36,7 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
         const jobRef = jobs.doc(input.job_id);
         const [execSnap, jobSnap] = await Promise.all([tx.get(execRef), tx.get(jobRef)]);
         const existing = execSnap.exists ? execution(execSnap.id, execSnap.data()!) : undefined;
-        const plan = planExecutionRegistration(existing, parsed(jobDocSchema, `jobs/${input.job_id}`, jobSnap.data()) as JobDoc | undefined, input, now);
+        const plan = planExecutionRegistration(existing, parsed(jobDocSchema, `jobs/${input.job_id}`, jobSnap.data()) satisfies JobDoc | undefined, input, now);
         if (plan.created) tx.set(execRef, plan.execution);
         if (plan.jobUpdate) tx.set(jobRef, plan.jobUpdate, { merge: true });
         return { created: plan.created, execution: plan.execution };
@@ -55,12 +55,12 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
           ...(existing?.status ? {} : { status: 'running' }),
           updated_at: now,
         }, { merge: true });
-        return { created: !existing?.total_jobs, batch: { ...existing, ...input } as BatchDoc };
+        return { created: !existing?.total_jobs, batch: { ...existing, ...input } };
       });
     },
 
     async listExecutions({ status, batchId, limit, after }) {
-      let query = executions.where('status', '==', status) as FirebaseFirestore.Query;
+      let query = executions.where('status', '==', status);
       if (batchId) query = query.where('batch_id', '==', batchId);
       query = query.orderBy('registered_at', 'asc').orderBy('__name__', 'asc');
       if (after) query = query.startAfter(Timestamp.fromDate(after.registeredAt), after.callId);
@@ -83,7 +83,7 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
       return snap.docs.map((d): CompletionRecord => ({
         status: String(d.get('status')),
         source: String(d.get('completion_source') ?? 'unknown'),
-        latencyMs: typeof d.get('processing_latency_ms') === 'number' ? d.get('processing_latency_ms') : null,
+        latencyMs: typeof d.get('processing_latency_ms') === 'number' ? (d.get('processing_latency_ms') as number) : null,
         at: (d.get('completed_at') as Timestamp | undefined)?.toDate(),
       }));
     },
@@ -108,7 +108,7 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
         const exec = execSnap.exists ? execution(callId, execSnap.data()!) : undefined;
         if (!exec) return;
         const jobRef = jobs.doc(exec.job_id);
-        const plan = planStale(exec, parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) as JobDoc | undefined, now);
+        const plan = planStale(exec, parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) satisfies JobDoc | undefined, now);
         if (plan.execution) tx.set(execRef, plan.execution, { merge: true });
         if (plan.job) tx.set(jobRef, plan.job, { merge: true });
       });

@@ -154,14 +154,14 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
 
   return {
     async getJob(jobId) {
-      return parsed(jobDocSchema, `jobs/${jobId}`, (await jobs.doc(jobId).get()).data()) as JobDoc | undefined;
+      return parsed(jobDocSchema, `jobs/${jobId}`, (await jobs.doc(jobId).get()).data()) satisfies JobDoc | undefined;
     },
 
     async applyToJob(jobId, decide) {
       return limit(async () => {
         for (let attempt = 1; ; attempt++) {
           const snap = await jobs.doc(jobId).get();
-          const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, snap.data()) as JobDoc | undefined);
+          const plan = decide(parsed(jobDocSchema, `jobs/${jobId}`, snap.data()) satisfies JobDoc | undefined);
           if (plan.kind === 'duplicate') return plan;
           const batch = db.batch();
           writePlan(db, c, shards, batch, jobId, plan, snap.exists ? snap.updateTime : undefined);

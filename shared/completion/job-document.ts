@@ -65,7 +65,7 @@ export function documentResult(payload: CompletionPayload): DocumentResult {
     if (!(SCORE_FIELDS as readonly string[]).includes(key)) extras[key] = value;
   }
   const kept = storableExtras(extras);
-  return { result: { ...(kept ?? {}), ...scores } as StoredResult, extrasInFile: kept === undefined };
+  return { result: { ...(kept ?? {}), ...scores }, extrasInFile: kept === undefined };
 }
 
 export interface ErrorSummary {

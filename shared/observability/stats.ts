@@ -9,7 +9,7 @@ import type { WebhookStats } from '../contract/schemas';
 
 export interface StatsBuffer {
   /** One request's outcome; an accepted one also counts under its signature scheme. */
-  count(outcome: 'accepted' | string, at: Date, scheme?: string): void;
+  count(outcome: string, at: Date, scheme?: string): void;
   /** The counts to send when the flush interval has passed (and resets them); else undefined. */
   takeIfDue(now: Date): WebhookStats | undefined;
 }

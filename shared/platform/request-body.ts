@@ -108,6 +108,7 @@ export const CHUNK_COUNT_FLOOR = 4096;
 export const MIN_MEAN_CHUNK_BYTES = 64;
 
 const overloaded = () => refusal('overloaded', 503, 'too many large bodies in flight; retry later');
+const discard = () => undefined;
 
 /** Where a body's bytes go while it is read: one buffer of its declared size, or growing blocks. */
 interface BodySink {
@@ -184,7 +185,8 @@ function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number
 /**
  * Reads `stream` into one buffer under `limits`, taking its bytes from `budget`. Whatever the
  * outcome, `release()` gives the bytes back (call it once the body is no longer needed). A refusal
- * stops reading at once, and forgets what was read; the caller answers it and drains the rest.
+ * forgets what was read and drops whatever still arrives; the caller answers it and then drains the
+ * rest or closes the connection.
  */
 export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits: BodyLimits, budget: BodyBudget): Promise<BodyRead> {
   const declared = declaredLength(headers);
@@ -218,8 +220,10 @@ export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits:
       stream.off('error', onError);
       stream.off('aborted', onAborted);
       if (!outcome.ok) {
-        stream.pause();
-        // Nothing more of this body will be kept; whatever is held so far goes back now.
+        // Nothing more of this body is kept: what the parser still delivers is dropped as it comes.
+        // (Pausing would make the stream buffer it instead — for one-byte chunks, up to 16,384
+        // Buffer objects per connection before the socket stops being read.)
+        stream.on('data', discard);
         sink.drop();
         release();
       }

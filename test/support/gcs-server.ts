@@ -85,7 +85,7 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     ...hashes(o.data),
   });
 
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => void (async () => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     if (failures > 0) {
@@ -140,7 +140,7 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     } catch (err) {
       json(res, 400, { error: { code: 400, message: String(err) } });
     }
-  });
+  })());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

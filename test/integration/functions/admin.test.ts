@@ -29,13 +29,13 @@ interface ControlCall { path: string; body: any; signatureOk: boolean }
 
 async function fakeModalControl(): Promise<{ url: string; calls: ControlCall[]; server: Server }> {
   const calls: ControlCall[] = [];
-  const server = createServer(async (req: IncomingMessage, res) => {
+  const server = createServer((req: IncomingMessage, res) => void (async () => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
     calls.push({ path: req.url ?? '', body: JSON.parse(raw.toString()), signatureOk: verifyControl({ secret: SECRET, method: req.method!, path: req.url!, body: raw, signature: req.headers['x-omtx-control-signature'] as string, timestamp: req.headers['x-omtx-control-timestamp'] as string, nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 }) });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
-  });
+  })());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
 }
@@ -51,7 +51,7 @@ describe('webhookAdmin', () => {
 
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(admin.url + PREFIX + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, json: (await res.json()) as any, headers: res.headers };
+    return { status: res.status, json: (await res.json()), headers: res.headers };
   };
   const send = (payload: unknown, secret = SECRET) => postSigned(webhook.url, JSON.stringify(payload), { secret });
 
@@ -235,7 +235,7 @@ describe('webhookAdmin', () => {
   it('processes a completion by hand: published with source manual and the operator, applied once when sent twice', async () => {
     const payload = successPayload({ call_id: 'call-manual', job_id: 'job-manual' }, { affinity: 0.42 });
     const post = () => fetch(`${admin.url}${PREFIX}/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator': 'oncall@example.com' }, body: JSON.stringify(payload) })
-      .then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+      .then(async (r) => ({ status: r.status, json: (await r.json()) }));
     const first = await post();
     expect(first).toMatchObject({ status: 202, json: { status: 'accepted', source: 'manual', operator: 'oncall@example.com', delivery_id: expect.stringMatching(/^dlv_/) } });
     const second = await post();

@@ -19,7 +19,7 @@ const SECRET = 'whsec_cmVjb25jaWxlLXRlc3Qta2V5a2tra2tra2tra2tra2s=';
 async function fakeModalStatus(answers: Record<string, unknown>) {
   const asked: string[] = [];
   let badSignatures = 0;
-  const server: Server = createServer(async (req, res) => {
+  const server: Server = createServer((req, res) => void (async () => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
@@ -34,7 +34,7 @@ async function fakeModalStatus(answers: Record<string, unknown>) {
     const answer = answers[call_id];
     if (answer === undefined) res.writeHead(500).end('boom');
     else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ call_id, ...(answer as object) }));
-  });
+  })());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked, badSignatures: () => badSignatures, close: () => server.close() };
 }

@@ -29,7 +29,7 @@ interface MetricUse { metric: string; service: 'webhook' | 'worker' | 'reconcile
 async function metricUses(): Promise<MetricUse[]> {
   const uses: MetricUse[] = [];
   for (const file of readdirSync(terraform).filter((f) => f.endsWith('.tf'))) {
-    const json = (await parse(file, readFileSync(join(terraform, file), 'utf8'))) as Record<string, any>;
+    const json = (await parse(file, readFileSync(join(terraform, file), 'utf8')));
     for (const [name, blocks] of Object.entries<any[]>(json.resource?.google_logging_metric ?? {})) {
       const metric = blocks[0];
       const filter = String(metric.filter);

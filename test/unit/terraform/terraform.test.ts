@@ -15,13 +15,13 @@ import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS 
 const dir = join(__dirname, '..', '..', '..', 'terraform');
 type Block = Record<string, any>;
 const moduleDir = join(dir, 'modules', 'cloud-function');
-let resources: Record<string, Record<string, Block>> = {};
-let variables: Record<string, Block> = {};
-let modules: Record<string, Block> = {};
+const resources: Record<string, Record<string, Block>> = {};
+const variables: Record<string, Block> = {};
+const modules: Record<string, Block> = {};
 let locals: Block = {};
 let source = '';
 let fnModule: Block = {};
-let fnVariables: Record<string, Block> = {};
+const fnVariables: Record<string, Block> = {};
 
 beforeAll(async () => {
   const moduleMain = (await parse('main.tf', readFileSync(join(moduleDir, 'main.tf'), 'utf8'))) as Block;
@@ -145,7 +145,10 @@ it('sizes every function as Cloud Run accepts it: at least 1 vCPU wherever concu
     const cpu = Number(resolve(sizing.cpu));
     const concurrency = Number(resolve(sizing.concurrency));
     expect([name, Number.isFinite(cpu), Number.isFinite(concurrency)]).toEqual([name, true, true]);
-    if (concurrency > 1) expect([name, cpu]).toEqual([name, expect.any(Number)]), expect(cpu).toBeGreaterThanOrEqual(1);
+    if (concurrency > 1) {
+      expect([name, cpu]).toEqual([name, expect.any(Number)]);
+      expect(cpu).toBeGreaterThanOrEqual(1);
+    }
   }
   // The module refuses a combination Cloud Run rejects, whoever calls it.
   expect(JSON.stringify(fnVariables.sizing!.validation)).toContain('Total cpu < 1 is not supported with concurrency > 1');

@@ -110,8 +110,8 @@ it('applies a duplicated webhook once', async () => {
   const answers = await Promise.all([send(payload), send(payload, { timestamp: now() - 5 }), send(retried)]);
   expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
   expect(new Set(answers.map((a) => a.json.delivery_id)).size).toBe(1);
-  expect(answers[0]!.json.message_id).toBe(answers[1]!.json.message_id);
-  expect(answers[2]!.json.message_id).not.toBe(answers[0]!.json.message_id);
+  expect(answers[0].json.message_id).toBe(answers[1].json.message_id);
+  expect(answers[2].json.message_id).not.toBe(answers[0].json.message_id);
   await jobWithStatus(id('job-dup'), 'completed');
   const processed = await until('both published deliveries processed', async () => {
     const lines = logs.filter((l) => l.line.includes(id('job-dup')) && /completionApplied|completionDuplicate/.test(l.line));

@@ -3,11 +3,11 @@
  * function or emulator outlives it and no port stays held, and the next start comes up cleanly. A
  * start that finds a port taken says which, and by whom, in one line, and exits non-zero.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort } from '../../../../scripts/local/emulators';
 import { describePortHolder, portIsFree } from '../../../../scripts/local/ports';
 import { until } from '../../../support/until';
@@ -29,8 +29,8 @@ interface Started { child: ChildProcess; output: () => string }
 async function npmStart(): Promise<Started> {
   let output = '';
   const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await until('npm start to be ready', async () => (output.includes('is running') ? true : child.exitCode !== null ? (() => { throw new Error(output); })() : undefined), 120_000);
   return { child, output: () => output };
 }
@@ -53,7 +53,7 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-  return !/State:\s+Z/.test(require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
 /** The pids holding the stack's five ports: two emulators (Java) and three functions. */
@@ -103,8 +103,8 @@ it('refuses to start, in one line naming the port and its holder, when a port is
   try {
     let output = '';
     const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
-    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const code = await exitedWithOutput(child);
     expect(code).toBe(1);
     expect(output.trim().split('\n').at(-1)).toMatch(new RegExp(`^npm start: port ${ports.WORKER_PORT} \\(worker\\) is in use by pid ${process.pid} .*; stop that process or set WORKER_PORT$`));
@@ -112,4 +112,42 @@ it('refuses to start, in one line naming the port and its holder, when a port is
   } finally {
     squatter.close();
   }
+});
+
+/** `npm start` with PATH limited to `dirs`: its exit code and everything it printed. */
+async function startWithPath(dirs: string[]): Promise<{ code: number | null; output: string }> {
+  let output = '';
+  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env(), PATH: dirs.join(':') } });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  return { code: await exitedWithOutput(child), output };
+}
+
+const expectOneClearLine = (result: { code: number | null; output: string }, what: RegExp) => {
+  expect(result.code).toBe(1);
+  const lines = result.output.trim().split('\n').filter((l) => !l.startsWith('Starting omtx-modal-webhooks'));
+  expect(lines).toEqual([expect.stringMatching(what)]);
+  expect(result.output).not.toMatch(/\n\s+at |Firestore data not saved|TypeError/);
+};
+
+it('says in one line what a newcomer without the Cloud SDK must install, and exits 1', async () => {
+  const result = await startWithPath([dirname(process.execPath)]);
+  expectOneClearLine(result, /^npm start: the Google Cloud SDK is not installed \(no gcloud on PATH\): install it .*gcloud components install pubsub-emulator cloud-firestore-emulator beta.*Java 17/);
+});
+
+it('says in one line that Java is missing when the SDK is there without it', async () => {
+  const gcloud = spawnSync('bash', ['-c', 'command -v gcloud'], { encoding: 'utf8' }).stdout.trim();
+  if (!gcloud) {
+    process.stdout.write('skipped: gcloud is not installed on this machine, so there is no SDK to take Java away from\n');
+    return;
+  }
+  // Everything gcloud's wrapper needs, but no java.
+  const bin = mkdtempSync(join(tmpdir(), 'omtx-nojava-'));
+  for (const tool of ['bash', 'sh', 'env', 'readlink', 'dirname', 'uname', 'python3', 'python']) {
+    const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    if (found) symlinkSync(found, join(bin, tool));
+  }
+  symlinkSync(realpathSync(gcloud), join(bin, 'gcloud'));
+  const result = await startWithPath([dirname(process.execPath), bin]);
+  expectOneClearLine(result, /^npm start: the emulators need Java 17 on PATH: apt-get install openjdk-17-jre-headless/);
 });

@@ -1,6 +1,7 @@
 /**
  * The README, run as a newcomer runs it: `npm start` as a child process (its own emulators, its own
- * data directory), then every command of the README blocks marked `<!-- readme-test: NAME -->`, in
+ * data directory), then every command of the blocks marked `<!-- readme-test: NAME -->` in the
+ * README and docs/, in
  * order, each checked against what its `# → …` comment says (every listed word must appear in what
  * it prints; a 4xx command may exit non-zero). Between the Quickstart and the admin examples the
  * stack is restarted, and what a restart promises is checked: same secret, data kept.
@@ -9,7 +10,7 @@
  * the defaults); the commands are otherwise run exactly as written, with bash, from the repository root.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../../scripts/local/emulators';
@@ -18,7 +19,9 @@ import { until } from '../../../support/until';
 jest.setTimeout(240_000);
 
 const root = join(__dirname, '..', '..', '..', '..');
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
+/** Where marked blocks may live: the README and the pages it links in docs/. */
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]
+  .map((file) => readFileSync(join(root, file), 'utf8'));
 
 interface Command {
   line: string;
@@ -27,8 +30,10 @@ interface Command {
 
 /** The bash lines of the block marked `<!-- readme-test: name -->`: assignments and checked commands. */
 function block(name: string): Array<Command | { assign: string }> {
-  const at = readme.indexOf(`<!-- readme-test: ${name} -->`);
-  if (at < 0) throw new Error(`README has no block ${name}`);
+  const marker = `<!-- readme-test: ${name} -->`;
+  const readme = pages.find((p) => p.includes(marker));
+  if (!readme) throw new Error(`neither README.md nor docs/ has a block ${name}`);
+  const at = readme.indexOf(marker);
   const open = readme.indexOf('```bash\n', at) + '```bash\n'.length;
   const body = readme.slice(open, readme.indexOf('\n```', open));
   return body.split('\n').filter((l) => l.trim()).map((raw) => {
@@ -80,7 +85,11 @@ async function npmStart(): Promise<void> {
 
 async function ctrlC(): Promise<void> {
   if (!start || start.exitCode !== null) return;
-  const exited = new Promise((r) => start!.once('exit', r));
+  // 'close', not 'exit': the last lines ("stopped.") may still be on the pipe at 'exit'.
+  const exited = new Promise<void>((r) => {
+    start!.once('close', () => r());
+    start!.once('exit', () => setTimeout(r, 10_000).unref());
+  });
   start.kill('SIGINT');
   await exited;
 }

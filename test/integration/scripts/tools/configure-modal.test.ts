@@ -29,7 +29,7 @@ function serveControl(app: string, port: number, dir: string): Promise<void> {
   const child = spawn('python3', [join(root, 'examples', 'modal', 'local_control.py'), '--app', app, '--port', String(port), '--secrets-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   controls.push(child);
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
+    child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`local_control.py exited ${code}`)));
   });
 }

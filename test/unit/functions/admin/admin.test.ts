@@ -43,7 +43,7 @@ function commands(overrides: { modalControlUrl?: string; answer?: number } = {})
   const completions: Publisher = { topic: 't', publish: async (_d, a) => (published.push(a), '1') };
   const forwarded: unknown[] = [];
   const fakeFetch = (async (_url: string, init: RequestInit) => {
-    forwarded.push(JSON.parse(String(init.body)));
+    forwarded.push(JSON.parse(init.body as string));
     return new Response('{}', { status: overrides.answer ?? 200 });
   }) as typeof fetch;
   const config = loadAdminConfig({ MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value', ...(overrides.modalControlUrl ? { MODAL_CONTROL_URL: overrides.modalControlUrl } : {}) });

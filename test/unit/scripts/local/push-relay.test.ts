@@ -47,7 +47,7 @@ it('acknowledges what the worker took, and hands back what it refused only after
   const logs: Array<Record<string, unknown>> = [];
   const relay = startPushRelay({
     endpoint: 'http://worker', concurrency: 4, ackDeadlineSeconds: 3, retry, connect: sub.connect, log: (e) => logs.push(e),
-    fetch: (async (_url: string, init: RequestInit) => (JSON.parse(String(init.body)).message.attributes.fail ? new Response('{}', { status: 500 }) : new Response(null, { status: 204 }))) as unknown as typeof fetch,
+    fetch: (async (_url: string, init: RequestInit) => (JSON.parse(init.body as string).message.attributes.fail ? new Response('{}', { status: 500 }) : new Response(null, { status: 204 }))) as unknown as typeof fetch,
   });
   const started = Date.now();
   await waitFor('acked', () => sub.acked.length === 1);
@@ -92,13 +92,13 @@ it('hands back a message whose worker cannot be reached, and never pushes more t
   let most = 0;
   const relay = startPushRelay({
     endpoint: 'http://worker', concurrency: 3, ackDeadlineSeconds: 2, retry, connect: sub.connect, log: () => undefined,
-    fetch: (async () => {
+    fetch: async () => {
       active++;
       most = Math.max(most, active);
       await new Promise((r) => setTimeout(r, 5));
       active--;
       throw new TypeError('fetch failed');
-    }) as unknown as typeof fetch,
+    },
   });
   await waitFor('all handed back', () => sub.handedBack.length === 20, 15_000);
   await relay.close();

@@ -8,7 +8,7 @@ import { rankJobs, summarizeBatch, tallyJobs, type AffinityDirection } from '../
 import { shardIncrements, sumTallies, talliesCover } from '../../../../shared/batch/batch-counters';
 import { createBatchFinalizer } from '../../../../shared/batch/batch-finalization';
 import { planCancel, planJobUpdate } from '../../../../shared/completion/completion';
-import { completionPayloadSchema, type BatchDoc } from '../../../../shared/contract/schemas';
+import { completionPayloadSchema } from '../../../../shared/contract/schemas';
 import { memoryLogger } from '../../../../shared/observability/log';
 import { memoryBlobStore, memoryJobStore } from '../../../support/memory-job-store';
 
@@ -88,9 +88,9 @@ it('finalises with the full scan\'s summary without listing the batch\'s jobs (p
     const jobs = await play(steps);
     const counted = jobs.batches.get('b');
     fc.pre(counted !== undefined);
-    const total = (counted!.completed_jobs ?? 0) + (counted!.failed_jobs ?? 0);
+    const total = (counted.completed_jobs ?? 0) + (counted.failed_jobs ?? 0);
     jobs.batches.set('b', { ...counted, total_jobs: total });
-    const reference = summarizeBatch('b', { ...counted, total_jobs: total } as BatchDoc, await jobs.listBatchJobs('b'), { direction, rankingSize: 3 });
+    const reference = summarizeBatch('b', { ...counted, total_jobs: total }, await jobs.listBatchJobs('b'), { direction, rankingSize: 3 });
     let listed = 0;
     const listBatchJobs = jobs.listBatchJobs;
     jobs.listBatchJobs = async (id) => { listed++; return listBatchJobs(id); };
