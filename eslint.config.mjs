@@ -15,7 +15,10 @@ export default tseslint.config(
       // An async function that implements a port may have nothing to await.
       '@typescript-eslint/require-await': 'off',
       // `_name` marks what is left out on purpose (a destructured field, an unused argument).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {

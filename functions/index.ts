@@ -11,7 +11,13 @@ import { createFirestore, createFirestoreJobStore } from '../shared/adapters/fir
 import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
-import { loadAdminConfig, loadReconcilerConfig, loadServerOptions, loadWebhookConfig, loadWorkerConfig } from '../shared/config/config';
+import {
+  loadAdminConfig,
+  loadReconcilerConfig,
+  loadServerOptions,
+  loadWebhookConfig,
+  loadWorkerConfig,
+} from '../shared/config/config';
 import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
 import { createBodyGuard } from './webhook/body-guard';
 import { filterBodyParserErrors } from '../shared/platform/framework-errors';
@@ -38,10 +44,18 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const clock = () => new Date();
   // A dry run publishes nothing, counters included.
   const stats = config.dryRun ? undefined : createStatsBuffer(config.statsFlushMs);
-  const guard = createBodyGuard({ limits: { maxBodyBytes: config.maxBodyBytes, ...config.body }, logger, clock, stats });
+  const guard = createBodyGuard({
+    limits: { maxBodyBytes: config.maxBodyBytes, ...config.body },
+    logger,
+    clock,
+    stats,
+  });
   const handler = createWebhookHandler({
     config,
-    publisher: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: config.publishBatchWindowMs, timeoutMs: config.publishTimeoutMs }),
+    publisher: createTopicPublisher(pubsub, config.completionsTopic, {
+      batchWindowMs: config.publishBatchWindowMs,
+      timeoutMs: config.publishTimeoutMs,
+    }),
     claims: createResultStore(config.results, config.projectId),
     clock,
     logger,
@@ -119,7 +133,8 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
   }
   if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(env).processCompletion);
   if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
-  if (wants('reconcileExecutions')) functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
+  if (wants('reconcileExecutions'))
+    functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
   hookNextServer({ ...(guard ? { guard } : {}), ...(server.bindHost ? { host: server.bindHost } : {}) });
 }
 

@@ -28,6 +28,9 @@ const sources = Math.max(
 );
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
   process.stderr.write('compiling (sources changed since the last build)…\n');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   writeFileSync(stamp, new Date().toISOString() + '\n');
 }

@@ -51,7 +51,11 @@ export interface DeadLetterSources {
    * Up to `limit` entries of each source. Subscription messages stay leased until `release()`
    * (which makes the unacknowledged ones available again at once) or `acknowledge(ids)`.
    */
-  list(limit: number): Promise<{ entries: DeadLetterEntry[]; acknowledge: (ids: string[]) => Promise<void>; release: () => Promise<void> }>;
+  list(limit: number): Promise<{
+    entries: DeadLetterEntry[];
+    acknowledge: (ids: string[]) => Promise<void>;
+    release: () => Promise<void>;
+  }>;
   /** Takes a collection entry off the list once it was replayed. */
   markReplayed(id: string, at: Date): Promise<void>;
 }
@@ -79,7 +83,11 @@ export interface JobStore {
    * The best `limit` completed jobs of a batch with an affinity, in the ranking order of
    * `compareRanked` (shared/batch/batch.ts): an ordered query, whatever the size of the batch.
    */
-  topRankedJobs(batchId: string, direction: AffinityDirection, limit: number): Promise<Array<{ id: string; doc: JobDoc }>>;
+  topRankedJobs(
+    batchId: string,
+    direction: AffinityDirection,
+    limit: number,
+  ): Promise<Array<{ id: string; doc: JobDoc }>>;
   /** Terminal jobs of a batch, by the `batch_id` field: every one of them (the summary's fallback). */
   listBatchJobs(batchId: string): Promise<Array<{ id: string; doc: JobDoc }>>;
   /**
@@ -92,7 +100,13 @@ export interface JobStore {
    * Marks the batch completed with `summary`, unless it already is (`already_completed`) or its
    * counters no longer equal the summary's counts (`counts_moved`: compute it again).
    */
-  completeBatch(batchId: string, summary: BatchSummary, summaryUri: string, now: Date, claimant: string): Promise<'completed' | 'already_completed' | 'counts_moved'>;
+  completeBatch(
+    batchId: string,
+    summary: BatchSummary,
+    summaryUri: string,
+    now: Date,
+    claimant: string,
+  ): Promise<'completed' | 'already_completed' | 'counts_moved'>;
   markBatchEventPublished(batchId: string): Promise<void>;
   /**
    * Replaces a completed batch's summary after its counters moved (a late success upgraded a failed
@@ -148,7 +162,12 @@ export interface AdminStore {
   registerExecution(input: ExecutionRegistration, now: Date): Promise<{ created: boolean; execution: ExecutionDoc }>;
   registerBatch(input: BatchRegistration, now: Date): Promise<{ created: boolean; batch: BatchDoc }>;
   /** Executions with `status`, oldest first; `after` is the last one of the previous page. */
-  listExecutions(query: { status: string; batchId?: string; limit: number; after?: { registeredAt: Date; callId: string } }): Promise<ExecutionDoc[]>;
+  listExecutions(query: {
+    status: string;
+    batchId?: string;
+    limit: number;
+    after?: { registeredAt: Date; callId: string };
+  }): Promise<ExecutionDoc[]>;
   listApps(): Promise<Array<Record<string, unknown>>>;
   webhookStatsSince(since: Date): Promise<WebhookStatsDoc[]>;
   completionsSince(since: Date): Promise<CompletionRecord[]>;

@@ -50,37 +50,66 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
       const answer = await modal.askForTestDelivery(controlUrl, app);
       if (answer.status >= 300) return { kind: 'refused', status: answer.status };
       const body = JSON.parse(answer.text || '{}') as { webhook_status?: number; webhook_error?: string };
-      return { kind: 'delivered', webhookStatus: Number(body.webhook_status ?? 0), ...(body.webhook_error ? { webhookError: body.webhook_error } : {}) };
+      return {
+        kind: 'delivered',
+        webhookStatus: Number(body.webhook_status ?? 0),
+        ...(body.webhook_error ? { webhookError: body.webhook_error } : {}),
+      };
     } catch (err) {
       return { kind: 'unreachable', error: String(err) };
     }
   }
 
-  async function verifiedSince(): Promise<Map<string, { at: Date; signedWith: 'current' | 'previous'; scheme?: string }>> {
+  async function verifiedSince(): Promise<
+    Map<string, { at: Date; signedWith: 'current' | 'previous'; scheme?: string }>
+  > {
     const docs = await store.listApps();
-    return new Map(docs.map((d) => [String(d.app), {
-      at: d.last_verified_at instanceof Date ? d.last_verified_at : new Date(0),
-      signedWith: d.signed_with === 'previous' ? 'previous' as const : 'current' as const,
-      ...(typeof d.signature_scheme === 'string' ? { scheme: d.signature_scheme } : {}),
-    }]));
+    return new Map(
+      docs.map((d) => [
+        String(d.app),
+        {
+          at: d.last_verified_at instanceof Date ? d.last_verified_at : new Date(0),
+          signedWith: d.signed_with === 'previous' ? ('previous' as const) : ('current' as const),
+          ...(typeof d.signature_scheme === 'string' ? { scheme: d.signature_scheme } : {}),
+        },
+      ]),
+    );
   }
 
   return route('POST', `${prefix}/configure`, async (req) => {
     const input = parse(configureSchema, req.body, 'body');
     const operator = operatorOf(req, config.deployed) ?? 'unknown';
     if (input.show_secret && !config.allowShowSecret) {
-      logger.log('WARNING', 'requestRejected', 'configure asked for the raw secret in a deployed admin: refused', { code: 'forbidden', status: 403, operator });
-      throw new HttpError('forbidden', 403, 'a deployed admin does not show the secret (set ADMIN_ALLOW_SHOW_SECRET=true to allow it); the commands read it from Secret Manager when they run');
+      logger.log('WARNING', 'requestRejected', 'configure asked for the raw secret in a deployed admin: refused', {
+        code: 'forbidden',
+        status: 403,
+        operator,
+      });
+      throw new HttpError(
+        'forbidden',
+        403,
+        'a deployed admin does not show the secret (set ADMIN_ALLOW_SHOW_SECRET=true to allow it); the commands read it from Secret Manager when they run',
+      );
     }
     if (input.webhook_secret !== undefined) {
-      throw new HttpError('invalid_request', 422, 'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)');
+      throw new HttpError(
+        'invalid_request',
+        422,
+        'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)',
+      );
     }
     const webhookUrl = input.webhook_base_url
       ? `${input.webhook_base_url.replace(/\/$/, '')}${COMPLETION_PATH}`
       : config.webhookUrl;
-    if (!webhookUrl) throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
+    if (!webhookUrl)
+      throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
     const apps = config.modalApps.filter((a) => !input.apps || input.apps.includes(a.name));
-    if (apps.length === 0) throw new HttpError('not_configured', 503, 'no Modal apps: set MODAL_APPS (name or name=control-url, comma-separated)');
+    if (apps.length === 0)
+      throw new HttpError(
+        'not_configured',
+        503,
+        'no Modal apps: set MODAL_APPS (name or name=control-url, comma-separated)',
+      );
 
     const since = clock();
     const tests = new Map<string, TestAnswer>();
@@ -91,9 +120,13 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
     const deadline = since.getTime() + (input.auto_configure ? input.wait_seconds * 1000 : 0);
     for (;;) {
       const verified = await verifiedSince();
-      states = new Map(apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]));
+      states = new Map(
+        apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]),
+      );
       // Wait only for apps whose test delivery was accepted and is on its way to the worker.
-      const pending = apps.some((a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered');
+      const pending = apps.some(
+        (a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered',
+      );
       if (!pending || clock().getTime() >= deadline) break;
       await sleep(250);
     }
@@ -108,7 +141,9 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
       ...states.get(a.name)!,
     }));
     logger.log('INFO', 'modalConfigured', 'Modal apps configuration checked', {
-      apps: answer.map((a) => `${a.app}:${a.state}`).join(','), secret_shown: input.show_secret, operator,
+      apps: answer.map((a) => `${a.app}:${a.state}`).join(','),
+      secret_shown: input.show_secret,
+      operator,
     });
     return {
       status: 200,

@@ -32,7 +32,12 @@ const PREFIX = '/api/v3/webhooks';
 
 export function createAdminHandler(deps: AdminDeps) {
   const { config, store, clock, logger } = deps;
-  const modal = createModalClient({ secret: config.secret, fetch: deps.fetch, clock, userAgent: 'OMTX-Webhooks-Admin/1.0' });
+  const modal = createModalClient({
+    secret: config.secret,
+    fetch: deps.fetch,
+    clock,
+    userAgent: 'OMTX-Webhooks-Admin/1.0',
+  });
   const routes = [
     ...createQueryRoutes(PREFIX, { config, store, topicReachable: deps.topicReachable, clock, version: deps.version }),
     ...createCommandRoutes(PREFIX, { config, store, completions: deps.completions, modal, clock, logger }),
@@ -47,12 +52,18 @@ export function createAdminHandler(deps: AdminDeps) {
     try {
       const match = matchRoute(routes, req.method, req.path);
       if (match.kind === 'not_found') throw new HttpError('not_found', 404, `no route for ${path}`);
-      if (match.kind === 'bad_escape') throw new HttpError('invalid_request', 400, `the path's ${match.key} has a malformed percent-escape`);
+      if (match.kind === 'bad_escape')
+        throw new HttpError('invalid_request', 400, `the path's ${match.key} has a malformed percent-escape`);
       if (match.kind === 'wrong_method') {
         res.set('Allow', match.allow.join(', '));
         throw new HttpError('method_not_allowed', 405, `use ${match.allow.join(' or ')}`);
       }
-      if (match.route.method === 'POST' && req.body !== undefined && Object.keys((req.body ?? {}) as object).length > 0 && !req.is('application/json')) {
+      if (
+        match.route.method === 'POST' &&
+        req.body !== undefined &&
+        Object.keys((req.body ?? {}) as object).length > 0 &&
+        !req.is('application/json')
+      ) {
         throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
       }
       const result = await match.route.handle(req, match.params);
@@ -61,10 +72,19 @@ export function createAdminHandler(deps: AdminDeps) {
     } catch (err) {
       const answer = errorAnswer(err, { code: 'unavailable', status: 503, message: 'a backing service failed; retry' });
       status = answer.status;
-      logger.log(answer.log.severity, 'adminRejected', answer.error.message, { ...answer.log.fields, method: req.method, path });
+      logger.log(answer.log.severity, 'adminRejected', answer.error.message, {
+        ...answer.log.fields,
+        method: req.method,
+        path,
+      });
       res.status(answer.status).json(answer.body);
     } finally {
-      logger.log('INFO', 'adminRequest', `${req.method} ${path} → ${status}`, { method: req.method, path, status, duration_ms: clock().getTime() - started });
+      logger.log('INFO', 'adminRequest', `${req.method} ${path} → ${status}`, {
+        method: req.method,
+        path,
+        status,
+        duration_ms: clock().getTime() - started,
+      });
     }
   }
 

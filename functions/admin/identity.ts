@@ -23,7 +23,10 @@ function claimsName(header: string): string | undefined {
   const bearer = /^Bearer\s+([^.]+)\.([^.]+)\./.exec(header);
   if (bearer) {
     try {
-      const claims = JSON.parse(Buffer.from(bearer[2]!, 'base64url').toString('utf8')) as { email?: unknown; sub?: unknown };
+      const claims = JSON.parse(Buffer.from(bearer[2]!, 'base64url').toString('utf8')) as {
+        email?: unknown;
+        sub?: unknown;
+      };
       if (typeof claims.email === 'string') return claims.email;
       if (typeof claims.sub === 'string') return `sub:${claims.sub}`;
     } catch {

@@ -26,7 +26,10 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
     route('GET', `${PREFIX}/status`, async () => {
       const [topicReachable, firestoreReachable] = await Promise.all([
         deps.topicReachable().catch(() => false),
-        store.ping().then(() => true, () => false),
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
       ]);
       const appDocs = firestoreReachable ? await store.listApps() : [];
       const names = new Set<string>([...config.expectedApps, ...appDocs.map((a) => String(a.app))]);
@@ -96,7 +99,12 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
 
     route('GET', `${PREFIX}/active-executions`, async (req) => {
       const q = parse(activeQuerySchema, req.query, 'query');
-      const items = await store.listExecutions({ status: q.status, batchId: q.batch_id, limit: q.limit, after: readPageToken(q.page_token) });
+      const items = await store.listExecutions({
+        status: q.status,
+        batchId: q.batch_id,
+        limit: q.limit,
+        after: readPageToken(q.page_token),
+      });
       const now = clock().getTime();
       return {
         status: 200,
@@ -108,7 +116,7 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
             app: e.app ?? null,
             status: e.status,
             registered_at: e.registered_at ?? null,
-            age_seconds: e.registered_at ? Math.round((now - (e.registered_at).getTime()) / 1000) : null,
+            age_seconds: e.registered_at ? Math.round((now - e.registered_at.getTime()) / 1000) : null,
           })),
           next_page_token: items.length === q.limit ? pageToken(items.at(-1)!) : null,
         },
@@ -134,6 +142,5 @@ export function createQueryRoutes(prefix: string, deps: QueryDeps): Route[] {
       if (!batch) throw new HttpError('batch_not_found', 404, `no batch ${batchId}`);
       return { status: 200, body: { batch_id: batchId, ...batch } };
     }),
-
   ];
 }

@@ -5,7 +5,8 @@ import { describeIssues, idSchema, type ExecutionDoc } from '../../shared/contra
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value ?? {});
-  if (!result.success) throw new HttpError('invalid_request', 422, `${where} is invalid`, { issues: describeIssues(result.error) });
+  if (!result.success)
+    throw new HttpError('invalid_request', 422, `${where} is invalid`, { issues: describeIssues(result.error) });
   return result.data;
 }
 
@@ -22,12 +23,18 @@ export const registerBatchSchema = z
     job_ids: z.array(idSchema).min(1).max(10_000).optional(),
     total_jobs: z.number().int().min(0).max(1_000_000).optional(),
   })
-  .refine((b) => b.job_ids !== undefined || b.total_jobs !== undefined, { message: 'give job_ids or total_jobs', path: ['total_jobs'] })
+  .refine((b) => b.job_ids !== undefined || b.total_jobs !== undefined, {
+    message: 'give job_ids or total_jobs',
+    path: ['total_jobs'],
+  })
   .refine((b) => b.job_ids === undefined || b.total_jobs === undefined || b.total_jobs === b.job_ids.length, {
     message: 'total_jobs must equal the number of job_ids',
     path: ['total_jobs'],
   })
-  .refine((b) => b.job_ids === undefined || new Set(b.job_ids).size === b.job_ids.length, { message: 'job_ids repeat', path: ['job_ids'] });
+  .refine((b) => b.job_ids === undefined || new Set(b.job_ids).size === b.job_ids.length, {
+    message: 'job_ids repeat',
+    path: ['job_ids'],
+  });
 
 export const activeQuerySchema = z.strictObject({
   batch_id: idSchema.optional(),
@@ -40,7 +47,9 @@ export const cancelSchema = z.strictObject({ reason: z.string().max(500).optiona
 export const testSchema = z.strictObject({ wait: z.boolean().default(true) });
 
 export function pageToken(e: ExecutionDoc): string {
-  return Buffer.from(JSON.stringify({ r: (e.registered_at as Date).toISOString(), c: e.call_id })).toString('base64url');
+  return Buffer.from(JSON.stringify({ r: (e.registered_at as Date).toISOString(), c: e.call_id })).toString(
+    'base64url',
+  );
 }
 
 export function readPageToken(token: string | undefined): { registeredAt: Date; callId: string } | undefined {

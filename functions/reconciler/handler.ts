@@ -43,7 +43,13 @@ const POLL_CONCURRENCY = 8;
 export function createReconciler(deps: ReconcilerDeps) {
   const { config, store, clock, logger } = deps;
   const sender = createCompletionSender(deps.completions);
-  const modal = createModalClient({ secret: config.secret, fetch: deps.fetch, clock, userAgent: 'OMTX-Webhooks-Reconciler/1.0', timeoutMs: 15_000 });
+  const modal = createModalClient({
+    secret: config.secret,
+    fetch: deps.fetch,
+    clock,
+    userAgent: 'OMTX-Webhooks-Reconciler/1.0',
+    timeoutMs: 15_000,
+  });
 
   /** Running executions, oldest first; only those older than the cutoff unless polling all. */
   async function candidates(cutoff: Date | undefined): Promise<ExecutionDoc[]> {
@@ -72,15 +78,26 @@ export function createReconciler(deps: ReconcilerDeps) {
         status: answer.status,
         result: answer.result ?? null,
         error: answer.error ?? null,
-        metadata: { job_id: execution.job_id, ...(execution.batch_id ? { batch_id: execution.batch_id } : {}), ...(execution.app ? { app: execution.app } : {}) },
+        metadata: {
+          job_id: execution.job_id,
+          ...(execution.batch_id ? { batch_id: execution.batch_id } : {}),
+          ...(execution.app ? { app: execution.app } : {}),
+        },
       });
       const { deliveryId: id } = await sender.poll(payload, clock());
       logger.log('INFO', 'executionPolled', `poll found the call ended with ${payload.status}`, {
-        call_id: payload.call_id, job_id: payload.metadata.job_id, batch_id: payload.metadata.batch_id ?? undefined, delivery_id: id, status: payload.status,
+        call_id: payload.call_id,
+        job_id: payload.metadata.job_id,
+        batch_id: payload.metadata.batch_id ?? undefined,
+        delivery_id: id,
+        status: payload.status,
       });
       return 'completed';
     } catch (err) {
-      logger.log('WARNING', 'pollFailed', `status poll failed: ${String(err)}`, { call_id: execution.call_id, job_id: execution.job_id });
+      logger.log('WARNING', 'pollFailed', `status poll failed: ${String(err)}`, {
+        call_id: execution.call_id,
+        job_id: execution.job_id,
+      });
       return 'failed';
     }
   }
@@ -89,7 +106,15 @@ export function createReconciler(deps: ReconcilerDeps) {
     const now = clock();
     const cutoff = new Date(now.getTime() - config.staleAfterMs);
     logger.log('INFO', 'reconcileStarted', `reconciling in ${config.mode} mode`, { mode: config.mode });
-    const summary: ReconcileSummary = { mode: config.mode, examined: 0, polled: 0, completed_by_poll: 0, still_running: 0, marked_stale: 0, poll_failures: 0 };
+    const summary: ReconcileSummary = {
+      mode: config.mode,
+      examined: 0,
+      polled: 0,
+      completed_by_poll: 0,
+      still_running: 0,
+      marked_stale: 0,
+      poll_failures: 0,
+    };
     const found = await candidates(config.mode === 'dual' ? undefined : cutoff);
     summary.examined = found.length;
 
@@ -98,21 +123,26 @@ export function createReconciler(deps: ReconcilerDeps) {
         await store.markStale(e.call_id, now);
         summary.marked_stale++;
         logger.log('WARNING', 'executionStale', 'no completion webhook arrived for a running execution', {
-          call_id: e.call_id, job_id: e.job_id, batch_id: e.batch_id ?? undefined,
-          age_seconds: e.registered_at instanceof Date ? Math.round((now.getTime() - e.registered_at.getTime()) / 1000) : null,
+          call_id: e.call_id,
+          job_id: e.job_id,
+          batch_id: e.batch_id ?? undefined,
+          age_seconds:
+            e.registered_at instanceof Date ? Math.round((now.getTime() - e.registered_at.getTime()) / 1000) : null,
         });
       }
     } else {
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(POLL_CONCURRENCY, found.length) }, async () => {
-        while (next < found.length) {
-          const outcome = await poll(found[next++]!);
-          summary.polled++;
-          if (outcome === 'completed') summary.completed_by_poll++;
-          else if (outcome === 'running') summary.still_running++;
-          else summary.poll_failures++;
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(POLL_CONCURRENCY, found.length) }, async () => {
+          while (next < found.length) {
+            const outcome = await poll(found[next++]!);
+            summary.polled++;
+            if (outcome === 'completed') summary.completed_by_poll++;
+            else if (outcome === 'running') summary.still_running++;
+            else summary.poll_failures++;
+          }
+        }),
+      );
     }
     logger.log('INFO', 'reconcileFinished', 'reconciliation finished', { ...summary });
     return summary;

@@ -15,7 +15,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/observability/log';
 import type { StatsBuffer } from '../../shared/observability/stats';
 import type { Clock } from '../../shared/ports';
-import { checkBodyHeaders, createBodyBudget, declaredLength, hasBody, readBody, type BodyLimits, type BodyRefusal } from '../../shared/platform/request-body';
+import {
+  checkBodyHeaders,
+  createBodyBudget,
+  declaredLength,
+  hasBody,
+  readBody,
+  type BodyLimits,
+  type BodyRefusal,
+} from '../../shared/platform/request-body';
 import type { RequestGuard } from '../../shared/platform/server-hook';
 import { createReclaimer } from '../../shared/platform/reclaim';
 import { lingeringClose, type LingerLimits } from '../../shared/platform/linger';
@@ -90,24 +98,27 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
     }
     // Only reached through the server's 'checkContinue' (server-hook.ts): the sender waits for this.
     if (expectsContinue(req)) res.writeContinue();
-    readBody(req, req.headers, limits, budget).then((read) => {
-      if (!read.ok) {
-        refuse(req, res, read.refusal);
-        return;
-      }
-      const bytes = read.body.length;
-      const withBody = req as IncomingMessage & { rawBody?: Buffer };
-      res.once('close', () => {
-        read.release();
-        // A kept-alive connection holds on to its last request until the next one arrives: drop
-        // the body from it, so that the collection below frees it.
-        withBody.rawBody = undefined;
-        reclaimer.released(bytes);
-      });
-      withBody.rawBody = read.body;
-      passed.add(req);
-      next();
-    }, () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }));
+    readBody(req, req.headers, limits, budget).then(
+      (read) => {
+        if (!read.ok) {
+          refuse(req, res, read.refusal);
+          return;
+        }
+        const bytes = read.body.length;
+        const withBody = req as IncomingMessage & { rawBody?: Buffer };
+        res.once('close', () => {
+          read.release();
+          // A kept-alive connection holds on to its last request until the next one arrives: drop
+          // the body from it, so that the collection below frees it.
+          withBody.rawBody = undefined;
+          reclaimer.released(bytes);
+        });
+        withBody.rawBody = read.body;
+        passed.add(req);
+        next();
+      },
+      () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }),
+    );
   };
   return Object.assign(guard, { passed: (req: IncomingMessage) => passed.has(req) });
 }

@@ -13,16 +13,26 @@ import { withDeadline } from '../../shared/platform/deadline';
 import { claimPath } from '../../shared/contract/claims';
 import { createRecentDeliveries } from './recent-deliveries';
 import { deliveryId } from '../../shared/contract/delivery';
-import { errorAnswer, HttpError, SIGNATURE_REASONS, type ErrorCode, type SignatureReason } from '../../shared/platform/errors';
+import {
+  errorAnswer,
+  HttpError,
+  SIGNATURE_REASONS,
+  type ErrorCode,
+  type SignatureReason,
+} from '../../shared/platform/errors';
 import { traceFields, traceIdOf, type LogEvent, type Logger } from '../../shared/observability/log';
-import { decodeParsedCompletionBody, encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
+import {
+  decodeParsedCompletionBody,
+  encodeCompletion,
+  encodeWebhookStats,
+  unsupportedCharset,
+} from '../../shared/contract/messages';
 import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { verifyRequest } from '../../shared/contract/signature';
 import type { StatsBuffer } from '../../shared/observability/stats';
 import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
-
 
 export interface WebhookDeps {
   config: Readonly<WebhookConfig>;
@@ -92,7 +102,12 @@ export function createWebhookHandler(deps: WebhookDeps) {
     res.status(200).json({
       status: ready ? 'healthy' : 'unhealthy',
       service: 'modal_webhook_handler',
-      features: { hmac_verification: true, timestamp_verification: true, background_processing: true, batch_intelligence: true },
+      features: {
+        hmac_verification: true,
+        timestamp_verification: true,
+        background_processing: true,
+        batch_intelligence: true,
+      },
     });
   }
 
@@ -108,7 +123,12 @@ export function createWebhookHandler(deps: WebhookDeps) {
     });
     if (!verification.ok) {
       throw new HttpError(verification.reason, 401, rejectionMessage(verification.reason, config), {
-        log: { reason: verification.reason, scheme: verification.scheme, bytes: rawBody.length, user_agent: req.get('user-agent')?.slice(0, SHOWN_CHARS) },
+        log: {
+          reason: verification.reason,
+          scheme: verification.scheme,
+          bytes: rawBody.length,
+          user_agent: req.get('user-agent')?.slice(0, SHOWN_CHARS),
+        },
       });
     }
     return verification;
@@ -117,7 +137,12 @@ export function createWebhookHandler(deps: WebhookDeps) {
   function warnIfPreviousSecret(verified: Verified, log: Logger): void {
     if (verified.secretIndex === 0 || nowMs() - previousSecretWarnedAt < PREVIOUS_SECRET_WARNING_MS) return;
     previousSecretWarnedAt = nowMs();
-    log.log('INFO', 'configWarning', 'webhook signed with the previous secret (said once per 10 minutes per instance)', {});
+    log.log(
+      'INFO',
+      'configWarning',
+      'webhook signed with the previous secret (said once per 10 minutes per instance)',
+      {},
+    );
   }
 
   /** Step 2: a verified body decoded by the worker's own rules, so that what is answered 202 here parses there. */
@@ -136,15 +161,28 @@ export function createWebhookHandler(deps: WebhookDeps) {
     // Named by content: a retried or replayed request finds its claim already stored (create-only
     // write, `created: false`) and stores nothing new.
     const path = claimPath(ids.delivery_id, rawBody);
-    const stored = await withDeadline(claims.putIfAbsent(path, rawBody, 'application/json'), config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
-      throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', { cause: String(err) });
+    const stored = await withDeadline(
+      claims.putIfAbsent(path, rawBody, 'application/json'),
+      config.publishTimeoutMs,
+      'claim-check upload',
+    ).catch((err: unknown) => {
+      throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', {
+        cause: String(err),
+      });
     });
     log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
     return stored.uri;
   }
 
   /** Step 4: the completion queued on Pub/Sub; its message id once Pub/Sub holds it. */
-  async function publish(req: Request, rawBody: Buffer, payload: CompletionPayload, verified: Verified, ids: DeliveryIds, attempt: Attempt): Promise<string> {
+  async function publish(
+    req: Request,
+    rawBody: Buffer,
+    payload: CompletionPayload,
+    verified: Verified,
+    ids: DeliveryIds,
+    attempt: Attempt,
+  ): Promise<string> {
     const claimUri = await storeClaim(rawBody, ids, attempt.log);
     const message = encodeCompletion(rawBody, payload, {
       deliveryId: ids.delivery_id,
@@ -156,7 +194,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
       traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
     });
     try {
-      return await withDeadline(publisher.publish(message.data, message.attributes), config.publishTimeoutMs, 'publish');
+      return await withDeadline(
+        publisher.publish(message.data, message.attributes),
+        config.publishTimeoutMs,
+        'publish',
+      );
     } catch (err) {
       throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
     }
@@ -165,7 +207,9 @@ export function createWebhookHandler(deps: WebhookDeps) {
   async function accept(req: Request, res: Response, attempt: Attempt): Promise<void> {
     const rawBody = bodyOf(req, config.maxBodyBytes);
     const verified = verify(req, rawBody);
-    attempt.log = attempt.log.child(traceFields(config.projectId, req.get('x-cloud-trace-context'), req.get('traceparent')));
+    attempt.log = attempt.log.child(
+      traceFields(config.projectId, req.get('x-cloud-trace-context'), req.get('traceparent')),
+    );
     warnIfPreviousSecret(verified, attempt.log);
     const payload = decode(req, rawBody);
     const ids = idsOf(payload, verified);
@@ -176,14 +220,27 @@ export function createWebhookHandler(deps: WebhookDeps) {
     }
     // The same signed delivery again (a replay, a retry whose 202 was lost, or a concurrent copy):
     // it is published once, and every copy is answered with that message id.
-    const { messageId, replay } = await recent.publishOnce(ids.delivery_id, replayKeyOf(req, verified), nowMs, () => publish(req, rawBody, payload, verified, ids, attempt));
+    const { messageId, replay } = await recent.publishOnce(ids.delivery_id, replayKeyOf(req, verified), nowMs, () =>
+      publish(req, rawBody, payload, verified, ids, attempt),
+    );
     if (replay) {
-      attempt.log.log('INFO', 'webhookReplayed', 'same signed delivery again: answered with its first message id, not published again', { ...ids, message_id: messageId, scheme: verified.scheme });
+      attempt.log.log(
+        'INFO',
+        'webhookReplayed',
+        'same signed delivery again: answered with its first message id, not published again',
+        { ...ids, message_id: messageId, scheme: verified.scheme },
+      );
       stats?.count('replayed', clock());
       res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId, replay: true });
       return;
     }
-    attempt.log.log('INFO', 'webhookAccepted', 'webhook accepted', { ...ids, status: payload.status, message_id: messageId, bytes: rawBody.length, latency_ms: nowMs() - attempt.started });
+    attempt.log.log('INFO', 'webhookAccepted', 'webhook accepted', {
+      ...ids,
+      status: payload.status,
+      message_id: messageId,
+      bytes: rawBody.length,
+      latency_ms: nowMs() - attempt.started,
+    });
     stats?.count('accepted', clock(), verified.scheme);
     res.status(202).json({ status: 'accepted', delivery_id: ids.delivery_id, message_id: messageId });
   }
@@ -195,11 +252,13 @@ export function createWebhookHandler(deps: WebhookDeps) {
       health(res);
       return;
     }
-    if (!COMPLETION_PATHS.includes(path)) throw new HttpError('not_found', 404, `no route for ${path.slice(0, SHOWN_CHARS)}`);
+    if (!COMPLETION_PATHS.includes(path))
+      throw new HttpError('not_found', 404, `no route for ${path.slice(0, SHOWN_CHARS)}`);
     if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
     if (deps.guarded && !deps.guarded(req)) {
       throw new HttpError('body_guard_missing', 500, 'internal error', {
-        cause: 'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/request-bodies.md); refusing every completion until it is',
+        cause:
+          'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/request-bodies.md); refusing every completion until it is',
       });
     }
     await accept(req, res, attempt);
@@ -212,7 +271,10 @@ export function createWebhookHandler(deps: WebhookDeps) {
       await route(req, res, path, attempt);
     } catch (err) {
       const answer = errorAnswer(err, { code: 'internal_error', status: 500, message: 'internal error' });
-      attempt.log.log(answer.log.severity, eventOf(answer.error.code), answer.error.message, { ...answer.log.fields, method: req.method });
+      attempt.log.log(answer.log.severity, eventOf(answer.error.code), answer.error.message, {
+        ...answer.log.fields,
+        method: req.method,
+      });
       if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(answer.error.code, clock());
       res.status(answer.status).json(answer.body);
     } finally {
@@ -243,12 +305,15 @@ function idsOf(payload: CompletionPayload, verified: Verified): DeliveryIds {
 
 /** What makes two requests the same signed delivery: the Standard Webhooks id, or the seed's body signature. */
 function replayKeyOf(req: Request, verified: Verified): string {
-  return verified.scheme === 'standard' ? `webhook-id ${verified.webhookId ?? ''}` : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
+  return verified.scheme === 'standard'
+    ? `webhook-id ${verified.webhookId ?? ''}`
+    : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
 }
 
 function bodyOf(req: Request, maxBodyBytes: number): Buffer {
   const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
-  if (rawBody.length > maxBodyBytes) throw new HttpError('payload_too_large', 413, `body is larger than ${maxBodyBytes} bytes`);
+  if (rawBody.length > maxBodyBytes)
+    throw new HttpError('payload_too_large', 413, `body is larger than ${maxBodyBytes} bytes`);
   return rawBody;
 }
 
@@ -277,8 +342,14 @@ function methodNotAllowed(res: Response, allow: string): HttpError {
  * framework's parse of the same bytes is reused when it made one.
  */
 function parsePayload(rawBody: Buffer, frameworkParsed: unknown): CompletionPayload {
-  const parsedByFramework = frameworkParsed !== undefined && frameworkParsed !== null && typeof frameworkParsed === 'object' && !Buffer.isBuffer(frameworkParsed);
-  const verdict = parsedByFramework ? decodeParsedCompletionBody(rawBody, frameworkParsed) : decodeForwardedBody(rawBody);
+  const parsedByFramework =
+    frameworkParsed !== undefined &&
+    frameworkParsed !== null &&
+    typeof frameworkParsed === 'object' &&
+    !Buffer.isBuffer(frameworkParsed);
+  const verdict = parsedByFramework
+    ? decodeParsedCompletionBody(rawBody, frameworkParsed)
+    : decodeForwardedBody(rawBody);
   if (verdict.ok) return verdict.payload;
   if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
   throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });

@@ -19,7 +19,12 @@ export interface Published {
 
 export interface RecentDeliveries {
   /** Runs `publish` unless this delivery with this signature is recent or in flight; then shares its message id. */
-  publishOnce(deliveryId: string, signature: string, nowMs: () => number, publish: () => Promise<string>): Promise<Published>;
+  publishOnce(
+    deliveryId: string,
+    signature: string,
+    nowMs: () => number,
+    publish: () => Promise<string>,
+  ): Promise<Published>;
   readonly size: number;
 }
 

@@ -9,7 +9,12 @@ import { PermanentMessageError } from '../../shared/platform/errors';
 import { createLimiter } from '../../shared/platform/limit';
 import { documentError } from '../../shared/completion/job-document';
 import type { Logger } from '../../shared/observability/log';
-import { decodeCompletionBody, decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/contract/messages';
+import {
+  decodeCompletionBody,
+  decodeCompletionEnvelope,
+  envelopeMatches,
+  type CompletionMeta,
+} from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { decodeStructure } from '../../shared/contract/structure';
@@ -37,7 +42,10 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
   async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
     if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
     if (!isOwnClaimUri(meta.claimUri, claims)) {
-      throw new PermanentMessageError('invalid_envelope', 'claim_uri is not under the results location\'s claims/ prefix; it is not read');
+      throw new PermanentMessageError(
+        'invalid_envelope',
+        "claim_uri is not under the results location's claims/ prefix; it is not read",
+      );
     }
     const body = await results.get(meta.claimUri);
     if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${meta.claimUri}`);
@@ -45,7 +53,10 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
   }
 
   /** The envelope and the body, by the contract the webhook used (shared/contract/messages.ts). */
-  async function readCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
+  async function readCompletion(
+    message: PubSubMessage,
+    attributes: Record<string, string>,
+  ): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
     const envelope = decodeCompletionEnvelope(attributes);
     if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);
     const verdict = decodeCompletionBody(await readBody(message, envelope.meta));
@@ -54,27 +65,45 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
       throw new PermanentMessageError(verdict.code, issues ? `${verdict.message} (${issues})` : verdict.message);
     }
     if (!envelopeMatches(envelope.meta, verdict.payload)) {
-      throw new PermanentMessageError('invalid_envelope', 'delivery_id does not belong to the call and status in the body');
+      throw new PermanentMessageError(
+        'invalid_envelope',
+        'delivery_id does not belong to the call and status in the body',
+      );
     }
     return { meta: envelope.meta, payload: verdict.payload };
   }
 
   /** A stored `result.json` / `error.json`: the completion's ids and times around `content`. */
-  function completionFile(payload: CompletionPayload, id: string, receivedAt: Date, content: Record<string, unknown>): Buffer {
-    return Buffer.from(JSON.stringify({
-      job_id: payload.metadata.job_id,
-      batch_id: payload.metadata.batch_id ?? null,
-      modal_call_id: payload.call_id,
-      status: payload.status,
-      delivery_id: id,
-      ...content,
-      webhook_received_at: receivedAt.toISOString(),
-      stored_at: clock().toISOString(),
-    }, null, 2));
+  function completionFile(
+    payload: CompletionPayload,
+    id: string,
+    receivedAt: Date,
+    content: Record<string, unknown>,
+  ): Buffer {
+    return Buffer.from(
+      JSON.stringify(
+        {
+          job_id: payload.metadata.job_id,
+          batch_id: payload.metadata.batch_id ?? null,
+          modal_call_id: payload.call_id,
+          status: payload.status,
+          delivery_id: id,
+          ...content,
+          webhook_received_at: receivedAt.toISOString(),
+          stored_at: clock().toISOString(),
+        },
+        null,
+        2,
+      ),
+    );
   }
 
   /** A failure's full error, when the job document keeps only a bounded summary of it. */
-  async function storeErrorFile(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+  async function storeErrorFile(
+    payload: CompletionPayload,
+    id: string,
+    receivedAt: Date,
+  ): Promise<Completion['files']> {
     if (!documentError(payload).detailsInFile) return undefined;
     const path = `jobs/${payload.metadata.job_id}/${payload.call_id}/error.json`;
     const body = completionFile(payload, id, receivedAt, { error: payload.error ?? null });
@@ -84,10 +113,14 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
   /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
   async function storeFiles(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
     const base = `jobs/${payload.metadata.job_id}/${payload.call_id}`;
-    const structure = payload.result?.structure_file_base64 ? decodeStructure(payload.result.structure_file_base64) : undefined;
+    const structure = payload.result?.structure_file_base64
+      ? decodeStructure(payload.result.structure_file_base64)
+      : undefined;
     let structureUri: string | undefined;
     if (structure) {
-      structureUri = (await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)).uri;
+      structureUri = (
+        await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)
+      ).uri;
     }
     const { structure_file_base64: _omit, ...scores } = payload.result ?? {};
     const resultJson = completionFile(payload, id, receivedAt, {
@@ -133,7 +166,11 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
       arrived_at: now,
       processing_latency_ms: Math.max(0, now.getTime() - receivedAt.getTime()),
     });
-    logger.log('INFO', 'testDeliveryArrived', 'test delivery arrived at the worker', { delivery_id: id, call_id: payload.call_id, job_id: payload.metadata.job_id });
+    logger.log('INFO', 'testDeliveryArrived', 'test delivery arrived at the worker', {
+      delivery_id: id,
+      call_id: payload.call_id,
+      job_id: payload.metadata.job_id,
+    });
     return { kind: 'test_recorded', deliveryId: id, jobId: payload.metadata.job_id };
   }
 
@@ -155,18 +192,32 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     const { meta, payload } = await readCompletion(message, attributes);
     const { deliveryId: id, receivedAt, source } = meta;
     const jobId = payload.metadata.job_id;
-    const ids = { delivery_id: id, call_id: payload.call_id, job_id: jobId, batch_id: payload.metadata.batch_id ?? undefined };
+    const ids = {
+      delivery_id: id,
+      call_id: payload.call_id,
+      job_id: jobId,
+      batch_id: payload.metadata.batch_id ?? undefined,
+    };
     if (payload.metadata.test === true) {
       await recordApp(payload, meta, true);
       return recordTest(payload, id, receivedAt);
     }
     await recordApp(payload, meta);
 
-    const completion: Completion = { deliveryId: id, payload, receivedAt, source, ...(meta.operator ? { operator: meta.operator } : {}) };
+    const completion: Completion = {
+      deliveryId: id,
+      payload,
+      receivedAt,
+      source,
+      ...(meta.operator ? { operator: meta.operator } : {}),
+    };
     // Files first, always before the job says `completed`. Stored under the call's own path and never
     // overwritten, so storing them for a duplicate or late event changes nothing — and a completion
     // costs no read besides the job's own.
-    completion.files = payload.status === 'success' ? await storeFiles(payload, id, receivedAt) : await storeErrorFile(payload, id, receivedAt);
+    completion.files =
+      payload.status === 'success'
+        ? await storeFiles(payload, id, receivedAt)
+        : await storeErrorFile(payload, id, receivedAt);
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 
     if (plan.kind !== 'apply') {

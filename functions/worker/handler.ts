@@ -42,14 +42,29 @@ export function createCompletionWorker(deps: WorkerDeps) {
 
   const budget = createRetryBudget(UNKNOWN_FAILURE_BUDGET);
   const { finalizeIfDone } = createBatchFinalizer({
-    jobs, results, batchEvents: deps.batchEvents, clock, logger,
+    jobs,
+    results,
+    batchEvents: deps.batchEvents,
+    clock,
+    logger,
     summary: { direction: config.affinityDirection, rankingSize: config.rankingSize },
     countsIntervalMs: config.batchCountsIntervalMs,
   });
-  const applyCompletion = createApplyCompletion({ jobs, results, claims: deps.config.results, finalizeIfDone, clock, logger });
+  const applyCompletion = createApplyCompletion({
+    jobs,
+    results,
+    claims: deps.config.results,
+    finalizeIfDone,
+    clock,
+    logger,
+  });
   const recordStats = createRecordStats(jobs);
 
-  async function deadLetter(message: PubSubMessage, attributes: Record<string, string>, error: PermanentMessageError): Promise<WorkerOutcome> {
+  async function deadLetter(
+    message: PubSubMessage,
+    attributes: Record<string, string>,
+    error: PermanentMessageError,
+  ): Promise<WorkerOutcome> {
     const data = Buffer.from(message.data ?? '', 'base64');
     const messageId = message.messageId ?? message.message_id;
     const id = messageId
@@ -80,7 +95,9 @@ export function createCompletionWorker(deps: WorkerDeps) {
     const attributes = message.attributes ?? {};
     // Every line about this message (applied, batch completed, event published, dead-lettered,
     // failed) carries the trace of the webhook request that brought it.
-    return withLogContext(traceFieldsOfId(config.projectId, messageTraceId(attributes)), () => handleTraced(message, attributes));
+    return withLogContext(traceFieldsOfId(config.projectId, messageTraceId(attributes)), () =>
+      handleTraced(message, attributes),
+    );
   }
 
   async function handleTraced(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
@@ -91,13 +108,24 @@ export function createCompletionWorker(deps: WorkerDeps) {
     } catch (err) {
       if (err instanceof PermanentMessageError) return deadLetter(message, attributes, err);
       if (err instanceof RetryLaterError) {
-        logger.log('WARNING', 'completionDeferred', `${err.message}; Pub/Sub will redeliver`, { delivery_id: attributes.delivery_id, message_id: message.messageId });
+        logger.log('WARNING', 'completionDeferred', `${err.message}; Pub/Sub will redeliver`, {
+          delivery_id: attributes.delivery_id,
+          message_id: message.messageId,
+        });
         throw err;
       }
       const verdict = classifyFailure(err);
-      if (verdict.kind === 'permanent') return deadLetter(message, attributes, new PermanentMessageError(verdict.code, verdict.reason));
+      if (verdict.kind === 'permanent')
+        return deadLetter(message, attributes, new PermanentMessageError(verdict.code, verdict.reason));
       if (verdict.kind === 'unknown' && message.messageId && budget.spend(message.messageId)) {
-        return deadLetter(message, attributes, new PermanentMessageError('retry_budget_exhausted', `failed ${UNKNOWN_FAILURE_BUDGET} times for a reason not known to be transient: ${verdict.reason}`));
+        return deadLetter(
+          message,
+          attributes,
+          new PermanentMessageError(
+            'retry_budget_exhausted',
+            `failed ${UNKNOWN_FAILURE_BUDGET} times for a reason not known to be transient: ${verdict.reason}`,
+          ),
+        );
       }
       logger.log('ERROR', 'completionFailed', `completion failed, Pub/Sub will redeliver: ${verdict.reason}`, {
         failure: verdict.kind,
@@ -115,9 +143,14 @@ export function createCompletionWorker(deps: WorkerDeps) {
     switch (attributes.kind) {
       case 'batch_check': {
         const check = batchCheckAttributesSchema.safeParse(attributes);
-        if (!check.success) throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
+        if (!check.success)
+          throw new PermanentMessageError('unknown_message', 'batch_check message without a valid batch_id');
         const claimant = `batch_check:${message.messageId ?? check.data.batch_id}`;
-        return { kind: 'batch_checked', batchId: check.data.batch_id, batchCompleted: await finalizeIfDone(check.data.batch_id, claimant) };
+        return {
+          kind: 'batch_checked',
+          batchId: check.data.batch_id,
+          batchCompleted: await finalizeIfDone(check.data.batch_id, claimant),
+        };
       }
       case 'webhook_stats':
         return recordStats(message);
@@ -132,7 +165,11 @@ export function createCompletionWorker(deps: WorkerDeps) {
   async function processCompletion(event: CloudEvent<PubSubEventData>): Promise<void> {
     const message = event.data?.message;
     if (!message) {
-      await deadLetter({ messageId: event.id }, {}, new PermanentMessageError('unknown_message', 'event carries no Pub/Sub message'));
+      await deadLetter(
+        { messageId: event.id },
+        {},
+        new PermanentMessageError('unknown_message', 'event carries no Pub/Sub message'),
+      );
       return;
     }
     await handleMessage({ ...message, messageId: message.messageId ?? message.message_id ?? event.id });

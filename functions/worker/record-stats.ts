@@ -13,16 +13,20 @@ export function createRecordStats(jobs: Pick<JobStore, 'recordWebhookStats'>) {
       throw new PermanentMessageError('invalid_json', 'webhook_stats data is not valid JSON');
     }
     const stats = webhookStatsSchema.safeParse(parsed);
-    if (!stats.success) throw new PermanentMessageError('invalid_payload', 'webhook_stats message does not match its schema');
+    if (!stats.success)
+      throw new PermanentMessageError('invalid_payload', 'webhook_stats message does not match its schema');
     const { instance, seq, minutes } = stats.data;
-    await Promise.all(Object.entries(minutes).map(([minute, counts]) =>
-      jobs.recordWebhookStats(`${minute.replace(/[^0-9]/g, '')}_${instance}_${seq}`, {
-        minute: new Date(minute),
-        instance,
-        accepted: counts.accepted,
-        rejected: counts.rejected,
-        ...(counts.by_scheme ? { by_scheme: counts.by_scheme } : {}),
-      })));
+    await Promise.all(
+      Object.entries(minutes).map(([minute, counts]) =>
+        jobs.recordWebhookStats(`${minute.replace(/[^0-9]/g, '')}_${instance}_${seq}`, {
+          minute: new Date(minute),
+          instance,
+          accepted: counts.accepted,
+          rejected: counts.rejected,
+          ...(counts.by_scheme ? { by_scheme: counts.by_scheme } : {}),
+        }),
+      ),
+    );
     return { kind: 'stats_recorded', minutes: Object.keys(minutes).length };
   };
 }

@@ -49,27 +49,45 @@ const mean = (all: Ops[]): Ops => {
 async function runBatch(size: number, shards: number): Promise<Run> {
   const run = randomBytes(3).toString('hex');
   const config = loadWorkerConfig({
-    JOBS_COLLECTION: `scale_jobs_${run}`, BATCHES_COLLECTION: `scale_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `scale${run}_`,
-    RESULTS_DIR: join(tmpdir(), `omtx-bench-${run}`), BATCH_COUNTER_SHARDS: String(shards),
+    JOBS_COLLECTION: `scale_jobs_${run}`,
+    BATCHES_COLLECTION: `scale_batches_${run}`,
+    PIPELINE_COLLECTION_PREFIX: `scale${run}_`,
+    RESULTS_DIR: join(tmpdir(), `omtx-bench-${run}`),
+    BATCH_COUNTER_SHARDS: String(shards),
   });
   const db = createFirestore(PROJECT, '(default)');
   const store = createFirestoreJobStore(db, config.collections, { counterShards: shards });
   let batchDocWrites = 0;
-  const counted: JobStore = { ...store, rollupBatchCounts: async (...args) => { const wrote = await store.rollupBatchCounts(...args); if (wrote) batchDocWrites++; return wrote; } };
+  const counted: JobStore = {
+    ...store,
+    rollupBatchCounts: async (...args) => {
+      const wrote = await store.rollupBatchCounts(...args);
+      if (wrote) batchDocWrites++;
+      return wrote;
+    },
+  };
   const finalisers = new Set<Ops>();
   const worker = createCompletionWorker({
-    config, jobs: counted, clock: () => new Date(),
+    config,
+    jobs: counted,
+    clock: () => new Date(),
     results: createLocalBlobStore(config.results.kind === 'local' ? config.results.dir : tmpdir()),
     // The log line is written inside the finalising message's own async context.
-    logger: createLogger((line) => { const ops = currentOps(); if (ops && line.includes('"batchCompleted"')) finalisers.add(ops); }),
+    logger: createLogger((line) => {
+      const ops = currentOps();
+      if (ops && line.includes('"batchCompleted"')) finalisers.add(ops);
+    }),
   });
   const batchId = `scale-${run}`;
   await db.collection(config.collections.batches).doc(batchId).set({ total_jobs: size });
   const message = (i: number) => {
     const failed = i % 10 === 0;
     const p = completionPayloadSchema.parse({
-      call_id: `scale-call-${i}`, status: failed ? 'failure' : 'success',
-      ...(failed ? {} : { result: { affinity: (i * 7919) % size / size, confidence: (i % 97) / 97, ptm_score: (i % 13) / 13 } }),
+      call_id: `scale-call-${i}`,
+      status: failed ? 'failure' : 'success',
+      ...(failed
+        ? {}
+        : { result: { affinity: ((i * 7919) % size) / size, confidence: (i % 97) / 97, ptm_score: (i % 13) / 13 } }),
       metadata: { job_id: `scale-job-${i}`, batch_id: batchId },
     });
     const m = encodeOwnCompletion(p, 'webhook', new Date());
@@ -78,43 +96,68 @@ async function runBatch(size: number, shards: number): Promise<Run> {
   const perMessage: Ops[] = [];
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < size) {
-      const m = message(next++);
-      const ops = zeroOps();
-      perMessage.push(ops);
-      for (;;) {
-        try {
-          await countOps(ops, () => worker.handleMessage(m));
-          break;
-        } catch {
-          // transient: redelivered, as Pub/Sub would (its operations still count)
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < size) {
+        const m = message(next++);
+        const ops = zeroOps();
+        perMessage.push(ops);
+        for (;;) {
+          try {
+            await countOps(ops, () => worker.handleMessage(m));
+            break;
+          } catch {
+            // transient: redelivered, as Pub/Sub would (its operations still count)
+          }
         }
       }
-    }
-  }));
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const batch = (await db.collection(config.collections.batches).doc(batchId).get()).data();
   const completions = perMessage.filter((o) => !finalisers.has(o));
   let exact: string | undefined;
-  if (!(batch?.status === 'completed' && batch.completed_jobs === size - size / 10 && batch.failed_jobs === size / 10 && finalisers.size === 1)) {
+  if (!(
+    batch?.status === 'completed' &&
+    batch.completed_jobs === size - size / 10 &&
+    batch.failed_jobs === size / 10 &&
+    finalisers.size === 1
+  )) {
     exact = `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs, failed: batch?.failed_jobs, finalised: finalisers.size })}`;
   } else if (size <= FULL_SCAN_CHECK_MAX) {
     // The summary as the full scan over every job computes it (not counted: a check, not the work).
-    const reference = summarizeBatch(batchId, batch, await store.listBatchJobs(batchId), { direction: config.affinityDirection, rankingSize: config.rankingSize });
+    const reference = summarizeBatch(batchId, batch, await store.listBatchJobs(batchId), {
+      direction: config.affinityDirection,
+      rankingSize: config.rankingSize,
+    });
     const { mean_scores: means, ...summary } = batch.summary as BatchSummary;
     const { mean_scores: referenceMeans, ...expected } = reference;
-    const meansAgree = Object.entries(referenceMeans).every(([k, v]) => (v === null ? means[k as keyof typeof means] === null : Math.abs(v - (means[k as keyof typeof means] ?? NaN)) < 1e-6));
+    const meansAgree = Object.entries(referenceMeans).every(([k, v]) =>
+      v === null
+        ? means[k as keyof typeof means] === null
+        : Math.abs(v - (means[k as keyof typeof means] ?? NaN)) < 1e-6,
+    );
     if (!isDeepStrictEqual(summary, expected) || !meansAgree) exact = 'SUMMARY DIFFERS from the full scan';
   }
   const worst = completions.reduce((w, o) => (billedReads(o) > billedReads(w) ? o : w), zeroOps());
   await db.terminate();
-  return { size, shards, seconds, perCompletion: mean(completions), worstCompletion: worst, finalisation: [...finalisers][0] ?? zeroOps(), rollups: batchDocWrites, exact, rankingSize: config.rankingSize };
+  return {
+    size,
+    shards,
+    seconds,
+    perCompletion: mean(completions),
+    worstCompletion: worst,
+    finalisation: [...finalisers][0] ?? zeroOps(),
+    rollups: batchDocWrites,
+    exact,
+    rankingSize: config.rankingSize,
+  };
 }
 
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
-const describe = (o: Ops) => `${f2(billedReads(o))} reads (${f2(o.docReads)} doc, ${f2(o.aggregations)} agg, ${f2(o.queries)} queries → ${f2(o.queryDocs)} docs), ${f2(o.writes)} writes`;
+const describe = (o: Ops) =>
+  `${f2(billedReads(o))} reads (${f2(o.docReads)} doc, ${f2(o.aggregations)} agg, ${f2(o.queries)} queries → ${f2(o.queryDocs)} docs), ${f2(o.writes)} writes`;
 
 /**
  * The scale rows: per completion and per finalisation, for every size × shard count. `sizes` and
@@ -127,13 +170,37 @@ export async function batchScale(row: Row, plan: Array<{ size: number; shards: n
     runs.push(r);
     const base = runs[0]!;
     const label = `${size.toLocaleString('en')}-job batch, ${shards} shards`;
-    row(`${label} (worker on the emulator, 32 at once)`, '', `${f1(r.seconds)} s, ${(size / r.seconds).toFixed(0)}/s`, r.exact ?? (size <= FULL_SCAN_CHECK_MAX ? 'counts exact, finalised once, summary = full scan' : 'counts exact, finalised once (summary not compared)'));
-    row('  Firestore per completion (mean)', '', describe(r.perCompletion),
-      `${f2(billedReads(r.perCompletion) / billedReads(base.perCompletion))}× the ${base.size.toLocaleString('en')}/${base.shards} row`, 'constant in size and shards');
+    row(
+      `${label} (worker on the emulator, 32 at once)`,
+      '',
+      `${f1(r.seconds)} s, ${(size / r.seconds).toFixed(0)}/s`,
+      r.exact ??
+        (size <= FULL_SCAN_CHECK_MAX
+          ? 'counts exact, finalised once, summary = full scan'
+          : 'counts exact, finalised once (summary not compared)'),
+    );
+    row(
+      '  Firestore per completion (mean)',
+      '',
+      describe(r.perCompletion),
+      `${f2(billedReads(r.perCompletion) / billedReads(base.perCompletion))}× the ${base.size.toLocaleString('en')}/${base.shards} row`,
+      'constant in size and shards',
+    );
     row('  Firestore per completion (worst)', '', describe(r.worstCompletion), '', '');
-    row('  Firestore for the finalising message', '', describe(r.finalisation),
-      `${f2(billedReads(r.finalisation) / billedReads(base.finalisation))}× the ${base.size.toLocaleString('en')}/${base.shards} row`, `no read per job (ranking ≤ ${r.rankingSize} docs)`);
-    row('  count write-backs to the batch document while it ran', '', `${r.rollups} in ${f1(r.seconds)} s (then 1 claim, 1 completion)`, `${f2(r.rollups / r.seconds)}/s`, '≤ 1/s');
+    row(
+      '  Firestore for the finalising message',
+      '',
+      describe(r.finalisation),
+      `${f2(billedReads(r.finalisation) / billedReads(base.finalisation))}× the ${base.size.toLocaleString('en')}/${base.shards} row`,
+      `no read per job (ranking ≤ ${r.rankingSize} docs)`,
+    );
+    row(
+      '  count write-backs to the batch document while it ran',
+      '',
+      `${r.rollups} in ${f1(r.seconds)} s (then 1 claim, 1 completion)`,
+      `${f2(r.rollups / r.seconds)}/s`,
+      '≤ 1/s',
+    );
   }
   return runs;
 }

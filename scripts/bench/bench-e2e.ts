@@ -8,7 +8,20 @@ import { cpus } from 'node:os';
 import type { DocumentData, Firestore } from '@google-cloud/firestore';
 import { createFirestore } from '../../shared/adapters/firestore';
 import { startLocalStack, type LocalStack } from '../local/local-stack';
-import { closedLoop, cpuTicks, cpuTicksMatching, f1, openLoop, payload, peakRssMiB, percentile, PROJECT, row, SECRET, TICKS_PER_SECOND } from './bench-kit';
+import {
+  closedLoop,
+  cpuTicks,
+  cpuTicksMatching,
+  f1,
+  openLoop,
+  payload,
+  peakRssMiB,
+  percentile,
+  PROJECT,
+  row,
+  SECRET,
+  TICKS_PER_SECOND,
+} from './bench-kit';
 import { COMPLETION_PATH } from '../../shared/contract/routes';
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -40,16 +53,35 @@ class AppliedLines {
 /** 50 completions a second, each in no batch: webhook received → job completed. */
 async function steadyLatency(url: string, applied: AppliedLines, quick: boolean): Promise<void> {
   // Warm-up: the worker's first completions open its channels; measure only once they are applied.
-  await closedLoop(url, Array.from({ length: 30 }, (_, i) => payload(1024, 70_000 + i)), 4);
+  await closedLoop(
+    url,
+    Array.from({ length: 30 }, (_, i) => payload(1024, 70_000 + i)),
+    4,
+  );
   await applied.of('bench-job-7', 30, 60_000);
   const n = quick ? 100 : 500;
-  await openLoop(url, Array.from({ length: n }, (_, i) => payload(1024, 100_000 + i)), 50);
+  await openLoop(
+    url,
+    Array.from({ length: n }, (_, i) => payload(1024, 100_000 + i)),
+    50,
+  );
   const lines = await applied.of('bench-job-1', n, 60_000);
   const latencies = sorted(lines.map((l) => Number(l.processing_latency_ms)));
-  row(`end to end at 50/s ×${n} (webhook received → job completed): p50 ms`, '', f1(percentile(latencies, 50)), `${latencies.length}/${n} completed`, '< 100');
+  row(
+    `end to end at 50/s ×${n} (webhook received → job completed): p50 ms`,
+    '',
+    f1(percentile(latencies, 50)),
+    `${latencies.length}/${n} completed`,
+    '< 100',
+  );
   row('  p99 ms', '', f1(percentile(latencies, 99)), '', '< 250');
   const own = sorted(lines.map((l) => Number(l.duration_ms)));
-  row("  worker's own time per completion: p50 / p99 ms", '', `${f1(percentile(own, 50))} / ${f1(percentile(own, 99))}`, 'files, then read + one atomic write');
+  row(
+    "  worker's own time per completion: p50 / p99 ms",
+    '',
+    `${f1(percentile(own, 50))} / ${f1(percentile(own, 99))}`,
+    'files, then read + one atomic write',
+  );
 }
 
 /** The worker's memory while taking 1.3 MB completions at full speed. */
@@ -57,11 +89,24 @@ async function workerMemory(url: string, stack: LocalStack, applied: AppliedLine
   const large = Array.from({ length: quick ? 20 : 80 }, (_, i) => payload(1.3 * 1024 * 1024, 200_000 + i));
   await closedLoop(url, large, 8);
   await applied.of('bench-job-2', large.length, 120_000);
-  row(`worker peak RSS MiB, ×${large.length} 1.3 MB completions at full speed`, '', f1(peakRssMiB(stack.functions.worker.child.pid!)), '', '< 256');
+  row(
+    `worker peak RSS MiB, ×${large.length} 1.3 MB completions at full speed`,
+    '',
+    f1(peakRssMiB(stack.functions.worker.child.pid!)),
+    '',
+    '< 256',
+  );
 }
 
 /** A hot batch: `size` jobs of one batch completing at once, and where the CPU goes meanwhile. */
-async function hotBatch(url: string, stack: LocalStack, db: Firestore, batches: string, run: string, quick: boolean): Promise<void> {
+async function hotBatch(
+  url: string,
+  stack: LocalStack,
+  db: Firestore,
+  batches: string,
+  run: string,
+  quick: boolean,
+): Promise<void> {
   const size = quick ? 200 : 1000;
   const batchId = `hot-${run}`;
   await db.collection(batches).doc(batchId).set({ total_jobs: size });
@@ -86,23 +131,45 @@ async function hotBatch(url: string, stack: LocalStack, db: Firestore, batches: 
   }
   const finalized = Date.now() - started;
   const cpuSeconds = Object.entries(processes).map(([k, f]) => [k, (f() - cpuBefore[k]!) / TICKS_PER_SECOND] as const);
-  const exact = batch?.status === 'completed' && batch.completed_jobs === size && batch.summary?.completed_jobs === size;
-  row(`hot batch: ${size} jobs at once (c=50) → finalised, s`, '', `${(finalized / 1000).toFixed(1)} (acks done at ${(acked / 1000).toFixed(1)})`, exact ? 'counts exact, finalised once' : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs })}`, '< 5');
+  const exact =
+    batch?.status === 'completed' && batch.completed_jobs === size && batch.summary?.completed_jobs === size;
+  row(
+    `hot batch: ${size} jobs at once (c=50) → finalised, s`,
+    '',
+    `${(finalized / 1000).toFixed(1)} (acks done at ${(acked / 1000).toFixed(1)})`,
+    exact
+      ? 'counts exact, finalised once'
+      : `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs })}`,
+    '< 5',
+  );
   const total = cpuSeconds.reduce((n, [, v]) => n + v, 0);
-  row('  CPU s during the hot batch, by process', '', cpuSeconds.map(([k, v]) => `${k} ${f1(v)}`).join(', '),
-    `${f1(total)} CPU s in ${f1(finalized / 1000)} s on ${cpus().length} cores (${Math.round((total / (finalized / 1000) / cpus().length) * 100)} % busy)`);
+  row(
+    '  CPU s during the hot batch, by process',
+    '',
+    cpuSeconds.map(([k, v]) => `${k} ${f1(v)}`).join(', '),
+    `${f1(total)} CPU s in ${f1(finalized / 1000)} s on ${cpus().length} cores (${Math.round((total / (finalized / 1000) / cpus().length) * 100)} % busy)`,
+  );
 }
 
 export async function endToEnd(quick: boolean): Promise<void> {
   const run = randomBytes(3).toString('hex');
-  const collections = { JOBS_COLLECTION: `bench_jobs_${run}`, BATCHES_COLLECTION: `bench_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `b${run}_` };
+  const collections = {
+    JOBS_COLLECTION: `bench_jobs_${run}`,
+    BATCHES_COLLECTION: `bench_batches_${run}`,
+    PIPELINE_COLLECTION_PREFIX: `b${run}_`,
+  };
   const applied = new AppliedLines();
   const stack = await startLocalStack({
     projectId: PROJECT,
     secret: SECRET,
     completionsTopic: `bench-completions-${run}`,
     batchEventsTopic: `bench-events-${run}`,
-    env: { ...collections, ...(process.env.CLAIM_CHECK_THRESHOLD_BYTES ? { CLAIM_CHECK_THRESHOLD_BYTES: process.env.CLAIM_CHECK_THRESHOLD_BYTES } : {}) },
+    env: {
+      ...collections,
+      ...(process.env.CLAIM_CHECK_THRESHOLD_BYTES
+        ? { CLAIM_CHECK_THRESHOLD_BYTES: process.env.CLAIM_CHECK_THRESHOLD_BYTES }
+        : {}),
+    },
     onLog: (service, line) => applied.take(service, line),
   });
   const db = createFirestore(PROJECT, '(default)');

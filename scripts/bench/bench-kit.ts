@@ -20,10 +20,13 @@ export interface Row {
   goal: string;
 }
 export const rows: Row[] = [];
-export const row = (figure: string, bare: string, webhook: string, ratio: string, goal = '') => rows.push({ figure, bare, webhook, ratio, goal });
+export const row = (figure: string, bare: string, webhook: string, ratio: string, goal = '') =>
+  rows.push({ figure, bare, webhook, ratio, goal });
 
 export function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
+  return sorted.length
+    ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+    : NaN;
 }
 
 export function payload(bytes: number, i: number, batchId?: string): string {
@@ -31,14 +34,20 @@ export function payload(bytes: number, i: number, batchId?: string): string {
   seed.call_id = `bench-call-${i}`;
   seed.metadata = { job_id: `bench-job-${i}`, ...(batchId ? { batch_id: batchId } : {}) };
   const base = JSON.stringify({ ...seed, result: { ...seed.result, structure_file_base64: '' } }).length;
-  seed.result.structure_file_base64 = Buffer.alloc(Math.max(0, Math.floor(((bytes - base) * 3) / 4)), 'A').toString('base64');
+  seed.result.structure_file_base64 = Buffer.alloc(Math.max(0, Math.floor(((bytes - base) * 3) / 4)), 'A').toString(
+    'base64',
+  );
   return JSON.stringify(seed);
 }
 
 export async function post(url: string, body: string): Promise<number> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-modal-signature': sign(SECRET, body), 'x-modal-timestamp': String(Math.floor(Date.now() / 1000)) },
+    headers: {
+      'content-type': 'application/json',
+      'x-modal-signature': sign(SECRET, body),
+      'x-modal-timestamp': String(Math.floor(Date.now() / 1000)),
+    },
     body,
   });
   await res.arrayBuffer();
@@ -47,33 +56,44 @@ export async function post(url: string, body: string): Promise<number> {
 }
 
 /** Closed loop: `concurrency` requests in flight until all are sent. */
-export async function closedLoop(url: string, bodies: string[], concurrency: number): Promise<{ perSecond: number; latencies: number[] }> {
+export async function closedLoop(
+  url: string,
+  bodies: string[],
+  concurrency: number,
+): Promise<{ perSecond: number; latencies: number[] }> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const t = performance.now();
-      await post(url, body);
-      latencies.push(performance.now() - t);
-    }
-  }));
-  return { perSecond: bodies.length / ((performance.now() - started) / 1000), latencies: latencies.sort((a, b) => a - b) };
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const t = performance.now();
+        await post(url, body);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return {
+    perSecond: bodies.length / ((performance.now() - started) / 1000),
+    latencies: latencies.sort((a, b) => a - b),
+  };
 }
 
 /** Open loop: one request every 1000/rate ms, whatever the answers, as a steady sender does. */
 export async function openLoop(url: string, bodies: string[], rate: number): Promise<number[]> {
   const latencies: number[] = [];
   const started = performance.now();
-  await Promise.all(bodies.map(async (body, i) => {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const t = performance.now();
-    await post(url, body);
-    latencies.push(performance.now() - t);
-  }));
+  await Promise.all(
+    bodies.map(async (body, i) => {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t = performance.now();
+      await post(url, body);
+      latencies.push(performance.now() - t);
+    }),
+  );
   return latencies.sort((a, b) => a - b);
 }
 
@@ -99,6 +119,5 @@ export function cpuTicksMatching(needle: string): number {
 export function peakRssMiB(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
-
 
 export const f1 = (n: number) => n.toFixed(1);

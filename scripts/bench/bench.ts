@@ -21,7 +21,21 @@ import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
 import { freePort, startEmulators } from '../local/emulators';
 import { batchScale } from './bench-batch';
 import { endToEnd } from './bench-e2e';
-import { closedLoop, cpuTicks, f1, openLoop, payload, peakRssMiB, percentile, post, PROJECT, row, rows, SECRET, TICKS_PER_SECOND } from './bench-kit';
+import {
+  closedLoop,
+  cpuTicks,
+  f1,
+  openLoop,
+  payload,
+  peakRssMiB,
+  percentile,
+  post,
+  PROJECT,
+  row,
+  rows,
+  SECRET,
+  TICKS_PER_SECOND,
+} from './bench-kit';
 import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
 import { COMPLETION_PATH } from '../../shared/contract/routes';
 
@@ -33,7 +47,11 @@ async function cpuPerRequest(fn: ServedFunction, url: string, bodies: string[], 
   return { cpuMs: ms / bodies.length, ...load };
 }
 
-async function serve(target: string, env: Record<string, string>, source?: string): Promise<{ fn: ServedFunction; url: string }> {
+async function serve(
+  target: string,
+  env: Record<string, string>,
+  source?: string,
+): Promise<{ fn: ServedFunction; url: string }> {
   const port = await freePort();
   const fn = serveFunction(target, 'http', port, env, () => undefined, source);
   await waitForPort(port, fn.child, fn.output);
@@ -46,24 +64,49 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
   const pubsub = createPubSub(PROJECT);
   const topic = `bench-${randomBytes(3).toString('hex')}`;
   await createPubSubAdmin(pubsub).ensureTopic(topic);
-  const env = { ...emulatorEnv, GOOGLE_CLOUD_PROJECT: PROJECT, METADATA_SERVER_DETECTION: 'none', MODAL_WEBHOOK_SECRET: SECRET, COMPLETIONS_TOPIC: topic, STATS_FLUSH_SECONDS: '30', NODE_ENV: 'production' };
+  const env = {
+    ...emulatorEnv,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    METADATA_SERVER_DETECTION: 'none',
+    MODAL_WEBHOOK_SECRET: SECRET,
+    COMPLETIONS_TOPIC: topic,
+    STATS_FLUSH_SECONDS: '30',
+    NODE_ENV: 'production',
+  };
   const bare = await serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
   const windows = [0, 1, 5];
-  const hooks = await Promise.all(windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) })));
+  const hooks = await Promise.all(
+    windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) })),
+  );
   // Verify, parse, validate and log, but publish nothing: what the webhook costs besides Pub/Sub.
   const dry = await serve('modalWebhook', { ...env, DRY_RUN: 'true' });
   try {
-    const scenarios = [['1 KB', 1024, quick ? 500 : 3000, 20], ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4]] as const;
+    const scenarios = [
+      ['1 KB', 1024, quick ? 500 : 3000, 20],
+      ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4],
+    ] as const;
     for (const [label, bytes, count, concurrency] of scenarios) {
       const bodies = Array.from({ length: count }, (_, i) => payload(bytes, i));
-      for (const target of [bare, ...hooks, dry]) await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
+      for (const target of [bare, ...hooks, dry])
+        await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
       const b = await cpuPerRequest(bare.fn, bare.url, bodies, concurrency);
       const d = await cpuPerRequest(dry.fn, dry.url, bodies, concurrency);
-      row(`CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`, f2(b.cpuMs), f2(d.cpuMs), `${f2(b.cpuMs / d.cpuMs)} efficiency`);
+      row(
+        `CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`,
+        f2(b.cpuMs),
+        f2(d.cpuMs),
+        `${f2(b.cpuMs / d.cpuMs)} efficiency`,
+      );
       for (const [i, w] of windows.entries()) {
         const h = await cpuPerRequest(hooks[i]!.fn, hooks[i]!.url, bodies, concurrency);
         const goal = label === '1 KB' ? '≥ 0.5' : '≥ 0.7';
-        row(`CPU ms per ack, ${label} ×${count}, c=${concurrency}, batch window ${w} ms${w === 1 ? ' (default)' : ''}`, f2(b.cpuMs), f2(h.cpuMs), `${f2(b.cpuMs / h.cpuMs)} efficiency`, w === 1 ? goal : '');
+        row(
+          `CPU ms per ack, ${label} ×${count}, c=${concurrency}, batch window ${w} ms${w === 1 ? ' (default)' : ''}`,
+          f2(b.cpuMs),
+          f2(h.cpuMs),
+          `${f2(b.cpuMs / h.cpuMs)} efficiency`,
+          w === 1 ? goal : '',
+        );
         row(`  acks/s`, b.perSecond.toFixed(0), h.perSecond.toFixed(0), `${f2(h.perSecond / b.perSecond)}×`);
       }
     }
@@ -73,14 +116,29 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
     const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) => payload(1024, 50_000 + i));
     const bl = await openLoop(bare.url, bodies, rate);
     const hl = await openLoop(hooks[1]!.url, bodies, rate); // the default window, 1 ms
-    row(`ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms`, f1(percentile(bl, 50)), f1(percentile(hl, 50)), `${f1(percentile(hl, 50) / percentile(bl, 50))}×`, '< 5');
-    row(`  p99 ms`, f1(percentile(bl, 99)), f1(percentile(hl, 99)), `${f1(percentile(hl, 99) / percentile(bl, 99))}×`, '< 20');
+    row(
+      `ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms`,
+      f1(percentile(bl, 50)),
+      f1(percentile(hl, 50)),
+      `${f1(percentile(hl, 50) / percentile(bl, 50))}×`,
+      '< 5',
+    );
+    row(
+      `  p99 ms`,
+      f1(percentile(bl, 99)),
+      f1(percentile(hl, 99)),
+      `${f1(percentile(hl, 99) / percentile(bl, 99))}×`,
+      '< 20',
+    );
 
     // Memory with the largest body Cloud Run takes, three times: in a fresh process of each kind
     // (after ten 1 KB warm-up requests), and in the processes that served everything above (their
     // peak reset first, so that it is the peak of this phase).
     const big = payload(32 * 1024 * 1024 - 4096, 90_000);
-    const fresh = await Promise.all([serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js')), serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: '1' })]);
+    const fresh = await Promise.all([
+      serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js')),
+      serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: '1' }),
+    ]);
     try {
       for (const f of fresh) await closedLoop(f.url, bodies.slice(0, 10), 1);
       for (const pid of [bare.fn.child.pid!, hooks[1]!.fn.child.pid!]) writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -89,8 +147,20 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
         for (const target of [fresh[0], bare]) await post(target.url, big);
         for (const target of [fresh[1], hooks[1]!]) await post(target.url, big).catch(() => undefined);
       }
-      row('peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)', `${f1(peakRssMiB(fresh[0].fn.child.pid!))} (${before[0]})`, `${f1(peakRssMiB(fresh[1].fn.child.pid!))} (${before[1]})`, '', '< 256');
-      row('  same, in the process that served the runs above', `${f1(peakRssMiB(bare.fn.child.pid!))} (${before[2]})`, `${f1(peakRssMiB(hooks[1]!.fn.child.pid!))} (${before[3]})`, '', '');
+      row(
+        'peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)',
+        `${f1(peakRssMiB(fresh[0].fn.child.pid!))} (${before[0]})`,
+        `${f1(peakRssMiB(fresh[1].fn.child.pid!))} (${before[1]})`,
+        '',
+        '< 256',
+      );
+      row(
+        '  same, in the process that served the runs above',
+        `${f1(peakRssMiB(bare.fn.child.pid!))} (${before[2]})`,
+        `${f1(peakRssMiB(hooks[1]!.fn.child.pid!))} (${before[3]})`,
+        '',
+        '',
+      );
     } finally {
       await Promise.all(fresh.map((f) => f.fn.stop()));
     }
@@ -101,7 +171,14 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, huge: { type: 'boolean', default: false }, batches: { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      huge: { type: 'boolean', default: false },
+      batches: { type: 'string' },
+      only: { type: 'string' },
+    },
+  });
   const wanted = (section: string) => !values.only || values.only.split(',').includes(section);
   process.env.METADATA_SERVER_DETECTION = 'none';
   const emulators = await startEmulators(PROJECT);
@@ -110,16 +187,24 @@ async function main(): Promise<void> {
     if (wanted('ack')) await ackCost(values.quick, emulators.env);
     if (wanted('e2e')) await endToEnd(values.quick);
     if (wanted('batch')) {
-      const plan = [{ size: 1000, shards: 16 }, { size: 1000, shards: 100 }];
+      const plan = [
+        { size: 1000, shards: 16 },
+        { size: 1000, shards: 100 },
+      ];
       if (!values.quick) plan.push({ size: 10_000, shards: 16 }, { size: 10_000, shards: 100 });
       if (values.huge) plan.push({ size: 100_000, shards: 100 });
       if (values.batches) {
         // --batches 100000x100,1000x16: exactly these (size × counter shards), in this order.
-        plan.splice(0, plan.length, ...values.batches.split(',').map((b) => {
-          const [size, shards] = b.split('x').map(Number);
-          if (!Number.isInteger(size) || !Number.isInteger(shards) || size! % 10 !== 0) throw new Error(`--batches: "${b}" is not SIZExSHARDS (size a multiple of 10)`);
-          return { size: size!, shards: shards! };
-        }));
+        plan.splice(
+          0,
+          plan.length,
+          ...values.batches.split(',').map((b) => {
+            const [size, shards] = b.split('x').map(Number);
+            if (!Number.isInteger(size) || !Number.isInteger(shards) || size! % 10 !== 0)
+              throw new Error(`--batches: "${b}" is not SIZExSHARDS (size a multiple of 10)`);
+            return { size: size!, shards: shards! };
+          }),
+        );
       }
       await batchScale(row, plan);
     }
@@ -130,9 +215,13 @@ async function main(): Promise<void> {
   const table = rows.map((r) => [r.figure, r.bare, r.webhook, r.ratio, r.goal]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  process.stdout.write(`\nomtx-modal-webhooks bench — ${cpus().length} cores, Node.js ${process.version}, Pub/Sub and Firestore emulators on this machine\n\n`);
+  process.stdout.write(
+    `\nomtx-modal-webhooks bench — ${cpus().length} cores, Node.js ${process.version}, Pub/Sub and Firestore emulators on this machine\n\n`,
+  );
   process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line), ''].join('\n'));
-  process.stdout.write('\nefficiency = bare CPU ms per request ÷ webhook CPU ms per request (1 = as cheap as answering 202 and nothing else).\n');
+  process.stdout.write(
+    '\nefficiency = bare CPU ms per request ÷ webhook CPU ms per request (1 = as cheap as answering 202 and nothing else).\n',
+  );
 }
 
 main().catch((err: unknown) => {

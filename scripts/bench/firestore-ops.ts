@@ -35,7 +35,8 @@ type Proto = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 function wrap(proto: Proto, method: string, after: (self: any, result: any, ops: Ops) => void): void {
   const original = proto[method];
-  if (typeof original !== 'function') throw new Error(`@google-cloud/firestore has no ${method} where the bench counter expects it`);
+  if (typeof original !== 'function')
+    throw new Error(`@google-cloud/firestore has no ${method} where the bench counter expects it`);
   proto[method] = async function (this: unknown, ...args: unknown[]) {
     const result = await original.apply(this, args);
     const ops = storage.getStore();
@@ -52,14 +53,24 @@ export function install(): void {
   const { Query } = require('@google-cloud/firestore/build/src/reference/query');
   const { AggregateQuery } = require('@google-cloud/firestore/build/src/reference/aggregate-query');
   const { WriteBatch } = require('@google-cloud/firestore/build/src/write-batch');
-  wrap(DocumentReader.prototype, '_get', (self, _r, ops) => { ops.docReads += self.allDocuments.length; });
-  wrap(Query.prototype, '_get', (_s, r, ops) => { ops.queries += 1; ops.queryDocs += r.result.size; });
-  wrap(AggregateQuery.prototype, '_get', (_s, _r, ops) => { ops.aggregations += 1; });
+  wrap(DocumentReader.prototype, '_get', (self, _r, ops) => {
+    ops.docReads += self.allDocuments.length;
+  });
+  wrap(Query.prototype, '_get', (_s, r, ops) => {
+    ops.queries += 1;
+    ops.queryDocs += r.result.size;
+  });
+  wrap(AggregateQuery.prototype, '_get', (_s, _r, ops) => {
+    ops.aggregations += 1;
+  });
   // Counted before the commit resolves: the batch's operations are cleared once it is sent.
   const commit = WriteBatch.prototype._commit as (...args: unknown[]) => Promise<unknown>;
   WriteBatch.prototype._commit = function (this: { _opCount: number }, ...args: unknown[]) {
     const ops = storage.getStore();
-    if (ops) { ops.commits += 1; ops.writes += this._opCount; }
+    if (ops) {
+      ops.commits += 1;
+      ops.writes += this._opCount;
+    }
     return commit.apply(this, args);
   };
 }

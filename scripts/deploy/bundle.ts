@@ -12,7 +12,10 @@ const out = join(root, '.build', 'function');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'dist'), { recursive: true });
 for (const part of ['functions', 'shared']) {
-  cpSync(join(root, 'dist', part), join(out, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  cpSync(join(root, 'dist', part), join(out, 'dist', part), {
+    recursive: true,
+    filter: (src) => !src.endsWith('.map'),
+  });
 }
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
 // Cloud Functions runs `gcp-build` when present: empty, because dist/ is already compiled.

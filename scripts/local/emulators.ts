@@ -47,7 +47,8 @@ export class MissingPrerequisite extends Error {
   override name = 'MissingPrerequisite';
 }
 
-const INSTALL_COMPONENTS = 'gcloud components install pubsub-emulator cloud-firestore-emulator beta (an apt-installed SDK: apt-get install google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator)';
+const INSTALL_COMPONENTS =
+  'gcloud components install pubsub-emulator cloud-firestore-emulator beta (an apt-installed SDK: apt-get install google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator)';
 
 /** Whether `command` is an executable file in one of PATH's directories. */
 function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
@@ -63,12 +64,20 @@ function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
 /** The missing prerequisite an emulator's failure output names, if it names one. */
 export function missingPrerequisiteIn(output: string): MissingPrerequisite | undefined {
   if (/spawn gcloud ENOENT|gcloud: not found/.test(output)) {
-    return new MissingPrerequisite(`the Google Cloud SDK is not installed (no gcloud on PATH): install it (https://cloud.google.com/sdk/docs/install), then ${INSTALL_COMPONENTS}, and Java 17 (apt-get install openjdk-17-jre-headless)`);
+    return new MissingPrerequisite(
+      `the Google Cloud SDK is not installed (no gcloud on PATH): install it (https://cloud.google.com/sdk/docs/install), then ${INSTALL_COMPONENTS}, and Java 17 (apt-get install openjdk-17-jre-headless)`,
+    );
   }
   if (/Java [0-9]+\+ JRE must be installed|UnsupportedClassVersionError|java: not found/.test(output)) {
-    return new MissingPrerequisite('the emulators need Java 17 on PATH: apt-get install openjdk-17-jre-headless (or set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST to running emulators)');
+    return new MissingPrerequisite(
+      'the emulators need Java 17 on PATH: apt-get install openjdk-17-jre-headless (or set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST to running emulators)',
+    );
   }
-  if (/component[s]? \[?(pubsub-emulator|cloud-firestore-emulator|beta)|gcloud components install|is not installed/i.test(output)) {
+  if (
+    /component[s]? \[?(pubsub-emulator|cloud-firestore-emulator|beta)|gcloud components install|is not installed/i.test(
+      output,
+    )
+  ) {
     return new MissingPrerequisite(`an emulator component of the Google Cloud SDK is missing: ${INSTALL_COMPONENTS}`);
   }
   return undefined;
@@ -120,7 +129,9 @@ function probePort(preferred: number): Promise<number> {
     });
     server.listen(preferred, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -134,7 +145,12 @@ async function isUp(host: string): Promise<boolean> {
   }
 }
 
-async function waitUntilUp(host: string, child: ChildProcess | undefined, timeoutMs: number, output: () => string): Promise<void> {
+async function waitUntilUp(
+  host: string,
+  child: ChildProcess | undefined,
+  timeoutMs: number,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await isUp(host)) return;
@@ -147,7 +163,13 @@ async function waitUntilUp(host: string, child: ChildProcess | undefined, timeou
 function command(kind: EmulatorKind, host: string, projectId: string, importFrom: string | undefined): string[] {
   return kind === 'pubsub'
     ? ['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, `--project=${projectId}`]
-    : ['emulators', 'firestore', 'start', `--host-port=${host}`, ...(importFrom ? [`--import-data=${importFrom}`] : [])];
+    : [
+        'emulators',
+        'firestore',
+        'start',
+        `--host-port=${host}`,
+        ...(importFrom ? [`--import-data=${importFrom}`] : []),
+      ];
 }
 
 /** The newest Firestore export under `dir` (its `.overall_export_metadata` file), if any. */
@@ -185,11 +207,17 @@ async function exportFirestore(host: string, projectId: string, dir: string): Pr
     signal: AbortSignal.timeout(30_000),
   });
   if (!res.ok) throw new Error(`Firestore export answered ${res.status}: ${await res.text()}`);
-  for (const old of readdirSync(dir)) if (join(dir, old) !== target) rmSync(join(dir, old), { recursive: true, force: true });
+  for (const old of readdirSync(dir))
+    if (join(dir, old) !== target) rmSync(join(dir, old), { recursive: true, force: true });
 }
 
 /** Starts one emulator, or returns the running one its environment variable names. */
-export async function startEmulator(kind: EmulatorKind, projectId: string, env: NodeJS.ProcessEnv = process.env, options: EmulatorOptions = {}): Promise<Emulator> {
+export async function startEmulator(
+  kind: EmulatorKind,
+  projectId: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: EmulatorOptions = {},
+): Promise<Emulator> {
   const existing = env[ENV_VAR[kind]];
   if (existing) {
     await waitUntilUp(existing, undefined, 10_000, () => `${ENV_VAR[kind]}=${existing} does not answer`);
@@ -205,8 +233,16 @@ export async function startEmulator(kind: EmulatorKind, projectId: string, env: 
   const reaper = localHelper('reaper.js');
   const argv = command(kind, host, projectId, importFrom);
   const child = existsSync(reaper)
-    ? spawn(process.execPath, [reaper, 'gcloud', ...argv], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } })
-    : spawn('gcloud', argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } });
+    ? spawn(process.execPath, [reaper, 'gcloud', ...argv], {
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+      })
+    : spawn('gcloud', argv, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+      });
   child.stdin?.on('error', () => undefined);
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -258,8 +294,15 @@ export interface Emulators {
 }
 
 /** Both emulators, started in parallel. */
-export async function startEmulators(projectId: string, env: NodeJS.ProcessEnv = process.env, options: EmulatorOptions = {}): Promise<Emulators> {
-  const results = await Promise.allSettled([startEmulator('pubsub', projectId, env, options), startEmulator('firestore', projectId, env, options)]);
+export async function startEmulators(
+  projectId: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: EmulatorOptions = {},
+): Promise<Emulators> {
+  const results = await Promise.allSettled([
+    startEmulator('pubsub', projectId, env, options),
+    startEmulator('firestore', projectId, env, options),
+  ]);
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stop = async () => {
     await Promise.all(started.map((e) => e.stop()));

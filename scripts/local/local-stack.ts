@@ -62,7 +62,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-
 /** Ports of the four functions: the given ones, free ones otherwise. */
 async function functionPorts(options: LocalStackOptions): Promise<Record<Service, number>> {
   return {
@@ -74,7 +73,17 @@ async function functionPorts(options: LocalStackOptions): Promise<Record<Service
 }
 
 /** The environment every local function gets: the emulators, the topics, the secret, loopback only. */
-function functionEnv(options: LocalStackOptions, emulators: Emulators, settings: { secret: string; completionsTopic: string; batchEventsTopic: string; resultsDir: string; webhookPort: number }): Record<string, string> {
+function functionEnv(
+  options: LocalStackOptions,
+  emulators: Emulators,
+  settings: {
+    secret: string;
+    completionsTopic: string;
+    batchEventsTopic: string;
+    resultsDir: string;
+    webhookPort: number;
+  },
+): Record<string, string> {
   return {
     ...emulators.env,
     GOOGLE_CLOUD_PROJECT: options.projectId,
@@ -111,24 +120,42 @@ interface Topology {
  * batch events', and the reconciler's push subscription. What is made for this stack alone is
  * deleted when it stops.
  */
-async function createTopology(admin: ReturnType<typeof createPubSubAdmin>, options: LocalStackOptions, names: { completionsTopic: string; batchEventsTopic: string }, ports: Record<Service, number>, stops: Array<() => Promise<void>>): Promise<Topology> {
+async function createTopology(
+  admin: ReturnType<typeof createPubSubAdmin>,
+  options: LocalStackOptions,
+  names: { completionsTopic: string; batchEventsTopic: string },
+  ports: Record<Service, number>,
+  stops: Array<() => Promise<void>>,
+): Promise<Topology> {
   const { completionsTopic, batchEventsTopic } = names;
   await admin.ensureTopic(completionsTopic);
   await admin.ensureTopic(batchEventsTopic);
   const deadLetterTopic = `${completionsTopic}-dead-letter`;
   const deadLetterSubscription = `${deadLetterTopic}-hold`;
   await admin.ensureTopic(deadLetterTopic);
-  await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, { retainAckedMessages: true, retentionSeconds: 7 * 86400 });
+  await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, {
+    retainAckedMessages: true,
+    retentionSeconds: 7 * 86400,
+  });
   // Production pushes to the worker with many deliveries in flight; the emulator's push does two
   // at a time, so a relay in this process pulls and pushes the same format (startPushRelay).
   const subscription = `${completionsTopic}-worker-${ports.worker}`;
   const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
-  const retry: RetryPolicy = { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 };
-  await admin.ensureSubscription(subscription, completionsTopic, {
-    ackDeadlineSeconds,
-    retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
-    deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
-  }, true);
+  const retry: RetryPolicy = {
+    minimumBackoffSeconds: 1,
+    maximumBackoffSeconds: 10,
+    maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10,
+  };
+  await admin.ensureSubscription(
+    subscription,
+    completionsTopic,
+    {
+      ackDeadlineSeconds,
+      retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
+      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
+    },
+    true,
+  );
   stops.push(() => admin.deleteSubscription(subscription));
   const batchEventsSubscription = `${batchEventsTopic}-local`;
   await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
@@ -136,29 +163,58 @@ async function createTopology(admin: ReturnType<typeof createPubSubAdmin>, optio
   const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
   await admin.ensureTopic(reconcileTopic);
   const reconcileSubscription = `${reconcileTopic}-${ports.reconciler}`;
-  await admin.ensureSubscription(reconcileSubscription, reconcileTopic, {
-    push: { endpoint: `http://127.0.0.1:${ports.reconciler}/projects/${options.projectId}/topics/${reconcileTopic}` },
-    ackDeadlineSeconds: 120,
-  }, true);
+  await admin.ensureSubscription(
+    reconcileSubscription,
+    reconcileTopic,
+    {
+      push: { endpoint: `http://127.0.0.1:${ports.reconciler}/projects/${options.projectId}/topics/${reconcileTopic}` },
+      ackDeadlineSeconds: 120,
+    },
+    true,
+  );
   stops.push(() => admin.deleteSubscription(reconcileSubscription));
-  return { subscription, deadLetterSubscription, batchEventsSubscription, reconcileTopic, reconcileSubscription, retry, ackDeadlineSeconds };
+  return {
+    subscription,
+    deadLetterSubscription,
+    batchEventsSubscription,
+    reconcileTopic,
+    reconcileSubscription,
+    retry,
+    ackDeadlineSeconds,
+  };
 }
 
 /** The four functions, each in its own supervised process, once all of them listen. */
-async function serveFunctions(env: Record<string, string>, ports: Record<Service, number>, onLog: NonNullable<LocalStackOptions['onLog']>, stops: Array<() => Promise<void>>): Promise<Record<Service, ServedFunction>> {
+async function serveFunctions(
+  env: Record<string, string>,
+  ports: Record<Service, number>,
+  onLog: NonNullable<LocalStackOptions['onLog']>,
+  stops: Array<() => Promise<void>>,
+): Promise<Record<Service, ServedFunction>> {
   const functions: Record<Service, ServedFunction> = {
     worker: serveFunction('processCompletion', 'cloudevent', ports.worker, env, (line) => onLog('worker', line)),
     webhook: serveFunction('modalWebhook', 'http', ports.webhook, env, (line) => onLog('webhook', line)),
     admin: serveFunction('webhookAdmin', 'http', ports.admin, env, (line) => onLog('admin', line)),
-    reconciler: serveFunction('reconcileExecutions', 'cloudevent', ports.reconciler, env, (line) => onLog('reconciler', line)),
+    reconciler: serveFunction('reconcileExecutions', 'cloudevent', ports.reconciler, env, (line) =>
+      onLog('reconciler', line),
+    ),
   };
   for (const s of Object.values(functions)) stops.push(s.stop);
-  await Promise.all((Object.keys(functions) as Service[]).map((name) => waitForPort(ports[name], functions[name].child, functions[name].output)));
+  await Promise.all(
+    (Object.keys(functions) as Service[]).map((name) =>
+      waitForPort(ports[name], functions[name].child, functions[name].output),
+    ),
+  );
   return functions;
 }
 
 /** Cloud Scheduler's role: a reconcile tick every `seconds` (none for 0). */
-function startTicks(pubsub: ReturnType<typeof createPubSub>, reconcileTopic: string, seconds: number, stops: Array<() => Promise<void>>): void {
+function startTicks(
+  pubsub: ReturnType<typeof createPubSub>,
+  reconcileTopic: string,
+  seconds: number,
+  stops: Array<() => Promise<void>>,
+): void {
   if (seconds <= 0) return;
   const ticks = createTopicPublisher(pubsub, reconcileTopic, { batchWindowMs: 0 });
   const timer = setInterval(() => {
@@ -183,7 +239,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   stops.push(() => emulators.stop());
   try {
     const ports = await functionPorts(options);
-    const env = functionEnv(options, emulators, { secret, completionsTopic, batchEventsTopic, resultsDir, webhookPort: ports.webhook });
+    const env = functionEnv(options, emulators, {
+      secret,
+      completionsTopic,
+      batchEventsTopic,
+      resultsDir,
+      webhookPort: ports.webhook,
+    });
     // Google clients pick the emulators up from the environment.
     Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });
     const onLog = options.onLog ?? (() => undefined);

@@ -52,7 +52,11 @@ export function describePortHolder(port: number): string {
       if (m && inodes.has(m[1]!)) {
         let cmd = '';
         try {
-          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).map((a) => a.replace(/^.*\/(node_modules|lib|bin)\//, '…/$1/')).join(' ');
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            .split('\0')
+            .filter(Boolean)
+            .map((a) => a.replace(/^.*\/(node_modules|lib|bin)\//, '…/$1/'))
+            .join(' ');
         } catch {
           // gone
         }

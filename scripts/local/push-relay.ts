@@ -38,14 +38,24 @@ export interface PushRelayOptions {
 }
 
 /** Seconds before a message's next delivery after `attempt` failed: Pub/Sub's exponential backoff. */
-export function redeliveryDelaySeconds(attempt: number, retry: Pick<RetryPolicy, 'minimumBackoffSeconds' | 'maximumBackoffSeconds'>): number {
+export function redeliveryDelaySeconds(
+  attempt: number,
+  retry: Pick<RetryPolicy, 'minimumBackoffSeconds' | 'maximumBackoffSeconds'>,
+): number {
   return Math.min(retry.maximumBackoffSeconds, retry.minimumBackoffSeconds * 2 ** Math.max(0, attempt - 1));
 }
 
 /** The push body production sends (a Pub/Sub push envelope). */
 export function pushBody(m: PulledMessage, subscription: string): string {
   return JSON.stringify({
-    message: { data: m.data.toString('base64'), attributes: m.attributes, messageId: m.id, message_id: m.id, publishTime: m.publishTime, publish_time: m.publishTime },
+    message: {
+      data: m.data.toString('base64'),
+      attributes: m.attributes,
+      messageId: m.id,
+      message_id: m.id,
+      publishTime: m.publishTime,
+      publish_time: m.publishTime,
+    },
     subscription,
     deliveryAttempt: m.deliveryAttempt,
   });
@@ -63,15 +73,16 @@ export function startPushRelay(options: PushRelayOptions) {
   let wake: (() => void) | undefined;
   // Backoff waits end early when the relay closes.
   const pausing = new Set<() => void>();
-  const pause = (ms: number) => new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pausing.delete(done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    pausing.add(done);
-  });
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        pausing.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      pausing.add(done);
+    });
   const error = (event: string, message: string, fields: Record<string, unknown>) =>
     options.log({ severity: 'ERROR', event, message, ...fields });
 
@@ -91,16 +102,27 @@ export function startPushRelay(options: PushRelayOptions) {
       }
       stats.handedBack++;
       if (m.deliveryAttempt >= options.retry.maxDeliveryAttempts) {
-        error('pushDeadLettered', `delivery ${m.deliveryAttempt} of ${options.retry.maxDeliveryAttempts} failed (${reason}); the subscription's dead-letter policy takes the message`, {
-          message_id: m.id, delivery_id: m.attributes.delivery_id, delivery_attempt: m.deliveryAttempt, reason,
-        });
+        error(
+          'pushDeadLettered',
+          `delivery ${m.deliveryAttempt} of ${options.retry.maxDeliveryAttempts} failed (${reason}); the subscription's dead-letter policy takes the message`,
+          {
+            message_id: m.id,
+            delivery_id: m.attributes.delivery_id,
+            delivery_attempt: m.deliveryAttempt,
+            reason,
+          },
+        );
         await current.redeliverAfter([m.ackId], 0);
         return;
       }
       await current.redeliverAfter([m.ackId], 0);
     } catch (err) {
       // The lease runs out by itself: the message comes back after its ack deadline.
-      error('pushRelayError', `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}; it is redelivered after its ack deadline`, { message_id: m.id });
+      error(
+        'pushRelayError',
+        `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}; it is redelivered after its ack deadline`,
+        { message_id: m.id },
+      );
     }
   }
 
@@ -136,14 +158,23 @@ export function startPushRelay(options: PushRelayOptions) {
       try {
         messages = await source.pull(options.concurrency - inFlight);
         if (failuresInARow > 0) {
-          options.log({ severity: 'INFO', event: 'pushRelayRecovered', message: `pulling again after ${failuresInARow} failed pulls`, failures: failuresInARow });
+          options.log({
+            severity: 'INFO',
+            event: 'pushRelayRecovered',
+            message: `pulling again after ${failuresInARow} failed pulls`,
+            failures: failuresInARow,
+          });
           failuresInARow = 0;
         }
       } catch (err) {
         if (!running) return;
         failuresInARow++;
         stats.pullErrors++;
-        error('pushRelayError', `pull failed (${failuresInARow} in a row): ${err instanceof Error ? err.message : String(err)}`, { failures: failuresInARow });
+        error(
+          'pushRelayError',
+          `pull failed (${failuresInARow} in a row): ${err instanceof Error ? err.message : String(err)}`,
+          { failures: failuresInARow },
+        );
         if (failuresInARow % 3 === 0) {
           // A new client: a new channel, whatever state the old one was left in.
           const old = source;

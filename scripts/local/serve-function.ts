@@ -10,7 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 
 /** The project root, whether this file runs from `scripts/local/` (ts-jest) or `dist/scripts/local/`. */
 export function projectRoot(): string {
-  return __dirname.endsWith(join('dist', 'scripts', 'local')) ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
+  return __dirname.endsWith(join('dist', 'scripts', 'local'))
+    ? resolve(__dirname, '..', '..', '..')
+    : resolve(__dirname, '..', '..');
 }
 
 /** A compiled helper of the local stack (dist/scripts/local/), whether this file runs from source or from dist. */
@@ -33,7 +35,12 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+export async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`function exited with code ${child.exitCode}:\n${output()}`);
@@ -60,7 +67,14 @@ export interface ServedFunction {
  * that dies unasked is logged and started again on the same port, after 250 ms doubling to 5 s
  * (reset once it has stayed up for 30 s).
  */
-export function serveFunction(target: string, signatureType: 'http' | 'cloudevent', port: number, env: Record<string, string>, onLine: (line: string) => void, source = projectRoot()): ServedFunction {
+export function serveFunction(
+  target: string,
+  signatureType: 'http' | 'cloudevent',
+  port: number,
+  env: Record<string, string>,
+  onLine: (line: string) => void,
+  source = projectRoot(),
+): ServedFunction {
   let output = '';
   let child: ChildProcess;
   let stopping = false;
@@ -71,14 +85,26 @@ export function serveFunction(target: string, signatureType: 'http' | 'cloudeven
 
   const spawnOnce = () => {
     const startedAt = Date.now();
-    child = spawn(process.execPath, ['--require', localHelper('exit-with-parent.js'), frameworkMain(), `--target=${target}`, `--signature-type=${signatureType}`, `--port=${port}`, `--source=${source}`], {
-      cwd: projectRoot(),
-      detached: true,
-      // stdin: a pipe this process holds open; the function exits when it closes (exit-with-parent.ts).
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
-      env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
-    });
+    child = spawn(
+      process.execPath,
+      [
+        '--require',
+        localHelper('exit-with-parent.js'),
+        frameworkMain(),
+        `--target=${target}`,
+        `--signature-type=${signatureType}`,
+        `--port=${port}`,
+        `--source=${source}`,
+      ],
+      {
+        cwd: projectRoot(),
+        detached: true,
+        // stdin: a pipe this process holds open; the function exits when it closes (exit-with-parent.ts).
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // NODE_ENV as on Cloud Functions (Express changes its error handling by it).
+        env: { ...process.env, NODE_ENV: 'production', ...env, FUNCTION_TARGET: target, PORT: String(port) },
+      },
+    );
     child.stdin?.on('error', () => undefined);
     let partial = '';
     const onData = (chunk: Buffer) => {
@@ -95,16 +121,26 @@ export function serveFunction(target: string, signatureType: 'http' | 'cloudeven
       if (/EADDRINUSE/.test(output.slice(-2000))) {
         // Not a crash: restarting cannot free the port. Say so once, and leave it stopped.
         portInUse = true;
-        onLine(JSON.stringify({ severity: 'ERROR', event: 'functionPortInUse', message: `${target} cannot listen on port ${port}: it is in use (${describePortHolder(port)})`, target, port }));
+        onLine(
+          JSON.stringify({
+            severity: 'ERROR',
+            event: 'functionPortInUse',
+            message: `${target} cannot listen on port ${port}: it is in use (${describePortHolder(port)})`,
+            target,
+            port,
+          }),
+        );
         return;
       }
       if (Date.now() - startedAt > 30_000) backoffMs = 250;
-      onLine(JSON.stringify({
-        severity: 'ERROR',
-        event: 'functionRestarted',
-        message: `${target} exited (${signal ?? `code ${code}`}); restarting in ${backoffMs} ms`,
-        target,
-      }));
+      onLine(
+        JSON.stringify({
+          severity: 'ERROR',
+          event: 'functionRestarted',
+          message: `${target} exited (${signal ?? `code ${code}`}); restarting in ${backoffMs} ms`,
+          target,
+        }),
+      );
       restartTimer = setTimeout(() => {
         restarts++;
         spawnOnce();

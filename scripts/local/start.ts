@@ -24,35 +24,58 @@ const FIRESTORE_PORT = 8086;
 function printableLog(service: string, line: string): string {
   try {
     const entry = JSON.parse(line) as Record<string, unknown>;
-    const ids = ['event', 'reason', 'code', 'call_id', 'job_id', 'batch_id', 'delivery_id', 'status', 'latency_ms', 'duration_ms', 'processing_latency_ms']
+    const ids = [
+      'event',
+      'reason',
+      'code',
+      'call_id',
+      'job_id',
+      'batch_id',
+      'delivery_id',
+      'status',
+      'latency_ms',
+      'duration_ms',
+      'processing_latency_ms',
+    ]
       .filter((k) => entry[k] !== undefined)
       .map((k) => `${k}=${String(entry[k])}`)
       .join(' ');
-    return `[${service}] ${String(entry.severity as string ?? '').padEnd(7)} ${String(entry.message as string ?? '')}  ${ids}`;
+    return `[${service}] ${String((entry.severity as string) ?? '').padEnd(7)} ${String((entry.message as string) ?? '')}  ${ids}`;
   } catch {
     return `[${service}] ${line}`;
   }
 }
 
 /** Fails with one line when the stack is already running, or when a port it needs is taken. */
-async function preflight(ports: Record<'webhook' | 'worker' | 'admin' | 'pubsub' | 'firestore', number>): Promise<void> {
+async function preflight(
+  ports: Record<'webhook' | 'worker' | 'admin' | 'pubsub' | 'firestore', number>,
+): Promise<void> {
   const last = lastLocalState();
   if (last?.alive) {
-    fail(`npm start is already running (pid ${last.state.pid}, since ${last.state.startedAt}); stop it first (Ctrl-C in its terminal, or kill ${last.state.pid})`);
+    fail(
+      `npm start is already running (pid ${last.state.pid}, since ${last.state.startedAt}); stop it first (Ctrl-C in its terminal, or kill ${last.state.pid})`,
+    );
   }
   if (last) {
-    process.stdout.write(`note: the last npm start (pid ${last.state.pid}) did not stop cleanly; its .data/local-stack.json was stale and is replaced\n`);
+    process.stdout.write(
+      `note: the last npm start (pid ${last.state.pid}) did not stop cleanly; its .data/local-stack.json was stale and is replaced\n`,
+    );
     removeLocalState();
   }
   const needed: Array<[string, number, string]> = [
     ['webhook', ports.webhook, 'PORT'],
     ['worker', ports.worker, 'WORKER_PORT'],
     ['admin', ports.admin, 'ADMIN_PORT'],
-    ...(process.env.PUBSUB_EMULATOR_HOST ? [] : [['Pub/Sub emulator', ports.pubsub, 'PUBSUB_EMULATOR_PORT'] as [string, number, string]]),
-    ...(process.env.FIRESTORE_EMULATOR_HOST ? [] : [['Firestore emulator', ports.firestore, 'FIRESTORE_EMULATOR_PORT'] as [string, number, string]]),
+    ...(process.env.PUBSUB_EMULATOR_HOST
+      ? []
+      : [['Pub/Sub emulator', ports.pubsub, 'PUBSUB_EMULATOR_PORT'] as [string, number, string]]),
+    ...(process.env.FIRESTORE_EMULATOR_HOST
+      ? []
+      : [['Firestore emulator', ports.firestore, 'FIRESTORE_EMULATOR_PORT'] as [string, number, string]]),
   ];
   for (const [what, port, variable] of needed) {
-    if (!(await portIsFree(port))) fail(`port ${port} (${what}) is in use by ${describePortHolder(port)}; stop that process or set ${variable}`);
+    if (!(await portIsFree(port)))
+      fail(`port ${port} (${what}) is in use by ${describePortHolder(port)}; stop that process or set ${variable}`);
   }
 }
 
@@ -66,8 +89,19 @@ function fail(line: string): never {
  * reads (shared/config), less those the local stack decides itself and K_SERVICE, which would make
  * the admin behave as deployed.
  */
-const SET_BY_THE_STACK = new Set(['GOOGLE_CLOUD_PROJECT', 'MODAL_WEBHOOK_SECRET', 'COMPLETIONS_TOPIC', 'BATCH_EVENTS_TOPIC', 'RESULTS_DIR', 'WEBHOOK_URL', 'WEBHOOK_BASE_URL', 'K_SERVICE']);
-export const FORWARDED_ENV: readonly string[] = [...new Set([...WEBHOOK_ENV_VARS, ...WORKER_ENV_VARS, ...ADMIN_ENV_VARS, ...RECONCILER_ENV_VARS])].filter((k) => !SET_BY_THE_STACK.has(k));
+const SET_BY_THE_STACK = new Set([
+  'GOOGLE_CLOUD_PROJECT',
+  'MODAL_WEBHOOK_SECRET',
+  'COMPLETIONS_TOPIC',
+  'BATCH_EVENTS_TOPIC',
+  'RESULTS_DIR',
+  'WEBHOOK_URL',
+  'WEBHOOK_BASE_URL',
+  'K_SERVICE',
+]);
+export const FORWARDED_ENV: readonly string[] = [
+  ...new Set([...WEBHOOK_ENV_VARS, ...WORKER_ENV_VARS, ...ADMIN_ENV_VARS, ...RECONCILER_ENV_VARS]),
+].filter((k) => !SET_BY_THE_STACK.has(k));
 
 interface StartOptions {
   fresh: boolean;
@@ -101,15 +135,21 @@ function startOptions(fresh: boolean): StartOptions {
 function forwardedEnv(options: StartOptions): Record<string, string> {
   return {
     // The configure step's commands read the secret where it lives here, never print it.
-    SECRET_READ_COMMAND: options.secretFromEnv ? 'printenv MODAL_WEBHOOK_SECRET' : `cat '${resolve(dataDir(), 'secret')}'`,
-    ...Object.fromEntries(FORWARDED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string])),
+    SECRET_READ_COMMAND: options.secretFromEnv
+      ? 'printenv MODAL_WEBHOOK_SECRET'
+      : `cat '${resolve(dataDir(), 'secret')}'`,
+    ...Object.fromEntries(
+      FORWARDED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string]),
+    ),
   };
 }
 
 /** .data/local-stack.json: how the local tools (send-webhook, show, dead-letters) find this stack. */
 function saveState(stack: LocalStack, projectId: string): void {
   const collectionEnv = Object.fromEntries(
-    ['JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX'].filter((k) => stack.env[k] !== undefined).map((k) => [k, stack.env[k]!]),
+    ['JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX']
+      .filter((k) => stack.env[k] !== undefined)
+      .map((k) => [k, stack.env[k]!]),
   );
   writeLocalState({
     pid: process.pid,
@@ -129,7 +169,9 @@ function stopOnSignals(stack: LocalStack, firestoreDataDir: string): void {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping functions and emulators (saving Firestore data to ${firestoreDataDir})…\n`);
+    process.stdout.write(
+      `\n${signal}: stopping functions and emulators (saving Firestore data to ${firestoreDataDir})…\n`,
+    );
     removeLocalState();
     await stack.stop();
     process.stdout.write('stopped.\n');
@@ -150,7 +192,8 @@ function secretLine(options: StartOptions, created: boolean): string {
 }
 
 function firestoreLine(stack: LocalStack, options: StartOptions): string {
-  if (!stack.emulators.owned.includes('firestore')) return `Firestore: the running emulator at ${stack.emulators.env.FIRESTORE_EMULATOR_HOST} (its data is its own).`;
+  if (!stack.emulators.owned.includes('firestore'))
+    return `Firestore: the running emulator at ${stack.emulators.env.FIRESTORE_EMULATOR_HOST} (its data is its own).`;
   return stack.emulators.restoredFrom
     ? `Firestore: data restored from the last run (${options.firestoreDataDir}); \`npm start -- --fresh\` starts empty.`
     : `Firestore: empty${options.fresh ? ' (--fresh)' : ' (first start)'}; saved to ${options.firestoreDataDir} on Ctrl-C and restored next time.`;
@@ -163,9 +206,15 @@ function banner(stack: LocalStack, options: StartOptions, secretCreated: boolean
   const portNotes = [
     ['Pub/Sub', stack.emulators.env.PUBSUB_EMULATOR_HOST, PUBSUB_PORT, 'pubsub'],
     ['Firestore', stack.emulators.env.FIRESTORE_EMULATOR_HOST, FIRESTORE_PORT, 'firestore'],
-  ].filter(([, host, port, kind]) => stack.emulators.owned.includes(kind as 'pubsub') && !String(host).endsWith(`:${port}`))
-    .map(([name, host, port]) => `  note: port ${port} was taken, so the ${name} emulator runs on ${host}\n`).join('');
-  const whsec = options.secretFromEnv ? 'printf \'whsec_%s\\n\' "$(printf %s "$MODAL_WEBHOOK_SECRET" | base64 -w0)"' : 'printf \'whsec_%s\\n\' "$(tr -d \'\\n\' < .data/secret | base64 -w0)"';
+  ]
+    .filter(
+      ([, host, port, kind]) => stack.emulators.owned.includes(kind as 'pubsub') && !String(host).endsWith(`:${port}`),
+    )
+    .map(([name, host, port]) => `  note: port ${port} was taken, so the ${name} emulator runs on ${host}\n`)
+    .join('');
+  const whsec = options.secretFromEnv
+    ? 'printf \'whsec_%s\\n\' "$(printf %s "$MODAL_WEBHOOK_SECRET" | base64 -w0)"'
+    : "printf 'whsec_%s\\n' \"$(tr -d '\\n' < .data/secret | base64 -w0)\"";
   return `
 omtx-modal-webhooks is running.
 
@@ -204,9 +253,13 @@ Ctrl-C stops everything.
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { fresh: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+  });
   if (values.help) {
-    process.stdout.write('usage: npm start [-- --fresh]\n  --fresh  start with empty Firestore data and results (the secret in .data/secret stays)\n');
+    process.stdout.write(
+      'usage: npm start [-- --fresh]\n  --fresh  start with empty Firestore data and results (the secret in .data/secret stays)\n',
+    );
     return;
   }
   const options = startOptions(values.fresh);
@@ -220,7 +273,10 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({
     projectId: options.projectId,
     secret: options.secretFromEnv ?? saved!.secret,
-    emulatorOptions: { ports: { pubsub: options.ports.pubsub, firestore: options.ports.firestore }, firestoreDataDir: options.firestoreDataDir },
+    emulatorOptions: {
+      ports: { pubsub: options.ports.pubsub, firestore: options.ports.firestore },
+      firestoreDataDir: options.firestoreDataDir,
+    },
     webhookPort: options.ports.webhook,
     workerPort: options.ports.worker,
     adminPort: options.ports.admin,
@@ -238,6 +294,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (err instanceof MissingPrerequisite) fail(err.message);
-  process.stderr.write(`npm start failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`npm start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

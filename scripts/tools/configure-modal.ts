@@ -38,7 +38,11 @@ interface AppAnswer {
   reason?: string;
 }
 
-async function configure(adminUrl: string, token: string | undefined, body: Record<string, unknown>): Promise<{ webhook_url: string; secret_read_command: string; apps: AppAnswer[] }> {
+async function configure(
+  adminUrl: string,
+  token: string | undefined,
+  body: Record<string, unknown>,
+): Promise<{ webhook_url: string; secret_read_command: string; apps: AppAnswer[] }> {
   const res = await fetch(`${adminUrl.replace(/\/$/, '')}/api/v3/webhooks/configure`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -57,18 +61,31 @@ async function configure(adminUrl: string, token: string | undefined, body: Reco
  */
 function applySecrets(plan: { webhook_url: string; secret_read_command: string; apps: AppAnswer[] }): void {
   const read = secretReadArgs(plan.secret_read_command);
-  if (!read) throw new Error(`refusing to run the admin API's secret_read_command (not a shape this project configures): ${JSON.stringify(plan.secret_read_command.slice(0, 120))}`);
+  if (!read)
+    throw new Error(
+      `refusing to run the admin API's secret_read_command (not a shape this project configures): ${JSON.stringify(plan.secret_read_command.slice(0, 120))}`,
+    );
   const webhookUrl = new URL(plan.webhook_url).toString();
   const bad = plan.apps.map((a) => a.app).filter((app) => !APP_NAME.test(app));
-  if (bad.length) throw new Error(`refusing app names that are not Modal secret names: ${bad.map((b) => JSON.stringify(b.slice(0, 60))).join(', ')}`);
-  const secret = execFileSync(read[0]!, read.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  if (bad.length)
+    throw new Error(
+      `refusing app names that are not Modal secret names: ${bad.map((b) => JSON.stringify(b.slice(0, 60))).join(', ')}`,
+    );
+  const secret = execFileSync(read[0]!, read.slice(1), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   const dir = mkdtempSync(join(tmpdir(), 'omtx-modal-secret-'));
   try {
     for (const a of plan.apps) {
       const file = join(dir, `${a.app}.json`);
-      writeFileSync(file, JSON.stringify({ MODAL_WEBHOOK_SECRET: secret, ...modalSecretSettings(a.app, webhookUrl) }), { mode: 0o600 });
+      writeFileSync(file, JSON.stringify({ MODAL_WEBHOOK_SECRET: secret, ...modalSecretSettings(a.app, webhookUrl) }), {
+        mode: 0o600,
+      });
       process.stdout.write(`\n$ modal secret create ${modalSecretName(a.app)} --from-json <0600 file> --force\n`);
-      execFileSync('modal', ['secret', 'create', modalSecretName(a.app), '--from-json', file, '--force'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync('modal', ['secret', 'create', modalSecretName(a.app), '--from-json', file, '--force'], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
       rmSync(file, { force: true });
     }
   } finally {
@@ -99,18 +116,26 @@ async function main(): Promise<void> {
   }
   const adminUrl = values['admin-url'] ?? readLocalState()?.adminUrl;
   if (!adminUrl) {
-    process.stderr.write('configure-modal: no admin API: start `npm start` in another shell, or give --admin-url (terraform output admin_url, without /api/…).\n');
+    process.stderr.write(
+      'configure-modal: no admin API: start `npm start` in another shell, or give --admin-url (terraform output admin_url, without /api/…).\n',
+    );
     process.exit(2);
   }
   const token = values.token ?? process.env.ADMIN_TOKEN;
-  const common = { show_secret: values['show-secret'], ...(values.app ? { apps: values.app } : {}), ...(values['base-url'] ? { webhook_base_url: values['base-url'] } : {}) };
+  const common = {
+    show_secret: values['show-secret'],
+    ...(values.app ? { apps: values.app } : {}),
+    ...(values['base-url'] ? { webhook_base_url: values['base-url'] } : {}),
+  };
 
   const plan = await configure(adminUrl, token, { ...common, auto_configure: false });
   process.stdout.write(`Webhook: ${plan.webhook_url}\n\nModal secrets, one per app:\n`);
   for (const a of plan.apps) process.stdout.write(`  ${a.modal_command}\n`);
   if (values.apply) {
     if (!hasModalCli()) {
-      process.stdout.write('\nThe modal CLI is not installed (pip install modal; modal setup): run the commands above yourself.\n');
+      process.stdout.write(
+        '\nThe modal CLI is not installed (pip install modal; modal setup): run the commands above yourself.\n',
+      );
     } else {
       applySecrets(plan);
     }
@@ -119,7 +144,11 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write('\nAsking each app for a signed test delivery…\n');
-  const checked = await configure(adminUrl, token, { ...common, auto_configure: true, wait_seconds: Number(values.wait) });
+  const checked = await configure(adminUrl, token, {
+    ...common,
+    auto_configure: true,
+    wait_seconds: Number(values.wait),
+  });
   for (const a of checked.apps) {
     process.stdout.write(`  ${a.app.padEnd(28)} ${a.state.padEnd(11)} ${a.detail ?? a.reason ?? ''}\n`);
   }

@@ -39,14 +39,19 @@ export interface ReplayResult {
 }
 
 /** Publishes the selected entries to the completions topic; without `execute`, only says what it would do. */
-export async function replayDeadLetters(deps: DeadLetterDeps, selection: { ids?: string[]; all?: boolean }, execute: boolean): Promise<ReplayResult> {
+export async function replayDeadLetters(
+  deps: DeadLetterDeps,
+  selection: { ids?: string[]; all?: boolean },
+  execute: boolean,
+): Promise<ReplayResult> {
   const listing = await deps.sources.list(1000);
   const sender = createCompletionSender(deps.completions);
   const result: ReplayResult = { replayed: [], skipped: [], dryRun: !execute };
   const toAck: string[] = [];
   try {
     const chosen = listing.entries.filter((e) => selection.all || selection.ids?.includes(e.id));
-    for (const id of selection.ids ?? []) if (!listing.entries.some((e) => e.id === id)) result.skipped.push({ id, why: 'not found' });
+    for (const id of selection.ids ?? [])
+      if (!listing.entries.some((e) => e.id === id)) result.skipped.push({ id, why: 'not found' });
     for (const entry of chosen) {
       if (!entry.data || entry.data.length === 0) {
         result.skipped.push({ id: entry.id, why: 'its data was not kept (over 512 KiB); resend it from the source' });
@@ -79,7 +84,9 @@ async function main(): Promise<void> {
   });
   const command = positionals[0];
   if (command !== 'list' && command !== 'replay') {
-    process.stderr.write('usage: npm run dead-letters -- list|replay [--id ID ...] [--all] [--execute] [--subscription NAME]\n');
+    process.stderr.write(
+      'usage: npm run dead-letters -- list|replay [--id ID ...] [--all] [--execute] [--subscription NAME]\n',
+    );
     process.exit(2);
   }
   const local = useLocalStack('dead-letters');
@@ -89,11 +96,18 @@ async function main(): Promise<void> {
   const pubsub = createPubSub(projectId);
   const db = createFirestore(projectId, process.env.FIRESTORE_DATABASE || '(default)');
   const deps: DeadLetterDeps = {
-    sources: createDeadLetterSources(pubsub, db, { projectId, subscription, collection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters` }),
-    completions: createTopicPublisher(pubsub, process.env.COMPLETIONS_TOPIC || 'modal-completions', { batchWindowMs: 0 }),
+    sources: createDeadLetterSources(pubsub, db, {
+      projectId,
+      subscription,
+      collection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters`,
+    }),
+    completions: createTopicPublisher(pubsub, process.env.COMPLETIONS_TOPIC || 'modal-completions', {
+      batchWindowMs: 0,
+    }),
     clock: () => new Date(),
   };
-  if (!subscription) process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
+  if (!subscription)
+    process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
   try {
     if (command === 'list') {
       const { entries, release } = await listDeadLetters(deps, Number(values.limit));
@@ -101,7 +115,9 @@ async function main(): Promise<void> {
       if (entries.length === 0) process.stdout.write('no dead letters\n');
       for (const e of entries) {
         const a = e.attributes;
-        process.stdout.write(`${e.id}  ${e.at ?? '-'}  call_id=${a.call_id ?? '-'} job_id=${a.job_id ?? '-'} delivery_id=${a.delivery_id ?? '-'}  ${e.dataBytes} bytes\n    ${e.reason}\n`);
+        process.stdout.write(
+          `${e.id}  ${e.at ?? '-'}  call_id=${a.call_id ?? '-'} job_id=${a.job_id ?? '-'} delivery_id=${a.delivery_id ?? '-'}  ${e.dataBytes} bytes\n    ${e.reason}\n`,
+        );
       }
     } else {
       if (!values.all && !values.id?.length) {
@@ -109,9 +125,12 @@ async function main(): Promise<void> {
         process.exit(2);
       }
       const result = await replayDeadLetters(deps, { ids: values.id, all: values.all }, values.execute);
-      process.stdout.write(`${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`);
+      process.stdout.write(
+        `${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`,
+      );
       for (const s of result.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
-      if (result.dryRun && result.replayed.length) process.stdout.write('dry run: nothing was published; add --execute to replay\n');
+      if (result.dryRun && result.replayed.length)
+        process.stdout.write('dry run: nothing was published; add --execute to replay\n');
     }
   } finally {
     await pubsub.close();

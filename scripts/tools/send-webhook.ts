@@ -61,7 +61,10 @@ export interface SeedPayload {
 }
 
 /** The payload to send: the file's, with the options applied. */
-export function buildPayload(base: Partial<SeedPayload>, o: { jobId?: string; callId?: string; batchId?: string; status?: string; app?: string }): SeedPayload {
+export function buildPayload(
+  base: Partial<SeedPayload>,
+  o: { jobId?: string; callId?: string; batchId?: string; status?: string; app?: string },
+): SeedPayload {
   const payload = { ...structuredClone(base), metadata: { ...base.metadata } } as SeedPayload;
   if (o.jobId) {
     payload.metadata.job_id = o.jobId;
@@ -85,10 +88,19 @@ export function buildPayload(base: Partial<SeedPayload>, o: { jobId?: string; ca
 }
 
 /** The signature headers of `body` in `scheme` (a tampered body keeps the original's). */
-function signedHeaders(scheme: 'modal' | 'standard', secret: string, body: string, timestamp: number): Record<string, string> {
+function signedHeaders(
+  scheme: 'modal' | 'standard',
+  secret: string,
+  body: string,
+  timestamp: number,
+): Record<string, string> {
   if (scheme === 'modal') return { 'X-Modal-Signature': sign(secret, body), 'X-Modal-Timestamp': String(timestamp) };
   const webhookId = `msg_${randomBytes(12).toString('hex')}`;
-  return { 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandard(secret, webhookId, timestamp, body) };
+  return {
+    'webhook-id': webhookId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signStandard(secret, webhookId, timestamp, body),
+  };
 }
 
 async function main(): Promise<void> {
@@ -115,9 +127,13 @@ async function main(): Promise<void> {
   }
   const local = readLocalState();
   const url = values.url ?? local?.webhookUrl ?? 'http://localhost:8080/api/v3/webhooks/modal/completion';
-  const secret = process.env[values['secret-env']]?.trim() || (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
+  const secret =
+    process.env[values['secret-env']]?.trim() ||
+    (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
   if (!secret) {
-    process.stderr.write(`${values['secret-env']} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`);
+    process.stderr.write(
+      `${values['secret-env']} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`,
+    );
     process.exit(2);
   }
   if (!/^-?\d+$/.test(values.skew)) {
@@ -126,7 +142,11 @@ async function main(): Promise<void> {
   }
   const file = values.file ?? join(projectRoot(), 'test', 'fixtures', 'seed-success.json');
   const payload = buildPayload(JSON.parse(readFileSync(file, 'utf8')) as Partial<SeedPayload>, {
-    jobId: values['job-id'], callId: values['call-id'], batchId: values['batch-id'], status: values.status, app: values.app,
+    jobId: values['job-id'],
+    callId: values['call-id'],
+    batchId: values['batch-id'],
+    status: values.status,
+    app: values.app,
   });
 
   if (values.scheme !== 'modal' && values.scheme !== 'standard') {
@@ -135,7 +155,12 @@ async function main(): Promise<void> {
   }
   const body = JSON.stringify(payload);
   const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
-  const signatureHeaders = signedHeaders(values.scheme, secret, body, Math.floor(Date.now() / 1000) + Number(values.skew));
+  const signatureHeaders = signedHeaders(
+    values.scheme,
+    secret,
+    body,
+    Math.floor(Date.now() / 1000) + Number(values.skew),
+  );
   const started = performance.now();
   const res = await fetch(url, {
     method: 'POST',
@@ -144,7 +169,9 @@ async function main(): Promise<void> {
   });
   const text = await res.text();
   const ms = (performance.now() - started).toFixed(1);
-  process.stdout.write(`POST ${url} (${values.scheme} signature, call_id=${payload.call_id ?? ''}, job_id=${payload.metadata.job_id ?? ''}, status=${payload.status ?? ''}, ${Buffer.byteLength(sent)} bytes)\n`);
+  process.stdout.write(
+    `POST ${url} (${values.scheme} signature, call_id=${payload.call_id ?? ''}, job_id=${payload.metadata.job_id ?? ''}, status=${payload.status ?? ''}, ${Buffer.byteLength(sent)} bytes)\n`,
+  );
   process.stdout.write(`→ ${res.status} ${res.statusText} in ${ms} ms\n${text}\n`);
   if (!res.ok) process.exitCode = 1;
 }

@@ -10,11 +10,16 @@ import { useLocalStack } from '../local/local-state';
 async function main(): Promise<void> {
   const path = process.argv[2];
   if (!path || path === '--help') {
-    process.stderr.write('usage: npm run show -- <collection>[/<document id>]   e.g. jobs/job-1, batches/batch-1, dead_letters\n');
+    process.stderr.write(
+      'usage: npm run show -- <collection>[/<document id>]   e.g. jobs/job-1, batches/batch-1, dead_letters\n',
+    );
     process.exit(2);
   }
   useLocalStack('show');
-  const db = createFirestore(process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local', process.env.FIRESTORE_DATABASE || '(default)');
+  const db = createFirestore(
+    process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local',
+    process.env.FIRESTORE_DATABASE || '(default)',
+  );
   const found = await readPath(db, path);
   if (found.kind === 'missing') {
     process.stderr.write(`${path}: no such document\n`);

@@ -17,11 +17,17 @@ function subscriptionPath(projectId: string, name: string): string {
   return name.startsWith('projects/') ? name : `projects/${projectId}/subscriptions/${name}`;
 }
 
-export function createDeadLetterSources(pubsub: PubSub, db: Firestore, options: DeadLetterSourcesOptions): DeadLetterSources {
+export function createDeadLetterSources(
+  pubsub: PubSub,
+  db: Firestore,
+  options: DeadLetterSourcesOptions,
+): DeadLetterSources {
   return {
     async list(limit) {
       const entries: DeadLetterEntry[] = [];
-      const subscriber = options.subscription ? new v1.SubscriberClient(pubsub.options as ConstructorParameters<typeof v1.SubscriberClient>[0]) : undefined;
+      const subscriber = options.subscription
+        ? new v1.SubscriberClient(pubsub.options as ConstructorParameters<typeof v1.SubscriberClient>[0])
+        : undefined;
       const path = options.subscription ? subscriptionPath(options.projectId, options.subscription) : '';
       const ackIdOf = new Map<string, string>();
       if (subscriber) {
@@ -35,10 +41,12 @@ export function createDeadLetterSources(pubsub: PubSub, db: Firestore, options: 
             id,
             source: 'subscription',
             reason: `failed ${received.deliveryAttempt ?? 'every'} delivery attempts`,
-            attributes: (message.attributes ?? {}),
+            attributes: message.attributes ?? {},
             data,
             dataBytes: data.length,
-            at: message.publishTime?.seconds ? new Date(Number(message.publishTime.seconds) * 1000).toISOString() : null,
+            at: message.publishTime?.seconds
+              ? new Date(Number(message.publishTime.seconds) * 1000).toISOString()
+              : null,
           });
         }
       }
@@ -65,13 +73,17 @@ export function createDeadLetterSources(pubsub: PubSub, db: Firestore, options: 
         },
         async release() {
           const leased = [...ackIdOf.entries()].filter(([id]) => !acked.has(id)).map(([, ackId]) => ackId);
-          if (subscriber && leased.length) await subscriber.modifyAckDeadline({ subscription: path, ackIds: leased, ackDeadlineSeconds: 0 });
+          if (subscriber && leased.length)
+            await subscriber.modifyAckDeadline({ subscription: path, ackIds: leased, ackDeadlineSeconds: 0 });
           await subscriber?.close();
         },
       };
     },
     async markReplayed(id, at) {
-      await db.collection(options.collection).doc(id.replace(/^doc:/, '')).set({ replayed: true, replayed_at: at }, { merge: true });
+      await db
+        .collection(options.collection)
+        .doc(id.replace(/^doc:/, ''))
+        .set({ replayed: true, replayed_at: at }, { merge: true });
     },
   };
 }

@@ -36,7 +36,12 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
         const jobRef = jobs.doc(input.job_id);
         const [execSnap, jobSnap] = await Promise.all([tx.get(execRef), tx.get(jobRef)]);
         const existing = execSnap.exists ? execution(execSnap.id, execSnap.data()!) : undefined;
-        const plan = planExecutionRegistration(existing, parsed(jobDocSchema, `jobs/${input.job_id}`, jobSnap.data()) satisfies JobDoc | undefined, input, now);
+        const plan = planExecutionRegistration(
+          existing,
+          parsed(jobDocSchema, `jobs/${input.job_id}`, jobSnap.data()) satisfies JobDoc | undefined,
+          input,
+          now,
+        );
         if (plan.created) tx.set(execRef, plan.execution);
         if (plan.jobUpdate) tx.set(jobRef, plan.jobUpdate, { merge: true });
         return { created: plan.created, execution: plan.execution };
@@ -47,14 +52,18 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
       const ref = batches.doc(input.batch_id);
       return db.runTransaction(async (tx) => {
         const existing = parsed(batchDocSchema, `batches/${input.batch_id}`, (await tx.get(ref)).data());
-        tx.set(ref, {
-          batch_id: input.batch_id,
-          total_jobs: input.total_jobs,
-          ...(input.job_ids ? { job_ids: input.job_ids } : {}),
-          ...(existing?.registered_at ? {} : { registered_at: now }),
-          ...(existing?.status ? {} : { status: 'running' }),
-          updated_at: now,
-        }, { merge: true });
+        tx.set(
+          ref,
+          {
+            batch_id: input.batch_id,
+            total_jobs: input.total_jobs,
+            ...(input.job_ids ? { job_ids: input.job_ids } : {}),
+            ...(existing?.registered_at ? {} : { registered_at: now }),
+            ...(existing?.status ? {} : { status: 'running' }),
+            updated_at: now,
+          },
+          { merge: true },
+        );
         return { created: !existing?.total_jobs, batch: { ...existing, ...input } };
       });
     },
@@ -79,11 +88,15 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
     },
 
     async completionsSince(since) {
-      const snap = await jobs.where('completed_at', '>=', since).select('status', 'completion_source', 'processing_latency_ms', 'completed_at').get();
+      const snap = await jobs
+        .where('completed_at', '>=', since)
+        .select('status', 'completion_source', 'processing_latency_ms', 'completed_at')
+        .get();
       return snap.docs.map((d): CompletionRecord => ({
         status: String(d.get('status')),
         source: String(d.get('completion_source') ?? 'unknown'),
-        latencyMs: typeof d.get('processing_latency_ms') === 'number' ? (d.get('processing_latency_ms') as number) : null,
+        latencyMs:
+          typeof d.get('processing_latency_ms') === 'number' ? (d.get('processing_latency_ms') as number) : null,
         at: (d.get('completed_at') as Timestamp | undefined)?.toDate(),
       }));
     },
@@ -108,7 +121,11 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
         const exec = execSnap.exists ? execution(callId, execSnap.data()!) : undefined;
         if (!exec) return;
         const jobRef = jobs.doc(exec.job_id);
-        const plan = planStale(exec, parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) satisfies JobDoc | undefined, now);
+        const plan = planStale(
+          exec,
+          parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) satisfies JobDoc | undefined,
+          now,
+        );
         if (plan.execution) tx.set(execRef, plan.execution, { merge: true });
         if (plan.job) tx.set(jobRef, plan.job, { merge: true });
       });
@@ -117,11 +134,20 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
 }
 
 /** What `npm run show` prints: a document, or the first documents of a collection, with Timestamps as ISO strings. */
-export async function readPath(db: Firestore, path: string, limit = 100): Promise<{ kind: 'document'; data: unknown } | { kind: 'missing' } | { kind: 'collection'; docs: Array<Record<string, unknown>> }> {
+export async function readPath(
+  db: Firestore,
+  path: string,
+  limit = 100,
+): Promise<
+  | { kind: 'document'; data: unknown }
+  | { kind: 'missing' }
+  | { kind: 'collection'; docs: Array<Record<string, unknown>> }
+> {
   const printable = (value: unknown): unknown => {
     if (value instanceof Timestamp) return value.toDate().toISOString();
     if (Array.isArray(value)) return value.map(printable);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printable(v)]));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printable(v)]));
     return value;
   };
   if (path.split('/').filter(Boolean).length % 2 === 0) {

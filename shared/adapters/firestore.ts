@@ -5,7 +5,16 @@
  * job document; batch counters are blind `increment`s, which do not contend when a whole batch
  * finishes at once.
  */
-import { AggregateField, FieldPath, FieldValue, Firestore, GrpcStatus, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
+import {
+  AggregateField,
+  FieldPath,
+  FieldValue,
+  Firestore,
+  GrpcStatus,
+  Timestamp,
+  type Transaction,
+  type WriteBatch,
+} from '@google-cloud/firestore';
 import type { z } from 'zod';
 import { isBatchDone, summaryIsCurrent } from '../batch/batch';
 import { createLimiter } from '../platform/limit';
@@ -14,7 +23,12 @@ import type { JobPlan } from '../completion/completion';
 import type { JobStore } from '../ports';
 import { counterShard, rollupNeeded, shardIncrements, sumTallies, type CounterShard } from '../batch/batch-counters';
 import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../contract/schemas';
-import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../completion/store-rules';
+import {
+  decideBatchCompletion,
+  decideFinalizationClaim,
+  executionUpdateFor,
+  isTerminal,
+} from '../completion/store-rules';
 
 export function createFirestore(projectId: string | undefined, databaseId: string): Firestore {
   return new Firestore({ ...(projectId ? { projectId } : {}), databaseId, ignoreUndefinedProperties: true });
@@ -35,10 +49,17 @@ export function plain<T>(data: FirebaseFirestore.DocumentData | undefined): T | 
 }
 
 /** A document read back, as its schema says; a document of another shape is an error, not a cast. */
-export function parsed<S extends z.ZodType>(schema: S, path: string, data: FirebaseFirestore.DocumentData | undefined): z.output<S> | undefined {
+export function parsed<S extends z.ZodType>(
+  schema: S,
+  path: string,
+  data: FirebaseFirestore.DocumentData | undefined,
+): z.output<S> | undefined {
   if (!data) return undefined;
   const result = schema.safeParse(toPlain(data));
-  if (!result.success) throw new Error(`${path} does not have the shape this pipeline writes: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!result.success)
+    throw new Error(
+      `${path} does not have the shape this pipeline writes: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return result.data;
 }
 
@@ -47,9 +68,18 @@ export function parsed<S extends z.ZodType>(schema: S, path: string, data: Fireb
  * (`readAt`: its update time, or none when it did not exist): optimistic concurrency, two RPCs per
  * completion (read, commit) where a transaction needs three and holds locks.
  */
-function writePlan(db: Firestore, c: Collections, shards: number, batch: WriteBatch, jobId: string, plan: JobPlan, readAt: Timestamp | undefined): void {
+function writePlan(
+  db: Firestore,
+  c: Collections,
+  shards: number,
+  batch: WriteBatch,
+  jobId: string,
+  plan: JobPlan,
+  readAt: Timestamp | undefined,
+): void {
   const ref = db.collection(c.jobs).doc(jobId);
-  const writeJob = (fields: Record<string, unknown>) => (readAt ? batch.update(ref, fields, { lastUpdateTime: readAt }) : batch.create(ref, fields));
+  const writeJob = (fields: Record<string, unknown>) =>
+    readAt ? batch.update(ref, fields, { lastUpdateTime: readAt }) : batch.create(ref, fields);
   if (plan.kind === 'late') {
     writeJob({ late_events: FieldValue.arrayUnion(plan.lateEvent), updated_at: plan.lateEvent.recorded_at });
     return;
@@ -57,10 +87,19 @@ function writePlan(db: Firestore, c: Collections, shards: number, batch: WriteBa
   if (plan.kind !== 'apply') return;
   writeJob(plan.update);
   const execution = executionUpdateFor(plan);
-  if (execution) batch.set(db.collection(c.executions).doc(execution.callId), { job_id: jobId, ...execution.fields }, { merge: true });
+  if (execution)
+    batch.set(
+      db.collection(c.executions).doc(execution.callId),
+      { job_id: jobId, ...execution.fields },
+      { merge: true },
+    );
   if (plan.batch) {
     // One of the batch's counter shards, never the batch document itself (shared/batch/batch-counters.ts).
-    batch.set(counters(db, c, plan.batch.batchId).doc(String(counterShard(jobId, shards))), incrementsOf(shardIncrements(plan.batch)), { merge: true });
+    batch.set(
+      counters(db, c, plan.batch.batchId).doc(String(counterShard(jobId, shards))),
+      incrementsOf(shardIncrements(plan.batch)),
+      { merge: true },
+    );
   }
 }
 
@@ -93,7 +132,11 @@ async function shardCounts(db: Firestore, c: Collections, batchId: string, tx?: 
   const [completed, failed] = tx
     ? await Promise.all([tx.get(completedSum), tx.get(failedSum)])
     : await Promise.all([completedSum.get(), failedSum.get()]);
-  return { shards: completed.data().shards, completed_jobs: completed.data().completed ?? 0, failed_jobs: failed.data().failed ?? 0 };
+  return {
+    shards: completed.data().shards,
+    completed_jobs: completed.data().completed ?? 0,
+    failed_jobs: failed.data().failed ?? 0,
+  };
 }
 
 /**
@@ -103,9 +146,17 @@ async function shardCounts(db: Firestore, c: Collections, batchId: string, tx?: 
  * done (a job is counted once), and completing a batch reads them again inside its transaction.
  * A read-only transaction measured no faster on the emulator and costs more round trips.
  */
-async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<BatchDoc | undefined> {
+async function readBatch(
+  db: Firestore,
+  c: Collections,
+  batchId: string,
+  tx?: Transaction,
+): Promise<BatchDoc | undefined> {
   const ref = db.collection(c.batches).doc(batchId);
-  const [doc, { shards, ...counts }] = await Promise.all([tx ? tx.get(ref) : ref.get(), shardCounts(db, c, batchId, tx)]);
+  const [doc, { shards, ...counts }] = await Promise.all([
+    tx ? tx.get(ref) : ref.get(),
+    shardCounts(db, c, batchId, tx),
+  ]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
   if (!batch && shards === 0) return undefined;
   return { ...(batch ?? {}), ...counts };
@@ -116,7 +167,9 @@ async function readBatch(db: Firestore, c: Collections, batchId: string, tx?: Tr
  * `jobs_ranking`, checked against this in the Terraform tests): equality on batch and status, then
  * the ranking order. The emulator needs no index, so only that test keeps the two in step.
  */
-export function RANKING_INDEX(direction: 'higher' | 'lower'): Array<{ field: string; order: 'ASCENDING' | 'DESCENDING' }> {
+export function RANKING_INDEX(
+  direction: 'higher' | 'lower',
+): Array<{ field: string; order: 'ASCENDING' | 'DESCENDING' }> {
   return [
     { field: 'batch_id', order: 'ASCENDING' },
     { field: 'status', order: 'ASCENDING' },
@@ -146,7 +199,11 @@ export class ContentionError extends Error {
   }
 }
 
-export function createFirestoreJobStore(db: Firestore, c: Collections, options: { counterShards?: number } = {}): JobStore {
+export function createFirestoreJobStore(
+  db: Firestore,
+  c: Collections,
+  options: { counterShards?: number } = {},
+): JobStore {
   const shards = options.counterShards ?? 16;
   const jobs = db.collection(c.jobs);
   const batches = db.collection(c.batches);
@@ -171,7 +228,8 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
           } catch (err) {
             // Someone wrote the job since it was read: read it again and decide again.
             if (!isConflict(err)) throw err;
-            if (attempt >= JOB_WRITE_ATTEMPTS) throw new ContentionError(`jobs/${jobId} kept changing under ${JOB_WRITE_ATTEMPTS} attempts`);
+            if (attempt >= JOB_WRITE_ATTEMPTS)
+              throw new ContentionError(`jobs/${jobId} kept changing under ${JOB_WRITE_ATTEMPTS} attempts`);
             await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
           }
         }
@@ -202,7 +260,10 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
 
     async listBatchJobs(batchId) {
       // Only what the summary reads: a batch can hold thousands of jobs.
-      const snap = await jobs.where('batch_id', '==', batchId).select('status', 'modal_call_id', 'result', 'result_uri').get();
+      const snap = await jobs
+        .where('batch_id', '==', batchId)
+        .select('status', 'modal_call_id', 'result', 'result_uri')
+        .get();
       return snap.docs
         .map((d) => ({ id: d.id, doc: parsed(jobDocSchema, `jobs/${d.id}`, d.data()) as JobDoc }))
         .filter((j) => isTerminal(j.doc.status));
@@ -215,9 +276,15 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
 
     async topRankedJobs(batchId, direction, limit) {
       // The ranking order of compareRanked (shared/batch/batch.ts), on the index of RANKING_INDEX.
-      let query = jobs.where('batch_id', '==', batchId).where('status', '==', 'completed').where('result.affinity', '!=', null);
+      let query = jobs
+        .where('batch_id', '==', batchId)
+        .where('status', '==', 'completed')
+        .where('result.affinity', '!=', null);
       for (const { field, order } of RANKING_INDEX(direction).slice(2)) {
-        query = query.orderBy(field === '__name__' ? FieldPath.documentId() : field, order === 'DESCENDING' ? 'desc' : 'asc');
+        query = query.orderBy(
+          field === '__name__' ? FieldPath.documentId() : field,
+          order === 'DESCENDING' ? 'desc' : 'asc',
+        );
       }
       const snap = await query
         .limit(limit)
@@ -245,7 +312,8 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
           return batch;
         } catch (err) {
           if (!isConflict(err)) throw err;
-          if (attempt >= JOB_WRITE_ATTEMPTS) throw new ContentionError(`batches/${batchId} kept changing while its finalisation was claimed`);
+          if (attempt >= JOB_WRITE_ATTEMPTS)
+            throw new ContentionError(`batches/${batchId} kept changing while its finalisation was claimed`);
         }
       }
     },
@@ -282,7 +350,19 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
         const ref = batches.doc(batchId);
         const batch = await readBatch(db, c, batchId, tx);
         if (!batch || !summaryIsCurrent(batch, summary)) return false;
-        tx.set(ref, { summary, summary_uri: summaryUri, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs, counts_updated_at: now, summary_updated_at: now, updated_at: now }, { merge: true });
+        tx.set(
+          ref,
+          {
+            summary,
+            summary_uri: summaryUri,
+            completed_jobs: summary.completed_jobs,
+            failed_jobs: summary.failed_jobs,
+            counts_updated_at: now,
+            summary_updated_at: now,
+            updated_at: now,
+          },
+          { merge: true },
+        );
         return true;
       });
     },
@@ -292,20 +372,26 @@ export function createFirestoreJobStore(db: Firestore, c: Collections, options: 
     },
 
     async recordDeadLetter(entry) {
-      await db.collection(c.deadLetters).doc(entry.id).set({
-        code: entry.code,
-        reason: entry.reason,
-        message_id: entry.messageId ?? null,
-        attributes: entry.attributes,
-        data_base64: entry.dataBase64 ?? null,
-        data_bytes: entry.dataBytes,
-        recorded_at: entry.recordedAt,
-        replayed: false,
-      });
+      await db
+        .collection(c.deadLetters)
+        .doc(entry.id)
+        .set({
+          code: entry.code,
+          reason: entry.reason,
+          message_id: entry.messageId ?? null,
+          attributes: entry.attributes,
+          data_base64: entry.dataBase64 ?? null,
+          data_bytes: entry.dataBytes,
+          recorded_at: entry.recordedAt,
+          replayed: false,
+        });
     },
 
     async recordApp(app, fields) {
-      await db.collection(c.apps).doc(app).set({ app, ...fields }, { merge: true });
+      await db
+        .collection(c.apps)
+        .doc(app)
+        .set({ app, ...fields }, { merge: true });
     },
 
     async recordTest(jobId, fields) {

@@ -29,25 +29,26 @@ export function createPubSub(projectId: string | undefined): PubSub {
 }
 
 export function createTopicPublisher(pubsub: PubSub, topicName: string, options: TopicPublisherOptions): Publisher {
-  const batching = options.batchWindowMs === 0
-    ? { maxMessages: 1, maxMilliseconds: 1 }
-    : { maxMessages: 100, maxMilliseconds: options.batchWindowMs };
+  const batching =
+    options.batchWindowMs === 0
+      ? { maxMessages: 1, maxMilliseconds: 1 }
+      : { maxMessages: 100, maxMilliseconds: options.batchWindowMs };
   const gaxOpts = options.timeoutMs
     ? {
-      timeout: options.timeoutMs,
-      retry: {
-        retryCodes: [4, 10, 13, 14, 2, 8, 1],
-        backoffSettings: {
-          initialRetryDelayMillis: 100,
-          retryDelayMultiplier: 1.3,
-          maxRetryDelayMillis: 1000,
-          initialRpcTimeoutMillis: options.timeoutMs,
-          rpcTimeoutMultiplier: 1,
-          maxRpcTimeoutMillis: options.timeoutMs,
-          totalTimeoutMillis: options.timeoutMs,
+        timeout: options.timeoutMs,
+        retry: {
+          retryCodes: [4, 10, 13, 14, 2, 8, 1],
+          backoffSettings: {
+            initialRetryDelayMillis: 100,
+            retryDelayMultiplier: 1.3,
+            maxRetryDelayMillis: 1000,
+            initialRpcTimeoutMillis: options.timeoutMs,
+            rpcTimeoutMultiplier: 1,
+            maxRpcTimeoutMillis: options.timeoutMs,
+            totalTimeoutMillis: options.timeoutMs,
+          },
         },
-      },
-    }
+      }
     : undefined;
   const topic = pubsub.topic(topicName, { batching, ...(gaxOpts ? { gaxOpts } : {}) });
   return {
@@ -83,19 +84,40 @@ export function createPubSubAdmin(pubsub: PubSub) {
     },
     /** Creates the subscription, or replaces it (`replace`) so that its settings are the spec's. */
     async ensureSubscription(name: string, topic: string, spec: SubscriptionSpec = {}, replace = false): Promise<void> {
-      if (replace) await pubsub.subscription(name).delete().catch(() => undefined);
+      if (replace)
+        await pubsub
+          .subscription(name)
+          .delete()
+          .catch(() => undefined);
       else if ((await pubsub.subscription(name).exists())[0]) return;
       await pubsub.topic(topic).createSubscription(name, {
         ...(spec.push ? { pushConfig: { pushEndpoint: spec.push.endpoint } } : {}),
         ...(spec.ackDeadlineSeconds ? { ackDeadlineSeconds: spec.ackDeadlineSeconds } : {}),
-        ...(spec.retry ? { retryPolicy: { minimumBackoff: { seconds: spec.retry.minimumBackoffSeconds }, maximumBackoff: { seconds: spec.retry.maximumBackoffSeconds } } } : {}),
-        ...(spec.deadLetter ? { deadLetterPolicy: { deadLetterTopic: pubsub.topic(spec.deadLetter.topic).name, maxDeliveryAttempts: spec.deadLetter.maxDeliveryAttempts } } : {}),
+        ...(spec.retry
+          ? {
+              retryPolicy: {
+                minimumBackoff: { seconds: spec.retry.minimumBackoffSeconds },
+                maximumBackoff: { seconds: spec.retry.maximumBackoffSeconds },
+              },
+            }
+          : {}),
+        ...(spec.deadLetter
+          ? {
+              deadLetterPolicy: {
+                deadLetterTopic: pubsub.topic(spec.deadLetter.topic).name,
+                maxDeliveryAttempts: spec.deadLetter.maxDeliveryAttempts,
+              },
+            }
+          : {}),
         ...(spec.retainAckedMessages ? { retainAckedMessages: true } : {}),
         ...(spec.retentionSeconds ? { messageRetentionDuration: { seconds: spec.retentionSeconds } } : {}),
       });
     },
     async deleteSubscription(name: string): Promise<void> {
-      await pubsub.subscription(name).delete().catch(() => undefined);
+      await pubsub
+        .subscription(name)
+        .delete()
+        .catch(() => undefined);
     },
     close: () => pubsub.close(),
   };
@@ -131,7 +153,11 @@ const UNARY = { timeout: 10_000, maxRetries: 0 };
  * a stream that silently stops.
  */
 export function createPullSource(projectId: string, subscription: string, host?: string): PullSource {
-  const pubsub = new PubSub({ projectId, ...(host ? { apiEndpoint: host, emulatorMode: true } : {}), ...CHANNEL_OPTIONS });
+  const pubsub = new PubSub({
+    projectId,
+    ...(host ? { apiEndpoint: host, emulatorMode: true } : {}),
+    ...CHANNEL_OPTIONS,
+  });
   // Resolves the endpoint and credentials (emulator or not) the way the PubSub client does.
   const client = new v1.SubscriberClient({ ...pubsub.options } as ConstructorParameters<typeof v1.SubscriberClient>[0]);
   const path = `projects/${projectId}/subscriptions/${subscription}`;
@@ -157,7 +183,11 @@ export function createPullSource(projectId: string, subscription: string, host?:
       if (ackIds.length) await client.acknowledge({ subscription: path, ackIds }, UNARY);
     },
     async redeliverAfter(ackIds, seconds) {
-      if (ackIds.length) await client.modifyAckDeadline({ subscription: path, ackIds, ackDeadlineSeconds: Math.max(0, Math.min(600, Math.round(seconds))) }, UNARY);
+      if (ackIds.length)
+        await client.modifyAckDeadline(
+          { subscription: path, ackIds, ackDeadlineSeconds: Math.max(0, Math.min(600, Math.round(seconds))) },
+          UNARY,
+        );
     },
     async close() {
       await client.close();

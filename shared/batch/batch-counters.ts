@@ -14,7 +14,14 @@
  * needs (`statuses`, `score_sums`, `score_counts`), so that finalising reads the shards once, not
  * every job. Pure.
  */
-import { OUTCOME_STATUSES, SCORE_FIELDS, emptyTallies, type BatchTallies, type OutcomeStatus, type ScoreField } from './batch';
+import {
+  OUTCOME_STATUSES,
+  SCORE_FIELDS,
+  emptyTallies,
+  type BatchTallies,
+  type OutcomeStatus,
+  type ScoreField,
+} from './batch';
 
 /** The counter shard of a job: FNV-1a of its id, so a job (and its later upgrade) always lands in the same one. */
 export function counterShard(jobId: string, shards: number): number {
@@ -48,7 +55,12 @@ export function rollupDue(batch: { counts_updated_at?: Date }, now: Date, interv
 }
 
 /** Whether to write the sums into the batch document now: they differ from what it says, and it is due. */
-export function rollupNeeded(stored: { completed_jobs?: number; failed_jobs?: number; status?: string; counts_updated_at?: Date } | undefined, sums: Counts, now: Date, intervalMs: number): boolean {
+export function rollupNeeded(
+  stored: { completed_jobs?: number; failed_jobs?: number; status?: string; counts_updated_at?: Date } | undefined,
+  sums: Counts,
+  now: Date,
+  intervalMs: number,
+): boolean {
   if (stored?.status === 'completed') return false;
   const same = (stored?.completed_jobs ?? 0) === sums.completed_jobs && (stored?.failed_jobs ?? 0) === sums.failed_jobs;
   return !same && rollupDue(stored ?? {}, now, intervalMs);
@@ -64,7 +76,12 @@ export interface CounterShard {
 }
 
 /** The increments one counted completion adds to its job's shard, as plain numbers by field path. */
-export function shardIncrements(delta: { completed: number; failed: number; statuses: Partial<Record<OutcomeStatus, number>>; scores: Partial<Record<ScoreField, number>> }): Record<string, number> {
+export function shardIncrements(delta: {
+  completed: number;
+  failed: number;
+  statuses: Partial<Record<OutcomeStatus, number>>;
+  scores: Partial<Record<ScoreField, number>>;
+}): Record<string, number> {
   const fields: Record<string, number> = {};
   if (delta.completed) fields.completed = delta.completed;
   if (delta.failed) fields.failed = delta.failed;
@@ -97,7 +114,9 @@ export function sumTallies(shards: ReadonlyArray<CounterShard>): Counts & { tall
  */
 export function talliesCover(counts: Counts, tallies: BatchTallies): boolean {
   const tallied = OUTCOME_STATUSES.reduce((n, status) => n + tallies.statuses[status], 0);
-  return tallied === counts.completed_jobs + counts.failed_jobs
-    && tallies.statuses.completed === counts.completed_jobs
-    && OUTCOME_STATUSES.every((status) => tallies.statuses[status] >= 0);
+  return (
+    tallied === counts.completed_jobs + counts.failed_jobs &&
+    tallies.statuses.completed === counts.completed_jobs &&
+    OUTCOME_STATUSES.every((status) => tallies.statuses[status] >= 0)
+  );
 }

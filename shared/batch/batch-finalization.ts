@@ -5,7 +5,15 @@
  * is idempotent and the event is published until it is marked published. A late upgrade of a
  * finalised batch recomputes its summary.
  */
-import { isBatchDone, rankJobs, summarizeBatch, summaryFrom, summaryIsCurrent, type AffinityDirection, type BatchSummary } from './batch';
+import {
+  isBatchDone,
+  rankJobs,
+  summarizeBatch,
+  summaryFrom,
+  summaryIsCurrent,
+  type AffinityDirection,
+  type BatchSummary,
+} from './batch';
 import { rollupDue, talliesCover } from './batch-counters';
 import { RetryLaterError } from '../platform/errors';
 import type { Logger } from '../observability/log';
@@ -80,11 +88,13 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
       // (it throws, so Pub/Sub brings it back), which keeps a concurrent duplicate from publishing twice.
       const completedAt = seen.completed_at instanceof Date ? seen.completed_at.getTime() : 0;
       if (clock().getTime() - completedAt > EVENT_RECOVERY_MS) await publishBatchEvent(batchId, seen.summary_uri);
-      else if (seen.finalized_by === claimant) throw new RetryLaterError(`batch ${batchId} completed but its event is not published yet`);
+      else if (seen.finalized_by === claimant)
+        throw new RetryLaterError(`batch ${batchId} completed but its event is not published yet`);
       return false;
     }
     if (!isBatchDone(seen)) {
-      if (seen && rollupDue(seen, clock(), deps.countsIntervalMs) && rollups.due(batchId)) await jobs.rollupBatchCounts(batchId, clock(), deps.countsIntervalMs);
+      if (seen && rollupDue(seen, clock(), deps.countsIntervalMs) && rollups.due(batchId))
+        await jobs.rollupBatchCounts(batchId, clock(), deps.countsIntervalMs);
       return false;
     }
     // Of all the messages that see the batch done at once, one finalises it.
@@ -145,9 +155,16 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
         return summaryFrom(batchId, counted, tallies, ranking, deps.summary);
       }
     }
-    logger.log('WARNING', 'batchSummaryFullScan', 'batch summarised from every job: its counter shards do not hold complete tallies', {
-      batch_id: batchId, completed_jobs, failed_jobs,
-    });
+    logger.log(
+      'WARNING',
+      'batchSummaryFullScan',
+      'batch summarised from every job: its counter shards do not hold complete tallies',
+      {
+        batch_id: batchId,
+        completed_jobs,
+        failed_jobs,
+      },
+    );
     return summarizeBatch(batchId, counted, await jobs.listBatchJobs(batchId), deps.summary);
   }
 
@@ -156,7 +173,9 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
     const { summary, uri } = await writeSummary(batchId, batch);
     if (await jobs.updateBatchSummary(batchId, summary, uri, clock())) {
       logger.log('INFO', 'batchSummaryUpdated', 'batch summary recomputed after a late upgrade', {
-        batch_id: batchId, completed_jobs: summary.completed_jobs, failed_jobs: summary.failed_jobs,
+        batch_id: batchId,
+        completed_jobs: summary.completed_jobs,
+        failed_jobs: summary.failed_jobs,
       });
     }
   }

@@ -35,7 +35,14 @@ export interface BatchSummary {
   ranking: RankedJob[];
 }
 
-export const SCORE_FIELDS = ['affinity', 'confidence', 'ptm_score', 'iptm_score', 'plddt_score', 'execution_time'] as const;
+export const SCORE_FIELDS = [
+  'affinity',
+  'confidence',
+  'ptm_score',
+  'iptm_score',
+  'plddt_score',
+  'execution_time',
+] as const;
 export type ScoreField = (typeof SCORE_FIELDS)[number];
 export const OUTCOME_STATUSES = ['completed', 'failed', 'timeout', 'cancelled'] as const;
 export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];
@@ -52,7 +59,8 @@ export interface BatchTallies {
 export type SummaryOptions = { direction: AffinityDirection; rankingSize: number };
 
 export function emptyTallies(): BatchTallies {
-  const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+  const zeros = <K extends string>(keys: readonly K[]) =>
+    Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
   return { statuses: zeros(OUTCOME_STATUSES), scoreSums: zeros(SCORE_FIELDS), scoreCounts: zeros(SCORE_FIELDS) };
 }
 
@@ -63,10 +71,15 @@ export function isBatchDone(batch: BatchDoc | undefined): boolean {
 }
 
 /** Whether a summary's counts are the batch's current counters (a late upgrade moves them). */
-export function summaryIsCurrent(batch: BatchDoc, summary: Pick<BatchSummary, 'completed_jobs' | 'failed_jobs'> | undefined): boolean {
-  return summary !== undefined
-    && summary.completed_jobs === (batch.completed_jobs ?? 0)
-    && summary.failed_jobs === (batch.failed_jobs ?? 0);
+export function summaryIsCurrent(
+  batch: BatchDoc,
+  summary: Pick<BatchSummary, 'completed_jobs' | 'failed_jobs'> | undefined,
+): boolean {
+  return (
+    summary !== undefined &&
+    summary.completed_jobs === (batch.completed_jobs ?? 0) &&
+    summary.failed_jobs === (batch.failed_jobs ?? 0)
+  );
 }
 
 export function finiteScore(value: unknown): number | null {
@@ -87,9 +100,12 @@ export function scoresOf(result: Record<string, unknown> | null | undefined): Pa
 export function tallyJobs(jobs: ReadonlyArray<{ doc: JobDoc }>): BatchTallies {
   const tallies = emptyTallies();
   for (const { doc } of jobs) {
-    if ((OUTCOME_STATUSES as readonly string[]).includes(doc.status as string)) tallies.statuses[doc.status as OutcomeStatus] += 1;
+    if ((OUTCOME_STATUSES as readonly string[]).includes(doc.status as string))
+      tallies.statuses[doc.status as OutcomeStatus] += 1;
     if (doc.status !== 'completed') continue;
-    for (const [field, value] of Object.entries(scoresOf(doc.result as Record<string, unknown> | null)) as Array<[ScoreField, number]>) {
+    for (const [field, value] of Object.entries(scoresOf(doc.result as Record<string, unknown> | null)) as Array<
+      [ScoreField, number]
+    >) {
       tallies.scoreSums[field] += value;
       tallies.scoreCounts[field] += 1;
     }
@@ -104,10 +120,13 @@ export function tallyJobs(jobs: ReadonlyArray<{ doc: JobDoc }>): BatchTallies {
  */
 export function compareRanked(direction: AffinityDirection) {
   const sign = direction === 'higher' ? -1 : 1;
-  return (a: { job_id: string; affinity: number; confidence: number | null }, b: { job_id: string; affinity: number; confidence: number | null }): number =>
-    sign * (a.affinity - b.affinity)
-    || (b.confidence ?? -Infinity) - (a.confidence ?? -Infinity)
-    || (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0);
+  return (
+    a: { job_id: string; affinity: number; confidence: number | null },
+    b: { job_id: string; affinity: number; confidence: number | null },
+  ): number =>
+    sign * (a.affinity - b.affinity) ||
+    (b.confidence ?? -Infinity) - (a.confidence ?? -Infinity) ||
+    (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0);
 }
 
 /** The ranking of completed jobs with an affinity, of any subset that holds the best `rankingSize`. */
@@ -130,13 +149,21 @@ export function rankJobs(jobs: ReadonlyArray<{ id: string; doc: JobDoc }>, optio
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** A batch's summary from its counts, tallies and ranking. */
-export function summaryFrom(batchId: string, batch: BatchDoc, tallies: BatchTallies, ranking: RankedJob[], options: SummaryOptions): BatchSummary {
+export function summaryFrom(
+  batchId: string,
+  batch: BatchDoc,
+  tallies: BatchTallies,
+  ranking: RankedJob[],
+  options: SummaryOptions,
+): BatchSummary {
   const completedJobs = batch.completed_jobs ?? tallies.statuses.completed;
   const total = typeof batch.total_jobs === 'number' ? batch.total_jobs : completedJobs + (batch.failed_jobs ?? 0);
-  const meanScores = Object.fromEntries(SCORE_FIELDS.map((field) => [
-    field,
-    tallies.scoreCounts[field] > 0 ? round(tallies.scoreSums[field] / tallies.scoreCounts[field], 6) : null,
-  ])) as BatchSummary['mean_scores'];
+  const meanScores = Object.fromEntries(
+    SCORE_FIELDS.map((field) => [
+      field,
+      tallies.scoreCounts[field] > 0 ? round(tallies.scoreSums[field] / tallies.scoreCounts[field], 6) : null,
+    ]),
+  ) as BatchSummary['mean_scores'];
   return {
     batch_id: batchId,
     total_jobs: total,
@@ -153,6 +180,17 @@ export function summaryFrom(batchId: string, batch: BatchDoc, tallies: BatchTall
 }
 
 /** Summary of a finished batch from every one of its terminal jobs (the reference, and the fallback). */
-export function summarizeBatch(batchId: string, batch: BatchDoc, jobs: ReadonlyArray<{ id: string; doc: JobDoc }>, options: SummaryOptions): BatchSummary {
-  return summaryFrom(batchId, { ...batch, total_jobs: typeof batch.total_jobs === 'number' ? batch.total_jobs : jobs.length }, tallyJobs(jobs), rankJobs(jobs, options), options);
+export function summarizeBatch(
+  batchId: string,
+  batch: BatchDoc,
+  jobs: ReadonlyArray<{ id: string; doc: JobDoc }>,
+  options: SummaryOptions,
+): BatchSummary {
+  return summaryFrom(
+    batchId,
+    { ...batch, total_jobs: typeof batch.total_jobs === 'number' ? batch.total_jobs : jobs.length },
+    tallyJobs(jobs),
+    rankJobs(jobs, options),
+    options,
+  );
 }

@@ -23,9 +23,11 @@ export function createCompletionSender(completions: Publisher) {
     /** What the reconciler learned by polling Modal. */
     poll: (payload: CompletionPayload, at: Date) => send(encodeOwnCompletion(payload, 'poll', at)),
     /** A completion an operator submitted, with who they are. */
-    manual: (payload: CompletionPayload, operator: string, at: Date) => send(encodeOwnCompletion(payload, 'manual', at, operator)),
+    manual: (payload: CompletionPayload, operator: string, at: Date) =>
+      send(encodeOwnCompletion(payload, 'manual', at, operator)),
     /** A dead letter sent back, as it was. */
-    replay: (data: Buffer, attributes: Record<string, string>, from: string) => send(encodeReplay(data, attributes, from)),
+    replay: (data: Buffer, attributes: Record<string, string>, from: string) =>
+      send(encodeReplay(data, attributes, from)),
   };
 }
 

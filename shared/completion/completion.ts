@@ -65,7 +65,8 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
   if (seen) return { kind: 'duplicate', reason: seen };
   const terminal = current !== undefined && TERMINAL_STATUSES.has(current);
   const upgrade = next === 'completed' && (current === 'failed' || current === 'timeout');
-  if (terminal && !upgrade) return { kind: 'late', reason: `job is already ${current}`, lateEvent: lateEventOf(completion, next, now) };
+  if (terminal && !upgrade)
+    return { kind: 'late', reason: `job is already ${current}`, lateEvent: lateEventOf(completion, next, now) };
 
   const batchId = completion.payload.metadata.batch_id ?? existing?.batch_id ?? null;
   const { result, extrasInFile } = documentResult(completion.payload);
@@ -79,7 +80,9 @@ export function planJobUpdate(existing: JobDoc | undefined, completion: Completi
 /** Why this delivery was seen before (applied, or recorded as late), or undefined. */
 function alreadySeen(existing: JobDoc | undefined, deliveryId: string): string | undefined {
   if (existing?.delivery_id === deliveryId) return 'this completion was already applied';
-  const late = Array.isArray(existing?.late_events) && existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === deliveryId);
+  const late =
+    Array.isArray(existing?.late_events) &&
+    existing.late_events.some((e) => (e as { delivery_id?: string })?.delivery_id === deliveryId);
   return late ? 'this completion was already recorded as late' : undefined;
 }
 
@@ -101,7 +104,12 @@ function lateEventOf(completion: Completion, next: TerminalJobStatus, now: Date)
  * The batch counters' change, when the job's bucket changes: a job counted before is counted under
  * its previous status (an upgrade moves it).
  */
-function batchDeltaOf(existing: JobDoc | undefined, batchId: string | null, next: TerminalJobStatus, result: unknown): BatchDelta | undefined {
+function batchDeltaOf(
+  existing: JobDoc | undefined,
+  batchId: string | null,
+  next: TerminalJobStatus,
+  result: unknown,
+): BatchDelta | undefined {
   const counted = existing?.batch_bucket ?? null;
   const current = existing?.status;
   const bucket = bucketOf(next);
@@ -117,7 +125,13 @@ function batchDeltaOf(existing: JobDoc | undefined, batchId: string | null, next
 }
 
 /** The job document's fields after an applied completion. */
-function jobUpdateOf(completion: Completion, next: TerminalJobStatus, batchId: string | null, result: unknown, now: Date): Record<string, unknown> {
+function jobUpdateOf(
+  completion: Completion,
+  next: TerminalJobStatus,
+  batchId: string | null,
+  result: unknown,
+  now: Date,
+): Record<string, unknown> {
   const { payload, files } = completion;
   return {
     job_id: payload.metadata.job_id,
@@ -143,11 +157,20 @@ function jobUpdateOf(completion: Completion, next: TerminalJobStatus, batchId: s
  * What cancelling a job's execution does: a job that is not terminal becomes `cancelled` (terminal,
  * counted as failed in its batch); cancelling twice changes nothing; a finished job stays finished.
  */
-export function planCancel(existing: JobDoc | undefined, callId: string, now: Date, reason: string | undefined): JobPlan {
+export function planCancel(
+  existing: JobDoc | undefined,
+  callId: string,
+  now: Date,
+  reason: string | undefined,
+): JobPlan {
   const current = existing?.status;
   if (current === 'cancelled') return { kind: 'duplicate', reason: 'job is already cancelled' };
   if (current !== undefined && TERMINAL_STATUSES.has(current)) {
-    return { kind: 'late', reason: `job is already ${current}`, lateEvent: { status: 'cancelled', modal_call_id: callId, recorded_at: now, reason: reason ?? null } };
+    return {
+      kind: 'late',
+      reason: `job is already ${current}`,
+      lateEvent: { status: 'cancelled', modal_call_id: callId, recorded_at: now, reason: reason ?? null },
+    };
   }
   const batchId = existing?.batch_id ?? null;
   return {

@@ -15,9 +15,38 @@ export type FailureVerdict =
 export type PermanentFailureCode = 'rejected_by_store' | 'too_large' | 'unserialisable' | 'invalid_path';
 
 /** gRPC status codes (Firestore, Pub/Sub). */
-const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const GRPC = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
 
-const TRANSIENT_ERRNO = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOSPC']);
+const TRANSIENT_ERRNO = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EMFILE',
+  'ENFILE',
+  'EBUSY',
+  'ENOSPC',
+]);
 const PATH_ERRNO = new Set(['ENAMETOOLONG', 'EINVAL', 'EISDIR', 'ENOTDIR', 'EILSEQ']);
 /** Firestore says a transaction lost a race or waited too long: that is contention, not content. */
 const CONTENTION = /transaction|contention|lock|too much contention|aborted/i;
@@ -40,10 +69,16 @@ export function classifyFailure(err: unknown): FailureVerdict {
   }
 
   // HTTP (Cloud Storage): the status is on `code` or on the response.
-  const http = typeof e.response?.status === 'number' ? e.response.status : typeof e.code === 'number' && e.code >= 100 ? e.code : undefined;
+  const http =
+    typeof e.response?.status === 'number'
+      ? e.response.status
+      : typeof e.code === 'number' && e.code >= 100
+        ? e.code
+        : undefined;
   if (http !== undefined) {
     if (http === 408 || http === 429 || http >= 500) return { kind: 'transient', reason };
-    if (http === 400 || http === 413) return { kind: 'permanent', code: http === 413 ? 'too_large' : 'rejected_by_store', reason };
+    if (http === 400 || http === 413)
+      return { kind: 'permanent', code: http === 413 ? 'too_large' : 'rejected_by_store', reason };
     return { kind: 'unknown', reason };
   }
 
@@ -57,16 +92,23 @@ export function classifyFailure(err: unknown): FailureVerdict {
       case GRPC.UNKNOWN:
         return { kind: 'transient', reason };
       case GRPC.RESOURCE_EXHAUSTED:
-        return TOO_LARGE.test(message) ? { kind: 'permanent', code: 'too_large', reason } : { kind: 'transient', reason };
+        return TOO_LARGE.test(message)
+          ? { kind: 'permanent', code: 'too_large', reason }
+          : { kind: 'transient', reason };
       case GRPC.INVALID_ARGUMENT:
-        return TOO_LARGE.test(message) ? { kind: 'permanent', code: 'too_large', reason } : { kind: 'permanent', code: 'rejected_by_store', reason };
+        return TOO_LARGE.test(message)
+          ? { kind: 'permanent', code: 'too_large', reason }
+          : { kind: 'permanent', code: 'rejected_by_store', reason };
       case GRPC.FAILED_PRECONDITION:
-        return CONTENTION.test(message) ? { kind: 'transient', reason } : { kind: 'permanent', code: 'rejected_by_store', reason };
+        return CONTENTION.test(message)
+          ? { kind: 'transient', reason }
+          : { kind: 'permanent', code: 'rejected_by_store', reason };
       default:
         return { kind: 'unknown', reason };
     }
   }
-  if (err instanceof TypeError && /circular|BigInt|serializ/i.test(message)) return { kind: 'permanent', code: 'unserialisable', reason };
+  if (err instanceof TypeError && /circular|BigInt|serializ/i.test(message))
+    return { kind: 'permanent', code: 'unserialisable', reason };
   return { kind: 'unknown', reason };
 }
 

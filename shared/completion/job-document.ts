@@ -26,11 +26,13 @@ export function isFirestoreStorable(value: unknown, depth = 1): boolean {
   if (typeof value === 'number') return Number.isFinite(value);
   if (depth > FIRESTORE_MAX_DEPTH || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.every((item) => !Array.isArray(item) && isFirestoreStorable(item, depth + 1));
-  return Object.entries(value).every(([key, item]) =>
-    key.length > 0
-    && Buffer.byteLength(key) <= FIRESTORE_MAX_FIELD_NAME_BYTES
-    && !/^__.*__$/.test(key)
-    && isFirestoreStorable(item, depth + 1));
+  return Object.entries(value).every(
+    ([key, item]) =>
+      key.length > 0 &&
+      Buffer.byteLength(key) <= FIRESTORE_MAX_FIELD_NAME_BYTES &&
+      !/^__.*__$/.test(key) &&
+      isFirestoreStorable(item, depth + 1),
+  );
 }
 
 /** `extras` when they fit on the document, else undefined (they are in the file). */
@@ -59,7 +61,9 @@ export function documentResult(payload: CompletionPayload): DocumentResult {
   const { structure_file_base64: _structure, ...fields } = payload.result;
   // Every score is on the document, null when not reported: the batch ranking's ordered query
   // (by affinity, then confidence) only sees documents that have the fields it orders by.
-  const scores: Record<string, unknown> = Object.fromEntries(SCORE_FIELDS.map((field) => [field, fields[field] ?? null]));
+  const scores: Record<string, unknown> = Object.fromEntries(
+    SCORE_FIELDS.map((field) => [field, fields[field] ?? null]),
+  );
   const extras: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (!(SCORE_FIELDS as readonly string[]).includes(key)) extras[key] = value;
@@ -80,7 +84,11 @@ export interface ErrorSummary {
 /** A bounded summary of the error a failed or timed-out call reported. */
 export function documentError(payload: CompletionPayload): { error: ErrorSummary; detailsInFile: boolean } {
   const raw = payload.error ?? { message: `Modal call ended with ${payload.status}` };
-  const { message, type, traceback, ...rest } = raw as { message?: unknown; type?: unknown; traceback?: unknown } & Record<string, unknown>;
+  const { message, type, traceback, ...rest } = raw as {
+    message?: unknown;
+    type?: unknown;
+    traceback?: unknown;
+  } & Record<string, unknown>;
   const m = bounded(message ?? `Modal call ended with ${payload.status}`, MAX_ERROR_MESSAGE_CHARS, 'start');
   const t = bounded(type, MAX_ERROR_TYPE_CHARS, 'start');
   const tb = bounded(traceback, MAX_TRACEBACK_CHARS, 'end');

@@ -35,15 +35,25 @@ export type FinalizationClaim = { claimed: true; fields: Record<string, unknown>
  * Whether `claimant` may finalise a done batch: nobody holds the claim, it holds it itself (its
  * message redelivered), or the holder's lease ran out (it crashed).
  */
-export function decideFinalizationClaim(batch: BatchDoc | undefined, done: boolean, claimant: string, now: Date, leaseMs: number): FinalizationClaim {
+export function decideFinalizationClaim(
+  batch: BatchDoc | undefined,
+  done: boolean,
+  claimant: string,
+  now: Date,
+  leaseMs: number,
+): FinalizationClaim {
   if (!batch || batch.status === 'completed' || !done) return { claimed: false };
   const claim = batch.finalization as { by?: string; at?: Date } | undefined;
-  const held = claim?.by && claim.by !== claimant && claim.at instanceof Date && now.getTime() - claim.at.getTime() < leaseMs;
+  const held =
+    claim?.by && claim.by !== claimant && claim.at instanceof Date && now.getTime() - claim.at.getTime() < leaseMs;
   return held ? { claimed: false } : { claimed: true, fields: { finalization: { by: claimant, at: now } } };
 }
 
 /** Whether a finaliser's summary may complete the batch now. */
-export function decideBatchCompletion(batch: BatchDoc | undefined, summary: BatchSummary): 'completed' | 'already_completed' | 'counts_moved' {
+export function decideBatchCompletion(
+  batch: BatchDoc | undefined,
+  summary: BatchSummary,
+): 'completed' | 'already_completed' | 'counts_moved' {
   if (batch?.status === 'completed') return 'already_completed';
   if (!batch || !summaryIsCurrent(batch, summary)) return 'counts_moved';
   return 'completed';
@@ -91,7 +101,11 @@ export function planExecutionRegistration(
 }
 
 /** Marking a running execution stale: the execution, and its job unless the job already finished. */
-export function planStale(execution: ExecutionDoc | undefined, job: JobDoc | undefined, now: Date): { execution?: Record<string, unknown>; job?: Record<string, unknown> } {
+export function planStale(
+  execution: ExecutionDoc | undefined,
+  job: JobDoc | undefined,
+  now: Date,
+): { execution?: Record<string, unknown>; job?: Record<string, unknown> } {
   if (!execution || execution.status !== 'running') return {};
   const fields = { status: 'stale', stale_at: now, updated_at: now };
   return { execution: fields, ...(isTerminal(job?.status) ? {} : { job: fields }) };

@@ -4,25 +4,51 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors';
-import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, signatureSchemes, url, type Collections, type Env, type ResultsLocation } from './env';
+import {
+  bool,
+  cleanSecret,
+  collectionsEnv,
+  common,
+  firestoreSettings,
+  int,
+  name,
+  optionalName,
+  parse,
+  results,
+  signatureSchemes,
+  url,
+  type Collections,
+  type Env,
+  type ResultsLocation,
+} from './env';
 import { APP_NAME, parseModalApps, secretReadArgs, type ModalApp } from '../modal/modal-config';
 
 const adminEnv = z.object({
   ...common,
   ...collectionsEnv,
-  MODAL_WEBHOOK_SECRET: z.string({ error: 'is required (the admin signs test deliveries and cancel requests with it)' }),
+  MODAL_WEBHOOK_SECRET: z.string({
+    error: 'is required (the admin signs test deliveries and cancel requests with it)',
+  }),
   COMPLETIONS_TOPIC: name.default('modal-completions'),
   WEBHOOK_URL: url.optional(),
   WEBHOOK_BASE_URL: url.optional(),
   MODAL_CONTROL_URL: url.optional(),
   /** Modal apps expected to send webhooks: `name` or `name=https://control-url`, comma-separated. */
-  MODAL_APPS: z.string().default('').refine((spec) => parseModalApps(spec).every((a) => APP_NAME.test(a.name)), {
-    error: 'app names are letters, digits, ".", "_" and "-" (at most 50, starting with a letter or digit)',
-  }),
+  MODAL_APPS: z
+    .string()
+    .default('')
+    .refine((spec) => parseModalApps(spec).every((a) => APP_NAME.test(a.name)), {
+      error: 'app names are letters, digits, ".", "_" and "-" (at most 50, starting with a letter or digit)',
+    }),
   /** The command that prints the current secret where the configure step's commands run (never the value); one of secretReadArgs' shapes. */
-  SECRET_READ_COMMAND: z.string().trim().optional().refine((c) => c === undefined || secretReadArgs(c) !== undefined, {
-    error: "is one of: printenv NAME; cat '/absolute/path'; gcloud secrets versions access VERSION --secret=ID --project=PROJECT",
-  }),
+  SECRET_READ_COMMAND: z
+    .string()
+    .trim()
+    .optional()
+    .refine((c) => c === undefined || secretReadArgs(c) !== undefined, {
+      error:
+        "is one of: printenv NAME; cat '/absolute/path'; gcloud secrets versions access VERSION --secret=ID --project=PROJECT",
+    }),
   TEST_DELIVERY_TIMEOUT_SECONDS: int(1, 120).default(30),
   /** The webhook's accepted schemes (the same variable as the webhook's), shown in /status. */
   SIGNATURE_SCHEMES: signatureSchemes,
@@ -82,7 +108,8 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
   const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
   if (problems.length) throw new ConfigError(problems);
   if (!e.WEBHOOK_URL) warnings.push('WEBHOOK_URL is not set: POST /api/v3/webhooks/modal/test will answer 503');
-  if (!e.MODAL_CONTROL_URL) warnings.push('MODAL_CONTROL_URL is not set: cancel marks jobs cancelled but cannot stop Modal calls');
+  if (!e.MODAL_CONTROL_URL)
+    warnings.push('MODAL_CONTROL_URL is not set: cancel marks jobs cancelled but cannot stop Modal calls');
   return Object.freeze({
     ...firestoreSettings(e),
     secret,
@@ -123,7 +150,9 @@ export function loadReconcilerConfig(env: Env): Readonly<ReconcilerConfig> {
   const problems: string[] = [];
   const secret = cleanSecret('MODAL_WEBHOOK_SECRET', e.MODAL_WEBHOOK_SECRET, warnings, problems)!;
   if (e.COMPLETION_MODE !== 'webhook_only' && !e.MODAL_STATUS_URL) {
-    problems.push(`MODAL_STATUS_URL: is required when COMPLETION_MODE is ${e.COMPLETION_MODE} (the reconciler polls it)`);
+    problems.push(
+      `MODAL_STATUS_URL: is required when COMPLETION_MODE is ${e.COMPLETION_MODE} (the reconciler polls it)`,
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({

@@ -6,7 +6,22 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors';
-import { bool, cleanSecret, collectionsEnv, common, firestoreSettings, int, name, optionalName, parse, results, signatureSchemes, type Collections, type Env, type ResultsLocation } from './env';
+import {
+  bool,
+  cleanSecret,
+  collectionsEnv,
+  common,
+  firestoreSettings,
+  int,
+  name,
+  optionalName,
+  parse,
+  results,
+  signatureSchemes,
+  type Collections,
+  type Env,
+  type ResultsLocation,
+} from './env';
 import type { SignatureScheme } from '../contract/signature';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
@@ -54,8 +69,6 @@ const workerEnv = z.object({
 /** Environment variables each function reads (the Terraform tests check the deployment against these). */
 export const WEBHOOK_ENV_VARS: readonly string[] = Object.keys(webhookEnv.shape);
 export const WORKER_ENV_VARS: readonly string[] = Object.keys(workerEnv.shape);
-
-
 
 export interface WebhookConfig {
   projectId?: string;
@@ -114,7 +127,11 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     publishBatchWindowMs: e.PUBLISH_BATCH_WINDOW_MS,
     publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
-    body: Object.freeze({ poolBytes: e.BODY_BUFFER_POOL_BYTES, smallBodyBytes: SMALL_BODY_BYTES, readTimeoutMs: e.BODY_READ_TIMEOUT_MS }),
+    body: Object.freeze({
+      poolBytes: e.BODY_BUFFER_POOL_BYTES,
+      smallBodyBytes: SMALL_BODY_BYTES,
+      readTimeoutMs: e.BODY_READ_TIMEOUT_MS,
+    }),
     statsFlushMs: e.STATS_FLUSH_SECONDS * 1000,
     results: results(e),
     warnings: Object.freeze(warnings),
@@ -137,7 +154,11 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
 
 const serverEnv = z.object({
   /** The address the function's server listens on; unset: all interfaces (Cloud Run). The local stack sets 127.0.0.1. */
-  BIND_HOST: z.string().trim().regex(/^[0-9A-Za-z.:-]+$/, 'must be an address such as 127.0.0.1').optional(),
+  BIND_HOST: z
+    .string()
+    .trim()
+    .regex(/^[0-9A-Za-z.:-]+$/, 'must be an address such as 127.0.0.1')
+    .optional(),
 });
 
 /** How the process's server listens, for whichever function it serves. */

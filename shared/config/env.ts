@@ -11,7 +11,11 @@ export const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 export const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export const name = z.string().trim().min(1);
-export const optionalName = z.string().trim().optional().transform((v) => (v ? v : undefined));
+export const optionalName = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
 
 export const common = {
   GOOGLE_CLOUD_PROJECT: optionalName,
@@ -23,7 +27,11 @@ export const collectionsEnv = {
   JOBS_COLLECTION: name.default('jobs'),
   BATCHES_COLLECTION: name.default('batches'),
   /** Prefix of the pipeline's own collections (executions, dead letters, stats, apps, tests). */
-  PIPELINE_COLLECTION_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_]*$/).default(''),
+  PIPELINE_COLLECTION_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]*$/)
+    .default(''),
   DEAD_LETTERS_COLLECTION: optionalName,
   FIRESTORE_DATABASE: name.default('(default)'),
 };
@@ -39,7 +47,12 @@ export interface Collections {
   tests: string;
 }
 
-export function collections(e: { JOBS_COLLECTION: string; BATCHES_COLLECTION: string; PIPELINE_COLLECTION_PREFIX: string; DEAD_LETTERS_COLLECTION?: string }): Collections {
+export function collections(e: {
+  JOBS_COLLECTION: string;
+  BATCHES_COLLECTION: string;
+  PIPELINE_COLLECTION_PREFIX: string;
+  DEAD_LETTERS_COLLECTION?: string;
+}): Collections {
   const p = e.PIPELINE_COLLECTION_PREFIX;
   return Object.freeze({
     jobs: e.JOBS_COLLECTION,
@@ -53,7 +66,9 @@ export function collections(e: { JOBS_COLLECTION: string; BATCHES_COLLECTION: st
 }
 
 /** Where the worker, admin and reconciler find Firestore. */
-export function firestoreSettings(e: { GOOGLE_CLOUD_PROJECT?: string; FIRESTORE_DATABASE: string } & Parameters<typeof collections>[0]) {
+export function firestoreSettings(
+  e: { GOOGLE_CLOUD_PROJECT?: string; FIRESTORE_DATABASE: string } & Parameters<typeof collections>[0],
+) {
   return { projectId: e.GOOGLE_CLOUD_PROJECT, collections: collections(e), firestoreDatabase: e.FIRESTORE_DATABASE };
 }
 
@@ -67,7 +82,14 @@ export const url = z.url({ protocol: /^https?$/ });
 export const signatureSchemes = z
   .string()
   .default('modal,standard')
-  .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter(Boolean))])
+  .transform((v) => [
+    ...new Set(
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  ])
   .pipe(z.array(z.enum(['modal', 'standard'])).min(1, 'name at least one of modal, standard'));
 
 /** Where result files go: a Cloud Storage bucket in production, a local directory otherwise. */
@@ -88,7 +110,12 @@ export function results(env: { RESULTS_BUCKET?: string; RESULTS_DIR: string }): 
 }
 
 /** A secret pasted with `echo` carries a newline: trim it, and say so (without the value). */
-export function cleanSecret(variable: string, raw: string | undefined, warnings: string[], problems: string[]): string | undefined {
+export function cleanSecret(
+  variable: string,
+  raw: string | undefined,
+  warnings: string[],
+  problems: string[],
+): string | undefined {
   if (raw === undefined) return undefined;
   const trimmed = raw.trim();
   if (trimmed !== raw) warnings.push(`${variable} had leading or trailing whitespace; it was trimmed before use`);
@@ -113,7 +140,11 @@ export function weakKeyProblem(secret: string): string | undefined {
     const encoded = secret.slice('whsec_'.length);
     if (!BASE64.test(encoded)) return 'the part after whsec_ is not valid base64';
     const bytes = Buffer.from(encoded, 'base64').length;
-    return bytes < MIN_KEY_BYTES ? `a whsec_ key of ${bytes} bytes is too short; use at least ${MIN_KEY_BYTES} (openssl rand -base64 32)` : undefined;
+    return bytes < MIN_KEY_BYTES
+      ? `a whsec_ key of ${bytes} bytes is too short; use at least ${MIN_KEY_BYTES} (openssl rand -base64 32)`
+      : undefined;
   }
-  return Buffer.byteLength(secret) < MIN_KEY_BYTES ? `is shorter than ${MIN_KEY_BYTES} bytes; use openssl rand -base64 32` : undefined;
+  return Buffer.byteLength(secret) < MIN_KEY_BYTES
+    ? `is shorter than ${MIN_KEY_BYTES} bytes; use openssl rand -base64 32`
+    : undefined;
 }

@@ -21,13 +21,31 @@ export function controlKey(secret: string): Buffer {
   return createHmac('sha256', secret.trim()).update(PURPOSE).digest();
 }
 
-export function signControl(secret: string, method: string, path: string, timestamp: number, body: Buffer | string): string {
-  const mac = createHmac('sha256', controlKey(secret)).update(`${timestamp}.${method.toUpperCase()}.${path}.`).update(body).digest('hex');
+export function signControl(
+  secret: string,
+  method: string,
+  path: string,
+  timestamp: number,
+  body: Buffer | string,
+): string {
+  const mac = createHmac('sha256', controlKey(secret))
+    .update(`${timestamp}.${method.toUpperCase()}.${path}.`)
+    .update(body)
+    .digest('hex');
   return `v1=${mac}`;
 }
 
 /** Whether a control request is signed with `secret` for this method, path and body, within `toleranceSeconds`. */
-export function verifyControl(input: { secret: string; method: string; path: string; body: Buffer | string; signature?: string; timestamp?: string; nowSeconds: number; toleranceSeconds: number }): boolean {
+export function verifyControl(input: {
+  secret: string;
+  method: string;
+  path: string;
+  body: Buffer | string;
+  signature?: string;
+  timestamp?: string;
+  nowSeconds: number;
+  toleranceSeconds: number;
+}): boolean {
   if (!input.signature || !input.timestamp || !/^\d{1,12}$/.test(input.timestamp)) return false;
   const timestamp = Number(input.timestamp);
   if (Math.abs(input.nowSeconds - timestamp) > input.toleranceSeconds) return false;

@@ -93,7 +93,12 @@ function validateCompletion(json: unknown): BodyVerdict {
   }
   const parsed = completionPayloadSchema.safeParse(json);
   if (!parsed.success) {
-    return { ok: false, code: 'invalid_payload', message: 'payload does not match the completion schema', issues: describeIssues(parsed.error) };
+    return {
+      ok: false,
+      code: 'invalid_payload',
+      message: 'payload does not match the completion schema',
+      issues: describeIssues(parsed.error),
+    };
   }
   return { ok: true, payload: parsed.data };
 }
@@ -156,9 +161,19 @@ export function messageTraceId(attributes: Record<string, string>): string | und
 }
 
 /** A completion a producer built itself (reconciler, manual): body and delivery id from the payload. */
-export function encodeOwnCompletion(payload: CompletionPayload, source: CompletionSource, receivedAt: Date, operator?: string): EncodedMessage {
+export function encodeOwnCompletion(
+  payload: CompletionPayload,
+  source: CompletionSource,
+  receivedAt: Date,
+  operator?: string,
+): EncodedMessage {
   const body = Buffer.from(JSON.stringify(payload));
-  return encodeCompletion(body, payload, { deliveryId: deliveryId(payload.call_id, payload.status), receivedAt, source, ...(operator ? { operator } : {}) });
+  return encodeCompletion(body, payload, {
+    deliveryId: deliveryId(payload.call_id, payload.status),
+    receivedAt,
+    source,
+    ...(operator ? { operator } : {}),
+  });
 }
 
 export type EnvelopeVerdict = { ok: true; meta: CompletionMeta } | { ok: false; message: string };
@@ -167,7 +182,9 @@ export type EnvelopeVerdict = { ok: true; meta: CompletionMeta } | { ok: false; 
 export function decodeCompletionEnvelope(attributes: Record<string, string>): EnvelopeVerdict {
   const parsed = completionAttributesSchema.safeParse(attributes);
   if (!parsed.success) {
-    const issues = describeIssues(parsed.error as z.ZodError).map((i) => `${i.path}: ${i.message}`).join('; ');
+    const issues = describeIssues(parsed.error as z.ZodError)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join('; ');
     return { ok: false, message: `completion attributes do not match the message contract (${issues})` };
   }
   const a = parsed.data;
@@ -194,18 +211,29 @@ export function envelopeMatches(meta: CompletionMeta, payload: CompletionPayload
 export function encodeBatchCompleted(batchId: string, summaryUri: string | undefined): EncodedMessage {
   return {
     data: Buffer.from(JSON.stringify({ type: 'batch.completed', batch_id: batchId, summary_uri: summaryUri ?? null })),
-    attributes: { schema_version: MESSAGE_SCHEMA_VERSION, type: 'batch.completed', batch_id: batchId, event_id: `batch.completed:${batchId}` },
+    attributes: {
+      schema_version: MESSAGE_SCHEMA_VERSION,
+      type: 'batch.completed',
+      batch_id: batchId,
+      event_id: `batch.completed:${batchId}`,
+    },
   };
 }
 
 /** Asks the worker to check (and finalise) one batch, e.g. after `total_jobs` was written late. */
 export function encodeBatchCheck(batchId: string): EncodedMessage {
-  return { data: Buffer.from('{}'), attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'batch_check', batch_id: batchId } };
+  return {
+    data: Buffer.from('{}'),
+    attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'batch_check', batch_id: batchId },
+  };
 }
 
 /** One flush of a webhook instance's counters, for the worker to store. */
 export function encodeWebhookStats(stats: WebhookStats): EncodedMessage {
-  return { data: Buffer.from(JSON.stringify(stats)), attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' } };
+  return {
+    data: Buffer.from(JSON.stringify(stats)),
+    attributes: { schema_version: MESSAGE_SCHEMA_VERSION, kind: 'webhook_stats' },
+  };
 }
 
 /**

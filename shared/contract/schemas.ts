@@ -21,7 +21,10 @@ export const idSchema = z
   .string()
   .min(1)
   .max(MAX_ID_LENGTH)
-  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9_@-])?$/, 'must start with a letter or digit, not end with ".", and contain only letters, digits and . _ @ -')
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9._@-]*[A-Za-z0-9_@-])?$/,
+    'must start with a letter or digit, not end with ".", and contain only letters, digits and . _ @ -',
+  )
   .refine((id) => !WINDOWS_DEVICE_NAMES.test(id), 'must not be a reserved device name (CON, NUL, COM1, …)');
 
 /** Outcome of a Modal function call as the webhook reports it. */

@@ -25,7 +25,8 @@ export function sign(secret: string, body: Buffer | string): string {
   return PREFIX + createHmac('sha256', secret).update(body).digest('hex');
 }
 
-export type Verification = { ok: true; secretIndex: number; timestamp: number } | { ok: false; reason: SignatureReason };
+export type Verification =
+  { ok: true; secretIndex: number; timestamp: number } | { ok: false; reason: SignatureReason };
 
 export interface VerifyInput {
   rawBody: Buffer;
@@ -57,7 +58,9 @@ export function verifyWebhook(input: VerifyInput): Verification {
 }
 
 /** A timestamp header's seconds, or why it has none (both schemes). */
-function parseTimestamp(header: string | undefined): number | { ok: false; reason: 'missing_timestamp' | 'malformed_timestamp' } {
+function parseTimestamp(
+  header: string | undefined,
+): number | { ok: false; reason: 'missing_timestamp' | 'malformed_timestamp' } {
   const text = header?.trim();
   if (!text) return { ok: false, reason: 'missing_timestamp' };
   if (!/^\d{1,12}$/.test(text)) return { ok: false, reason: 'malformed_timestamp' };
@@ -68,7 +71,10 @@ function parseTimestamp(header: string | undefined): number | { ok: false; reaso
  * The one timestamp window of both schemes (standard-webhooks' verifyTimestamp): checked after the
  * signature, so that an unsigned request learns nothing about the window.
  */
-function verifyTimestamp(timestamp: number, window: { nowSeconds: number; toleranceSeconds: number }): { ok: false; reason: 'stale_timestamp' | 'future_timestamp' } | undefined {
+function verifyTimestamp(
+  timestamp: number,
+  window: { nowSeconds: number; toleranceSeconds: number },
+): { ok: false; reason: 'stale_timestamp' | 'future_timestamp' } | undefined {
   const skew = window.nowSeconds - timestamp;
   if (skew > window.toleranceSeconds) return { ok: false, reason: 'stale_timestamp' };
   if (-skew > window.toleranceSeconds) return { ok: false, reason: 'future_timestamp' };
@@ -85,7 +91,9 @@ export type SignatureScheme = 'modal' | 'standard';
 
 /** The HMAC key of the standard scheme for a configured secret. */
 export function standardKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return secret.startsWith('whsec_')
+    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
+    : Buffer.from(secret, 'utf8');
 }
 
 /** The secret to give a Standard Webhooks library (`whsec_` + base64 of the key). */
@@ -95,7 +103,9 @@ export function standardSecret(secret: string): string {
 
 /** The `webhook-signature` header value for one message (scheme `standard`). */
 export function signStandard(secret: string, webhookId: string, timestamp: number, body: Buffer | string): string {
-  return 'v1,' + createHmac('sha256', standardKey(secret)).update(`${webhookId}.${timestamp}.`).update(body).digest('base64');
+  return (
+    'v1,' + createHmac('sha256', standardKey(secret)).update(`${webhookId}.${timestamp}.`).update(body).digest('base64')
+  );
 }
 
 export interface RequestHeaders {
@@ -119,7 +129,9 @@ export function verifyRequest(input: {
   nowSeconds: number;
   toleranceSeconds: number;
 }): SchemeVerification {
-  const standard = ['webhook-id', 'webhook-timestamp', 'webhook-signature'].some((h) => input.headers.get(h) !== undefined);
+  const standard = ['webhook-id', 'webhook-timestamp', 'webhook-signature'].some(
+    (h) => input.headers.get(h) !== undefined,
+  );
   const modal = ['x-modal-signature', 'x-modal-timestamp'].some((h) => input.headers.get(h) !== undefined);
   if (standard && modal) return { ok: false, reason: 'mixed_schemes' };
   const scheme: SignatureScheme = standard ? 'standard' : 'modal';
@@ -139,20 +151,33 @@ export function verifyRequest(input: {
 }
 
 /** The Standard Webhooks scheme: the id, the timestamp and the body signed together. */
-function verifyStandard(input: { rawBody: Buffer; headers: RequestHeaders; secrets: readonly string[]; nowSeconds: number; toleranceSeconds: number }): SchemeVerification {
+function verifyStandard(input: {
+  rawBody: Buffer;
+  headers: RequestHeaders;
+  secrets: readonly string[];
+  nowSeconds: number;
+  toleranceSeconds: number;
+}): SchemeVerification {
   const scheme = 'standard';
   const id = input.headers.get('webhook-id')?.trim();
   if (!id || !WEBHOOK_ID.test(id)) return { ok: false, reason: 'missing_webhook_id', scheme };
   const header = input.headers.get('webhook-signature')?.trim();
   if (!header) return { ok: false, reason: 'missing_signature', scheme };
-  const given = header.split(/\s+/).map((part) => V1.exec(part)?.[1]).filter((b64): b64 is string => b64 !== undefined).map((b64) => Buffer.from(b64, 'base64'));
+  const given = header
+    .split(/\s+/)
+    .map((part) => V1.exec(part)?.[1])
+    .filter((b64): b64 is string => b64 !== undefined)
+    .map((b64) => Buffer.from(b64, 'base64'));
   if (given.length === 0) return { ok: false, reason: 'malformed_signature', scheme };
   const timestamp = parseTimestamp(input.headers.get('webhook-timestamp'));
   if (typeof timestamp !== 'number') return { ...timestamp, scheme };
   // Signed as the sender wrote it: the header's digits, not the number read back.
   const signedTimestamp = input.headers.get('webhook-timestamp')!.trim();
   const secretIndex = input.secrets.findIndex((secret) => {
-    const expected = createHmac('sha256', standardKey(secret)).update(`${id}.${signedTimestamp}.`).update(input.rawBody).digest();
+    const expected = createHmac('sha256', standardKey(secret))
+      .update(`${id}.${signedTimestamp}.`)
+      .update(input.rawBody)
+      .digest();
     return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
   });
   if (secretIndex < 0) return { ok: false, reason: 'bad_signature', scheme };

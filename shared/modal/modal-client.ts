@@ -13,7 +13,16 @@ import { sign } from '../contract/signature';
 /** What the Modal app's status endpoint answers. */
 export const statusAnswerSchema = z.looseObject({
   call_id: z.string(),
-  status: z.enum(['running', 'pending', 'success', 'failure', 'timeout', 'function.success', 'function.failure', 'function.timeout']),
+  status: z.enum([
+    'running',
+    'pending',
+    'success',
+    'failure',
+    'timeout',
+    'function.success',
+    'function.failure',
+    'function.timeout',
+  ]),
   result: z.unknown().optional(),
   error: z.unknown().optional(),
 });
@@ -80,7 +89,10 @@ export function createModalClient(deps: ModalClientDeps) {
       return statusAnswerSchema.parse(await res.json());
     },
     /** Asks the app to cancel a call. */
-    async cancel(controlUrl: string, request: { call_id: string; job_id: string; reason: string | null }): Promise<SignedAnswer> {
+    async cancel(
+      controlUrl: string,
+      request: { call_id: string; job_id: string; reason: string | null },
+    ): Promise<SignedAnswer> {
       const res = await postControl(`${base(controlUrl)}/cancel`, request);
       return { status: res.status, text: (await res.text()).slice(0, 500) };
     },

@@ -22,12 +22,16 @@ export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
 /** `MODAL_APPS`: `name` or `name=https://control-url`, comma-separated; MODAL_CONTROL_URL serves apps without their own. */
 export function parseModalApps(spec: string, defaultControlUrl?: string): ModalApp[] {
   // Names are checked where the list is configured (config-operations.ts), with the variable's name.
-  return spec.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
-    const at = entry.indexOf('=');
-    const name = at < 0 ? entry : entry.slice(0, at).trim();
-    const url = at < 0 ? defaultControlUrl : entry.slice(at + 1).trim();
-    return { name, ...(url ? { controlUrl: url } : {}) };
-  });
+  return spec
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf('=');
+      const name = at < 0 ? entry : entry.slice(0, at).trim();
+      const url = at < 0 ? defaultControlUrl : entry.slice(at + 1).trim();
+      return { name, ...(url ? { controlUrl: url } : {}) };
+    });
 }
 
 /** The Modal secret an app reads (examples/modal/boltz2_app.py): one per app. */
@@ -41,16 +45,29 @@ export const modalSecretName = (app: string) => `omtx-webhooks-${app}`;
 export const BOUND_SCHEME = 'standard';
 
 /** A word as a shell reads it back unchanged: bare when it is plain, else single-quoted. */
-export const shellQuote = (value: string) => (/^[A-Za-z0-9._\/:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+export const shellQuote = (value: string) =>
+  /^[A-Za-z0-9._\/:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The command that (re)creates an app's Modal secret. Without `secret`, the value is read by
  * `secretReadCommand` when the command runs, so it is never printed.
  */
-export function modalSecretCommand(app: string, webhookUrl: string, source: { secret: string } | { secretReadCommand: string }): string {
+export function modalSecretCommand(
+  app: string,
+  webhookUrl: string,
+  source: { secret: string } | { secretReadCommand: string },
+): string {
   const value = 'secret' in source ? `'${source.secret.replace(/'/g, `'\\''`)}'` : `"$(${source.secretReadCommand})"`;
   const settings = Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => shellQuote(`${k}=${v}`));
-  return ['modal', 'secret', 'create', shellQuote(modalSecretName(app)), `MODAL_WEBHOOK_SECRET=${value}`, ...settings, '--force'].join(' ');
+  return [
+    'modal',
+    'secret',
+    'create',
+    shellQuote(modalSecretName(app)),
+    `MODAL_WEBHOOK_SECRET=${value}`,
+    ...settings,
+    '--force',
+  ].join(' ');
 }
 
 /** What an app's Modal secret holds besides the secret itself. */
@@ -60,7 +77,13 @@ export function modalSecretSettings(app: string, webhookUrl: string): Record<str
 
 /** The same command as arguments of the modal CLI, without the secret (run with no shell). */
 export function modalSecretArgs(app: string, webhookUrl: string): string[] {
-  return ['secret', 'create', modalSecretName(app), ...Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => `${k}=${v}`), '--force'];
+  return [
+    'secret',
+    'create',
+    modalSecretName(app),
+    ...Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => `${k}=${v}`),
+    '--force',
+  ];
 }
 
 /**
@@ -75,30 +98,61 @@ export function secretReadArgs(command: string): string[] | undefined {
   if (m) return ['printenv', m[1]!];
   m = /^cat '(\/[^'\0\n]{1,4096})'$/.exec(c) ?? /^cat (\/[A-Za-z0-9._\/-]{1,4096})$/.exec(c);
   if (m) return ['cat', '--', m[1]!];
-  m = /^gcloud secrets versions access (latest|[0-9]{1,10}) --secret=([A-Za-z0-9_-]{1,255}) --project=([a-z][a-z0-9-]{4,28}[a-z0-9])$/.exec(c);
+  m =
+    /^gcloud secrets versions access (latest|[0-9]{1,10}) --secret=([A-Za-z0-9_-]{1,255}) --project=([a-z][a-z0-9-]{4,28}[a-z0-9])$/.exec(
+      c,
+    );
   if (m) return ['gcloud', 'secrets', 'versions', 'access', m[1]!, `--secret=${m[2]}`, `--project=${m[3]}`];
   return undefined;
 }
 
-export type AppState = { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };
+export type AppState =
+  { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };
 
 /** What is known of an app since `since`: its last verified webhook, and the answer to a test delivery asked of it. */
 export function appState(input: {
   since: Date;
   verified?: { at: Date; signedWith: 'current' | 'previous'; scheme?: string };
-  test?: { kind: 'no_control' } | { kind: 'unreachable'; error: string } | { kind: 'refused'; status: number } | { kind: 'delivered'; webhookStatus: number; webhookError?: string };
+  test?:
+    | { kind: 'no_control' }
+    | { kind: 'unreachable'; error: string }
+    | { kind: 'refused'; status: number }
+    | { kind: 'delivered'; webhookStatus: number; webhookError?: string };
 }): AppState {
   const fresh = input.verified && input.verified.at.getTime() >= input.since.getTime() ? input.verified : undefined;
-  if (fresh?.signedWith === 'current') return { state: 'configured', detail: `a delivery verified with the current secret at ${fresh.at.toISOString()} (${fresh.scheme ?? 'modal'} scheme)` };
-  if (fresh?.signedWith === 'previous') return { state: 'failing', reason: 'previous secret still in use: run its modal secret command again and redeploy the app' };
+  if (fresh?.signedWith === 'current')
+    return {
+      state: 'configured',
+      detail: `a delivery verified with the current secret at ${fresh.at.toISOString()} (${fresh.scheme ?? 'modal'} scheme)`,
+    };
+  if (fresh?.signedWith === 'previous')
+    return {
+      state: 'failing',
+      reason: 'previous secret still in use: run its modal secret command again and redeploy the app',
+    };
   const test = input.test;
   if (test?.kind === 'unreachable') return { state: 'failing', reason: `control endpoint unreachable: ${test.error}` };
   if (test?.kind === 'refused') {
-    return { state: 'failing', reason: test.status === 401 ? 'wrong secret: the app refused our signed request (401)' : `the app's control endpoint answered ${test.status}` };
+    return {
+      state: 'failing',
+      reason:
+        test.status === 401
+          ? 'wrong secret: the app refused our signed request (401)'
+          : `the app's control endpoint answered ${test.status}`,
+    };
   }
   if (test?.kind === 'delivered' && test.webhookStatus >= 400) {
-    return { state: 'failing', reason: `the app's test delivery got ${test.webhookStatus} ${test.webhookError ?? ''}`.trim() + (test.webhookError === 'bad_signature' ? ': wrong secret' : '') };
+    return {
+      state: 'failing',
+      reason:
+        `the app's test delivery got ${test.webhookStatus} ${test.webhookError ?? ''}`.trim() +
+        (test.webhookError === 'bad_signature' ? ': wrong secret' : ''),
+    };
   }
-  if (test?.kind === 'delivered') return { state: 'waiting', detail: 'test delivery accepted; waiting for the worker to record it' };
-  return { state: 'waiting', detail: 'no control endpoint: configured once its next webhook verifies with the current secret' };
+  if (test?.kind === 'delivered')
+    return { state: 'waiting', detail: 'test delivery accepted; waiting for the worker to record it' };
+  return {
+    state: 'waiting',
+    detail: 'no control endpoint: configured once its next webhook verifies with the current secret',
+  };
 }

@@ -67,10 +67,23 @@ export function withLogContext<T>(fields: LogFields, work: () => T): T {
 }
 
 /** A logger writing JSON lines; `base` fields (ids, trace) and the current log context are added to every line. */
-export function createLogger(sink: LineSink = (line) => process.stdout.write(line + '\n'), base: LogFields = {}): Logger {
+export function createLogger(
+  sink: LineSink = (line) => process.stdout.write(line + '\n'),
+  base: LogFields = {},
+): Logger {
   return {
     log(severity, event, message, fields = {}) {
-      sink(JSON.stringify({ severity, message, event, ...context.getStore(), ...base, ...fields, time: new Date().toISOString() }));
+      sink(
+        JSON.stringify({
+          severity,
+          message,
+          event,
+          ...context.getStore(),
+          ...base,
+          ...fields,
+          time: new Date().toISOString(),
+        }),
+      );
     },
     child(fields) {
       return createLogger(sink, { ...base, ...fields });
@@ -79,7 +92,11 @@ export function createLogger(sink: LineSink = (line) => process.stdout.write(lin
 }
 
 /** Cloud Logging's trace field from an `X-Cloud-Trace-Context` or `traceparent` header. */
-export function traceFields(projectId: string | undefined, header: string | undefined, traceparent?: string): LogFields {
+export function traceFields(
+  projectId: string | undefined,
+  header: string | undefined,
+  traceparent?: string,
+): LogFields {
   return traceFieldsOfId(projectId, traceIdOf(header, traceparent));
 }
 

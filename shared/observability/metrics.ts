@@ -6,7 +6,11 @@ import type { CompletionRecord, WebhookStatsDoc } from '../ports';
 
 export interface WindowMetrics {
   since: string;
-  webhooks: { accepted: number; accepted_by_scheme: Record<string, number>; rejected: { total: number; by_reason: Record<string, number> } };
+  webhooks: {
+    accepted: number;
+    accepted_by_scheme: Record<string, number>;
+    rejected: { total: number; by_reason: Record<string, number> };
+  };
   completions: { total: number; by_status: Record<string, number>; by_source: Record<string, number> };
   dead_letters: number;
   processing_latency_ms: { count: number; p50: number | null; p95: number | null; p99: number | null };
@@ -51,9 +55,18 @@ export function windowMetrics(
   latencies.sort((a, b) => a - b);
   return {
     since: since.toISOString(),
-    webhooks: { accepted, accepted_by_scheme: byScheme, rejected: { total: Object.values(byReason).reduce((a, b) => a + b, 0), by_reason: byReason } },
+    webhooks: {
+      accepted,
+      accepted_by_scheme: byScheme,
+      rejected: { total: Object.values(byReason).reduce((a, b) => a + b, 0), by_reason: byReason },
+    },
     completions: { total, by_status: byStatus, by_source: bySource },
     dead_letters: deadLetters,
-    processing_latency_ms: { count: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
+    processing_latency_ms: {
+      count: latencies.length,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+    },
   };
 }

@@ -29,8 +29,7 @@ export function createStatsBuffer(flushEveryMs: number, instance = randomBytes(6
           bucket.by_scheme ??= {};
           bucket.by_scheme[scheme] = (bucket.by_scheme[scheme] ?? 0) + 1;
         }
-      }
-      else bucket.rejected[outcome] = (bucket.rejected[outcome] ?? 0) + 1;
+      } else bucket.rejected[outcome] = (bucket.rejected[outcome] ?? 0) + 1;
       pending = true;
     },
     takeIfDue(now) {

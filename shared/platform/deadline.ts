@@ -4,7 +4,10 @@
  * function times out; the client's own RPC deadline (shared/adapters/pubsub.ts) cancels the call.
  */
 export class DeadlineExceededError extends Error {
-  constructor(readonly what: string, readonly ms: number) {
+  constructor(
+    readonly what: string,
+    readonly ms: number,
+  ) {
     super(`${what} did not complete within ${ms} ms`);
     this.name = 'DeadlineExceededError';
   }

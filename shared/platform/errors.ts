@@ -121,7 +121,10 @@ export interface ErrorAnswer {
 
 /** Maps anything thrown to an answer; what is not an HttpError becomes `fallback` (a 5xx), its cause kept for the log only. */
 export function errorAnswer(err: unknown, fallback: { code: ErrorCode; status: number; message: string }): ErrorAnswer {
-  const error = err instanceof HttpError ? err : new HttpError(fallback.code, fallback.status, fallback.message, { cause: String(err) });
+  const error =
+    err instanceof HttpError
+      ? err
+      : new HttpError(fallback.code, fallback.status, fallback.message, { cause: String(err) });
   const body: Record<string, unknown> = { error: error.code, message: error.message };
   if (error.details?.issues !== undefined) body.issues = error.details.issues;
   if (error.details?.fields !== undefined) Object.assign(body, error.details.fields as Record<string, unknown>);

@@ -23,7 +23,12 @@ function collector(): (() => void) | undefined {
   return collect;
 }
 
-export function createReclaimer(options: { minBytes: number; minIntervalMs: number; now?: () => number; collect?: () => void }) {
+export function createReclaimer(options: {
+  minBytes: number;
+  minIntervalMs: number;
+  now?: () => number;
+  collect?: () => void;
+}) {
   const now = options.now ?? Date.now;
   let last = -Infinity;
   let pending = false;

@@ -28,7 +28,8 @@ export interface BodyLimits {
   readTimeoutMs: number;
 }
 
-export type BodyRefusalCode = 'unsupported_encoding' | 'payload_too_large' | 'overloaded' | 'request_timeout' | 'invalid_body';
+export type BodyRefusalCode =
+  'unsupported_encoding' | 'payload_too_large' | 'overloaded' | 'request_timeout' | 'invalid_body';
 
 export interface BodyRefusal {
   code: BodyRefusalCode;
@@ -36,11 +37,18 @@ export interface BodyRefusal {
   message: string;
 }
 
-const refusal = (code: BodyRefusalCode, status: BodyRefusal['status'], message: string): BodyRefusal => ({ code, status, message });
+const refusal = (code: BodyRefusalCode, status: BodyRefusal['status'], message: string): BodyRefusal => ({
+  code,
+  status,
+  message,
+});
 
 /** Whether a request carries a body at all (the rule of `type-is`'s hasBody). */
 export function hasBody(headers: IncomingHttpHeaders): boolean {
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  return (
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  );
 }
 
 /** The declared length, `undefined` when none (chunked), `NaN` when it is not a number. */
@@ -51,10 +59,19 @@ export function declaredLength(headers: IncomingHttpHeaders): number | undefined
 }
 
 /** What the headers alone decide: a refusal, or nothing (read the body). */
-export function checkBodyHeaders(headers: IncomingHttpHeaders, limits: Pick<BodyLimits, 'maxBodyBytes'>): BodyRefusal | undefined {
-  const encoding = String(headers['content-encoding'] ?? '').trim().toLowerCase();
+export function checkBodyHeaders(
+  headers: IncomingHttpHeaders,
+  limits: Pick<BodyLimits, 'maxBodyBytes'>,
+): BodyRefusal | undefined {
+  const encoding = String(headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
-    return refusal('unsupported_encoding', 415, `Content-Encoding ${encoding.slice(0, 32)} is not accepted; send the body uncompressed`);
+    return refusal(
+      'unsupported_encoding',
+      415,
+      `Content-Encoding ${encoding.slice(0, 32)} is not accepted; send the body uncompressed`,
+    );
   }
   const length = declaredLength(headers);
   if (Number.isNaN(length)) return refusal('invalid_body', 400, 'Content-Length is not a number');
@@ -86,7 +103,8 @@ export function createBodyBudget(limits: Pick<BodyLimits, 'poolBytes' | 'smallBo
 
 export type BodyBudget = ReturnType<typeof createBodyBudget>;
 
-export type BodyRead = { ok: true; body: Buffer; release: () => void } | { ok: false; refusal: BodyRefusal; release: () => void };
+export type BodyRead =
+  { ok: true; body: Buffer; release: () => void } | { ok: false; refusal: BodyRefusal; release: () => void };
 
 /**
  * A chunked body is copied into blocks as it arrives, never kept as the parser's chunks: each chunk
@@ -125,13 +143,15 @@ function declaredSink(declared: number): BodySink {
   let received = 0;
   return {
     add(chunk) {
-      if (!whole || received + chunk.length > whole.length) return refusal('invalid_body', 400, 'body is longer than its Content-Length');
+      if (!whole || received + chunk.length > whole.length)
+        return refusal('invalid_body', 400, 'body is longer than its Content-Length');
       chunk.copy(whole, received);
       received += chunk.length;
       return undefined;
     },
     finish() {
-      if (!whole || received !== whole.length) return { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') };
+      if (!whole || received !== whole.length)
+        return { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') };
       return { ok: true, body: whole };
     },
     drop() {
@@ -151,7 +171,11 @@ function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number
     add(chunk) {
       events++;
       if (events > CHUNK_COUNT_FLOOR && (received + chunk.length) / events < MIN_MEAN_CHUNK_BYTES) {
-        return refusal('invalid_body', 400, `body arrives in too many small chunks (${events} for ${received + chunk.length} bytes); send larger writes or a Content-Length`);
+        return refusal(
+          'invalid_body',
+          400,
+          `body arrives in too many small chunks (${events} for ${received + chunk.length} bytes); send larger writes or a Content-Length`,
+        );
       }
       let offset = 0;
       while (offset < chunk.length) {
@@ -188,7 +212,12 @@ function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number
  * forgets what was read and drops whatever still arrives; the caller answers it and then drains the
  * rest or closes the connection.
  */
-export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits: BodyLimits, budget: BodyBudget): Promise<BodyRead> {
+export function readBody(
+  stream: Readable,
+  headers: IncomingHttpHeaders,
+  limits: BodyLimits,
+  budget: BodyBudget,
+): Promise<BodyRead> {
   const declared = declaredLength(headers);
   let taken = 0;
   let released = false;
@@ -201,13 +230,14 @@ export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits:
     if (!budget.take(0, declared)) return Promise.resolve({ ok: false, refusal: overloaded(), release });
     taken = declared;
   }
-  const sink = declared !== undefined
-    ? declaredSink(declared)
-    : chunkedSink(limits.maxBodyBytes, (current, bytes) => {
-      if (!budget.take(current, bytes)) return false;
-      taken += bytes;
-      return true;
-    });
+  const sink =
+    declared !== undefined
+      ? declaredSink(declared)
+      : chunkedSink(limits.maxBodyBytes, (current, bytes) => {
+          if (!budget.take(current, bytes)) return false;
+          taken += bytes;
+          return true;
+        });
   return new Promise<BodyRead>((resolve) => {
     let settled = false;
     let received = 0;
@@ -229,10 +259,20 @@ export function readBody(stream: Readable, headers: IncomingHttpHeaders, limits:
       }
       resolve({ ...outcome, release });
     };
-    const timer = setTimeout(() => finish({ ok: false, refusal: refusal('request_timeout', 408, `body not received within ${limits.readTimeoutMs} ms`) }), limits.readTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish({
+          ok: false,
+          refusal: refusal('request_timeout', 408, `body not received within ${limits.readTimeoutMs} ms`),
+        }),
+      limits.readTimeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       if (received + chunk.length > limits.maxBodyBytes) {
-        finish({ ok: false, refusal: refusal('payload_too_large', 413, `body is larger than ${limits.maxBodyBytes} bytes`) });
+        finish({
+          ok: false,
+          refusal: refusal('payload_too_large', 413, `body is larger than ${limits.maxBodyBytes} bytes`),
+        });
         return;
       }
       const refused = sink.add(chunk);

@@ -41,9 +41,8 @@ export function hookNextServer(options: ServerHookOptions, module: { createServe
     restore();
     const listener = args.find((a): a is http.RequestListener => typeof a === 'function');
     const rest = args.filter((a) => typeof a !== 'function') as [http.ServerOptions?];
-    const guarded: http.RequestListener | undefined = listener && options.guard
-      ? (req, res) => options.guard!(req, res, () => listener(req, res))
-      : listener;
+    const guarded: http.RequestListener | undefined =
+      listener && options.guard ? (req, res) => options.guard!(req, res, () => listener(req, res)) : listener;
     const server = rest[0] ? original(rest[0], guarded) : original(guarded);
     if (guarded && options.guard) server.on('checkContinue', guarded);
     if (options.host) bindTo(server, options.host);

@@ -23,7 +23,11 @@ import { emulatorFirestore } from '../support/worker';
 jest.setTimeout(300_000);
 
 const run = randomBytes(3).toString('hex');
-const collections = { JOBS_COLLECTION: `f_jobs_${run}`, BATCHES_COLLECTION: `f_batches_${run}`, PIPELINE_COLLECTION_PREFIX: `f${run}_` };
+const collections = {
+  JOBS_COLLECTION: `f_jobs_${run}`,
+  BATCHES_COLLECTION: `f_batches_${run}`,
+  PIPELINE_COLLECTION_PREFIX: `f${run}_`,
+};
 const PUBLISH_TIMEOUT_MS = 2000;
 
 let stack: LocalStack;
@@ -51,25 +55,39 @@ function sampleMemory(): void {
   }
 }
 
-
 const jobs = () => db.collection(collections.JOBS_COLLECTION);
 const batches = () => db.collection(collections.BATCHES_COLLECTION);
 const executions = () => db.collection(`${collections.PIPELINE_COLLECTION_PREFIX}executions`);
 const deadLetters = () => db.collection(`${collections.PIPELINE_COLLECTION_PREFIX}dead_letters`);
-const send = (body: string, options: Partial<Parameters<typeof postSigned>[2]> = {}) => postSigned(stack.webhookUrl, body, { secret: stack.secret, ...options });
+const send = (body: string, options: Partial<Parameters<typeof postSigned>[2]> = {}) =>
+  postSigned(stack.webhookUrl, body, { secret: stack.secret, ...options });
 const completion = (jobId: string, status: 'success' | 'failure', batchId?: string, call = `c-${jobId}`) =>
-  JSON.stringify({ call_id: call, status, ...(status === 'success' ? { result: { affinity: Math.random() } } : { error: { message: 'boom' } }), metadata: { job_id: jobId, ...(batchId ? { batch_id: batchId } : {}) } });
+  JSON.stringify({
+    call_id: call,
+    status,
+    ...(status === 'success' ? { result: { affinity: Math.random() } } : { error: { message: 'boom' } }),
+    metadata: { job_id: jobId, ...(batchId ? { batch_id: batchId } : {}) },
+  });
 const failedLoops = () => logs.filter((l) => l.entry.event === 'completionFailed').length;
 
 /** Every 202 so far: the delivery it promised, and whether it has been seen applied or dead-lettered. */
-interface Acknowledged { jobId: string; callId: string; jobStatus: string; settled?: 'applied' | 'dead_lettered' }
+interface Acknowledged {
+  jobId: string;
+  callId: string;
+  jobStatus: string;
+  settled?: 'applied' | 'dead_lettered';
+}
 const JOB_STATUS: Record<string, string> = { success: 'completed', failure: 'failed', timeout: 'timeout' };
 const ledger = new Map<string, Acknowledged>();
 const sendAndRecord = async (body: string) => {
   const res = await send(body);
   if (res.status === 202) {
     const p = JSON.parse(body) as { call_id: string; status: string; metadata: { job_id: string } };
-    ledger.set(res.json.delivery_id, { jobId: p.metadata.job_id, callId: p.call_id, jobStatus: JOB_STATUS[p.status.replace(/^function\./, '')] ?? '?' });
+    ledger.set(res.json.delivery_id, {
+      jobId: p.metadata.job_id,
+      callId: p.call_id,
+      jobStatus: JOB_STATUS[p.status.replace(/^function\./, '')] ?? '?',
+    });
   }
   return res;
 };
@@ -83,7 +101,10 @@ const storable = (id: string) => /^[A-Za-z0-9._@-]{1,128}$/.test(id) && !/^\.+$/
  */
 async function settledAs(deliveryId: string, entry: Acknowledged): Promise<'applied' | 'dead_lettered' | undefined> {
   const job = storable(entry.jobId) ? (await jobs().doc(entry.jobId).get()).data() : undefined;
-  const history = [job?.delivery_id, ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id)];
+  const history = [
+    job?.delivery_id,
+    ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id),
+  ];
   if (history.includes(deliveryId)) return 'applied';
   const execution = storable(entry.callId) ? (await executions().doc(entry.callId).get()).data() : undefined;
   if (execution?.job_id === entry.jobId && execution.status === entry.jobStatus) return 'applied';
@@ -98,18 +119,27 @@ const topicDeadLetters = new Set<string>();
 /** Nothing in limbo: every acknowledged completion so far is applied or dead-lettered (within `timeoutMs`). */
 async function expectNothingInLimbo(phase: string, timeoutMs = 90_000): Promise<void> {
   const started = Date.now();
-  for (const l of logs) if (l.entry.event === 'pushDeadLettered' && typeof l.entry.delivery_id === 'string') topicDeadLetters.add(l.entry.delivery_id);
+  for (const l of logs)
+    if (l.entry.event === 'pushDeadLettered' && typeof l.entry.delivery_id === 'string')
+      topicDeadLetters.add(l.entry.delivery_id);
   const open = () => [...ledger].filter(([, v]) => !v.settled);
   while (open().length > 0) {
     for (const [deliveryId, entry] of open()) entry.settled = await settledAs(deliveryId, entry);
     if (open().length === 0) break;
     if (Date.now() - started > timeoutMs) {
-      throw new Error(`${phase}: ${open().length} of ${ledger.size} acknowledged completions neither applied nor dead-lettered after ${timeoutMs} ms: ${open().slice(0, 5).map(([d, v]) => `${v.jobId}/${d}`).join(', ')}`);
+      throw new Error(
+        `${phase}: ${open().length} of ${ledger.size} acknowledged completions neither applied nor dead-lettered after ${timeoutMs} ms: ${open()
+          .slice(0, 5)
+          .map(([d, v]) => `${v.jobId}/${d}`)
+          .join(', ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   const dead = [...ledger.values()].filter((v) => v.settled === 'dead_lettered').length;
-  note(`  after ${phase}: ${ledger.size} acknowledged so far → ${ledger.size - dead} applied, ${dead} dead-lettered, 0 in limbo (checked in ${Date.now() - started} ms)`);
+  note(
+    `  after ${phase}: ${ledger.size} acknowledged so far → ${ledger.size - dead} applied, ${dead} dead-lettered, 0 in limbo (checked in ${Date.now() - started} ms)`,
+  );
 }
 
 beforeAll(async () => {
@@ -124,7 +154,13 @@ beforeAll(async () => {
     // A push lost with a killed worker is redelivered after the ack deadline.
     ackDeadlineSeconds: 10,
     // The functions reach the emulators only through the proxies.
-    env: { ...collections, PUBSUB_EMULATOR_HOST: pubsubProxy.host, FIRESTORE_EMULATOR_HOST: firestoreProxy.host, PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), CLAIM_CHECK_THRESHOLD_BYTES: String(1024 * 1024) },
+    env: {
+      ...collections,
+      PUBSUB_EMULATOR_HOST: pubsubProxy.host,
+      FIRESTORE_EMULATOR_HOST: firestoreProxy.host,
+      PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
+      CLAIM_CHECK_THRESHOLD_BYTES: String(1024 * 1024),
+    },
     onLog: (service, line) => {
       try {
         logs.push({ service, entry: JSON.parse(line) as Record<string, unknown> });
@@ -150,12 +186,14 @@ it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within
   await expectNothingInLimbo('warm-up');
   pubsubProxy.cut();
   const answers: number[] = [];
-  const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-    const started = Date.now();
-    const res = await send(completion(`outage-${i}`, 'success'));
-    answers.push(Date.now() - started);
-    return res.status;
-  }));
+  const statuses = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const started = Date.now();
+      const res = await send(completion(`outage-${i}`, 'success'));
+      answers.push(Date.now() - started);
+      return res.status;
+    }),
+  );
   expect(new Set(statuses)).toEqual(new Set([503]));
   expect(Math.max(...answers)).toBeLessThan(PUBLISH_TIMEOUT_MS + 1500);
   pubsubProxy.restore();
@@ -167,10 +205,14 @@ it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within
   }
   const recovery = Date.now() - restored;
   // What Modal does next: it retries the ten that were answered 503.
-  const resent = await Promise.all(Array.from({ length: 10 }, (_, i) => sendAndRecord(completion(`outage-${i}`, 'success'))));
+  const resent = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => sendAndRecord(completion(`outage-${i}`, 'success'))),
+  );
   expect(resent.map((r) => r.status)).toEqual(Array(10).fill(202));
   await expectNothingInLimbo('the Pub/Sub reset');
-  note(`Pub/Sub cut: 10/10 requests answered 503 in ${Math.min(...answers)}–${Math.max(...answers)} ms (deadline ${PUBLISH_TIMEOUT_MS} ms); first 202 ${recovery} ms after restore`);
+  note(
+    `Pub/Sub cut: 10/10 requests answered 503 in ${Math.min(...answers)}–${Math.max(...answers)} ms (deadline ${PUBLISH_TIMEOUT_MS} ms); first 202 ${recovery} ms after restore`,
+  );
   expect(status).toBe(202);
   expect(recovery).toBeLessThan(5000);
 });
@@ -179,21 +221,43 @@ it('finishes a batch exactly once when the worker is killed mid-batch (SIGKILL) 
   const n = 60;
   await batches().doc('kill-batch').set({ total_jobs: n });
   const before = stack.functions.worker.restarts;
-  const sending = Promise.all(Array.from({ length: n }, (_, i) => sendAndRecord(completion(`kill-${i}`, 'success', 'kill-batch'))));
+  const sending = Promise.all(
+    Array.from({ length: n }, (_, i) => sendAndRecord(completion(`kill-${i}`, 'success', 'kill-batch'))),
+  );
   // Killed while completions are in flight: after the first is applied, or after 20 s at the latest.
-  await until('first applied', async () => ((await batches().doc('kill-batch').get()).data()?.completed_jobs ?? 0) >= 1 || undefined, 20_000).catch(() => undefined);
+  await until(
+    'first applied',
+    async () => ((await batches().doc('kill-batch').get()).data()?.completed_jobs ?? 0) >= 1 || undefined,
+    20_000,
+  ).catch(() => undefined);
   sampleMemory();
   process.kill(-stack.functions.worker.child.pid!, 'SIGKILL');
   expect((await sending).every((r) => r.status === 202)).toBe(true);
-  const batch = await until('kill-batch completed', async () => {
-    const data = (await batches().doc('kill-batch').get()).data();
-    return data?.status === 'completed' ? data : undefined;
-  }, 120_000);
+  const batch = await until(
+    'kill-batch completed',
+    async () => {
+      const data = (await batches().doc('kill-batch').get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    120_000,
+  );
   expect(batch).toMatchObject({ completed_jobs: n, summary: { completed_jobs: n, failed_jobs: 0 } });
   expect(batch.failed_jobs ?? 0).toBe(0);
   expect(stack.functions.worker.restarts).toBe(before + 1);
-  expect(await untilLogged('functionRestarted', logs, (l) => l.entry.event === 'functionRestarted' && l.entry.target === 'processCompletion')).toHaveLength(1);
-  expect(await untilLogged('batchCompleted kill-batch', logs, (l) => l.entry.event === 'batchCompleted' && l.entry.batch_id === 'kill-batch')).toHaveLength(1);
+  expect(
+    await untilLogged(
+      'functionRestarted',
+      logs,
+      (l) => l.entry.event === 'functionRestarted' && l.entry.target === 'processCompletion',
+    ),
+  ).toHaveLength(1);
+  expect(
+    await untilLogged(
+      'batchCompleted kill-batch',
+      logs,
+      (l) => l.entry.event === 'batchCompleted' && l.entry.batch_id === 'kill-batch',
+    ),
+  ).toHaveLength(1);
   note(`worker SIGKILLed mid-batch of ${n}: restarted once, batch completed once with ${batch.completed_jobs}/${n}`);
   await expectNothingInLimbo('the worker kill');
 });
@@ -202,16 +266,26 @@ it('applies every acknowledged completion through a Firestore outage, with exact
   await sendAndRecord(JSON.stringify({ call_id: 'reg', status: 'success', metadata: { job_id: 'fs-reg' } }));
   await batches().doc('fs-batch').set({ total_jobs: 20 });
   firestoreProxy.cut();
-  const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => sendAndRecord(completion(`fs-${i}`, i % 4 === 0 ? 'failure' : 'success', 'fs-batch'))));
+  const sent = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      sendAndRecord(completion(`fs-${i}`, i % 4 === 0 ? 'failure' : 'success', 'fs-batch')),
+    ),
+  );
   expect(sent.every((r) => r.status === 202)).toBe(true);
   await new Promise((r) => setTimeout(r, 5000));
   firestoreProxy.restore();
   const restored = Date.now();
-  const batch = await until('fs-batch completed', async () => {
-    const data = (await batches().doc('fs-batch').get()).data();
-    return data?.status === 'completed' ? data : undefined;
-  }, 90_000);
-  note(`Firestore cut 5 s under 20 completions: all applied, batch completed ${Date.now() - restored} ms after restore (15 completed / 5 failed expected)`);
+  const batch = await until(
+    'fs-batch completed',
+    async () => {
+      const data = (await batches().doc('fs-batch').get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    90_000,
+  );
+  note(
+    `Firestore cut 5 s under 20 completions: all applied, batch completed ${Date.now() - restored} ms after restore (15 completed / 5 failed expected)`,
+  );
   expect(batch).toMatchObject({ completed_jobs: 15, failed_jobs: 5, summary: { completed_jobs: 15, failed_jobs: 5 } });
   await expectNothingInLimbo('the Firestore cut');
 });
@@ -224,20 +298,28 @@ it('dead-letters nothing when the worker hangs for 10 s: deliveries back off and
   const stopped = Date.now();
   let sent: Awaited<ReturnType<typeof send>>[];
   try {
-    sent = await Promise.all(Array.from({ length: n }, (_, i) => sendAndRecord(completion(`hang-${i}`, 'success', 'hang-batch'))));
+    sent = await Promise.all(
+      Array.from({ length: n }, (_, i) => sendAndRecord(completion(`hang-${i}`, 'success', 'hang-batch'))),
+    );
     await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - stopped))));
   } finally {
     process.kill(-worker, 'SIGCONT');
   }
   expect(sent.every((r) => r.status === 202)).toBe(true);
   const resumed = Date.now();
-  const batch = await until('hang-batch completed', async () => {
-    const data = (await batches().doc('hang-batch').get()).data();
-    return data?.status === 'completed' ? data : undefined;
-  }, 120_000);
+  const batch = await until(
+    'hang-batch completed',
+    async () => {
+      const data = (await batches().doc('hang-batch').get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    120_000,
+  );
   expect(batch).toMatchObject({ completed_jobs: n, failed_jobs: 0 });
   expect(logs.filter((l) => l.entry.event === 'pushDeadLettered')).toEqual([]);
-  note(`worker hung (SIGSTOP) 10 s under ${n} completions: 0 dead-lettered, batch completed ${Date.now() - resumed} ms after it resumed (relay: ${stack.relay.stats.handedBack} handed back so far)`);
+  note(
+    `worker hung (SIGSTOP) 10 s under ${n} completions: 0 dead-lettered, batch completed ${Date.now() - resumed} ms after it resumed (relay: ${stack.relay.stats.handedBack} handed back so far)`,
+  );
   await expectNothingInLimbo('the 10 s worker hang');
 });
 
@@ -247,19 +329,38 @@ it('keeps counts exact under duplicated and reordered deliveries', async () => {
   const bodies: string[] = [];
   for (let i = 0; i < n; i++) {
     // A third fail first and then succeed on a retried call; every delivery is sent three times.
-    if (i % 3 === 0) bodies.push(completion(`dup-${i}`, 'failure', 'dup-batch', `c-dup-${i}`), completion(`dup-${i}`, 'success', 'dup-batch', `c-dup-${i}-retry`));
+    if (i % 3 === 0)
+      bodies.push(
+        completion(`dup-${i}`, 'failure', 'dup-batch', `c-dup-${i}`),
+        completion(`dup-${i}`, 'success', 'dup-batch', `c-dup-${i}-retry`),
+      );
     else bodies.push(completion(`dup-${i}`, 'success', 'dup-batch'));
   }
-  const deliveries = fc.sample(fc.shuffledSubarray([...bodies, ...bodies, ...bodies], { minLength: bodies.length * 3 }), { numRuns: 1, seed: 7 })[0]!;
+  const deliveries = fc.sample(
+    fc.shuffledSubarray([...bodies, ...bodies, ...bodies], { minLength: bodies.length * 3 }),
+    { numRuns: 1, seed: 7 },
+  )[0]!;
   const answers = await Promise.all(deliveries.map((b) => sendAndRecord(b)));
   expect(answers.every((r) => r.status === 202)).toBe(true);
-  const settled = await until('dup-batch settled', async () => {
-    const data = (await batches().doc('dup-batch').get()).data();
-    // The summary follows the counters: a late upgrade's own refresh comes right after its commit.
-    return data?.status === 'completed' && data.completed_jobs === n && data.summary?.completed_jobs === n ? data : undefined;
-  }, 90_000);
-  expect(settled).toMatchObject({ completed_jobs: n, failed_jobs: 0, summary: { completed_jobs: n, failed_jobs: 0, success_rate: 1 } });
-  note(`${deliveries.length} deliveries (each of ${bodies.length} events 3×, shuffled; 10 failures later upgraded): counts exact ${n}/0, summary matches`);
+  const settled = await until(
+    'dup-batch settled',
+    async () => {
+      const data = (await batches().doc('dup-batch').get()).data();
+      // The summary follows the counters: a late upgrade's own refresh comes right after its commit.
+      return data?.status === 'completed' && data.completed_jobs === n && data.summary?.completed_jobs === n
+        ? data
+        : undefined;
+    },
+    90_000,
+  );
+  expect(settled).toMatchObject({
+    completed_jobs: n,
+    failed_jobs: 0,
+    summary: { completed_jobs: n, failed_jobs: 0, success_rate: 1 },
+  });
+  note(
+    `${deliveries.length} deliveries (each of ${bodies.length} events 3×, shuffled; 10 failures later upgraded): counts exact ${n}/0, summary matches`,
+  );
   await expectNothingInLimbo('the duplicate storm');
 });
 
@@ -269,7 +370,12 @@ it('for every signed payload it accepts, the worker applies or dead-letters it �
   const validChar = fc.constantFrom(...'abcxyzABCXYZ0123456789._@-'.split(''));
   const hostileChar = fc.constantFrom(...'abcXYZ019._@-:/ é\u0000'.split(''));
   const id = fc.oneof(
-    { weight: 12, arbitrary: fc.tuple(fc.constantFrom('a', 'B', '7'), fc.string({ unit: validChar, maxLength: 40 })).map(([h, t]) => `${h}${t}z`) },
+    {
+      weight: 12,
+      arbitrary: fc
+        .tuple(fc.constantFrom('a', 'B', '7'), fc.string({ unit: validChar, maxLength: 40 }))
+        .map(([h, t]) => `${h}${t}z`),
+    },
     { weight: 1, arbitrary: fc.string({ unit: validChar, minLength: 120, maxLength: 260 }).map((t) => `a${t}`) },
     { weight: 1, arbitrary: fc.string({ unit: hostileChar, maxLength: 12 }) },
   );
@@ -277,15 +383,33 @@ it('for every signed payload it accepts, the worker applies or dead-letters it �
   const payload = fc.record({
     call_id: id,
     status: fc.constantFrom('success', 'success', 'failure', 'timeout', 'function.success', 'exploded'),
-    result: fc.option(fc.dictionary(fc.string({ maxLength: 4 }), anyJson, { maxKeys: 4 }).map((r) => ({ affinity: 0.5, ...r })), { nil: undefined }),
-    error: fc.option(fc.oneof(fc.string({ maxLength: 30 }), fc.dictionary(fc.string({ maxLength: 4 }), anyJson, { maxKeys: 3 })), { nil: undefined }),
+    result: fc.option(
+      fc.dictionary(fc.string({ maxLength: 4 }), anyJson, { maxKeys: 4 }).map((r) => ({ affinity: 0.5, ...r })),
+      { nil: undefined },
+    ),
+    error: fc.option(
+      fc.oneof(fc.string({ maxLength: 30 }), fc.dictionary(fc.string({ maxLength: 4 }), anyJson, { maxKeys: 3 })),
+      { nil: undefined },
+    ),
     metadata: fc.record({ job_id: id, batch_id: fc.option(id, { nil: undefined }) }),
   });
   const samples = fc.sample(payload, { numRuns: 150, seed: 4242 });
   // A few that need the claim check or hit Firestore's limits head-on.
   samples.push(
-    { call_id: 'c-tb22', status: 'failure', result: undefined, error: { message: 'oom', traceback: 'T'.repeat(22 * 1024 * 1024) }, metadata: { job_id: 'fz-tb22', batch_id: undefined } },
-    { call_id: 'c-pose', status: 'success', result: { affinity: 0.7, pose: [[1, 2, 3]] } as never, error: undefined, metadata: { job_id: 'fz-pose', batch_id: undefined } },
+    {
+      call_id: 'c-tb22',
+      status: 'failure',
+      result: undefined,
+      error: { message: 'oom', traceback: 'T'.repeat(22 * 1024 * 1024) },
+      metadata: { job_id: 'fz-tb22', batch_id: undefined },
+    },
+    {
+      call_id: 'c-pose',
+      status: 'success',
+      result: { affinity: 0.7, pose: [[1, 2, 3]] } as never,
+      error: undefined,
+      metadata: { job_id: 'fz-pose', batch_id: undefined },
+    },
   );
   const outcome = { accepted: 0, rejected4xx: 0, fivexx: 0, applied: 0, deadLettered: 0 };
   const accepted: Array<{ jobId: string; deliveryId: string }> = [];
@@ -308,43 +432,82 @@ it('for every signed payload it accepts, the worker applies or dead-letters it �
   }
   expect(outcome.fivexx).toBe(0);
   for (const a of accepted) {
-    const verdict = await until(`delivery ${a.deliveryId} applied or dead-lettered`, async () => {
-      const job = (await jobs().doc(a.jobId).get()).data();
-      const history = [job?.delivery_id, ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id)];
-      if (history.includes(a.deliveryId)) return 'applied';
-      const dead = await deadLetters().where('attributes.delivery_id', '==', a.deliveryId).limit(1).get();
-      return dead.empty ? undefined : 'dead_lettered';
-    }, 60_000);
+    const verdict = await until(
+      `delivery ${a.deliveryId} applied or dead-lettered`,
+      async () => {
+        const job = (await jobs().doc(a.jobId).get()).data();
+        const history = [
+          job?.delivery_id,
+          ...((job?.late_events as Array<{ delivery_id?: string }> | undefined) ?? []).map((e) => e.delivery_id),
+        ];
+        if (history.includes(a.deliveryId)) return 'applied';
+        const dead = await deadLetters().where('attributes.delivery_id', '==', a.deliveryId).limit(1).get();
+        return dead.empty ? undefined : 'dead_lettered';
+      },
+      60_000,
+    );
     if (verdict === 'applied') outcome.applied++;
     else outcome.deadLettered++;
   }
   sampleMemory();
   // Unsigned or wrongly signed variants of the same bodies: never 2xx, never 5xx.
-  const unsigned = await Promise.all(samples.slice(0, 40).map((p, i) => send(JSON.stringify(p), i % 2 ? { signature: sign('not-the-secret', JSON.stringify(p)) } : { headers: { 'x-modal-signature': '' } })));
+  const unsigned = await Promise.all(
+    samples
+      .slice(0, 40)
+      .map((p, i) =>
+        send(
+          JSON.stringify(p),
+          i % 2 ? { signature: sign('not-the-secret', JSON.stringify(p)) } : { headers: { 'x-modal-signature': '' } },
+        ),
+      ),
+  );
   expect(unsigned.filter((r) => r.status < 300 || r.status >= 500)).toEqual([]);
   expect(outcome.applied + outcome.deadLettered).toBe(outcome.accepted);
   expect(failedLoops()).toBe(loopsBefore);
   await expectNothingInLimbo('the fuzz burst');
-  note(`fuzz: ${samples.length} signed payloads → ${outcome.accepted} accepted (${outcome.applied} applied, ${outcome.deadLettered} dead-lettered), ${outcome.rejected4xx} rejected 4xx, ${outcome.fivexx} 5xx; ${unsigned.length} unsigned → 0 accepted; 0 redelivery loops`);
+  note(
+    `fuzz: ${samples.length} signed payloads → ${outcome.accepted} accepted (${outcome.applied} applied, ${outcome.deadLettered} dead-lettered), ${outcome.rejected4xx} rejected 4xx, ${outcome.fivexx} 5xx; ${unsigned.length} unsigned → 0 accepted; 0 redelivery loops`,
+  );
 });
 
 /** One raw request to the webhook (status 0: the connection was cut before an answer). */
-const raw = async (headers: Record<string, string | number>, body: Parameters<typeof postRaw>[2]) => (await postRaw(`${stack.webhookUrl}/api/v3/webhooks/modal/completion`, headers, body)).status;
+const raw = async (headers: Record<string, string | number>, body: Parameters<typeof postRaw>[2]) =>
+  (await postRaw(`${stack.webhookUrl}/api/v3/webhooks/modal/completion`, headers, body)).status;
 
 it('under a flood of worst-case unsigned requests, signed completions are all accepted and applied, and the webhook stays small', async () => {
-  const forged = () => ({ 'content-type': 'application/json', 'x-modal-signature': `sha256=${'a'.repeat(64)}`, 'x-modal-timestamp': String(Math.floor(Date.now() / 1000)) });
-  const brotliBomb = brotliCompressSync(Buffer.alloc(400 * 1024 * 1024, 0x20), { params: { [zlib.BROTLI_PARAM_QUALITY]: 1 } });
+  const forged = () => ({
+    'content-type': 'application/json',
+    'x-modal-signature': `sha256=${'a'.repeat(64)}`,
+    'x-modal-timestamp': String(Math.floor(Date.now() / 1000)),
+  });
+  const brotliBomb = brotliCompressSync(Buffer.alloc(400 * 1024 * 1024, 0x20), {
+    params: { [zlib.BROTLI_PARAM_QUALITY]: 1 },
+  });
   const tinyObjects = Buffer.from(`{"a":[${'{},'.repeat(10_000_000)}{}]}`);
   const webhookPort = Number(new URL(stack.webhookUrl).port);
   const oneByteChunks = Buffer.from('1\r\nx\r\n'.repeat(150_000));
   const oneByteChunksHead = () =>
-    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(forged()).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Transfer-Encoding: chunked\r\n\r\n`;
+    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(forged())
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}Transfer-Encoding: chunked\r\n\r\n`;
   const attacks: Array<[string, () => Promise<number>]> = [
-    ['brotli bomb (76 KB → 400 MiB)', () => raw({ ...forged(), 'content-encoding': 'br', 'content-length': brotliBomb.length }, brotliBomb)],
+    [
+      'brotli bomb (76 KB → 400 MiB)',
+      () => raw({ ...forged(), 'content-encoding': 'br', 'content-length': brotliBomb.length }, brotliBomb),
+    ],
     ['1 GiB Content-Length', () => raw({ ...forged(), 'content-length': 1024 ** 3 }, Buffer.alloc(0))],
-    ['40 MiB chunked stream', () => raw({ ...forged(), 'transfer-encoding': 'chunked' }, { chunks: 640, chunk: Buffer.alloc(64 * 1024, 0x20) })],
-    ['30 MB of tiny objects, forged signature', () => raw({ ...forged(), 'content-length': tinyObjects.length }, tinyObjects)],
-    ['150,000 one-byte chunks, never finished', () => rawRequest(webhookPort, oneByteChunksHead(), oneByteChunks).then((a) => a.status)],
+    [
+      '40 MiB chunked stream',
+      () => raw({ ...forged(), 'transfer-encoding': 'chunked' }, { chunks: 640, chunk: Buffer.alloc(64 * 1024, 0x20) }),
+    ],
+    [
+      '30 MB of tiny objects, forged signature',
+      () => raw({ ...forged(), 'content-length': tinyObjects.length }, tinyObjects),
+    ],
+    [
+      '150,000 one-byte chunks, never finished',
+      () => rawRequest(webhookPort, oneByteChunksHead(), oneByteChunks).then((a) => a.status),
+    ],
   ];
   const restartsBefore = stack.functions.webhook.restarts;
   const answered: Record<string, Record<number, number>> = {};
@@ -365,10 +528,12 @@ it('under a flood of worst-case unsigned requests, signed completions are all ac
   let legit: Array<{ status: number }> = [];
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    legit = await Promise.all(Array.from({ length: n }, async (_, i) => {
-      await new Promise((r) => setTimeout(r, i * 100));
-      return sendAndRecord(completion(`flood-${i}`, i % 5 === 0 ? 'failure' : 'success', 'flood-batch'));
-    }));
+    legit = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i * 100));
+        return sendAndRecord(completion(`flood-${i}`, i % 5 === 0 ? 'failure' : 'success', 'flood-batch'));
+      }),
+    );
     await new Promise((r) => setTimeout(r, 1000));
   } finally {
     flooding = false;
@@ -377,31 +542,60 @@ it('under a flood of worst-case unsigned requests, signed completions are all ac
   }
   const seconds = (Date.now() - floodStarted) / 1000;
   expect(legit.map((r) => r.status)).toEqual(Array(n).fill(202));
-  const batch = await until('flood-batch completed', async () => {
-    const data = (await batches().doc('flood-batch').get()).data();
-    return data?.status === 'completed' ? data : undefined;
-  }, 90_000);
+  const batch = await until(
+    'flood-batch completed',
+    async () => {
+      const data = (await batches().doc('flood-batch').get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    90_000,
+  );
   expect(batch).toMatchObject({ completed_jobs: 32, failed_jobs: 8 });
   expect(stack.functions.webhook.restarts).toBe(restartsBefore);
   // Every attack was refused with a status it could read: never a 2xx, never a dropped connection, never a crash.
   for (const counts of Object.values(answered)) expect(Object.keys(counts).filter((s) => Number(s) < 300)).toEqual([]);
   expect(peak.webhook).toBeLessThan(512);
-  const summary = Object.entries(answered).map(([name, counts]) => `${name}: ${Object.entries(counts).map(([s, c]) => `${c}×${s === '0' ? 'cut' : s}`).join(' ')}`).join('; ');
-  note(`flood: ${floodRequests} unsigned worst-case requests in ${seconds.toFixed(1)} s from 12 connections (${summary}); ${n}/${n} signed completions sent meanwhile → 202 and applied (32/8 exact), webhook restarts 0, webhook peak RSS ${peak.webhook.toFixed(0)} MiB`);
+  const summary = Object.entries(answered)
+    .map(
+      ([name, counts]) =>
+        `${name}: ${Object.entries(counts)
+          .map(([s, c]) => `${c}×${s === '0' ? 'cut' : s}`)
+          .join(' ')}`,
+    )
+    .join('; ');
+  note(
+    `flood: ${floodRequests} unsigned worst-case requests in ${seconds.toFixed(1)} s from 12 connections (${summary}); ${n}/${n} signed completions sent meanwhile → 202 and applied (32/8 exact), webhook restarts 0, webhook peak RSS ${peak.webhook.toFixed(0)} MiB`,
+  );
   await expectNothingInLimbo('the flood');
 });
 
 it('makes a replayed signed request cost nothing: no second publish, no second claim object', async () => {
   // A body over the suite's 1 MiB claim-check threshold, captured and resent with fresh timestamps.
-  const body = JSON.stringify({ call_id: 'c-replayed', status: 'success', result: { affinity: 0.3, log: 'L'.repeat(1_200_000) }, metadata: { job_id: 'replayed' } });
+  const body = JSON.stringify({
+    call_id: 'c-replayed',
+    status: 'success',
+    result: { affinity: 0.3, log: 'L'.repeat(1_200_000) },
+    metadata: { job_id: 'replayed' },
+  });
   const first = await sendAndRecord(body);
   expect(first.status).toBe(202);
   const replays = await Promise.all([1, 2, 3].map((i) => send(body, { timestamp: Math.floor(Date.now() / 1000) + i })));
-  expect(replays.map((r) => [r.status, r.json.message_id, r.json.replay])).toEqual([1, 2, 3].map(() => [202, first.json.message_id, true]));
+  expect(replays.map((r) => [r.status, r.json.message_id, r.json.replay])).toEqual(
+    [1, 2, 3].map(() => [202, first.json.message_id, true]),
+  );
   const claims = readdirSync(join(stack.resultsDir, 'claims', first.json.delivery_id));
   expect(claims).toHaveLength(1);
-  expect(await untilLogged('webhookReplayed ×3', logs, (l) => l.entry.event === 'webhookReplayed' && l.entry.delivery_id === first.json.delivery_id, 3)).toHaveLength(3);
-  note(`replay: 1 signed 1.2 MB request resent 3× with fresh timestamps → 3×202 with the first message id, 0 publishes, 1 claim object`);
+  expect(
+    await untilLogged(
+      'webhookReplayed ×3',
+      logs,
+      (l) => l.entry.event === 'webhookReplayed' && l.entry.delivery_id === first.json.delivery_id,
+      3,
+    ),
+  ).toHaveLength(3);
+  note(
+    `replay: 1 signed 1.2 MB request resent 3× with fresh timestamps → 3×202 with the first message id, 0 publishes, 1 claim object`,
+  );
   await expectNothingInLimbo('the replays');
 });
 

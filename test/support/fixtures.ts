@@ -9,7 +9,10 @@ export function fixture(name: 'seed-success' | 'seed-failure' | 'seed-timeout'):
 }
 
 /** The seed's success payload for another job/call/batch, with scores to rank. */
-export function successPayload(ids: { call_id: string; job_id: string; batch_id?: string | null }, scores: Payload = {}): Payload {
+export function successPayload(
+  ids: { call_id: string; job_id: string; batch_id?: string | null },
+  scores: Payload = {},
+): Payload {
   const seed = fixture('seed-success');
   return {
     ...seed,
@@ -19,7 +22,10 @@ export function successPayload(ids: { call_id: string; job_id: string; batch_id?
   };
 }
 
-export function failurePayload(ids: { call_id: string; job_id: string; batch_id?: string | null }, status = 'failure'): Payload {
+export function failurePayload(
+  ids: { call_id: string; job_id: string; batch_id?: string | null },
+  status = 'failure',
+): Payload {
   return {
     call_id: ids.call_id,
     status,

@@ -85,62 +85,79 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     ...hashes(o.data),
   });
 
-  const server = createServer((req, res) => void (async () => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    requests.push(`${req.method} ${url.pathname}${url.search}`);
-    if (failures > 0) {
-      failures--;
-      json(res, 503, { error: { code: 503, message: 'Service Unavailable' } });
-      return;
-    }
-    const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-    const object = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
-    try {
-      if (req.method === 'POST' && upload && url.searchParams.get('uploadType') === 'multipart') {
-        const bucket = upload[1]!;
-        const [metadataPart, media] = multipartParts(await body(req), req.headers['content-type'] ?? '');
-        const metadata = JSON.parse(metadataPart!.toString()) as { name?: string; contentType?: string };
-        const name = url.searchParams.get('name') ?? metadata.name!;
-        const key = `${bucket}/${name}`;
-        const existing = objects.get(key);
-        const match = url.searchParams.get('ifGenerationMatch');
-        if (match !== null && Number(match) !== (existing?.generation ?? 0)) {
-          const status = preconditionStatus;
-          json(res, status, { error: { code: status, message: status === 412 ? 'At least one of the pre-conditions you specified did not hold.' : 'does not have storage.objects.delete access' } });
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        requests.push(`${req.method} ${url.pathname}${url.search}`);
+        if (failures > 0) {
+          failures--;
+          json(res, 503, { error: { code: 503, message: 'Service Unavailable' } });
           return;
         }
-        const stored = { data: media!, contentType: metadata.contentType ?? 'application/octet-stream', generation: ++generation };
-        objects.set(key, stored);
-        json(res, 200, resource(bucket, name, stored));
-        return;
-      }
-      if (req.method === 'GET' && object) {
-        const bucket = object[1]!;
-        const name = decodeURIComponent(object[2]!);
-        const stored = objects.get(`${bucket}/${name}`);
-        if (!stored) {
-          json(res, 404, { error: { code: 404, message: `No such object: ${bucket}/${name}` } });
-          return;
-        }
-        if (url.searchParams.get('alt') === 'media') {
-          const h = hashes(stored.data);
-          res.writeHead(200, {
-            'content-type': stored.contentType,
-            'content-length': stored.data.length,
-            'x-goog-hash': `crc32c=${h.crc32c},md5=${h.md5Hash}`,
-            'x-goog-generation': String(stored.generation),
+        const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
+        const object = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+        try {
+          if (req.method === 'POST' && upload && url.searchParams.get('uploadType') === 'multipart') {
+            const bucket = upload[1]!;
+            const [metadataPart, media] = multipartParts(await body(req), req.headers['content-type'] ?? '');
+            const metadata = JSON.parse(metadataPart!.toString()) as { name?: string; contentType?: string };
+            const name = url.searchParams.get('name') ?? metadata.name!;
+            const key = `${bucket}/${name}`;
+            const existing = objects.get(key);
+            const match = url.searchParams.get('ifGenerationMatch');
+            if (match !== null && Number(match) !== (existing?.generation ?? 0)) {
+              const status = preconditionStatus;
+              json(res, status, {
+                error: {
+                  code: status,
+                  message:
+                    status === 412
+                      ? 'At least one of the pre-conditions you specified did not hold.'
+                      : 'does not have storage.objects.delete access',
+                },
+              });
+              return;
+            }
+            const stored = {
+              data: media!,
+              contentType: metadata.contentType ?? 'application/octet-stream',
+              generation: ++generation,
+            };
+            objects.set(key, stored);
+            json(res, 200, resource(bucket, name, stored));
+            return;
+          }
+          if (req.method === 'GET' && object) {
+            const bucket = object[1]!;
+            const name = decodeURIComponent(object[2]!);
+            const stored = objects.get(`${bucket}/${name}`);
+            if (!stored) {
+              json(res, 404, { error: { code: 404, message: `No such object: ${bucket}/${name}` } });
+              return;
+            }
+            if (url.searchParams.get('alt') === 'media') {
+              const h = hashes(stored.data);
+              res.writeHead(200, {
+                'content-type': stored.contentType,
+                'content-length': stored.data.length,
+                'x-goog-hash': `crc32c=${h.crc32c},md5=${h.md5Hash}`,
+                'x-goog-generation': String(stored.generation),
+              });
+              res.end(stored.data);
+            } else {
+              json(res, 200, resource(bucket, name, stored));
+            }
+            return;
+          }
+          json(res, 501, {
+            error: { code: 501, message: `not implemented by the test server: ${req.method} ${url.pathname}` },
           });
-          res.end(stored.data);
-        } else {
-          json(res, 200, resource(bucket, name, stored));
+        } catch (err) {
+          json(res, 400, { error: { code: 400, message: String(err) } });
         }
-        return;
-      }
-      json(res, 501, { error: { code: 501, message: `not implemented by the test server: ${req.method} ${url.pathname}` } });
-    } catch (err) {
-      json(res, 400, { error: { code: 400, message: String(err) } });
-    }
-  })());
+      })(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -156,9 +173,10 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     set preconditionStatus(status) {
       preconditionStatus = status;
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

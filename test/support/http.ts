@@ -30,10 +30,11 @@ async function listen(server: Server): Promise<Served> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -46,7 +47,11 @@ export interface SignedOptions {
 }
 
 /** POSTs `body` signed the way Modal signs it. */
-export async function postSigned(baseUrl: string, body: string, options: SignedOptions): Promise<{ status: number; json: any; headers: Headers }> {
+export async function postSigned(
+  baseUrl: string,
+  body: string,
+  options: SignedOptions,
+): Promise<{ status: number; json: any; headers: Headers }> {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const res = await fetch(baseUrl + (options.path ?? '/api/v3/webhooks/modal/completion'), {
     method: 'POST',
@@ -80,7 +85,11 @@ export interface StreamedBody {
  * A server may answer a refused body before it is sent and close the connection: a request cut
  * before any answer resolves with status 0.
  */
-export function postRaw(url: string, headers: Record<string, string | number>, body: Buffer | StreamedBody): Promise<{ status: number; text: string }> {
+export function postRaw(
+  url: string,
+  headers: Record<string, string | number>,
+  body: Buffer | StreamedBody,
+): Promise<{ status: number; text: string }> {
   const { hostname, port, pathname } = new URL(url);
   return new Promise((resolve) => {
     const req = request({ host: hostname, port, method: 'POST', path: pathname, headers }, (res) => {
@@ -144,7 +153,8 @@ export function rawRequest(
     };
     socket.on('data', (c: Buffer) => {
       text += c.toString('latin1');
-      if (finalStatus() && /\r\n\r\n/.test(text.slice(text.search(/HTTP\/1\.1 [2-5]/)))) setTimeout(finish, options.settleMs ?? 50);
+      if (finalStatus() && /\r\n\r\n/.test(text.slice(text.search(/HTTP\/1\.1 [2-5]/))))
+        setTimeout(finish, options.settleMs ?? 50);
     });
     socket.on('error', () => {
       reset = true;

@@ -7,13 +7,19 @@ import { compareRanked, finiteScore, isBatchDone, summaryIsCurrent } from '../..
 import { shardIncrements, sumTallies, type CounterShard } from '../../shared/batch/batch-counters';
 import type { DeadLetter, JobStore } from '../../shared/ports';
 import type { BatchDoc, JobDoc } from '../../shared/contract/schemas';
-import { decideBatchCompletion, decideFinalizationClaim, executionUpdateFor, isTerminal } from '../../shared/completion/store-rules';
+import {
+  decideBatchCompletion,
+  decideFinalizationClaim,
+  executionUpdateFor,
+  isTerminal,
+} from '../../shared/completion/store-rules';
 
 /** A deep copy that keeps Dates as this realm's Dates (jest's structuredClone returns another realm's). */
 function clone<T>(value: T): T {
   if (value instanceof Date) return new Date(value.getTime()) as T;
   if (Array.isArray(value)) return value.map(clone) as T;
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clone(v)])) as T;
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clone(v)])) as T;
   return value;
 }
 
@@ -32,7 +38,8 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
   const tests = new Map<string, Record<string, unknown>>();
   const stats = new Map<string, unknown>();
   const copy = <T>(v: T | undefined): T | undefined => (v === undefined ? undefined : clone(v));
-  const merge = <T extends object>(map: Map<string, T>, id: string, fields: Record<string, unknown>) => map.set(id, { ...(map.get(id) ?? {}), ...fields } as T);
+  const merge = <T extends object>(map: Map<string, T>, id: string, fields: Record<string, unknown>) =>
+    map.set(id, { ...(map.get(id) ?? {}), ...fields } as T);
 
   const store: JobStore = {
     async getJob(id) {
@@ -40,7 +47,8 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
     },
     async applyToJob(id, decide) {
       const plan = decide(copy(jobs.get(id)));
-      if (plan.kind === 'late') merge(jobs, id, { late_events: [...((jobs.get(id)?.late_events as unknown[]) ?? []), plan.lateEvent] });
+      if (plan.kind === 'late')
+        merge(jobs, id, { late_events: [...((jobs.get(id)?.late_events as unknown[]) ?? []), plan.lateEvent] });
       if (plan.kind === 'apply') {
         merge(jobs, id, plan.update);
         const execution = executionUpdateFor(plan);
@@ -54,7 +62,9 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
             failed_jobs: (b.failed_jobs ?? 0) + plan.batch.failed,
           });
           const shard = shards.get(plan.batch.batchId) ?? {};
-          const increments = shardIncrements(options.legacyShards ? { ...plan.batch, statuses: {}, scores: {} } : plan.batch);
+          const increments = shardIncrements(
+            options.legacyShards ? { ...plan.batch, statuses: {}, scores: {} } : plan.batch,
+          );
           for (const [path, n] of Object.entries(increments)) shard[path] = (shard[path] ?? 0) + n;
           shards.set(plan.batch.batchId, shard);
         }
@@ -80,14 +90,26 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
     async topRankedJobs(batchId, direction, limit) {
       const order = compareRanked(direction);
       return [...jobs.entries()]
-        .filter(([, j]) => j.batch_id === batchId && j.status === 'completed' && finiteScore(j.result?.affinity) !== null)
-        .map(([id, doc]) => ({ id, doc, key: { job_id: id, affinity: doc.result!.affinity as number, confidence: finiteScore(doc.result?.confidence) } }))
+        .filter(
+          ([, j]) => j.batch_id === batchId && j.status === 'completed' && finiteScore(j.result?.affinity) !== null,
+        )
+        .map(([id, doc]) => ({
+          id,
+          doc,
+          key: {
+            job_id: id,
+            affinity: doc.result!.affinity as number,
+            confidence: finiteScore(doc.result?.confidence),
+          },
+        }))
         .sort((a, b) => order(a.key, b.key))
         .slice(0, limit)
         .map(({ id, doc }) => ({ id, doc: clone(doc) }));
     },
     async listBatchJobs(batchId) {
-      return [...jobs.entries()].filter(([, j]) => j.batch_id === batchId && isTerminal(j.status)).map(([id, doc]) => ({ id, doc: clone(doc) }));
+      return [...jobs.entries()]
+        .filter(([, j]) => j.batch_id === batchId && isTerminal(j.status))
+        .map(([id, doc]) => ({ id, doc: clone(doc) }));
     },
     async claimBatchFinalization(batchId, claimant, now, leaseMs) {
       const batch = batches.get(batchId);
@@ -100,7 +122,16 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
       const decision = decideBatchCompletion(batches.get(batchId), summary);
       if (decision === 'completed') {
         const { finalization: _f, ...rest } = batches.get(batchId)!;
-        batches.set(batchId, { ...rest, status: 'completed', completed_at: now, updated_at: now, summary, summary_uri: summaryUri, batch_event_published: false, finalized_by: claimant });
+        batches.set(batchId, {
+          ...rest,
+          status: 'completed',
+          completed_at: now,
+          updated_at: now,
+          summary,
+          summary_uri: summaryUri,
+          batch_event_published: false,
+          finalized_by: claimant,
+        });
       }
       return decision;
     },

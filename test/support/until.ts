@@ -14,9 +14,19 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
  * function's log line travels over its stdout pipe and its answer over the socket: nothing orders
  * the two, so a test never reads a log line right after an answer.
  */
-export async function untilLogged<T>(what: string, lines: readonly T[], match: (line: T) => boolean, count = 1, timeoutMs = 10_000): Promise<T[]> {
-  return until(`the log line ${what}`, async () => {
-    const found = lines.filter(match);
-    return found.length >= count ? found : undefined;
-  }, timeoutMs);
+export async function untilLogged<T>(
+  what: string,
+  lines: readonly T[],
+  match: (line: T) => boolean,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<T[]> {
+  return until(
+    `the log line ${what}`,
+    async () => {
+      const found = lines.filter(match);
+      return found.length >= count ? found : undefined;
+    },
+    timeoutMs,
+  );
 }

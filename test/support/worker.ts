@@ -20,7 +20,9 @@ export function emulatorFirestore(): Firestore {
   return db;
 }
 
-export function recordingPublisher(topic = 'batch-events'): Publisher & { messages: Array<{ data: Buffer; attributes: Record<string, string> }> } {
+export function recordingPublisher(
+  topic = 'batch-events',
+): Publisher & { messages: Array<{ data: Buffer; attributes: Record<string, string> }> } {
   const messages: Array<{ data: Buffer; attributes: Record<string, string> }> = [];
   return {
     topic,
@@ -32,7 +34,10 @@ export function recordingPublisher(topic = 'batch-events'): Publisher & { messag
   };
 }
 
-export function testWorker(env: Record<string, string> = {}, overrides: { results?: BlobStore; clock?: () => Date } = {}) {
+export function testWorker(
+  env: Record<string, string> = {},
+  overrides: { results?: BlobStore; clock?: () => Date } = {},
+) {
   const suffix = randomBytes(4).toString('hex');
 
   const resultsDir = mkdtempSync(join(tmpdir(), 'omtx-results-'));
@@ -80,12 +85,22 @@ let messageCounter = 0;
 export function completionMessage(payload: Record<string, unknown>, extra: Record<string, string> = {}): PubSubMessage {
   const parsed = completionPayloadSchema.parse(payload);
   const body = Buffer.from(JSON.stringify(payload));
-  const { data, attributes } = encodeCompletion(body, parsed, { deliveryId: deliveryId(parsed.call_id, parsed.status), receivedAt: new Date(), source: 'webhook' });
-  return { messageId: String(++messageCounter), data: data.toString('base64'), attributes: { ...attributes, ...extra } };
+  const { data, attributes } = encodeCompletion(body, parsed, {
+    deliveryId: deliveryId(parsed.call_id, parsed.status),
+    receivedAt: new Date(),
+    source: 'webhook',
+  });
+  return {
+    messageId: String(++messageCounter),
+    data: data.toString('base64'),
+    attributes: { ...attributes, ...extra },
+  };
 }
 
 /** A publisher that hands each message straight to `worker` — Pub/Sub push, in-process. */
-export function inProcessBus(worker: { handleMessage: ReturnType<typeof createCompletionWorker>['handleMessage'] }): Publisher & { sent: Array<Record<string, string>> } {
+export function inProcessBus(worker: {
+  handleMessage: ReturnType<typeof createCompletionWorker>['handleMessage'];
+}): Publisher & { sent: Array<Record<string, string>> } {
   const sent: Array<Record<string, string>> = [];
   return {
     topic: 'in-process',
@@ -99,6 +114,9 @@ export function inProcessBus(worker: { handleMessage: ReturnType<typeof createCo
 }
 
 /** A message a producer encoded, as the worker receives it from push (data base64-encoded). */
-export function encodedForWorker(message: { data: Buffer; attributes: Record<string, string> }): Pick<PubSubMessage, 'data' | 'attributes'> {
+export function encodedForWorker(message: {
+  data: Buffer;
+  attributes: Record<string, string>;
+}): Pick<PubSubMessage, 'data' | 'attributes'> {
   return { data: message.data.toString('base64'), attributes: message.attributes };
 }

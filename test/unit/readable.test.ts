@@ -19,9 +19,19 @@ function walk(dir: string, keep: (file: string) => boolean): string[] {
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
-const anchorOf = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+const anchorOf = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 
-const markdown = ['README.md', ...['docs', 'functions', 'shared', 'scripts', 'terraform', 'test', 'examples'].flatMap((d) => walk(join(root, d), (f) => f.endsWith('.md')).map((f) => relative(root, f)))];
+const markdown = [
+  'README.md',
+  ...['docs', 'functions', 'shared', 'scripts', 'terraform', 'test', 'examples'].flatMap((d) =>
+    walk(join(root, d), (f) => f.endsWith('.md')).map((f) => relative(root, f)),
+  ),
+];
 
 it('keeps the README a front door of at most 250 lines', () => {
   expect(readFileSync(join(root, 'README.md'), 'utf8').split('\n').length).toBeLessThanOrEqual(250);
@@ -49,13 +59,19 @@ it('resolves every relative link of the README, docs/ and the folder READMEs, he
 });
 
 it('has a README in every top-level folder', () => {
-  const folders = readdirSync(root).filter((d) => !d.startsWith('.') && !['node_modules', 'dist', 'coverage'].includes(d) && statSync(join(root, d)).isDirectory());
+  const folders = readdirSync(root).filter(
+    (d) =>
+      !d.startsWith('.') && !['node_modules', 'dist', 'coverage'].includes(d) && statSync(join(root, d)).isDirectory(),
+  );
   expect(folders.filter((d) => !existsSync(join(root, d, 'README.md')))).toEqual([]);
 });
 
 /** Lines of a function's own body: its block, less the blocks of the functions inside it. */
 function ownLines(source: ts.SourceFile, fn: ts.FunctionLikeDeclaration & { body: ts.Block }): number {
-  const lines = (node: ts.Node) => source.getLineAndCharacterOfPosition(node.getEnd()).line - source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+  const lines = (node: ts.Node) =>
+    source.getLineAndCharacterOfPosition(node.getEnd()).line -
+    source.getLineAndCharacterOfPosition(node.getStart()).line +
+    1;
   let own = lines(fn.body);
   const visit = (node: ts.Node): void => {
     if (ts.isFunctionLike(node) && 'body' in node && node.body && ts.isBlock(node.body)) {
@@ -79,7 +95,10 @@ it('has no long step: functions within 60 lines of their own, files within 300 n
     const visit = (node: ts.Node): void => {
       if (ts.isFunctionLike(node) && 'body' in node && node.body && ts.isBlock(node.body)) {
         const own = ownLines(source, node as ts.FunctionLikeDeclaration & { body: ts.Block });
-        if (own > 60) long.push(`${relative(root, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}: ${own} lines`);
+        if (own > 60)
+          long.push(
+            `${relative(root, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}: ${own} lines`,
+          );
       }
       ts.forEachChild(node, visit);
     };

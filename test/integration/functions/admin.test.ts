@@ -25,17 +25,37 @@ jest.setTimeout(60_000);
 const SECRET = 'whsec_YWRtaW4tdGVzdC1rZXlra2tra2tra2tra2tra2tra2s=';
 const PREFIX = '/api/v3/webhooks';
 
-interface ControlCall { path: string; body: any; signatureOk: boolean }
+interface ControlCall {
+  path: string;
+  body: any;
+  signatureOk: boolean;
+}
 
 async function fakeModalControl(): Promise<{ url: string; calls: ControlCall[]; server: Server }> {
   const calls: ControlCall[] = [];
-  const server = createServer((req: IncomingMessage, res) => void (async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
-    calls.push({ path: req.url ?? '', body: JSON.parse(raw.toString()), signatureOk: verifyControl({ secret: SECRET, method: req.method!, path: req.url!, body: raw, signature: req.headers['x-omtx-control-signature'] as string, timestamp: req.headers['x-omtx-control-timestamp'] as string, nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 }) });
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
-  })());
+  const server = createServer(
+    (req: IncomingMessage, res) =>
+      void (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const raw = Buffer.concat(chunks);
+        calls.push({
+          path: req.url ?? '',
+          body: JSON.parse(raw.toString()),
+          signatureOk: verifyControl({
+            secret: SECRET,
+            method: req.method!,
+            path: req.url!,
+            body: raw,
+            signature: req.headers['x-omtx-control-signature'] as string,
+            timestamp: req.headers['x-omtx-control-timestamp'] as string,
+            nowSeconds: Math.floor(Date.now() / 1000),
+            toleranceSeconds: 300,
+          }),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
+      })(),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
 }
@@ -50,23 +70,34 @@ describe('webhookAdmin', () => {
   const logger = memoryLogger();
 
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(admin.url + PREFIX + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, json: (await res.json()), headers: res.headers };
+    const res = await fetch(admin.url + PREFIX + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, json: await res.json(), headers: res.headers };
   };
   const send = (payload: unknown, secret = SECRET) => postSigned(webhook.url, JSON.stringify(payload), { secret });
 
   beforeAll(async () => {
     control = await fakeModalControl();
     const dir = mkdtempSync(join(tmpdir(), 'omtx-admin-'));
-    webhook = await serveHttp(createWebhookHandler({
-      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr', RESULTS_DIR: dir, STATS_FLUSH_SECONDS: '0' }),
-      publisher: bus,
-      claims: createLocalBlobStore(dir),
-      clock: () => new Date(),
-      logger: memoryLogger(),
-      version: 'test',
-      stats: createStatsBuffer(0),
-    }));
+    webhook = await serveHttp(
+      createWebhookHandler({
+        config: loadWebhookConfig({
+          MODAL_WEBHOOK_SECRET: SECRET,
+          MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr',
+          RESULTS_DIR: dir,
+          STATS_FLUSH_SECONDS: '0',
+        }),
+        publisher: bus,
+        claims: createLocalBlobStore(dir),
+        clock: () => new Date(),
+        logger: memoryLogger(),
+        version: 'test',
+        stats: createStatsBuffer(0),
+      }),
+    );
     const config = loadAdminConfig({
       MODAL_WEBHOOK_SECRET: SECRET,
       JOBS_COLLECTION: w.collections.jobs,
@@ -76,16 +107,18 @@ describe('webhookAdmin', () => {
       MODAL_CONTROL_URL: control.url,
       MODAL_APPS: 'omtx-boltz2,omtx-chai1',
     });
-    admin = await serveHttp(createAdminHandler({
-      config,
-      store: createFirestoreAdminStore(emulatorFirestore(), config.collections),
-      completions: bus,
-      topicReachable: async () => topicUp,
-      fetch,
-      clock: () => new Date(),
-      logger,
-      version: 'test',
-    }));
+    admin = await serveHttp(
+      createAdminHandler({
+        config,
+        store: createFirestoreAdminStore(emulatorFirestore(), config.collections),
+        completions: bus,
+        topicReachable: async () => topicUp,
+        fetch,
+        clock: () => new Date(),
+        logger,
+        version: 'test',
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -95,24 +128,44 @@ describe('webhookAdmin', () => {
   });
 
   it('registers an execution, lists it as active with its age, and reads the job back', async () => {
-    const reg = await api('POST', '/executions', { call_id: 'call-a1', job_id: 'job-a1', batch_id: 'batch-a', app: 'omtx-boltz2' });
+    const reg = await api('POST', '/executions', {
+      call_id: 'call-a1',
+      job_id: 'job-a1',
+      batch_id: 'batch-a',
+      app: 'omtx-boltz2',
+    });
     expect(reg.status).toBe(201);
     expect((await api('POST', '/executions', { call_id: 'call-a1', job_id: 'job-a1' })).status).toBe(200);
     await api('POST', '/executions', { call_id: 'call-a2', job_id: 'job-a2', batch_id: 'batch-b' });
     const active = await api('GET', '/active-executions');
     expect(active.json.executions.map((e: any) => e.call_id)).toEqual(['call-a1', 'call-a2']);
-    expect(active.json.executions[0]).toMatchObject({ job_id: 'job-a1', batch_id: 'batch-a', app: 'omtx-boltz2', status: 'running', age_seconds: expect.any(Number) });
+    expect(active.json.executions[0]).toMatchObject({
+      job_id: 'job-a1',
+      batch_id: 'batch-a',
+      app: 'omtx-boltz2',
+      status: 'running',
+      age_seconds: expect.any(Number),
+    });
     const filtered = await api('GET', '/active-executions?batch_id=batch-b');
     expect(filtered.json.executions.map((e: any) => e.call_id)).toEqual(['call-a2']);
-    expect((await api('GET', '/jobs/job-a1')).json).toMatchObject({ job_id: 'job-a1', status: 'running', modal_call_id: 'call-a1', batch_id: 'batch-a' });
+    expect((await api('GET', '/jobs/job-a1')).json).toMatchObject({
+      job_id: 'job-a1',
+      status: 'running',
+      modal_call_id: 'call-a1',
+      batch_id: 'batch-a',
+    });
   });
 
   it('pages active executions oldest first', async () => {
-    for (let i = 0; i < 5; i++) await api('POST', '/executions', { call_id: `call-p${i}`, job_id: `job-p${i}`, batch_id: 'batch-pages' });
+    for (let i = 0; i < 5; i++)
+      await api('POST', '/executions', { call_id: `call-p${i}`, job_id: `job-p${i}`, batch_id: 'batch-pages' });
     const seen: string[] = [];
     let token: string | null = null;
     do {
-      const page: any = await api('GET', `/active-executions?batch_id=batch-pages&limit=2${token ? `&page_token=${token}` : ''}`);
+      const page: any = await api(
+        'GET',
+        `/active-executions?batch_id=batch-pages&limit=2${token ? `&page_token=${token}` : ''}`,
+      );
       expect(page.json.executions.length).toBeLessThanOrEqual(2);
       seen.push(...page.json.executions.map((e: any) => e.call_id));
       token = page.json.next_page_token;
@@ -121,7 +174,9 @@ describe('webhookAdmin', () => {
   });
 
   it('takes a completed execution off the active list when its webhook arrives', async () => {
-    expect((await send(successPayload({ call_id: 'call-a1', job_id: 'job-a1', batch_id: 'batch-a' }))).status).toBe(202);
+    expect((await send(successPayload({ call_id: 'call-a1', job_id: 'job-a1', batch_id: 'batch-a' }))).status).toBe(
+      202,
+    );
     const active = await api('GET', '/active-executions');
     expect(active.json.executions.map((e: any) => e.call_id)).not.toContain('call-a1');
     expect((await api('GET', '/executions/call-a1')).json).toMatchObject({ status: 'completed' });
@@ -132,8 +187,16 @@ describe('webhookAdmin', () => {
     await api('POST', '/executions', { call_id: 'call-c1', job_id: 'job-c1', batch_id: 'batch-c' });
     await api('POST', '/executions', { call_id: 'call-c2', job_id: 'job-c2', batch_id: 'batch-c' });
     const first = await api('POST', '/executions/call-c1/cancel', { reason: 'user asked' });
-    expect(first.json).toMatchObject({ status: 'cancelled', job_id: 'job-c1', modal: { forwarded: true, modal_status: 200 } });
-    expect(control.calls.at(-1)).toMatchObject({ path: '/cancel', body: { call_id: 'call-c1', job_id: 'job-c1', reason: 'user asked' }, signatureOk: true });
+    expect(first.json).toMatchObject({
+      status: 'cancelled',
+      job_id: 'job-c1',
+      modal: { forwarded: true, modal_status: 200 },
+    });
+    expect(control.calls.at(-1)).toMatchObject({
+      path: '/cancel',
+      body: { call_id: 'call-c1', job_id: 'job-c1', reason: 'user asked' },
+      signatureOk: true,
+    });
     const again = await api('POST', '/executions/call-c1/cancel');
     expect(again.json).toMatchObject({ status: 'already_cancelled', modal: { forwarded: false } });
     expect(control.calls.filter((c) => c.body.call_id === 'call-c1')).toHaveLength(1);
@@ -145,12 +208,24 @@ describe('webhookAdmin', () => {
 
     await send(successPayload({ call_id: 'call-c2', job_id: 'job-c2', batch_id: 'batch-c' }));
     const batch = await api('GET', '/batches/batch-c');
-    expect(batch.json).toMatchObject({ status: 'completed', total_jobs: 2, completed_jobs: 1, failed_jobs: 1, summary: { cancelled_jobs: 1 } });
+    expect(batch.json).toMatchObject({
+      status: 'completed',
+      total_jobs: 2,
+      completed_jobs: 1,
+      failed_jobs: 1,
+      summary: { cancelled_jobs: 1 },
+    });
   });
 
   it('refuses to cancel a finished job, and answers 404 for an unknown call', async () => {
-    expect(await api('POST', '/executions/call-c2/cancel')).toMatchObject({ status: 409, json: { error: 'already_terminal', job_status: 'completed' } });
-    expect(await api('POST', '/executions/call-nope/cancel')).toMatchObject({ status: 404, json: { error: 'execution_not_found' } });
+    expect(await api('POST', '/executions/call-c2/cancel')).toMatchObject({
+      status: 409,
+      json: { error: 'already_terminal', job_status: 'completed' },
+    });
+    expect(await api('POST', '/executions/call-nope/cancel')).toMatchObject({
+      status: 404,
+      json: { error: 'execution_not_found' },
+    });
   });
 
   it('registers a batch whose jobs already finished and finalises it', async () => {
@@ -159,7 +234,10 @@ describe('webhookAdmin', () => {
     const reg = await api('POST', '/batches', { batch_id: 'batch-early', total_jobs: 2 });
     expect(reg).toMatchObject({ status: 201, json: { created: true, total_jobs: 2 } });
     expect(bus.sent.at(-1)).toMatchObject({ kind: 'batch_check', batch_id: 'batch-early' });
-    expect((await api('GET', '/batches/batch-early')).json).toMatchObject({ status: 'completed', summary: { completed_jobs: 1, failed_jobs: 1 } });
+    expect((await api('GET', '/batches/batch-early')).json).toMatchObject({
+      status: 'completed',
+      summary: { completed_jobs: 1, failed_jobs: 1 },
+    });
   });
 
   it.each([
@@ -193,14 +271,25 @@ describe('webhookAdmin', () => {
   ])('answers a malformed percent-escape in %s %s with 400, never a 503', async (method, path) => {
     // The Functions Framework's router (Express 5) decodes the path first and answers these itself;
     // the admin's own router answers 400 too for any it lets through (unit test).
-    const res = await fetch(admin.url + PREFIX + path, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{"reason":"x"}' } : {}) });
+    const res = await fetch(admin.url + PREFIX + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{"reason":"x"}' } : {}),
+    });
     expect(res.status).toBe(400);
   });
 
   it('sends a signed test delivery through the real webhook path that touches no job or batch', async () => {
     const res = await api('POST', '/modal/test');
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'ok', delivered: true, arrived: true, webhook_status: 202, accepted_ms: expect.any(Number), end_to_end_ms: expect.any(Number) });
+    expect(res.json).toMatchObject({
+      status: 'ok',
+      delivered: true,
+      arrived: true,
+      webhook_status: 202,
+      accepted_ms: expect.any(Number),
+      end_to_end_ms: expect.any(Number),
+    });
     const jobs = await w.jobs.where('modal_call_id', '==', res.json.call_id).get();
     expect(jobs.empty).toBe(true);
   });
@@ -222,28 +311,56 @@ describe('webhookAdmin', () => {
       accepted_signature_schemes: ['modal', 'standard'],
     });
     expect(status.json.apps).toEqual([
-      expect.objectContaining({ app: 'omtx-boltz2', configured: true, signed_with: 'current', last_call_id: 'call-s2' }),
+      expect.objectContaining({
+        app: 'omtx-boltz2',
+        configured: true,
+        signed_with: 'current',
+        last_call_id: 'call-s2',
+      }),
       expect.objectContaining({ app: 'omtx-chai1', configured: false, signed_with: 'previous' }),
     ]);
     expect(JSON.stringify(status.json)).not.toContain(SECRET);
     topicUp = false;
     status = await api('GET', '/status');
-    expect(status.json).toMatchObject({ health_status: 'unhealthy', configured: false, checks: { topic_reachable: false } });
+    expect(status.json).toMatchObject({
+      health_status: 'unhealthy',
+      configured: false,
+      checks: { topic_reachable: false },
+    });
     topicUp = true;
   });
 
   it('processes a completion by hand: published with source manual and the operator, applied once when sent twice', async () => {
     const payload = successPayload({ call_id: 'call-manual', job_id: 'job-manual' }, { affinity: 0.42 });
-    const post = () => fetch(`${admin.url}${PREFIX}/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-operator': 'oncall@example.com' }, body: JSON.stringify(payload) })
-      .then(async (r) => ({ status: r.status, json: (await r.json()) }));
+    const post = () =>
+      fetch(`${admin.url}${PREFIX}/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-operator': 'oncall@example.com' },
+        body: JSON.stringify(payload),
+      }).then(async (r) => ({ status: r.status, json: await r.json() }));
     const first = await post();
-    expect(first).toMatchObject({ status: 202, json: { status: 'accepted', source: 'manual', operator: 'oncall@example.com', delivery_id: expect.stringMatching(/^dlv_/) } });
+    expect(first).toMatchObject({
+      status: 202,
+      json: {
+        status: 'accepted',
+        source: 'manual',
+        operator: 'oncall@example.com',
+        delivery_id: expect.stringMatching(/^dlv_/),
+      },
+    });
     const second = await post();
     expect(second.json.delivery_id).toBe(first.json.delivery_id);
     const job = (await w.jobs.doc('job-manual').get()).data()!;
-    expect(job).toMatchObject({ status: 'completed', completion_source: 'manual', completed_by: 'oncall@example.com', result: { affinity: 0.42 } });
+    expect(job).toMatchObject({
+      status: 'completed',
+      completion_source: 'manual',
+      completed_by: 'oncall@example.com',
+      result: { affinity: 0.42 },
+    });
     expect(w.logger.lines.filter((l) => l.event === 'completionApplied' && l.job_id === 'job-manual')).toHaveLength(1);
-    expect(w.logger.lines.filter((l) => l.event === 'completionDuplicate' && l.job_id === 'job-manual')).toHaveLength(1);
+    expect(w.logger.lines.filter((l) => l.event === 'completionDuplicate' && l.job_id === 'job-manual')).toHaveLength(
+      1,
+    );
     const bad = await api('POST', '/completions', { call_id: 'c', status: 'exploded', metadata: { job_id: 'j' } });
     expect(bad).toMatchObject({ status: 422, json: { error: 'invalid_payload', issues: [{ path: 'status' }] } });
   });
@@ -253,7 +370,10 @@ describe('webhookAdmin', () => {
     await postSigned(webhook.url, '{}', { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 1000 });
     await w.handleMessage({ messageId: 'poison-1', data: Buffer.from('nope').toString('base64'), attributes: {} });
     const poll = successPayload({ call_id: 'call-poll', job_id: 'job-poll' });
-    await w.handleMessage({ messageId: 'poll-1', ...encodedForWorker(encodeOwnCompletion(completionPayloadSchema.parse(poll), 'poll', new Date())) });
+    await w.handleMessage({
+      messageId: 'poll-1',
+      ...encodedForWorker(encodeOwnCompletion(completionPayloadSchema.parse(poll), 'poll', new Date())),
+    });
     // The webhook counts reach the worker with the next request's flush.
     await send(successPayload({ call_id: 'call-m1', job_id: 'job-m1' }));
     const metrics = await api('GET', '/metrics');
@@ -264,7 +384,12 @@ describe('webhookAdmin', () => {
     expect(hour.completions.by_source).toMatchObject({ webhook: expect.any(Number), poll: 1, manual: 1 });
     expect(hour.completions.by_status).toMatchObject({ completed: expect.any(Number), failed: 1, cancelled: 1 });
     expect(hour.dead_letters).toBe(1);
-    expect(hour.processing_latency_ms).toMatchObject({ count: expect.any(Number), p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
+    expect(hour.processing_latency_ms).toMatchObject({
+      count: expect.any(Number),
+      p50: expect.any(Number),
+      p95: expect.any(Number),
+      p99: expect.any(Number),
+    });
     expect(metrics.json.windows.last_day.completions.total).toBeGreaterThanOrEqual(hour.completions.total);
   });
 });

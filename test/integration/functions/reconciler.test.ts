@@ -11,7 +11,6 @@ import { loadReconcilerConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
 import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '../../support/worker';
 
-
 jest.setTimeout(60_000);
 const SECRET = 'whsec_cmVjb25jaWxlLXRlc3Qta2V5a2tra2tra2tra2tra2s=';
 
@@ -19,24 +18,44 @@ const SECRET = 'whsec_cmVjb25jaWxlLXRlc3Qta2V5a2tra2tra2tra2tra2s=';
 async function fakeModalStatus(answers: Record<string, unknown>) {
   const asked: string[] = [];
   let badSignatures = 0;
-  const server: Server = createServer((req, res) => void (async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
-    const signed = verifyControl({ secret: SECRET, method: req.method!, path: req.url!, body: raw, signature: req.headers['x-omtx-control-signature'] as string, timestamp: req.headers['x-omtx-control-timestamp'] as string, nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: 300 });
-    if (!signed) {
-      badSignatures++;
-      res.writeHead(401).end();
-      return;
-    }
-    const { call_id } = JSON.parse(raw.toString()) as { call_id: string };
-    asked.push(call_id);
-    const answer = answers[call_id];
-    if (answer === undefined) res.writeHead(500).end('boom');
-    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ call_id, ...(answer as object) }));
-  })());
+  const server: Server = createServer(
+    (req, res) =>
+      void (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const raw = Buffer.concat(chunks);
+        const signed = verifyControl({
+          secret: SECRET,
+          method: req.method!,
+          path: req.url!,
+          body: raw,
+          signature: req.headers['x-omtx-control-signature'] as string,
+          timestamp: req.headers['x-omtx-control-timestamp'] as string,
+          nowSeconds: Math.floor(Date.now() / 1000),
+          toleranceSeconds: 300,
+        });
+        if (!signed) {
+          badSignatures++;
+          res.writeHead(401).end();
+          return;
+        }
+        const { call_id } = JSON.parse(raw.toString()) as { call_id: string };
+        asked.push(call_id);
+        const answer = answers[call_id];
+        if (answer === undefined) res.writeHead(500).end('boom');
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ call_id, ...(answer as object) }));
+      })(),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked, badSignatures: () => badSignatures, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
+    badSignatures: () => badSignatures,
+    close: () => server.close(),
+  };
 }
 
 function setup(mode: string, statusUrl?: string) {
@@ -55,7 +74,8 @@ function setup(mode: string, statusUrl?: string) {
   const logger = memoryLogger();
   const reconciler = createReconciler({ config, store, completions: bus, fetch, clock: () => new Date(), logger });
   const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
-  const register = (callId: string, jobId: string, at: Date, batchId?: string) => store.registerExecution({ call_id: callId, job_id: jobId, batch_id: batchId }, at);
+  const register = (callId: string, jobId: string, at: Date, batchId?: string) =>
+    store.registerExecution({ call_id: callId, job_id: jobId, batch_id: batchId }, at);
   return { w, bus, reconciler, logger, minutesAgo, register };
 }
 
@@ -73,12 +93,32 @@ it('dual: polls every running execution and applies what it learns as poll-sourc
   await s.register('call-broken', 'job-broken', s.minutesAgo(40));
   const summary = await s.reconciler.reconcile();
   modal.close();
-  expect(summary).toEqual({ mode: 'dual', examined: 4, polled: 4, completed_by_poll: 2, still_running: 1, marked_stale: 0, poll_failures: 1 });
+  expect(summary).toEqual({
+    mode: 'dual',
+    examined: 4,
+    polled: 4,
+    completed_by_poll: 2,
+    still_running: 1,
+    marked_stale: 0,
+    poll_failures: 1,
+  });
   expect(modal.badSignatures()).toBe(0);
-  expect((await s.w.jobs.doc('job-done').get()).data()).toMatchObject({ status: 'completed', completion_source: 'poll', result: { affinity: 0.7 } });
-  expect((await s.w.jobs.doc('job-failed').get()).data()).toMatchObject({ status: 'failed', completion_source: 'poll', error: { message: 'OOM' } });
+  expect((await s.w.jobs.doc('job-done').get()).data()).toMatchObject({
+    status: 'completed',
+    completion_source: 'poll',
+    result: { affinity: 0.7 },
+  });
+  expect((await s.w.jobs.doc('job-failed').get()).data()).toMatchObject({
+    status: 'failed',
+    completion_source: 'poll',
+    error: { message: 'OOM' },
+  });
   expect((await s.w.jobs.doc('job-young').get()).data()?.status).toBe('running');
-  expect((await s.w.batches.doc('b').get()).data()).toMatchObject({ status: 'completed', completed_jobs: 1, failed_jobs: 1 });
+  expect((await s.w.batches.doc('b').get()).data()).toMatchObject({
+    status: 'completed',
+    completed_jobs: 1,
+    failed_jobs: 1,
+  });
   expect(s.logger.lines.find((l) => l.event === 'pollFailed')).toMatchObject({ call_id: 'call-broken' });
 
   // A webhook for a call the poll already completed changes nothing (same delivery id).
@@ -104,11 +144,24 @@ it('webhook_only: polls nothing, marks stale executions and logs an alert-worthy
   await s.register('call-lost', 'job-lost', s.minutesAgo(45), 'b2');
   await s.register('call-fresh', 'job-fresh', s.minutesAgo(3));
   const summary = await s.reconciler.reconcile();
-  expect(summary).toEqual({ mode: 'webhook_only', examined: 1, polled: 0, completed_by_poll: 0, still_running: 0, marked_stale: 1, poll_failures: 0 });
+  expect(summary).toEqual({
+    mode: 'webhook_only',
+    examined: 1,
+    polled: 0,
+    completed_by_poll: 0,
+    still_running: 0,
+    marked_stale: 1,
+    poll_failures: 0,
+  });
   expect(s.bus.sent).toEqual([]);
   expect((await s.w.jobs.doc('job-lost').get()).data()).toMatchObject({ status: 'stale' });
   expect((await s.w.jobs.doc('job-fresh').get()).data()?.status).toBe('running');
-  expect(s.logger.lines.find((l) => l.event === 'executionStale')).toMatchObject({ severity: 'WARNING', call_id: 'call-lost', job_id: 'job-lost', age_seconds: expect.any(Number) });
+  expect(s.logger.lines.find((l) => l.event === 'executionStale')).toMatchObject({
+    severity: 'WARNING',
+    call_id: 'call-lost',
+    job_id: 'job-lost',
+    age_seconds: expect.any(Number),
+  });
   expect((await s.reconciler.reconcile()).examined).toBe(0);
 
   const late = { call_id: 'call-lost', status: 'success', metadata: { job_id: 'job-lost', batch_id: 'b2' } };

@@ -38,7 +38,10 @@ function rssMiB(): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-interface Answer { status: number; json: any }
+interface Answer {
+  status: number;
+  json: any;
+}
 
 /** A raw POST to the webhook; status 0 when the server cut the connection before answering. */
 async function post(headers: Record<string, string | number>, body: Parameters<typeof postRaw>[2]): Promise<Answer> {
@@ -47,24 +50,34 @@ async function post(headers: Record<string, string | number>, body: Parameters<t
 }
 
 const now = () => String(Math.floor(Date.now() / 1000));
-const forged = { 'content-type': 'application/json', 'x-modal-signature': `sha256=${'a'.repeat(64)}`, 'x-modal-timestamp': now() };
+const forged = {
+  'content-type': 'application/json',
+  'x-modal-signature': `sha256=${'a'.repeat(64)}`,
+  'x-modal-timestamp': now(),
+};
 
 beforeAll(async () => {
   port = await freePort();
-  webhook = serveFunction('modalWebhook', 'http', port, {
-    MODAL_WEBHOOK_SECRET: secret,
-    DRY_RUN: 'true',
-    GOOGLE_CLOUD_PROJECT: 'demo-omtx-test',
-    METADATA_SERVER_DETECTION: 'none',
-    BIND_HOST: '127.0.0.1',
-    BODY_BUFFER_POOL_BYTES: String(POOL_MIB * 1024 * 1024),
-  }, (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      logs.push({ message: line });
-    }
-  });
+  webhook = serveFunction(
+    'modalWebhook',
+    'http',
+    port,
+    {
+      MODAL_WEBHOOK_SECRET: secret,
+      DRY_RUN: 'true',
+      GOOGLE_CLOUD_PROJECT: 'demo-omtx-test',
+      METADATA_SERVER_DETECTION: 'none',
+      BIND_HOST: '127.0.0.1',
+      BODY_BUFFER_POOL_BYTES: String(POOL_MIB * 1024 * 1024),
+    },
+    (line) => {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ message: line });
+      }
+    },
+  );
   await waitForPort(port, webhook.child, webhook.output);
 });
 
@@ -75,9 +88,16 @@ it('refuses a 657-byte brotli bomb (400 MiB inflated) with 415, without inflatin
   const bomb = brotliCompressSync(Buffer.alloc(400 * 1024 * 1024, 0x20));
   expect(bomb.length).toBeLessThan(1024);
   const answer = await post({ ...forged, 'content-encoding': 'br', 'content-length': bomb.length }, bomb);
-  expect(answer).toEqual({ status: 415, json: { error: 'unsupported_encoding', message: expect.stringMatching(/Content-Encoding br/) } });
+  expect(answer).toEqual({
+    status: 415,
+    json: { error: 'unsupported_encoding', message: expect.stringMatching(/Content-Encoding br/) },
+  });
   expect(rssMiB() - before).toBeLessThan(20);
-  const [line] = await untilLogged('requestRejected unsupported_encoding', logs, (l) => l.code === 'unsupported_encoding');
+  const [line] = await untilLogged(
+    'requestRejected unsupported_encoding',
+    logs,
+    (l) => l.code === 'unsupported_encoding',
+  );
   expect(line).toMatchObject({ event: 'requestRejected', code: 'unsupported_encoding', status: 415 });
 });
 
@@ -89,14 +109,25 @@ it('refuses gzip too, signed or not', async () => {
 it('refuses a declared length over MAX_BODY_BYTES with 413 before reading', async () => {
   const answer = await post({ ...forged, 'content-length': 1024 * 1024 * 1024 }, Buffer.alloc(0));
   expect(answer.status).toBe(413);
-  await untilLogged('payload_too_large with its declared length', logs, (l) => l.code === 'payload_too_large' && l.declared_bytes === 1024 * 1024 * 1024);
+  await untilLogged(
+    'payload_too_large with its declared length',
+    logs,
+    (l) => l.code === 'payload_too_large' && l.declared_bytes === 1024 * 1024 * 1024,
+  );
 });
 
 it('cuts a chunked stream at MAX_BODY_BYTES (413)', async () => {
   const before = rssMiB();
-  const answer = await post({ ...forged, 'transfer-encoding': 'chunked' }, { chunks: 1024, chunk: Buffer.alloc(64 * 1024, 0x20) });
+  const answer = await post(
+    { ...forged, 'transfer-encoding': 'chunked' },
+    { chunks: 1024, chunk: Buffer.alloc(64 * 1024, 0x20) },
+  );
   expect(answer.status).toBe(413);
-  await untilLogged('payload_too_large of a chunked body', logs, (l) => l.code === 'payload_too_large' && l.declared_bytes === undefined);
+  await untilLogged(
+    'payload_too_large of a chunked body',
+    logs,
+    (l) => l.code === 'payload_too_large' && l.declared_bytes === undefined,
+  );
   expect(rssMiB() - before).toBeLessThan(100);
 });
 
@@ -110,20 +141,33 @@ it('never parses an unsigned 30 MB body of ten million tiny objects: 401, memory
 });
 
 it('accepts a signed completion as before (the guard ran: the handler refuses a request without its mark)', async () => {
-  const body = JSON.stringify({ call_id: 'edge-c1', status: 'success', result: { affinity: 0.5 }, metadata: { job_id: 'edge-j1' } });
+  const body = JSON.stringify({
+    call_id: 'edge-c1',
+    status: 'success',
+    result: { affinity: 0.5 },
+    metadata: { job_id: 'edge-j1' },
+  });
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  const answer = await post({ 'content-type': 'application/json', 'x-modal-signature': signature, 'x-modal-timestamp': now() }, Buffer.from(body));
+  const answer = await post(
+    { 'content-type': 'application/json', 'x-modal-signature': signature, 'x-modal-timestamp': now() },
+    Buffer.from(body),
+  );
   expect(answer).toMatchObject({ status: 200, json: { status: 'dry_run' } });
   expect(webhook.restarts).toBe(0);
 });
 
 it('listens on loopback only when BIND_HOST says so', async () => {
-  const other = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  const other = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
   if (!other) {
     process.stdout.write('skipped: this machine has no non-loopback IPv4 address to try\n');
     return;
   }
-  const reached = await fetch(`http://${other.address}:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+  const reached = await fetch(`http://${other.address}:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+    () => true,
+    () => false,
+  );
   expect(reached).toBe(false);
   expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
 });
@@ -132,11 +176,17 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
   const url = () => `http://127.0.0.1:${port}/api/v3/webhooks/modal/completion`;
 
   const headOf = (headers: Record<string, string | number>) =>
-    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
 
   it('answers ten 40 MiB bodies, each written in full before its answer is read, with 413 (drained, not reset)', async () => {
     const body = Buffer.alloc(40 * 1024 * 1024, 0x20);
-    const answers = await Promise.all(Array.from({ length: 10 }, () => rawRequest(port, headOf({ ...forged, 'content-length': body.length }), body, { readAfterWriting: true })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        rawRequest(port, headOf({ ...forged, 'content-length': body.length }), body, { readAfterWriting: true }),
+      ),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(413));
     // An HTTP client reading as it writes gets it too.
     expect((await postRaw(url(), { ...forged, 'content-length': body.length }, body)).status).toBe(413);
@@ -144,12 +194,30 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
 
   it('answers large signed completions beyond the body pool with 503 and Retry-After, none dropped', async () => {
     const bodies = Array.from({ length: 16 }, (_, i) => {
-      const body = JSON.stringify({ call_id: `pool-${i}`, status: 'success', result: { affinity: 0.1, log: 'L'.repeat(4_900_000) }, metadata: { job_id: `pool-${i}` } });
+      const body = JSON.stringify({
+        call_id: `pool-${i}`,
+        status: 'success',
+        result: { affinity: 0.1, log: 'L'.repeat(4_900_000) },
+        metadata: { job_id: `pool-${i}` },
+      });
       const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
       return { body: Buffer.from(body), signature };
     });
-    const answers = await Promise.all(bodies.map(({ body, signature }) =>
-      rawRequest(port, headOf({ 'content-type': 'application/json', 'x-modal-signature': signature, 'x-modal-timestamp': now(), 'content-length': body.length }), body, { readAfterWriting: true })));
+    const answers = await Promise.all(
+      bodies.map(({ body, signature }) =>
+        rawRequest(
+          port,
+          headOf({
+            'content-type': 'application/json',
+            'x-modal-signature': signature,
+            'x-modal-timestamp': now(),
+            'content-length': body.length,
+          }),
+          body,
+          { readAfterWriting: true },
+        ),
+      ),
+    );
     const statuses = answers.map((a) => a.status);
     expect(answers.filter((a) => a.status === 503).every((a) => /retry-after: 2/i.test(a.text))).toBe(true);
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
@@ -158,15 +226,28 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
   });
 
   it('answers Expect: 100-continue with the refusal instead of 100 Continue when the headers are refused', async () => {
-    const head = (extra: string) => `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\n${extra}\r\n`;
-    const tooLarge = await rawRequest(port, head(`Content-Length: ${64 * 1024 * 1024}\r\n`), undefined, { waitForContinueMs: 1000 });
+    const head = (extra: string) =>
+      `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+    const tooLarge = await rawRequest(port, head(`Content-Length: ${64 * 1024 * 1024}\r\n`), undefined, {
+      waitForContinueMs: 1000,
+    });
     expect(tooLarge).toMatchObject({ status: 413, continued: false });
-    const encoded = await rawRequest(port, head('Content-Length: 5\r\nContent-Encoding: gzip\r\n'), Buffer.from('xxxxx'), { waitForContinueMs: 1000 });
+    const encoded = await rawRequest(
+      port,
+      head('Content-Length: 5\r\nContent-Encoding: gzip\r\n'),
+      Buffer.from('xxxxx'),
+      { waitForContinueMs: 1000 },
+    );
     expect(encoded).toMatchObject({ status: 415, continued: false });
   });
 
   it('sends 100 Continue to a request whose headers pass, then reads and accepts its body', async () => {
-    const body = JSON.stringify({ call_id: 'edge-expect', status: 'success', result: { affinity: 0.5 }, metadata: { job_id: 'edge-expect' } });
+    const body = JSON.stringify({
+      call_id: 'edge-expect',
+      status: 'success',
+      result: { affinity: 0.5 },
+      metadata: { job_id: 'edge-expect' },
+    });
     const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
     const head = `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${signature}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`;
     // The body goes only after 100 Continue arrives or 3 s pass (as curl does, after 1 s).
@@ -188,6 +269,11 @@ describe('a body sent in one-byte chunks costs its bytes, not its chunks', () =>
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(400));
     expect(answers[0]!.text).toMatch(/too many small chunks/);
     expect(cost).toBeLessThan(48);
-    await untilLogged('8 refusals of small chunks', logs, (l) => l.code === 'invalid_body' && /small chunks/.test(String(l.message)), 8);
+    await untilLogged(
+      '8 refusals of small chunks',
+      logs,
+      (l) => l.code === 'invalid_body' && /small chunks/.test(String(l.message)),
+      8,
+    );
   });
 });

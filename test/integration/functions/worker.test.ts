@@ -28,20 +28,36 @@ describe('processCompletion on the Firestore emulator', () => {
       status: 'completed',
       modal_call_id: 'call-123456789',
       batch_id: 'batch-xyz789',
-      result: { affinity: 0.6385, confidence: 0.5071, ptm_score: 0.5423, iptm_score: 0.8717, plddt_score: 0.4159, execution_time: 205.3 },
+      result: {
+        affinity: 0.6385,
+        confidence: 0.5071,
+        ptm_score: 0.5423,
+        iptm_score: 0.8717,
+        plddt_score: 0.4159,
+        execution_time: 205.3,
+      },
       error: null,
       user_id: 'user-7',
       created_by: 'backend',
     });
-    for (const field of ['webhook_received_at', 'completed_at', 'updated_at']) expect(doc[field]).toBeInstanceOf(Timestamp);
+    for (const field of ['webhook_received_at', 'completed_at', 'updated_at'])
+      expect(doc[field]).toBeInstanceOf(Timestamp);
     expect(doc.processing_latency_ms).toBeGreaterThanOrEqual(0);
     expect(doc.result).not.toHaveProperty('structure_file_base64');
     expect(doc.structure_uri).toMatch(/jobs\/job-abc123\/call-123456789\/structure\.cif$/);
     const structure = readFileSync(fileURLToPath(doc.structure_uri)).toString();
     expect(structure.startsWith('data_boltz2_prediction')).toBe(true);
     const resultJson = JSON.parse(readFileSync(fileURLToPath(doc.result_uri)).toString());
-    expect(resultJson).toMatchObject({ job_id: 'job-abc123', modal_call_id: 'call-123456789', scores: { affinity: 0.6385 }, structure_format: 'cif' });
-    expect(w.logger.lines.find((l) => l.event === 'completionApplied')).toMatchObject({ job_id: 'job-abc123', call_id: 'call-123456789' });
+    expect(resultJson).toMatchObject({
+      job_id: 'job-abc123',
+      modal_call_id: 'call-123456789',
+      scores: { affinity: 0.6385 },
+      structure_format: 'cif',
+    });
+    expect(w.logger.lines.find((l) => l.event === 'completionApplied')).toMatchObject({
+      job_id: 'job-abc123',
+      call_id: 'call-123456789',
+    });
   });
 
   it('changes nothing when the same completion arrives again (redelivery, Modal retry)', async () => {
@@ -68,37 +84,73 @@ describe('processCompletion on the Firestore emulator', () => {
   it('records failures and timeouts with their error', async () => {
     await w.handleMessage(completionMessage(fixture('seed-failure')));
     await w.handleMessage(completionMessage(fixture('seed-timeout')));
-    expect(await job('job-def456')).toMatchObject({ status: 'failed', error: { message: 'CUDA out of memory', type: 'RuntimeError' }, result: null });
-    expect(await job('job-ghi789')).toMatchObject({ status: 'timeout', error: { message: expect.stringMatching(/timeout/) } });
+    expect(await job('job-def456')).toMatchObject({
+      status: 'failed',
+      error: { message: 'CUDA out of memory', type: 'RuntimeError' },
+      result: null,
+    });
+    expect(await job('job-ghi789')).toMatchObject({
+      status: 'timeout',
+      error: { message: expect.stringMatching(/timeout/) },
+    });
   });
 
   it('upgrades a failed job when a retried call succeeds, moving its batch count', async () => {
-    const retry = successPayload({ call_id: 'call-retry', job_id: 'job-def456', batch_id: 'batch-xyz789' }, { affinity: 0.9 });
+    const retry = successPayload(
+      { call_id: 'call-retry', job_id: 'job-def456', batch_id: 'batch-xyz789' },
+      { affinity: 0.9 },
+    );
     expect((await w.handleMessage(completionMessage(retry))).kind).toBe('applied');
-    expect(await job('job-def456')).toMatchObject({ status: 'completed', modal_call_id: 'call-retry', previous_status: 'failed', error: null });
+    expect(await job('job-def456')).toMatchObject({
+      status: 'completed',
+      modal_call_id: 'call-retry',
+      previous_status: 'failed',
+      error: null,
+    });
     expect((await w.batches.doc('batch-xyz789').get()).data()).toMatchObject({ completed_jobs: 2, failed_jobs: 1 });
   });
 
   it('dead-letters a message that can never succeed, and acknowledges it', async () => {
-    const noEnvelope = { messageId: 'bad-0', data: Buffer.from('{}').toString('base64'), attributes: { kind: 'completion', call_id: 'c-x' } };
+    const noEnvelope = {
+      messageId: 'bad-0',
+      data: Buffer.from('{}').toString('base64'),
+      attributes: { kind: 'completion', call_id: 'c-x' },
+    };
     await expect(w.handleMessage(noEnvelope)).resolves.toEqual({ kind: 'dead_lettered', code: 'invalid_envelope' });
-    const bad = { ...completionMessage({ call_id: 'c-x', status: 'success', metadata: { job_id: 'j-x' } }), messageId: 'bad-1' };
+    const bad = {
+      ...completionMessage({ call_id: 'c-x', status: 'success', metadata: { job_id: 'j-x' } }),
+      messageId: 'bad-1',
+    };
     bad.data = Buffer.from('not json').toString('base64');
     await expect(w.handleMessage(bad)).resolves.toEqual({ kind: 'dead_lettered', code: 'invalid_json' });
     const invalid = completionMessage({ call_id: 'c-y', status: 'success', metadata: { job_id: 'j-y' } });
-    invalid.data = Buffer.from(JSON.stringify({ call_id: 'c-y', status: 'exploded', metadata: { job_id: 'j-y' } })).toString('base64');
+    invalid.data = Buffer.from(
+      JSON.stringify({ call_id: 'c-y', status: 'exploded', metadata: { job_id: 'j-y' } }),
+    ).toString('base64');
     await expect(w.handleMessage(invalid)).resolves.toEqual({ kind: 'dead_lettered', code: 'invalid_payload' });
     const stored = (await w.deadLetters.doc('msg_bad-1').get()).data();
-    expect(stored).toMatchObject({ code: 'invalid_json', message_id: 'bad-1', attributes: { call_id: 'c-x' }, data_bytes: 8, replayed: false });
+    expect(stored).toMatchObject({
+      code: 'invalid_json',
+      message_id: 'bad-1',
+      attributes: { call_id: 'c-x' },
+      data_bytes: 8,
+      replayed: false,
+    });
     expect(Buffer.from(stored!.data_base64, 'base64').toString()).toBe('not json');
     expect((await w.deadLetters.doc(`msg_${invalid.messageId}`).get()).data()?.reason).toMatch(/status/);
     expect((await w.jobs.doc('j-y').get()).exists).toBe(false);
-    expect(w.logger.lines.filter((l) => l.event === "messageDeadLettered")).toHaveLength(3);
+    expect(w.logger.lines.filter((l) => l.event === 'messageDeadLettered')).toHaveLength(3);
   });
 
   it('processes a CloudEvent as push and Eventarc deliver it', async () => {
     const message = completionMessage(successPayload({ call_id: 'call-ce', job_id: 'job-ce' }));
-    await w.processCompletion({ specversion: '1.0', id: 'evt-1', source: '//pubsub', type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message, subscription: 'projects/p/subscriptions/s' } });
+    await w.processCompletion({
+      specversion: '1.0',
+      id: 'evt-1',
+      source: '//pubsub',
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      data: { message, subscription: 'projects/p/subscriptions/s' },
+    });
     expect(await job('job-ce')).toMatchObject({ status: 'completed' });
   });
 
@@ -121,7 +173,9 @@ describe('processCompletion on the Firestore emulator', () => {
     ['a path that climbs out', 'claims/../../../etc/passwd'],
     ['an http url', 'http://169.254.169.254/computeMetadata/v1/'],
   ])('never follows a claim_uri to %s: dead-lettered unread', async (_name, target) => {
-    const resultsRoot = (await w.results.putIfAbsent('probe/x.json', Buffer.from('{}'), 'application/json')).uri.replace(/probe\/x\.json$/, '');
+    const resultsRoot = (
+      await w.results.putIfAbsent('probe/x.json', Buffer.from('{}'), 'application/json')
+    ).uri.replace(/probe\/x\.json$/, '');
     const uri = /^[a-z]+:/.test(target) ? target : `${resultsRoot}${target}`;
     const message = completionMessage(successPayload({ call_id: 'call-pin', job_id: 'job-pin' }), { claim_uri: uri });
     expect(await w.handleMessage(message)).toEqual({ kind: 'dead_lettered', code: 'invalid_envelope' });
@@ -130,23 +184,29 @@ describe('processCompletion on the Firestore emulator', () => {
 
   it('throws on a transient failure so that Pub/Sub redelivers, and then succeeds', async () => {
     let failNext = true;
-    const flaky = testWorker({}, {
-      results: {
-        async putIfAbsent(path, data, type) {
-          if (failNext) {
-            failNext = false;
-            throw new Error('503 Service Unavailable');
-          }
-          return w.results.putIfAbsent(`flaky/${path}`, data, type);
+    const flaky = testWorker(
+      {},
+      {
+        results: {
+          async putIfAbsent(path, data, type) {
+            if (failNext) {
+              failNext = false;
+              throw new Error('503 Service Unavailable');
+            }
+            return w.results.putIfAbsent(`flaky/${path}`, data, type);
+          },
+          get: (uri) => w.results.get(uri),
         },
-        get: (uri) => w.results.get(uri),
       },
-    });
+    );
     const message = completionMessage(successPayload({ call_id: 'call-flaky', job_id: 'job-flaky' }));
     await expect(flaky.handleMessage(message)).rejects.toThrow('503');
     expect((await flaky.jobs.doc('job-flaky').get()).exists).toBe(false);
     expect((await flaky.handleMessage(message)).kind).toBe('applied');
-    expect(flaky.logger.lines.find((l) => l.event === 'completionFailed')).toMatchObject({ severity: 'ERROR', job_id: 'job-flaky' });
+    expect(flaky.logger.lines.find((l) => l.event === 'completionFailed')).toMatchObject({
+      severity: 'ERROR',
+      job_id: 'job-flaky',
+    });
   });
 });
 
@@ -157,12 +217,21 @@ describe('batch completion', () => {
     const affinities = [0.2, 0.9, 0.9];
     const confidences = [0.5, 0.3, 0.8];
     for (let i = 0; i < 3; i++) {
-      await w.handleMessage(completionMessage(successPayload({ call_id: `c${i}`, job_id: `j${i}`, batch_id: 'b1' }, { affinity: affinities[i], confidence: confidences[i] })));
+      await w.handleMessage(
+        completionMessage(
+          successPayload(
+            { call_id: `c${i}`, job_id: `j${i}`, batch_id: 'b1' },
+            { affinity: affinities[i], confidence: confidences[i] },
+          ),
+        ),
+      );
     }
     expect((await w.batches.doc('b1').get()).data()).toMatchObject({ completed_jobs: 3, total_jobs: 4 });
     expect((await w.batches.doc('b1').get()).data()?.status).toBeUndefined();
 
-    const last = await w.handleMessage(completionMessage(failurePayload({ call_id: 'c3', job_id: 'j3', batch_id: 'b1' }, 'timeout')));
+    const last = await w.handleMessage(
+      completionMessage(failurePayload({ call_id: 'c3', job_id: 'j3', batch_id: 'b1' }, 'timeout')),
+    );
     expect(last).toMatchObject({ kind: 'applied', batchCompleted: true });
     const batch = (await w.batches.doc('b1').get()).data()!;
     expect(batch).toMatchObject({
@@ -183,10 +252,16 @@ describe('batch completion', () => {
     expect(batch.summary.ranking.map((r: { job_id: string }) => r.job_id)).toEqual(['j2', 'j1', 'j0']);
     expect(JSON.parse(readFileSync(fileURLToPath(batch.summary_uri)).toString())).toEqual(batch.summary);
     expect(w.batchEvents.messages).toHaveLength(1);
-    expect(w.batchEvents.messages[0]!.attributes).toMatchObject({ type: 'batch.completed', batch_id: 'b1', event_id: 'batch.completed:b1' });
+    expect(w.batchEvents.messages[0]!.attributes).toMatchObject({
+      type: 'batch.completed',
+      batch_id: 'b1',
+      event_id: 'batch.completed:b1',
+    });
 
     // Redelivered last message: nothing finalises twice.
-    await w.handleMessage(completionMessage(failurePayload({ call_id: 'c3', job_id: 'j3', batch_id: 'b1' }, 'timeout')));
+    await w.handleMessage(
+      completionMessage(failurePayload({ call_id: 'c3', job_id: 'j3', batch_id: 'b1' }, 'timeout')),
+    );
     expect(w.batchEvents.messages).toHaveLength(1);
     expect(w.logger.lines.filter((l) => l.event === 'batchCompleted')).toHaveLength(1);
   });
@@ -198,16 +273,25 @@ describe('batch completion', () => {
     expect((await w.batches.doc('early').get()).data()).toMatchObject({ completed_jobs: 1, failed_jobs: 1 });
 
     await w.batches.doc('early').set({ total_jobs: 2 }, { merge: true });
-    const check = await w.handleMessage({ messageId: 'chk', data: Buffer.from('{}').toString('base64'), attributes: { schema_version: '1', kind: 'batch_check', batch_id: 'early' } });
+    const check = await w.handleMessage({
+      messageId: 'chk',
+      data: Buffer.from('{}').toString('base64'),
+      attributes: { schema_version: '1', kind: 'batch_check', batch_id: 'early' },
+    });
     expect(check).toEqual({ kind: 'batch_checked', batchId: 'early', batchCompleted: true });
-    expect((await w.batches.doc('early').get()).data()).toMatchObject({ status: 'completed', summary: { completed_jobs: 1, failed_jobs: 1 } });
+    expect((await w.batches.doc('early').get()).data()).toMatchObject({
+      status: 'completed',
+      summary: { completed_jobs: 1, failed_jobs: 1 },
+    });
   });
 
   it('ranks lower-is-better when AFFINITY_DIRECTION=lower', async () => {
     const w = testWorker({ AFFINITY_DIRECTION: 'lower', RANKING_SIZE: '2' });
     await w.batches.doc('low').set({ total_jobs: 3 });
     for (const [i, affinity] of [0.5, -1.2, 0.1].entries()) {
-      await w.handleMessage(completionMessage(successPayload({ call_id: `l${i}`, job_id: `lj${i}`, batch_id: 'low' }, { affinity })));
+      await w.handleMessage(
+        completionMessage(successPayload({ call_id: `l${i}`, job_id: `lj${i}`, batch_id: 'low' }, { affinity })),
+      );
     }
     const summary = (await w.batches.doc('low').get()).data()!.summary;
     expect(summary.ranking.map((r: { job_id: string }) => r.job_id)).toEqual(['lj1', 'lj2']);
@@ -221,7 +305,12 @@ describe('batch completion', () => {
     const messages = Array.from({ length: n }, (_, i) =>
       i % 10 === 0
         ? completionMessage(failurePayload({ call_id: `h${i}`, job_id: `hj${i}`, batch_id: 'hot' }))
-        : completionMessage(successPayload({ call_id: `h${i}`, job_id: `hj${i}`, batch_id: 'hot' }, { affinity: (i % 97) / 97, confidence: (i % 13) / 13 })),
+        : completionMessage(
+            successPayload(
+              { call_id: `h${i}`, job_id: `hj${i}`, batch_id: 'hot' },
+              { affinity: (i % 97) / 97, confidence: (i % 13) / 13 },
+            ),
+          ),
     );
     // A duplicate of every 50th message arrives concurrently too (at-least-once delivery).
     const all = [...messages, ...messages.filter((_, i) => i % 50 === 0)];
@@ -239,14 +328,22 @@ describe('batch completion', () => {
     };
     const outcomes = await Promise.all(all.map(deliver));
     const seconds = (Date.now() - started) / 1000;
-    const at = (event: string) => w.logger.lines.filter((l) => l.event === event).map((l) => Date.parse(String(l.time)) - started);
-    process.stdout.write(`1,000-job batch: ${all.length} messages in ${seconds.toFixed(1)} s (${(all.length / seconds).toFixed(0)}/s); last job applied at ${(Math.max(...at('completionApplied')) / 1000).toFixed(1)} s, batch completed at ${(Math.max(...at('batchCompleted')) / 1000).toFixed(1)} s\n`);
+    const at = (event: string) =>
+      w.logger.lines.filter((l) => l.event === event).map((l) => Date.parse(String(l.time)) - started);
+    process.stdout.write(
+      `1,000-job batch: ${all.length} messages in ${seconds.toFixed(1)} s (${(all.length / seconds).toFixed(0)}/s); last job applied at ${(Math.max(...at('completionApplied')) / 1000).toFixed(1)} s, batch completed at ${(Math.max(...at('batchCompleted')) / 1000).toFixed(1)} s\n`,
+    );
 
     expect(outcomes.filter((o) => o.kind === 'applied')).toHaveLength(n);
     expect(outcomes.filter((o) => o.kind === 'duplicate')).toHaveLength(all.length - n);
     expect(outcomes.filter((o) => 'batchCompleted' in o && o.batchCompleted)).toHaveLength(1);
     const batch = (await w.batches.doc('hot').get()).data()!;
-    expect(batch).toMatchObject({ status: 'completed', completed_jobs: 900, failed_jobs: 100, summary: { completed_jobs: 900, failed_jobs: 100, total_jobs: 1000 } });
+    expect(batch).toMatchObject({
+      status: 'completed',
+      completed_jobs: 900,
+      failed_jobs: 100,
+      summary: { completed_jobs: 900, failed_jobs: 100, total_jobs: 1000 },
+    });
     expect(batch.summary.ranking).toHaveLength(10);
     expect(w.batchEvents.messages).toHaveLength(1);
     expect(w.logger.lines.filter((l) => l.severity === 'ERROR')).toEqual([]);
@@ -256,14 +353,21 @@ describe('batch completion', () => {
 describe('batch finalisation claim', () => {
   it('lets one claimant finalise a done batch; the same claimant may retry; a stale claim is taken over', async () => {
     const w = testWorker();
-    const store = (await import('../../../shared/adapters/firestore')).createFirestoreJobStore((w.jobs as any).firestore, w.collections);
+    const store = (await import('../../../shared/adapters/firestore')).createFirestoreJobStore(
+      (w.jobs as any).firestore,
+      w.collections,
+    );
     await w.batches.doc('claimed').set({ total_jobs: 1 });
     await w.batches.doc('claimed').collection('counters').doc('3').set({ completed: 1 });
     const t0 = new Date();
     expect(await store.claimBatchFinalization('claimed', 'dlv_a', t0, 60_000)).toMatchObject({ total_jobs: 1 });
-    expect(await store.claimBatchFinalization('claimed', 'dlv_b', new Date(t0.getTime() + 1000), 60_000)).toBeUndefined();
+    expect(
+      await store.claimBatchFinalization('claimed', 'dlv_b', new Date(t0.getTime() + 1000), 60_000),
+    ).toBeUndefined();
     expect(await store.claimBatchFinalization('claimed', 'dlv_a', new Date(t0.getTime() + 2000), 60_000)).toBeDefined();
-    expect(await store.claimBatchFinalization('claimed', 'dlv_b', new Date(t0.getTime() + 120_000), 60_000)).toBeDefined();
+    expect(
+      await store.claimBatchFinalization('claimed', 'dlv_b', new Date(t0.getTime() + 120_000), 60_000),
+    ).toBeDefined();
     await w.batches.doc('not-done').set({ total_jobs: 2 });
     await w.batches.doc('not-done').collection('counters').doc('0').set({ completed: 1 });
     expect(await store.claimBatchFinalization('not-done', 'dlv_a', t0, 60_000)).toBeUndefined();
@@ -283,7 +387,10 @@ describe('batch event recovery', () => {
     await w.batches.doc('crashy').set({ total_jobs: 1 });
     const message = completionMessage(successPayload({ call_id: 'cr1', job_id: 'crj1', batch_id: 'crashy' }));
     await expect(w.handleMessage(message)).rejects.toThrow('UNAVAILABLE');
-    expect((await w.batches.doc('crashy').get()).data()).toMatchObject({ status: 'completed', batch_event_published: false });
+    expect((await w.batches.doc('crashy').get()).data()).toMatchObject({
+      status: 'completed',
+      batch_event_published: false,
+    });
     failEvents = false;
 
     // Right away, another message for the batch does not publish (the finaliser may still be at

@@ -24,12 +24,17 @@ import { memoryBlobStore, memoryJobStore } from '../../support/memory-job-store'
 const terraform = join(__dirname, '..', '..', '..', 'terraform');
 const SECRET = 'whsec_bG9nLWNvbnRyYWN0LXRlc3Qta2V5a2tra2tra2tra2s=';
 
-interface MetricUse { metric: string; service: 'webhook' | 'worker' | 'reconciler'; event: string; fields: string[] }
+interface MetricUse {
+  metric: string;
+  service: 'webhook' | 'worker' | 'reconciler';
+  event: string;
+  fields: string[];
+}
 
 async function metricUses(): Promise<MetricUse[]> {
   const uses: MetricUse[] = [];
   for (const file of readdirSync(terraform).filter((f) => f.endsWith('.tf'))) {
-    const json = (await parse(file, readFileSync(join(terraform, file), 'utf8')));
+    const json = await parse(file, readFileSync(join(terraform, file), 'utf8'));
     for (const [name, blocks] of Object.entries<any[]>(json.resource?.google_logging_metric ?? {})) {
       const metric = blocks[0];
       const filter = String(metric.filter);
@@ -46,7 +51,11 @@ async function metricUses(): Promise<MetricUse[]> {
 
 function message(payload: Record<string, unknown>): PubSubMessage {
   const parsed = completionPayloadSchema.parse(payload);
-  const { data, attributes } = encodeCompletion(Buffer.from(JSON.stringify(payload)), parsed, { deliveryId: deliveryId(parsed.call_id, parsed.status), receivedAt: new Date(Date.now() - 50), source: 'webhook' });
+  const { data, attributes } = encodeCompletion(Buffer.from(JSON.stringify(payload)), parsed, {
+    deliveryId: deliveryId(parsed.call_id, parsed.status),
+    receivedAt: new Date(Date.now() - 50),
+    source: 'webhook',
+  });
   return { messageId: parsed.call_id, data: data.toString('base64'), attributes };
 }
 
@@ -55,9 +64,23 @@ async function webhookLines(): Promise<LogFields[]> {
   const dir = mkdtempSync(join(tmpdir(), 'omtx-log-contract-'));
   const logger = memoryLogger();
   const publisher: Publisher = { topic: 't', publish: async () => '1' };
-  const served = await serveHttp(createWebhookHandler({ config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir }), publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+  const served = await serveHttp(
+    createWebhookHandler({
+      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir }),
+      publisher,
+      claims: createLocalBlobStore(dir),
+      clock: () => new Date(),
+      logger,
+      version: 'test',
+    }),
+  );
   try {
-    const body = JSON.stringify({ call_id: 'lc-1', status: 'success', result: { affinity: 1 }, metadata: { job_id: 'lc-j1' } });
+    const body = JSON.stringify({
+      call_id: 'lc-1',
+      status: 'success',
+      result: { affinity: 1 },
+      metadata: { job_id: 'lc-j1' },
+    });
     expect((await postSigned(served.url, body, { secret: SECRET })).status).toBe(202);
     expect((await postSigned(served.url, body, { secret: SECRET, signature: 'sha256=00' })).status).toBe(401);
   } finally {
@@ -71,22 +94,50 @@ async function webhookLines(): Promise<LogFields[]> {
 async function workerLines(): Promise<LogFields[]> {
   const jobs = memoryJobStore();
   const logger = memoryLogger();
-  const worker = createCompletionWorker({ config: loadWorkerConfig({}), jobs, results: memoryBlobStore(), clock: () => new Date(), logger });
+  const worker = createCompletionWorker({
+    config: loadWorkerConfig({}),
+    jobs,
+    results: memoryBlobStore(),
+    clock: () => new Date(),
+    logger,
+  });
   jobs.batches.set('lc-b', { total_jobs: 2 });
-  await worker.handleMessage(message({ call_id: 'lc-c1', status: 'success', result: { affinity: 0.5 }, metadata: { job_id: 'lc-j1', batch_id: 'lc-b' } }));
-  await worker.handleMessage(message({ call_id: 'lc-c2', status: 'failure', metadata: { job_id: 'lc-j2', batch_id: 'lc-b' } }));
+  await worker.handleMessage(
+    message({
+      call_id: 'lc-c1',
+      status: 'success',
+      result: { affinity: 0.5 },
+      metadata: { job_id: 'lc-j1', batch_id: 'lc-b' },
+    }),
+  );
+  await worker.handleMessage(
+    message({ call_id: 'lc-c2', status: 'failure', metadata: { job_id: 'lc-j2', batch_id: 'lc-b' } }),
+  );
   await worker.handleMessage({ messageId: 'poison', data: Buffer.from('not json').toString('base64'), attributes: {} });
   return logger.lines;
 }
 
 it('every log-based metric filters on events and fields the webhook and the worker log', async () => {
   const uses = await metricUses();
-  expect(uses.map((u) => u.metric).sort()).toEqual(expect.arrayContaining(['batch_finalization_latency', 'completions', 'processing_latency', 'executions_stale', 'signature_rejections']));
-  const lines: Record<MetricUse['service'], LogFields[]> = { webhook: await webhookLines(), worker: await workerLines(), reconciler: [] };
+  expect(uses.map((u) => u.metric).sort()).toEqual(
+    expect.arrayContaining([
+      'batch_finalization_latency',
+      'completions',
+      'processing_latency',
+      'executions_stale',
+      'signature_rejections',
+    ]),
+  );
+  const lines: Record<MetricUse['service'], LogFields[]> = {
+    webhook: await webhookLines(),
+    worker: await workerLines(),
+    reconciler: [],
+  };
   for (const use of uses.filter((u) => u.service !== 'reconciler')) {
     const matching = lines[use.service].filter((l) => l.event === use.event);
     expect([use.metric, matching.length > 0]).toEqual([use.metric, true]);
-    for (const field of use.fields) expect([use.metric, field, matching.some((l) => l[field] !== undefined)]).toEqual([use.metric, field, true]);
+    for (const field of use.fields)
+      expect([use.metric, field, matching.some((l) => l[field] !== undefined)]).toEqual([use.metric, field, true]);
   }
   const latency = lines.worker.find((l) => l.event === 'batchCompleted')!;
   expect(latency.finalization_latency_ms).toEqual(expect.any(Number));
@@ -94,8 +145,13 @@ it('every log-based metric filters on events and fields the webhook and the work
 });
 
 it('the reconciler logs the events its metrics count', async () => {
-  const source = readdirSync(join(__dirname, '..', '..', '..', 'functions', 'reconciler')).map((f) => readFileSync(join(__dirname, '..', '..', '..', 'functions', 'reconciler', f), 'utf8')).join('\n');
+  const source = readdirSync(join(__dirname, '..', '..', '..', 'functions', 'reconciler'))
+    .map((f) => readFileSync(join(__dirname, '..', '..', '..', 'functions', 'reconciler', f), 'utf8'))
+    .join('\n');
   for (const use of (await metricUses()).filter((u) => u.service === 'reconciler')) {
-    expect([use.metric, new RegExp(`logger\\.log\\('(INFO|WARNING|ERROR)', '${use.event}'`).test(source)]).toEqual([use.metric, true]);
+    expect([use.metric, new RegExp(`logger\\.log\\('(INFO|WARNING|ERROR)', '${use.event}'`).test(source)]).toEqual([
+      use.metric,
+      true,
+    ]);
   }
 });

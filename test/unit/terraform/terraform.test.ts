@@ -59,14 +59,27 @@ const iamTypes = () => Object.keys(resources).filter((t) => /_iam_(member|bindin
 
 it('makes only the webhook public', () => {
   const publicGrants = iamTypes().flatMap((type) =>
-    all(type).filter(([, r]) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(r))).map(([name, r]) => ({ type, name, r })));
-  expect(publicGrants.map((g) => `${g.type}.${g.name}`)).toEqual(['google_cloud_run_service_iam_member.webhook_public']);
+    all(type)
+      .filter(([, r]) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(r)))
+      .map(([name, r]) => ({ type, name, r })),
+  );
+  expect(publicGrants.map((g) => `${g.type}.${g.name}`)).toEqual([
+    'google_cloud_run_service_iam_member.webhook_public',
+  ]);
   expect(publicGrants[0]!.r).toMatchObject({ role: 'roles/run.invoker', service: '${module.webhook.service}' });
 });
 
 it('gives the secret accessor role only to the accounts that sign or verify: webhook, admin, reconciler', () => {
-  const accessors = iamTypes().flatMap((type) => all(type).filter(([, r]) => r.role === 'roles/secretmanager.secretAccessor').map(([, r]) => r.member));
-  expect(accessors.sort()).toEqual(['${google_service_account.admin.member}', '${google_service_account.reconciler.member}', '${google_service_account.webhook.member}']);
+  const accessors = iamTypes().flatMap((type) =>
+    all(type)
+      .filter(([, r]) => r.role === 'roles/secretmanager.secretAccessor')
+      .map(([, r]) => r.member),
+  );
+  expect(accessors.sort()).toEqual([
+    '${google_service_account.admin.member}',
+    '${google_service_account.reconciler.member}',
+    '${google_service_account.webhook.member}',
+  ]);
   expect(modules.worker!.secrets).toBeUndefined();
 });
 
@@ -101,7 +114,11 @@ it('grants no basic roles and few project-wide roles', () => {
 });
 
 it('has one service account per role', () => {
-  expect(all('google_service_account').map(([name]) => name).sort()).toEqual(['admin', 'build', 'push_invoker', 'reconciler', 'webhook', 'worker']);
+  expect(
+    all('google_service_account')
+      .map(([name]) => name)
+      .sort(),
+  ).toEqual(['admin', 'build', 'push_invoker', 'reconciler', 'webhook', 'worker']);
 });
 
 it('feeds the worker from a push subscription with OIDC, retries and a dead-letter topic that has a subscription', () => {
@@ -109,32 +126,52 @@ it('feeds the worker from a push subscription with OIDC, retries and a dead-lett
   expect(push.push_config[0].push_endpoint).toContain('${module.worker.uri}');
   expect(push.push_config[0].push_endpoint).toMatch(/\/projects\/.*\/topics\//);
   expect(push.push_config[0].oidc_token[0].service_account_email).toBe('${google_service_account.push_invoker.email}');
-  expect(push.retry_policy[0]).toMatchObject({ minimum_backoff: expect.any(String), maximum_backoff: expect.any(String) });
+  expect(push.retry_policy[0]).toMatchObject({
+    minimum_backoff: expect.any(String),
+    maximum_backoff: expect.any(String),
+  });
   const deadLetterTopic = push.dead_letter_policy[0].dead_letter_topic as string;
   const topicRef = /google_pubsub_topic\.(\w+)\.id/.exec(deadLetterTopic)![1];
-  const holders = all('google_pubsub_subscription').filter(([, s]) => s.topic === `\${google_pubsub_topic.${topicRef}.id}`);
+  const holders = all('google_pubsub_subscription').filter(
+    ([, s]) => s.topic === `\${google_pubsub_topic.${topicRef}.id}`,
+  );
   expect(holders.length).toBeGreaterThanOrEqual(1);
   expect(push.ack_deadline_seconds).toContain('var.worker.timeout_seconds');
 });
 
 it('lets the Pub/Sub service agent publish dead letters, subscribe to the source and mint push tokens', () => {
-  const agentGrants = iamTypes().flatMap((type) => all(type).filter(([, r]) => r.member === '${local.pubsub_service_agent}').map(([, r]) => `${type}:${r.role}`));
+  const agentGrants = iamTypes().flatMap((type) =>
+    all(type)
+      .filter(([, r]) => r.member === '${local.pubsub_service_agent}')
+      .map(([, r]) => `${type}:${r.role}`),
+  );
   expect(agentGrants.sort()).toEqual([
     'google_pubsub_subscription_iam_member:roles/pubsub.subscriber',
     'google_pubsub_topic_iam_member:roles/pubsub.publisher',
     'google_service_account_iam_member:roles/iam.serviceAccountTokenCreator',
   ]);
-  expect(locals.pubsub_service_agent).toMatch(/service-\$\{data\.google_project\.this\.number\}@gcp-sa-pubsub\.iam\.gserviceaccount\.com/);
+  expect(locals.pubsub_service_agent).toMatch(
+    /service-\$\{data\.google_project\.this\.number\}@gcp-sa-pubsub\.iam\.gserviceaccount\.com/,
+  );
 });
 
 it('deploys the four functions through one module, with the entry points the code registers, on nodejs22, each with its own account', () => {
   const index = readFileSync(join(dir, '..', 'functions', 'index.ts'), 'utf8');
   expect(all('google_cloudfunctions2_function')).toEqual([]);
   expect(fnModule.build_config[0]).toMatchObject({ runtime: 'nodejs22', entry_point: '${var.entry_point}' });
-  const entryPoints = { webhook: 'modalWebhook', worker: 'processCompletion', admin: 'webhookAdmin', reconciler: 'reconcileExecutions' };
+  const entryPoints = {
+    webhook: 'modalWebhook',
+    worker: 'processCompletion',
+    admin: 'webhookAdmin',
+    reconciler: 'reconcileExecutions',
+  };
   expect(Object.keys(modules).sort()).toEqual([...FUNCTIONS].sort());
   for (const [name, entry] of Object.entries(entryPoints)) {
-    expect(modules[name]).toMatchObject({ source: './modules/cloud-function', entry_point: entry, service_account_email: `\${google_service_account.${name}.email}` });
+    expect(modules[name]).toMatchObject({
+      source: './modules/cloud-function',
+      entry_point: entry,
+      service_account_email: `\${google_service_account.${name}.email}`,
+    });
     expect(index).toMatch(new RegExp(`functions\\.(http|cloudEvent)\\('${entry}'`));
   }
 });
@@ -151,7 +188,9 @@ it('sizes every function as Cloud Run accepts it: at least 1 vCPU wherever concu
     }
   }
   // The module refuses a combination Cloud Run rejects, whoever calls it.
-  expect(JSON.stringify(fnVariables.sizing!.validation)).toContain('Total cpu < 1 is not supported with concurrency > 1');
+  expect(JSON.stringify(fnVariables.sizing!.validation)).toContain(
+    'Total cpu < 1 is not supported with concurrency > 1',
+  );
 });
 
 it('lets only Pub/Sub push reach the worker and the reconciler (internal-only ingress)', () => {
@@ -171,16 +210,28 @@ it('pins the secret version: no "latest" default, the generated first version un
 
 it('creates the (default) Firestore database by default, before the indexes and the functions that use it', () => {
   expect(String(variables.firestore!.type)).toMatch(/create\s*=\s*optional\(bool,\s*true\)/);
-  for (const [, index] of all('google_firestore_index')) expect(index.depends_on).toContain('${google_firestore_database.default}');
-  for (const name of ['worker', 'admin', 'reconciler']) expect(modules[name]!.depends_on).toContain('${google_firestore_database.default}');
+  for (const [, index] of all('google_firestore_index'))
+    expect(index.depends_on).toContain('${google_firestore_database.default}');
+  for (const name of ['worker', 'admin', 'reconciler'])
+    expect(modules[name]!.depends_on).toContain('${google_firestore_database.default}');
 });
 
 it('has the composite index the batch ranking query runs on, in the configured direction', () => {
   const index = resources.google_firestore_index!.jobs_ranking!;
   expect(index.collection).toBe('jobs');
-  const fields = (index.fields as Array<{ field_path: string; order: string }>).map((f) => ({ field: f.field_path, order: f.order }));
+  const fields = (index.fields as Array<{ field_path: string; order: string }>).map((f) => ({
+    field: f.field_path,
+    order: f.order,
+  }));
   for (const direction of ['higher', 'lower'] as const) {
-    const chosen = fields.map((f) => ({ ...f, order: f.order.includes('affinity_direction') ? (f.order.includes(`== "${direction}" ? "DESCENDING"`) ? 'DESCENDING' : 'ASCENDING') : f.order }));
+    const chosen = fields.map((f) => ({
+      ...f,
+      order: f.order.includes('affinity_direction')
+        ? f.order.includes(`== "${direction}" ? "DESCENDING"`)
+          ? 'DESCENDING'
+          : 'ASCENDING'
+        : f.order,
+    }));
     expect(chosen).toEqual(RANKING_INDEX(direction));
   }
 });
@@ -188,7 +239,13 @@ it('has the composite index the batch ranking query runs on, in the configured d
 it('waits for IAM to propagate before building the functions, and for new APIs before using them', () => {
   const wait = resources.time_sleep!.iam_propagation!;
   const triggers = JSON.stringify(wait.triggers);
-  for (const grant of ['google_project_iam_member.build', 'google_storage_bucket_iam_member.build_reads_source', 'webhook_secret_accessor', 'admin_secret_accessor', 'reconciler_secret_accessor']) {
+  for (const grant of [
+    'google_project_iam_member.build',
+    'google_storage_bucket_iam_member.build_reads_source',
+    'webhook_secret_accessor',
+    'admin_secret_accessor',
+    'reconciler_secret_accessor',
+  ]) {
     expect(triggers).toContain(grant);
   }
   for (const name of FUNCTIONS) expect(modules[name]!.depends_on).toContain('${time_sleep.iam_propagation}');
@@ -229,7 +286,12 @@ it('sets only environment variables that the functions read, and mounts the secr
   expect(webhookEnv).toEqual(expect.arrayContaining(['COMPLETIONS_TOPIC', 'RESULTS_BUCKET']));
   expect(workerEnv).toEqual(expect.arrayContaining(['BATCH_EVENTS_TOPIC', 'RESULTS_BUCKET']));
   expect(modules.webhook!.secrets).toBe('${local.webhook_secrets}');
-  expect(locals.current_secret).toEqual({ MODAL_WEBHOOK_SECRET: { secret: '${google_secret_manager_secret.webhook.secret_id}', version: '${local.secret_version}' } });
+  expect(locals.current_secret).toEqual({
+    MODAL_WEBHOOK_SECRET: {
+      secret: '${google_secret_manager_secret.webhook.secret_id}',
+      version: '${local.secret_version}',
+    },
+  });
   expect(JSON.stringify(fnModule.service_config[0].dynamic)).toContain('secret_environment_variables');
   expect(WEBHOOK_ENV_VARS).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
   expect(WEBHOOK_ENV_VARS).toContain('PUBLISH_TIMEOUT_MS');
@@ -256,7 +318,22 @@ it('names the source object by the archive hash', () => {
 
 it('enables APIs without disabling them on destroy', () => {
   expect(resources.google_project_service!.apis).toMatchObject({ disable_on_destroy: false });
-  for (const api of ['cloudscheduler', 'cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'pubsub', 'secretmanager', 'storage', 'firestore', 'logging', 'monitoring', 'iam', 'cloudresourcemanager', 'serviceusage']) {
+  for (const api of [
+    'cloudscheduler',
+    'cloudfunctions',
+    'run',
+    'cloudbuild',
+    'artifactregistry',
+    'pubsub',
+    'secretmanager',
+    'storage',
+    'firestore',
+    'logging',
+    'monitoring',
+    'iam',
+    'cloudresourcemanager',
+    'serviceusage',
+  ]) {
     expect(locals.apis).toContain(`${api}.googleapis.com`);
   }
 });
@@ -271,15 +348,37 @@ it('gives every variable a type and a description, sorted by name', () => {
 });
 
 it('alerts on every path: dead letters, backlogs, rejections, worker errors, missing webhooks, polls, health, and SLO burn', () => {
-  const alerts = all('google_monitoring_alert_policy').map(([name]) => name).sort();
-  expect(alerts).toEqual(['backlog_age', 'dead_letters', 'executions_stale', 'poll_failures', 'reconcile_backlog', 'reconciler_silent', 'signature_rejections', 'slo_burn', 'webhook_uptime', 'worker_errors']);
-  for (const [, a] of all('google_monitoring_alert_policy')) expect(a.notification_channels).toBe('${var.notification_channels}');
+  const alerts = all('google_monitoring_alert_policy')
+    .map(([name]) => name)
+    .sort();
+  expect(alerts).toEqual([
+    'backlog_age',
+    'dead_letters',
+    'executions_stale',
+    'poll_failures',
+    'reconcile_backlog',
+    'reconciler_silent',
+    'signature_rejections',
+    'slo_burn',
+    'webhook_uptime',
+    'worker_errors',
+  ]);
+  for (const [, a] of all('google_monitoring_alert_policy'))
+    expect(a.notification_channels).toBe('${var.notification_channels}');
   expect(all('google_monitoring_dashboard')).toHaveLength(1);
 });
 
 it('points every alert at a runbook section that exists', () => {
   const runbook = readFileSync(join(dir, '..', 'docs', 'runbook.md'), 'utf8');
-  const anchors = new Set([...runbook.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').trim().replace(/\s+/g, '-')));
+  const anchors = new Set(
+    [...runbook.matchAll(/^#+\s+(.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .trim()
+        .replace(/\s+/g, '-'),
+    ),
+  );
   const text = (a: Block) => JSON.stringify(a.documentation);
   for (const [name, alert] of all('google_monitoring_alert_policy')) {
     const links = [...text(alert).matchAll(/docs\/runbook\.md#([a-z0-9-]+|\$\{[^}]+\})/g)].map((m) => m[1]!);
@@ -291,17 +390,27 @@ it('points every alert at a runbook section that exists', () => {
 });
 
 it('defines three SLOs with a fast (page) and a slow (ticket) multi-window burn alert each', () => {
-  expect(all('google_monitoring_slo').map(([n]) => n).sort()).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
+  expect(
+    all('google_monitoring_slo')
+      .map(([n]) => n)
+      .sort(),
+  ).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
   expect(Object.keys(locals.slos).sort()).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
   const burn = resources.google_monitoring_alert_policy!.slo_burn!;
   expect(burn.for_each).toBe('${local.slo_alerts}');
   expect(burn.combiner).toBe('AND');
   const windows = (burn.conditions as Block[]).map((c) => c.condition_threshold[0].filter as string);
-  expect(windows).toEqual([expect.stringContaining('select_slo_burn_rate('), expect.stringContaining('select_slo_burn_rate(')]);
+  expect(windows).toEqual([
+    expect.stringContaining('select_slo_burn_rate('),
+    expect.stringContaining('select_slo_burn_rate('),
+  ]);
   expect(Object.keys(locals.slo_burn_policies).sort()).toEqual(['fast', 'slow']);
-  for (const slo of ['completion_freshness', 'batch_completion']) expect(resources.google_monitoring_slo![slo]!.depends_on).toContain('${time_sleep.log_metrics_ready}');
+  for (const slo of ['completion_freshness', 'batch_completion'])
+    expect(resources.google_monitoring_slo![slo]!.depends_on).toContain('${time_sleep.log_metrics_ready}');
   // Log-metric alerts wait for the function builds, not just for the metrics (provider #11102).
-  expect(resources.time_sleep!.log_metrics_ready!.depends_on).toEqual(expect.arrayContaining(['${module.webhook}', '${module.worker}', '${module.reconciler}']));
+  expect(resources.time_sleep!.log_metrics_ready!.depends_on).toEqual(
+    expect.arrayContaining(['${module.webhook}', '${module.worker}', '${module.reconciler}']),
+  );
 });
 
 it('keeps a reconcile tick longer than its backlog alert waits, so the alert can fire', () => {
@@ -311,13 +420,21 @@ it('keeps a reconcile tick longer than its backlog alert waits, so the alert can
   const backlog = resources.google_monitoring_alert_policy!.reconcile_backlog!.conditions[0].condition_threshold[0];
   expect(backlog.threshold_value).toBe('${var.alerts.reconcile_tick_age_seconds}');
   // 900 s more than the threshold: the alert's 300 s duration, and a margin.
-  expect(Number(/duration\s*=\s*"(\d+)s"/.exec(readFileSync(join(dir, 'monitoring.tf'), 'utf8').split('reconcile_backlog')[1]!)![1])).toBeLessThan(900);
+  expect(
+    Number(
+      /duration\s*=\s*"(\d+)s"/.exec(
+        readFileSync(join(dir, 'monitoring.tf'), 'utf8').split('reconcile_backlog')[1]!,
+      )![1],
+    ),
+  ).toBeLessThan(900);
 });
 
 it('alerts when no reconciler pass finishes (absence, summed over revisions), on a metric of the line the reconciler writes', () => {
   const metric = resources.google_logging_metric!.reconciler_passes!;
   expect(metric.filter).toMatch(/jsonPayload\.event=\\?"reconcileFinished\\?"/);
-  expect(readFileSync(join(dir, '..', 'functions', 'reconciler', 'handler.ts'), 'utf8')).toContain("'reconcileFinished'");
+  expect(readFileSync(join(dir, '..', 'functions', 'reconciler', 'handler.ts'), 'utf8')).toContain(
+    "'reconcileFinished'",
+  );
   const silent = resources.google_monitoring_alert_policy!.reconciler_silent!;
   const absent = silent.conditions[0].condition_absent[0];
   expect(absent.filter).toContain('${google_logging_metric.reconciler_passes.name}');
@@ -328,17 +445,26 @@ it('alerts when no reconciler pass finishes (absence, summed over revisions), on
 
 it('waits for new log metrics again whenever the set of metric names changes (#11102)', () => {
   const trigger = JSON.stringify(resources.time_sleep!.log_metrics_ready!.triggers);
-  for (const [name] of all('google_logging_metric')) expect([name, trigger.includes(`google_logging_metric.${name}`)]).toEqual([name, true]);
+  for (const [name] of all('google_logging_metric'))
+    expect([name, trigger.includes(`google_logging_metric.${name}`)]).toEqual([name, true]);
   expect(trigger).toContain('m.name');
 });
 
 it('lets the deploy identity act as exactly the accounts Terraform creates, and mint identity tokens', () => {
   const actsAs = resources.google_service_account_iam_member!.deployer_acts_as!;
   expect(actsAs).toMatchObject({ role: 'roles/iam.serviceAccountUser', member: '${local.deployer_member}' });
-  const accounts = Object.values(locals.runtime_accounts as Record<string, string>).map((v) => /google_service_account\.(\w+)\.name/.exec(v)![1]).sort();
-  expect(accounts).toEqual(all('google_service_account').map(([n]) => n).sort());
+  const accounts = Object.values(locals.runtime_accounts as Record<string, string>)
+    .map((v) => /google_service_account\.(\w+)\.name/.exec(v)![1])
+    .sort();
+  expect(accounts).toEqual(
+    all('google_service_account')
+      .map(([n]) => n)
+      .sort(),
+  );
   expect(locals.apis).toContain('iamcredentials.googleapis.com');
-  expect(JSON.stringify(resources.time_sleep!.iam_propagation!.triggers)).toContain('google_service_account_iam_member.deployer_acts_as');
+  expect(JSON.stringify(resources.time_sleep!.iam_propagation!.triggers)).toContain(
+    'google_service_account_iam_member.deployer_acts_as',
+  );
 });
 
 it('bounds every provider to one major version, and zips the bundle with fixed file modes', () => {
@@ -359,41 +485,97 @@ if (!hasTerraform) process.stdout.write('skipping terraform fmt -check: terrafor
 // missing, these checks skip and say so in the test output.
 const tfcheck = join(dir, '..', '..', 'shared', 'tools', 'tfcheck', 'tfcheck.mjs');
 const canPlan = existsSync(tfcheck) && hasTerraform;
-if (!canPlan) process.stdout.write(`SKIPPED: tfcheck --plan (${existsSync(tfcheck) ? 'terraform is not installed' : `${tfcheck} is not on this machine`})\n`);
+if (!canPlan)
+  process.stdout.write(
+    `SKIPPED: tfcheck --plan (${existsSync(tfcheck) ? 'terraform is not installed' : `${tfcheck} is not on this machine`})\n`,
+  );
 const planCases: Array<[string, string, string]> = [
   ['the example var file', 'terraform', join(dir, 'terraform.tfvars.example')],
-  ['a var file that turns on every branch', 'terraform', join(dir, '..', 'test', 'fixtures', 'terraform', 'all-branches.tfvars')],
-  ['the function module on its own', join('terraform', 'modules', 'cloud-function'), join(moduleDir, 'terraform.tfvars.example')],
+  [
+    'a var file that turns on every branch',
+    'terraform',
+    join(dir, '..', 'test', 'fixtures', 'terraform', 'all-branches.tfvars'),
+  ],
+  [
+    'the function module on its own',
+    join('terraform', 'modules', 'cloud-function'),
+    join(moduleDir, 'terraform.tfvars.example'),
+  ],
 ];
-(canPlan ? it.each(planCases) : it.skip.each(planCases))('plans offline (tfcheck --plan) with %s', (_what, folder, varFile) => {
-  const result = spawnSync(process.execPath, [tfcheck, folder, '--plan', '--var-file', varFile], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
-  const out = `${result.stdout}${result.stderr}`;
-  expect(out).toMatch(/validate and plan clean/);
-  expect([result.status, out]).toEqual([0, out]);
-});
+(canPlan ? it.each(planCases) : it.skip.each(planCases))(
+  'plans offline (tfcheck --plan) with %s',
+  (_what, folder, varFile) => {
+    const result = spawnSync(process.execPath, [tfcheck, folder, '--plan', '--var-file', varFile], {
+      cwd: join(dir, '..'),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const out = `${result.stdout}${result.stderr}`;
+    expect(out).toMatch(/validate and plan clean/);
+    expect([result.status, out]).toEqual([0, out]);
+  },
+);
 
 /** The production var file as Cloud Build gives it (project_id comes from the build), edited by `edit`. */
 function productionVarFile(edit: (text: string) => string = (t) => t): string {
   const file = join(mkdtempSync(join(tmpdir(), 'omtx-tfvars-')), 'production.tfvars');
-  writeFileSync(file, `${edit(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8'))}\nproject_id = "omtx-prod-check"\n`);
+  writeFileSync(
+    file,
+    `${edit(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8'))}\nproject_id = "omtx-prod-check"\n`,
+  );
   return file;
 }
 
 const refusals: Array<[string, (t: string) => string, RegExp]> = [
-  ['an SLO threshold between the latency buckets', (t) => `${t}\nslo = { freshness_seconds = 45 }\n`, /must be bucket bounds of the latency metrics/],
-  ['an SLO goal of 100 %', (t) => `${t}\nslo = { webhook_availability_goal = 1 }\n`, /slo goals are shares strictly between 0 and 1/],
-  ['no notification channel and no alerts_muted', (t) => t.replace(/^alerts_muted.*$/m, ''), /notification_channels is empty: every alert would page nobody/],
-  ['no admin invoker and no allow_no_invokers', (t) => t.replace(/^\s*allow_no_invokers.*$/m, ''), /admin\.invokers is empty: nobody could call the admin API/],
-  ['a tick-age alert Pub/Sub cannot keep a tick for', (t) => `${t}\nalerts = { reconcile_tick_age_seconds = 604000 }\n`, /reconcile_tick_age_seconds is 60 to 603900/],
-  ['a reconciler silence window Monitoring cannot watch', (t) => `${t}\nalerts = { reconciler_silence_seconds = 90000 }\n`, /reconciler_silence_seconds is whole minutes from 600 to 84600/],
+  [
+    'an SLO threshold between the latency buckets',
+    (t) => `${t}\nslo = { freshness_seconds = 45 }\n`,
+    /must be bucket bounds of the latency metrics/,
+  ],
+  [
+    'an SLO goal of 100 %',
+    (t) => `${t}\nslo = { webhook_availability_goal = 1 }\n`,
+    /slo goals are shares strictly between 0 and 1/,
+  ],
+  [
+    'no notification channel and no alerts_muted',
+    (t) => t.replace(/^alerts_muted.*$/m, ''),
+    /notification_channels is empty: every alert would page nobody/,
+  ],
+  [
+    'no admin invoker and no allow_no_invokers',
+    (t) => t.replace(/^\s*allow_no_invokers.*$/m, ''),
+    /admin\.invokers is empty: nobody could call the admin API/,
+  ],
+  [
+    'a tick-age alert Pub/Sub cannot keep a tick for',
+    (t) => `${t}\nalerts = { reconcile_tick_age_seconds = 604000 }\n`,
+    /reconcile_tick_age_seconds is 60 to 603900/,
+  ],
+  [
+    'a reconciler silence window Monitoring cannot watch',
+    (t) => `${t}\nalerts = { reconciler_silence_seconds = 90000 }\n`,
+    /reconciler_silence_seconds is whole minutes from 600 to 84600/,
+  ],
 ];
-(canPlan ? it : it.skip)('plans offline with the production var file, which says out loud that it pages nobody yet', () => {
-  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile()], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
-  expect(`${result.stdout}${result.stderr}`).toMatch(/validate and plan clean/);
-  expect(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8')).toMatch(/^alerts_muted\s*=\s*true/m);
-});
+(canPlan ? it : it.skip)(
+  'plans offline with the production var file, which says out loud that it pages nobody yet',
+  () => {
+    const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile()], {
+      cwd: join(dir, '..'),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(`${result.stdout}${result.stderr}`).toMatch(/validate and plan clean/);
+    expect(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8')).toMatch(/^alerts_muted\s*=\s*true/m);
+  },
+);
 (canPlan ? it.each(refusals) : it.skip.each(refusals))('refuses an environment with %s', (_what, edit, message) => {
-  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile(edit)], { cwd: join(dir, '..'), encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile(edit)], {
+    cwd: join(dir, '..'),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(result.status).not.toBe(0);
   expect(`${result.stdout}${result.stderr}`).toMatch(message);
 });

@@ -17,13 +17,16 @@ import { sign, signStandard } from '../../../../shared/contract/signature';
 jest.setTimeout(180_000);
 
 const run = randomBytes(3).toString('hex');
-const collections = { JOBS_COLLECTION: `e2e_jobs_${run}`, BATCHES_COLLECTION: `e2e_batches_${run}`, DEAD_LETTERS_COLLECTION: `e2e_dead_${run}` };
+const collections = {
+  JOBS_COLLECTION: `e2e_jobs_${run}`,
+  BATCHES_COLLECTION: `e2e_batches_${run}`,
+  DEAD_LETTERS_COLLECTION: `e2e_dead_${run}`,
+};
 const PREVIOUS_SECRET = 'e2e-previous-secret-0123456789';
 
 let stack: LocalStack;
 let db: Firestore;
 const logs: Array<{ service: string; line: string }> = [];
-
 
 const jobDoc = (id: string) => db.collection(collections.JOBS_COLLECTION).doc(id);
 const batchDoc = (id: string) => db.collection(collections.BATCHES_COLLECTION).doc(id);
@@ -33,7 +36,10 @@ const jobWithStatus = (id: string, status: string) =>
     return data?.status === status ? data : undefined;
   });
 const send = (payload: unknown, options: Partial<Parameters<typeof postSigned>[2]> = {}) =>
-  postSigned(stack.webhookUrl, typeof payload === 'string' ? payload : JSON.stringify(payload), { secret: stack.secret, ...options });
+  postSigned(stack.webhookUrl, typeof payload === 'string' ? payload : JSON.stringify(payload), {
+    secret: stack.secret,
+    ...options,
+  });
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
@@ -66,25 +72,66 @@ it('turns the seed webhook into a completed job with its structure file', async 
   const res = await send(payload);
   expect(res.status).toBe(202);
   const job = await jobWithStatus(id('job-seed'), 'completed');
-  expect(job).toMatchObject({ modal_call_id: id('call-seed'), delivery_id: res.json.delivery_id, result: { affinity: 0.6385 } });
+  expect(job).toMatchObject({
+    modal_call_id: id('call-seed'),
+    delivery_id: res.json.delivery_id,
+    result: { affinity: 0.6385 },
+  });
   expect(statSync(fileURLToPath(job.structure_uri)).size).toBeGreaterThan(100);
 });
 
-it('follows one completion end to end in one trace: the worker\'s lines carry the webhook request\'s trace', async () => {
+it("follows one completion end to end in one trace: the worker's lines carry the webhook request's trace", async () => {
   const traceId = 'abcdef0123456789abcdef0123456789';
   await batchDoc(id('trace-batch')).set({ total_jobs: 1 });
-  const res = await send({ call_id: id('call-trace'), status: 'success', result: { affinity: 0.4 }, metadata: { job_id: id('job-trace'), batch_id: id('trace-batch') } },
-    { headers: { 'x-cloud-trace-context': `${traceId}/1;o=1` } });
+  const res = await send(
+    {
+      call_id: id('call-trace'),
+      status: 'success',
+      result: { affinity: 0.4 },
+      metadata: { job_id: id('job-trace'), batch_id: id('trace-batch') },
+    },
+    { headers: { 'x-cloud-trace-context': `${traceId}/1;o=1` } },
+  );
   expect(res.status).toBe(202);
-  await until('batch completed', async () => ((await batchDoc(id('trace-batch')).get()).data()?.status === 'completed' ? true : undefined));
+  await until('batch completed', async () =>
+    (await batchDoc(id('trace-batch')).get()).data()?.status === 'completed' ? true : undefined,
+  );
   const trace = `projects/${process.env.GOOGLE_CLOUD_PROJECT}/traces/${traceId}`;
-  const traced = await until('the worker\'s traced lines', async () => {
-    const lines = logs.map((l) => ({ service: l.service, entry: (() => { try { return JSON.parse(l.line); } catch { return {}; } })() }))
-      .filter((l) => l.entry['logging.googleapis.com/trace'] === trace);
-    const events = new Set(lines.map((l) => `${l.service}:${l.entry.event}`));
-    return ['webhook:webhookAccepted', 'worker:completionApplied', 'worker:batchCompleted', 'worker:batchEventPublished'].every((e) => events.has(e)) ? events : undefined;
-  }, 15_000);
-  expect([...traced]).toEqual(expect.arrayContaining(['webhook:webhookAccepted', 'worker:completionApplied', 'worker:batchCompleted', 'worker:batchEventPublished']));
+  const traced = await until(
+    "the worker's traced lines",
+    async () => {
+      const lines = logs
+        .map((l) => ({
+          service: l.service,
+          entry: (() => {
+            try {
+              return JSON.parse(l.line);
+            } catch {
+              return {};
+            }
+          })(),
+        }))
+        .filter((l) => l.entry['logging.googleapis.com/trace'] === trace);
+      const events = new Set(lines.map((l) => `${l.service}:${l.entry.event}`));
+      return [
+        'webhook:webhookAccepted',
+        'worker:completionApplied',
+        'worker:batchCompleted',
+        'worker:batchEventPublished',
+      ].every((e) => events.has(e))
+        ? events
+        : undefined;
+    },
+    15_000,
+  );
+  expect([...traced]).toEqual(
+    expect.arrayContaining([
+      'webhook:webhookAccepted',
+      'worker:completionApplied',
+      'worker:batchCompleted',
+      'worker:batchEventPublished',
+    ]),
+  );
 });
 
 it('rejects tampered, stale and future webhooks and writes nothing', async () => {
@@ -93,7 +140,11 @@ it('rejects tampered, stale and future webhooks and writes nothing', async () =>
   const tampered = await send(body.replace('0.6385', '0.9999'), { signature: sign(stack.secret, body) });
   const stale = await send(payload, { timestamp: now() - 600 });
   const future = await send(payload, { timestamp: now() + 600 });
-  expect([tampered.json.error, stale.json.error, future.json.error]).toEqual(['bad_signature', 'stale_timestamp', 'future_timestamp']);
+  expect([tampered.json.error, stale.json.error, future.json.error]).toEqual([
+    'bad_signature',
+    'stale_timestamp',
+    'future_timestamp',
+  ]);
   expect([tampered.status, stale.status, future.status]).toEqual([401, 401, 401]);
   await new Promise((r) => setTimeout(r, 500));
   expect((await jobDoc(id('job-bad')).get()).exists).toBe(false);
@@ -114,12 +165,18 @@ it('applies a duplicated webhook once', async () => {
   expect(answers[2].json.message_id).not.toBe(answers[0].json.message_id);
   await jobWithStatus(id('job-dup'), 'completed');
   const processed = await until('both published deliveries processed', async () => {
-    const lines = logs.filter((l) => l.line.includes(id('job-dup')) && /completionApplied|completionDuplicate/.test(l.line));
+    const lines = logs.filter(
+      (l) => l.line.includes(id('job-dup')) && /completionApplied|completionDuplicate/.test(l.line),
+    );
     return lines.length >= 2 ? lines : undefined;
   });
   expect(processed.filter((l) => l.line.includes('completionApplied'))).toHaveLength(1);
   // The batch document's counts follow the counter shards within BATCH_COUNTS_INTERVAL_MS.
-  await until('batch counts', async () => ((await batchDoc(id('batch-dup')).get()).data()?.completed_jobs === 1 ? true : undefined), 5000);
+  await until(
+    'batch counts',
+    async () => ((await batchDoc(id('batch-dup')).get()).data()?.completed_jobs === 1 ? true : undefined),
+    5000,
+  );
   const shards = await batchDoc(id('batch-dup')).collection('counters').get();
   expect(shards.docs.reduce((n, d) => n + Number(d.get('completed') ?? 0), 0)).toBe(1);
 });
@@ -142,7 +199,10 @@ it('keeps completed final when a failure arrives out of order, and upgrades a fa
 
 it('carries an 8 MB payload through the claim check without loss', async () => {
   const payload = fixture('seed-success');
-  const structure = Buffer.concat([Buffer.from('data_big\n'), Buffer.alloc(6 * 1024 * 1024, 'ATOM 1 N N MET A 1 11.104 13.207 2.100\n')]);
+  const structure = Buffer.concat([
+    Buffer.from('data_big\n'),
+    Buffer.alloc(6 * 1024 * 1024, 'ATOM 1 N N MET A 1 11.104 13.207 2.100\n'),
+  ]);
   payload.call_id = id('call-big');
   payload.metadata = { job_id: id('job-big') };
   payload.result.structure_file_base64 = structure.toString('base64');
@@ -158,7 +218,11 @@ it('answers malformed JSON with 400 and keeps the body out of the logs', async (
   const marker = `malformed-${run}`;
   const res = await send(`{"call_id":"${marker}",`);
   expect(res.status).toBe(400);
-  await until('rejection logged', async () => (logs.some((l) => l.line.includes('"invalid_json"')) ? true : undefined), 5000);
+  await until(
+    'rejection logged',
+    async () => (logs.some((l) => l.line.includes('"invalid_json"')) ? true : undefined),
+    5000,
+  );
   expect(JSON.stringify(logs)).not.toContain(marker);
 });
 
@@ -168,17 +232,33 @@ it('completes a 200-job burst into one batch, counts exact, through push', async
   const started = Date.now();
   const answers = await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
-      send(i % 20 === 0
-        ? failurePayload({ call_id: id(`burst-call-${i}`), job_id: id(`burst-job-${i}`), batch_id: batchId })
-        : successPayload({ call_id: id(`burst-call-${i}`), job_id: id(`burst-job-${i}`), batch_id: batchId }, { affinity: i / 200 }))),
+      send(
+        i % 20 === 0
+          ? failurePayload({ call_id: id(`burst-call-${i}`), job_id: id(`burst-job-${i}`), batch_id: batchId })
+          : successPayload(
+              { call_id: id(`burst-call-${i}`), job_id: id(`burst-job-${i}`), batch_id: batchId },
+              { affinity: i / 200 },
+            ),
+      ),
+    ),
   );
   expect(answers.filter((a) => a.status === 202)).toHaveLength(200);
-  const batch = await until('batch completed', async () => {
-    const data = (await batchDoc(batchId).get()).data();
-    return data?.status === 'completed' ? data : undefined;
-  }, 120_000);
-  process.stdout.write(`200-job burst: batch completed ${((Date.now() - started) / 1000).toFixed(1)} s after the first webhook\n`);
-  expect(batch).toMatchObject({ completed_jobs: 190, failed_jobs: 10, summary: { total_jobs: 200, best_job: { job_id: id('burst-job-199') } } });
+  const batch = await until(
+    'batch completed',
+    async () => {
+      const data = (await batchDoc(batchId).get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    120_000,
+  );
+  process.stdout.write(
+    `200-job burst: batch completed ${((Date.now() - started) / 1000).toFixed(1)} s after the first webhook\n`,
+  );
+  expect(batch).toMatchObject({
+    completed_jobs: 190,
+    failed_jobs: 10,
+    summary: { total_jobs: 200, best_job: { job_id: id('burst-job-199') } },
+  });
 });
 
 it('serves the admin API: a signed test delivery arrives end to end, and status reports real checks', async () => {
@@ -186,9 +266,14 @@ it('serves the admin API: a signed test delivery arrives end to end, and status 
   const body = (await test.json()) as Record<string, unknown>;
   expect(test.status).toBe(200);
   expect(body).toMatchObject({ status: 'ok', arrived: true, webhook_status: 202 });
-  process.stdout.write(`admin test delivery: accepted in ${String(body.accepted_ms)} ms, at the worker in ${String(body.end_to_end_ms)} ms\n`);
+  process.stdout.write(
+    `admin test delivery: accepted in ${String(body.accepted_ms)} ms, at the worker in ${String(body.end_to_end_ms)} ms\n`,
+  );
   const status = (await (await fetch(`${stack.adminUrl}/api/v3/webhooks/status`)).json()) as Record<string, any>;
-  expect(status).toMatchObject({ health_status: 'healthy', checks: { topic_reachable: true, firestore_reachable: true } });
+  expect(status).toMatchObject({
+    health_status: 'healthy',
+    checks: { topic_reachable: true, firestore_reachable: true },
+  });
   const job = await fetch(`${stack.adminUrl}/api/v3/webhooks/jobs/${id('job-seed')}`);
   expect(((await job.json()) as Record<string, unknown>).status).toBe('completed');
 });
@@ -196,9 +281,14 @@ it('serves the admin API: a signed test delivery arrives end to end, and status 
 describe('Standard Webhooks through the whole stack', () => {
   const url = () => `${stack.webhookUrl}/api/v3/webhooks/modal/completion`;
   const post = (body: string, headers: Record<string, string>) =>
-    fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }));
-  const signed = (body: string, secret: string, ts = now(), id = `msg_${randomBytes(6).toString('hex')}`) =>
-    ({ 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signStandard(secret, id, ts, body) });
+    fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(
+      async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }),
+    );
+  const signed = (body: string, secret: string, ts = now(), id = `msg_${randomBytes(6).toString('hex')}`) => ({
+    'webhook-id': id,
+    'webhook-timestamp': String(ts),
+    'webhook-signature': signStandard(secret, id, ts, body),
+  });
 
   it('applies a bound-scheme completion, also one signed with the previous secret during a rotation', async () => {
     const body = JSON.stringify(successPayload({ call_id: id('call-std'), job_id: id('job-std') }));
@@ -213,8 +303,17 @@ describe('Standard Webhooks through the whole stack', () => {
     const body = JSON.stringify(successPayload({ call_id: id('call-replay'), job_id: id('job-replay') }));
     const captured = signed(body, stack.secret, now() - 400);
     expect(await post(body, captured)).toMatchObject({ status: 401, json: { error: 'stale_timestamp' } });
-    expect(await post(body, { ...captured, 'webhook-timestamp': String(now()) })).toMatchObject({ status: 401, json: { error: 'bad_signature' } });
-    expect(await post(body, { ...captured, 'x-modal-signature': sign(stack.secret, body), 'x-modal-timestamp': String(now()) })).toMatchObject({ status: 401, json: { error: 'mixed_schemes' } });
+    expect(await post(body, { ...captured, 'webhook-timestamp': String(now()) })).toMatchObject({
+      status: 401,
+      json: { error: 'bad_signature' },
+    });
+    expect(
+      await post(body, {
+        ...captured,
+        'x-modal-signature': sign(stack.secret, body),
+        'x-modal-timestamp': String(now()),
+      }),
+    ).toMatchObject({ status: 401, json: { error: 'mixed_schemes' } });
     expect((await jobDoc(id('job-replay')).get()).exists).toBe(false);
   });
 });

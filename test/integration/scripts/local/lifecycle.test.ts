@@ -19,19 +19,44 @@ let dataDir: string;
 const ports = { PORT: 0, WORKER_PORT: 0, ADMIN_PORT: 0, PUBSUB_EMULATOR_PORT: 0, FIRESTORE_EMULATOR_PORT: 0 };
 
 function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, LOCAL_DATA_DIR: dataDir, CI: 'true', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
-  for (const key of ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'MODAL_WEBHOOK_SECRET', 'GOOGLE_CLOUD_PROJECT']) delete e[key];
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOCAL_DATA_DIR: dataDir,
+    CI: 'true',
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  };
+  for (const key of ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'MODAL_WEBHOOK_SECRET', 'GOOGLE_CLOUD_PROJECT'])
+    delete e[key];
   return e;
 }
 
-interface Started { child: ChildProcess; output: () => string }
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+}
 
 async function npmStart(): Promise<Started> {
   let output = '';
-  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
+  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env(),
+  });
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  await until('npm start to be ready', async () => (output.includes('is running') ? true : child.exitCode !== null ? (() => { throw new Error(output); })() : undefined), 120_000);
+  await until(
+    'npm start to be ready',
+    async () =>
+      output.includes('is running')
+        ? true
+        : child.exitCode !== null
+          ? (() => {
+              throw new Error(output);
+            })()
+          : undefined,
+    120_000,
+  );
   return { child, output: () => output };
 }
 
@@ -58,16 +83,22 @@ function alive(pid: number): boolean {
 
 /** The pids holding the stack's five ports: two emulators (Java) and three functions. */
 function holders(): number[] {
-  return Object.values(ports).map((p) => Number(/^pid (\d+)/.exec(describePortHolder(p))?.[1] ?? 0)).filter(Boolean);
+  return Object.values(ports)
+    .map((p) => Number(/^pid (\d+)/.exec(describePortHolder(p))?.[1] ?? 0))
+    .filter(Boolean);
 }
 
 async function nothingLeft(pids: number[]): Promise<void> {
-  await until('every process of the stack to be gone and every port free', async () => {
-    const living = pids.filter(alive);
-    const held = [];
-    for (const p of Object.values(ports)) if (!(await portIsFree(p))) held.push(p);
-    return living.length === 0 && held.length === 0 ? true : undefined;
-  }, 20_000);
+  await until(
+    'every process of the stack to be gone and every port free',
+    async () => {
+      const living = pids.filter(alive);
+      const held = [];
+      for (const p of Object.values(ports)) if (!(await portIsFree(p))) held.push(p);
+      return living.length === 0 && held.length === 0 ? true : undefined;
+    },
+    20_000,
+  );
 }
 
 beforeAll(async () => {
@@ -102,12 +133,20 @@ it('refuses to start, in one line naming the port and its holder, when a port is
   await new Promise<void>((r) => squatter.listen(ports.WORKER_PORT, '127.0.0.1', r));
   try {
     let output = '';
-    const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: env() });
+    const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env(),
+    });
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const code = await exitedWithOutput(child);
     expect(code).toBe(1);
-    expect(output.trim().split('\n').at(-1)).toMatch(new RegExp(`^npm start: port ${ports.WORKER_PORT} \\(worker\\) is in use by pid ${process.pid} .*; stop that process or set WORKER_PORT$`));
+    expect(output.trim().split('\n').at(-1)).toMatch(
+      new RegExp(
+        `^npm start: port ${ports.WORKER_PORT} \\(worker\\) is in use by pid ${process.pid} .*; stop that process or set WORKER_PORT$`,
+      ),
+    );
     expect(output).not.toMatch(/EADDRINUSE|restarting/);
   } finally {
     squatter.close();
@@ -117,28 +156,40 @@ it('refuses to start, in one line naming the port and its holder, when a port is
 /** `npm start` with PATH limited to `dirs`: its exit code and everything it printed. */
 async function startWithPath(dirs: string[]): Promise<{ code: number | null; output: string }> {
   let output = '';
-  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env(), PATH: dirs.join(':') } });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env(), PATH: dirs.join(':') },
+  });
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   return { code: await exitedWithOutput(child), output };
 }
 
 const expectOneClearLine = (result: { code: number | null; output: string }, what: RegExp) => {
   expect(result.code).toBe(1);
-  const lines = result.output.trim().split('\n').filter((l) => !l.startsWith('Starting omtx-modal-webhooks'));
+  const lines = result.output
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('Starting omtx-modal-webhooks'));
   expect(lines).toEqual([expect.stringMatching(what)]);
   expect(result.output).not.toMatch(/\n\s+at |Firestore data not saved|TypeError/);
 };
 
 it('says in one line what a newcomer without the Cloud SDK must install, and exits 1', async () => {
   const result = await startWithPath([dirname(process.execPath)]);
-  expectOneClearLine(result, /^npm start: the Google Cloud SDK is not installed \(no gcloud on PATH\): install it .*gcloud components install pubsub-emulator cloud-firestore-emulator beta.*Java 17/);
+  expectOneClearLine(
+    result,
+    /^npm start: the Google Cloud SDK is not installed \(no gcloud on PATH\): install it .*gcloud components install pubsub-emulator cloud-firestore-emulator beta.*Java 17/,
+  );
 });
 
 it('says in one line that Java is missing when the SDK is there without it', async () => {
   const gcloud = spawnSync('bash', ['-c', 'command -v gcloud'], { encoding: 'utf8' }).stdout.trim();
   if (!gcloud) {
-    process.stdout.write('skipped: gcloud is not installed on this machine, so there is no SDK to take Java away from\n');
+    process.stdout.write(
+      'skipped: gcloud is not installed on this machine, so there is no SDK to take Java away from\n',
+    );
     return;
   }
   // Everything gcloud's wrapper needs, but no java.

@@ -20,8 +20,12 @@ jest.setTimeout(240_000);
 
 const root = join(__dirname, '..', '..', '..', '..');
 /** Where marked blocks may live: the README and the pages it links in docs/. */
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]
-  .map((file) => readFileSync(join(root, file), 'utf8'));
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+].map((file) => readFileSync(join(root, file), 'utf8'));
 
 interface Command {
   line: string;
@@ -36,12 +40,18 @@ function block(name: string): Array<Command | { assign: string }> {
   const at = readme.indexOf(marker);
   const open = readme.indexOf('```bash\n', at) + '```bash\n'.length;
   const body = readme.slice(open, readme.indexOf('\n```', open));
-  return body.split('\n').filter((l) => l.trim()).map((raw) => {
-    const arrow = raw.indexOf('# →');
-    if (arrow < 0) return { assign: raw.trim() };
-    const expectText = raw.slice(arrow + 3).replace(/\(.*\)\s*$/, '').trim();
-    return { line: raw.slice(0, arrow).trim(), expect: expectText.split(/\s+/).filter(Boolean) };
-  });
+  return body
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((raw) => {
+      const arrow = raw.indexOf('# →');
+      if (arrow < 0) return { assign: raw.trim() };
+      const expectText = raw
+        .slice(arrow + 3)
+        .replace(/\(.*\)\s*$/, '')
+        .trim();
+      return { line: raw.slice(0, arrow).trim(), expect: expectText.split(/\s+/).filter(Boolean) };
+    });
 }
 
 const ports = { webhook: 8080, worker: 8081, admin: 8082, pubsub: 8085, firestore: 8086 };
@@ -59,7 +69,14 @@ function localize(text: string): string {
 /** The child's environment: no emulator hosts of the test run, its own data directory. */
 function env(): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = { ...process.env, LOCAL_DATA_DIR: dataDir, CI: 'true' };
-  for (const key of ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'MODAL_WEBHOOK_SECRET', 'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST']) delete e[key];
+  for (const key of [
+    'PUBSUB_EMULATOR_HOST',
+    'FIRESTORE_EMULATOR_HOST',
+    'MODAL_WEBHOOK_SECRET',
+    'GOOGLE_CLOUD_PROJECT',
+    'STORAGE_EMULATOR_HOST',
+  ])
+    delete e[key];
   return e;
 }
 
@@ -80,7 +97,18 @@ async function npmStart(): Promise<void> {
   });
   start.stdout!.on('data', (c: Buffer) => (banner += c.toString()));
   start.stderr!.on('data', (c: Buffer) => (banner += c.toString()));
-  await until('npm start to be ready', async () => (banner.includes('is running') ? true : start!.exitCode !== null ? (() => { throw new Error(banner); })() : undefined), 120_000);
+  await until(
+    'npm start to be ready',
+    async () =>
+      banner.includes('is running')
+        ? true
+        : start!.exitCode !== null
+          ? (() => {
+              throw new Error(banner);
+            })()
+          : undefined,
+    120_000,
+  );
 }
 
 async function ctrlC(): Promise<void> {
@@ -95,7 +123,8 @@ async function ctrlC(): Promise<void> {
 }
 
 /** A command that only reads: the pipeline is asynchronous, so it is looked at again, up to 15 s. */
-const isRead = (line: string) => /^npm run (show|dead-letters -- list)/.test(line) || (line.startsWith('curl') && !line.includes('-X POST'));
+const isRead = (line: string) =>
+  /^npm run (show|dead-letters -- list)/.test(line) || (line.startsWith('curl') && !line.includes('-X POST'));
 
 function run(command: Command, prelude: string[]): void {
   const script = [...prelude, localize(command.line)].join('\n');
@@ -108,8 +137,11 @@ function run(command: Command, prelude: string[]): void {
     out = `${result.stdout}${result.stderr}`;
   }
   const rejected = command.expect.some((w) => /^4\d\d$/.test(w));
-  expect({ command: command.line, status: rejected ? 'any' : result.status, missing: command.expect.filter((w) => !out.includes(w)) })
-    .toEqual({ command: command.line, status: rejected ? 'any' : 0, missing: [] });
+  expect({
+    command: command.line,
+    status: rejected ? 'any' : result.status,
+    missing: command.expect.filter((w) => !out.includes(w)),
+  }).toEqual({ command: command.line, status: rejected ? 'any' : 0, missing: [] });
 }
 
 function runBlock(name: string, commands: number): void {
@@ -165,7 +197,12 @@ it('processes a completion by hand as written', () => {
 
 it('tells a tool what to do when no stack is running', async () => {
   await ctrlC();
-  const result = spawnSync('bash', ['-c', 'npm run --silent show -- jobs/job-abc123'], { cwd: root, env: env(), encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('bash', ['-c', 'npm run --silent show -- jobs/job-abc123'], {
+    cwd: root,
+    env: env(),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(result.status).toBe(2);
   expect(result.stderr).toContain('no local stack is running');
 });

@@ -26,13 +26,20 @@ it('lists both sources with reasons, replays only with --execute, and takes repl
   await w.handleMessage({ ...poison, messageId: `poison-${run}`, data: Buffer.from('{"call_id":').toString('base64') });
 
   const deps: DeadLetterDeps = {
-    sources: createDeadLetterSources(pubsub, emulatorFirestore(), { projectId, subscription: `dl-dead-${run}-hold`, collection: w.collections.deadLetters }),
+    sources: createDeadLetterSources(pubsub, emulatorFirestore(), {
+      projectId,
+      subscription: `dl-dead-${run}-hold`,
+      collection: w.collections.deadLetters,
+    }),
     completions: createTopicPublisher(pubsub, completions.name.split('/').pop()!, { batchWindowMs: 0 }),
     clock: () => new Date(),
   };
   const listing = await listDeadLetters(deps);
   await listing.release();
-  expect(listing.entries.map((e) => [e.source, e.attributes.call_id])).toEqual([['subscription', 'call-dl'], ['collection', 'call-poison']]);
+  expect(listing.entries.map((e) => [e.source, e.attributes.call_id])).toEqual([
+    ['subscription', 'call-dl'],
+    ['collection', 'call-poison'],
+  ]);
   expect(listing.entries[1]!.reason).toMatch(/^invalid_json: /);
 
   const dry = await replayDeadLetters(deps, { all: true }, false);

@@ -29,18 +29,24 @@ afterAll(async () => {
 });
 
 describe('GCS BlobStore', () => {
-  (external ? it.skip : it)('treats 403 for an existing object as "already stored" (create-only accounts) and keeps the first content', async () => {
-    const store = createGcsBlobStore(storage, bucket);
-    const p = path();
-    server!.preconditionStatus = 403;
-    try {
-      expect((await store.putIfAbsent(p, Buffer.from('one'), 'text/plain')).created).toBe(true);
-      expect(await store.putIfAbsent(p, Buffer.from('two'), 'text/plain')).toEqual({ uri: `gs://${bucket}/${p}`, created: false });
-      expect((await store.get(`gs://${bucket}/${p}`))?.toString()).toBe('one');
-    } finally {
-      server!.preconditionStatus = 412;
-    }
-  });
+  (external ? it.skip : it)(
+    'treats 403 for an existing object as "already stored" (create-only accounts) and keeps the first content',
+    async () => {
+      const store = createGcsBlobStore(storage, bucket);
+      const p = path();
+      server!.preconditionStatus = 403;
+      try {
+        expect((await store.putIfAbsent(p, Buffer.from('one'), 'text/plain')).created).toBe(true);
+        expect(await store.putIfAbsent(p, Buffer.from('two'), 'text/plain')).toEqual({
+          uri: `gs://${bucket}/${p}`,
+          created: false,
+        });
+        expect((await store.get(`gs://${bucket}/${p}`))?.toString()).toBe('one');
+      } finally {
+        server!.preconditionStatus = 412;
+      }
+    },
+  );
 
   const path = () => `jobs/job-${randomBytes(4).toString('hex')}/call-1/structure.cif`;
 
@@ -60,11 +66,14 @@ describe('GCS BlobStore', () => {
     const again = await store.putIfAbsent(p, Buffer.from('second'), 'text/plain');
     expect(again.created).toBe(false);
     expect((await store.get(again.uri))?.toString()).toBe('first');
-    if (server) expect(server.requests.filter((r) => r.includes('ifGenerationMatch=0')).length).toBeGreaterThanOrEqual(2);
+    if (server)
+      expect(server.requests.filter((r) => r.includes('ifGenerationMatch=0')).length).toBeGreaterThanOrEqual(2);
   });
 
   it('returns undefined for a missing object', async () => {
-    expect(await createGcsBlobStore(storage, bucket).get(`gs://${bucket}/nope/${randomBytes(4).toString('hex')}`)).toBeUndefined();
+    expect(
+      await createGcsBlobStore(storage, bucket).get(`gs://${bucket}/nope/${randomBytes(4).toString('hex')}`),
+    ).toBeUndefined();
   });
 
   it('stores 8 MB intact', async () => {
@@ -75,7 +84,10 @@ describe('GCS BlobStore', () => {
   });
 
   const needsOwnServer = external ? it.skip : it;
-  if (external) process.stdout.write('skipping the 503 retry test: STORAGE_EMULATOR_HOST is an external server that cannot be told to fail\n');
+  if (external)
+    process.stdout.write(
+      'skipping the 503 retry test: STORAGE_EMULATOR_HOST is an external server that cannot be told to fail\n',
+    );
   needsOwnServer('retries a transient 503 on a conditional write (the client treats it as idempotent)', async () => {
     const store = createGcsBlobStore(storage, bucket);
     server!.failNext(1);
@@ -88,7 +100,9 @@ describe('worker with Cloud Storage results', () => {
   it('stores structure, result.json and the batch summary in the bucket before the job completes', async () => {
     const w = testWorker({}, { results: createGcsBlobStore(storage, bucket) });
     await w.batches.doc('gcs-batch').set({ total_jobs: 1 });
-    const outcome = await w.handleMessage(completionMessage(successPayload({ call_id: 'gcs-call', job_id: 'gcs-job', batch_id: 'gcs-batch' })));
+    const outcome = await w.handleMessage(
+      completionMessage(successPayload({ call_id: 'gcs-call', job_id: 'gcs-job', batch_id: 'gcs-batch' })),
+    );
     expect(outcome).toMatchObject({ kind: 'applied', batchCompleted: true });
     const job = (await w.jobs.doc('gcs-job').get()).data()!;
     expect(job).toMatchObject({
@@ -98,7 +112,10 @@ describe('worker with Cloud Storage results', () => {
     });
     const store = createGcsBlobStore(storage, bucket);
     expect((await store.get(job.structure_uri))?.toString()).toMatch(/^data_boltz2_prediction/);
-    expect(JSON.parse((await store.get(job.result_uri))!.toString())).toMatchObject({ job_id: 'gcs-job', scores: { affinity: 0.6385 } });
+    expect(JSON.parse((await store.get(job.result_uri))!.toString())).toMatchObject({
+      job_id: 'gcs-job',
+      scores: { affinity: 0.6385 },
+    });
     const batch = (await w.batches.doc('gcs-batch').get()).data()!;
     expect(batch.summary_uri).toMatch(new RegExp(`^gs://${bucket}/batches/gcs-batch/summary-\\d+-\\d+\\.json$`));
     expect(JSON.parse((await store.get(batch.summary_uri))!.toString()).best_job.job_id).toBe('gcs-job');

@@ -26,14 +26,16 @@ afterAll(async () => {
 async function webhookOn(topic: string): Promise<Served> {
   const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, COMPLETIONS_TOPIC: topic });
   const dir = mkdtempSync(join(tmpdir(), 'omtx-claims-'));
-  return serveHttp(createWebhookHandler({
-    config,
-    publisher: createTopicPublisher(pubsub, topic, { batchWindowMs: 0 }),
-    claims: createLocalBlobStore(dir),
-    clock: () => new Date(),
-    logger: memoryLogger(),
-    version: 'test',
-  }));
+  return serveHttp(
+    createWebhookHandler({
+      config,
+      publisher: createTopicPublisher(pubsub, topic, { batchWindowMs: 0 }),
+      claims: createLocalBlobStore(dir),
+      clock: () => new Date(),
+      logger: memoryLogger(),
+      version: 'test',
+    }),
+  );
 }
 
 it('publishes the verified raw body with versioned attributes, once Pub/Sub has it', async () => {
@@ -45,18 +47,28 @@ it('publishes the verified raw body with versioned attributes, once Pub/Sub has 
     const body = JSON.stringify(fixture('seed-success'));
     const res = await postSigned(served.url, body, { secret: SECRET });
     expect(res.status).toBe(202);
-    const received = await new Promise<{ data: Buffer; attributes: Record<string, string>; id: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no message')), 20_000);
-      subscription.on('message', (m) => {
-        clearTimeout(timer);
-        m.ack();
-        resolve({ data: m.data, attributes: m.attributes, id: m.id });
-      });
-    });
+    const received = await new Promise<{ data: Buffer; attributes: Record<string, string>; id: string }>(
+      (resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no message')), 20_000);
+        subscription.on('message', (m) => {
+          clearTimeout(timer);
+          m.ack();
+          resolve({ data: m.data, attributes: m.attributes, id: m.id });
+        });
+      },
+    );
     await subscription.close();
     expect(received.id).toBe(res.json.message_id);
     expect(received.data.toString()).toBe(body);
-    expect(received.attributes).toMatchObject({ schema_version: '1', kind: 'completion', call_id: 'call-123456789', job_id: 'job-abc123', batch_id: 'batch-xyz789', status: 'success', delivery_id: res.json.delivery_id });
+    expect(received.attributes).toMatchObject({
+      schema_version: '1',
+      kind: 'completion',
+      call_id: 'call-123456789',
+      job_id: 'job-abc123',
+      batch_id: 'batch-xyz789',
+      status: 'success',
+      delivery_id: res.json.delivery_id,
+    });
   } finally {
     await served.close();
   }

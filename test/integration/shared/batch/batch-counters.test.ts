@@ -18,12 +18,18 @@ it('counts a batch in its shards, writes its document only to roll up and to com
   try {
     const n = 59;
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < n) {
-        const i = next++;
-        await w.handleMessage(completionMessage(successPayload({ call_id: `sh-c${i}`, job_id: `sh-j${i}`, batch_id: 'sharded' }, { affinity: i })));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < n) {
+          const i = next++;
+          await w.handleMessage(
+            completionMessage(
+              successPayload({ call_id: `sh-c${i}`, job_id: `sh-j${i}`, batch_id: 'sharded' }, { affinity: i }),
+            ),
+          );
+        }
+      }),
+    );
     const shards = await batch.collection('counters').get();
     expect(shards.size).toBeGreaterThan(1);
     expect(shards.size).toBeLessThanOrEqual(8);
@@ -32,10 +38,17 @@ it('counts a batch in its shards, writes its document only to roll up and to com
     expect(running.status).toBeUndefined();
     expect(running.completed_jobs).toBeLessThan(n); // the document lags: completions did not write it
 
-    await w.handleMessage(completionMessage(successPayload({ call_id: 'sh-c59', job_id: 'sh-j59', batch_id: 'sharded' }, { affinity: 59 })));
+    await w.handleMessage(
+      completionMessage(successPayload({ call_id: 'sh-c59', job_id: 'sh-j59', batch_id: 'sharded' }, { affinity: 59 })),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const done = (await batch.get()).data()!;
-    expect(done).toMatchObject({ status: 'completed', completed_jobs: 60, failed_jobs: 0, summary: { completed_jobs: 60, best_job: { job_id: 'sh-j59' } } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      completed_jobs: 60,
+      failed_jobs: 0,
+      summary: { completed_jobs: 60, best_job: { job_id: 'sh-j59' } },
+    });
     expect(w.logger.lines.filter((l) => l.event === 'batchCompleted')).toHaveLength(1);
     // Written: set total_jobs, one count write-back, the finalisation claim, completion, event flag.
     expect(new Set(writes).size).toBeLessThanOrEqual(6);

@@ -14,7 +14,10 @@ const AFFINITIES = [-2, -1.25, 0, 0.5, 0.75, 1.5];
 
 /** Job i's completions, in order: failures, timeouts, upgrades after a failure, missing scores, tied affinities. */
 function completionsOf(i: number, batchId: string): Array<Record<string, unknown>> {
-  const ids = (suffix = '') => ({ call_id: `bs-c${i}${suffix}`, metadata: { job_id: `bs-j${String(i).padStart(4, '0')}`, batch_id: batchId } });
+  const ids = (suffix = '') => ({
+    call_id: `bs-c${i}${suffix}`,
+    metadata: { job_id: `bs-j${String(i).padStart(4, '0')}`, batch_id: batchId },
+  });
   const success = (suffix = '') => ({
     ...ids(suffix),
     status: 'success',
@@ -32,37 +35,44 @@ function completionsOf(i: number, batchId: string): Array<Record<string, unknown
   return [success()];
 }
 
-it('finalises a 1,000-job batch once, from tallies and a ranking query, with the full scan\'s summary', async () => {
+it("finalises a 1,000-job batch once, from tallies and a ranking query, with the full scan's summary", async () => {
   const w = testWorker({ BATCH_COUNTS_INTERVAL_MS: '60000', BATCH_COUNTER_SHARDS: '16', RANKING_SIZE: '25' });
   const batchId = 'summary-1k';
   await w.batches.doc(batchId).set({ total_jobs: SIZE });
   const queue = Array.from({ length: SIZE }, (_, i) => completionsOf(i, batchId));
   let next = 0;
-  await Promise.all(Array.from({ length: 24 }, async () => {
-    while (next < queue.length) {
-      for (const payload of queue[next++]!) {
-        for (;;) {
-          try {
-            await w.handleMessage(completionMessage(payload));
-            break;
-          } catch {
-            // transient (contention): Pub/Sub would redeliver
+  await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      while (next < queue.length) {
+        for (const payload of queue[next++]!) {
+          for (;;) {
+            try {
+              await w.handleMessage(completionMessage(payload));
+              break;
+            } catch {
+              // transient (contention): Pub/Sub would redeliver
+            }
           }
         }
       }
-    }
-  }));
+    }),
+  );
 
   const batch = (await w.batches.doc(batchId).get()).data()!;
   expect(batch.status).toBe('completed');
   expect(w.logger.lines.filter((l) => l.event === 'batchCompleted')).toHaveLength(1);
   expect(w.logger.lines.filter((l) => l.event === 'batchSummaryFullScan')).toEqual([]);
-  const failed = SIZE / 20 * 2; // i % 20 in {1, 2}; the {3} failures were upgraded
+  const failed = (SIZE / 20) * 2; // i % 20 in {1, 2}; the {3} failures were upgraded
   expect(batch).toMatchObject({ completed_jobs: SIZE - failed, failed_jobs: failed });
 
   // The summary as it was computed before: from every job of the batch.
   const store = createFirestoreJobStore(emulatorFirestore(), w.collections, { counterShards: 16 });
-  const reference = summarizeBatch(batchId, { total_jobs: SIZE, completed_jobs: SIZE - failed, failed_jobs: failed }, await store.listBatchJobs(batchId), { direction: 'higher', rankingSize: 25 });
+  const reference = summarizeBatch(
+    batchId,
+    { total_jobs: SIZE, completed_jobs: SIZE - failed, failed_jobs: failed },
+    await store.listBatchJobs(batchId),
+    { direction: 'higher', rankingSize: 25 },
+  );
   const { mean_scores: means, ...summary } = batch.summary as BatchSummary;
   const { mean_scores: referenceMeans, ...expected } = reference;
   expect(summary).toEqual(expected);

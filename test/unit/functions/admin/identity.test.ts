@@ -1,13 +1,27 @@
 import { operatorOf } from '../../../../functions/admin/identity';
 import { modalSecretArgs } from '../../../../shared/modal/modal-config';
 
-const jwt = (claims: Record<string, unknown>) => `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+const jwt = (claims: Record<string, unknown>) =>
+  `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 const req = (headers: Record<string, string>) => ({ get: (name: string) => headers[name.toLowerCase()] }) as never;
 
 describe('operatorOf: the identity comes from the token the platform verified', () => {
   it.each([
-    ['deployed, Authorization verified by Cloud Run', { authorization: jwt({ email: 'oncall@omtx.example' }) }, true, 'oncall@omtx.example'],
-    ['deployed, X-Serverless-Authorization verified (Authorization then unverified)', { 'x-serverless-authorization': jwt({ email: 'real@omtx.example' }), authorization: jwt({ email: 'forged@evil.example' }) }, true, 'real@omtx.example'],
+    [
+      'deployed, Authorization verified by Cloud Run',
+      { authorization: jwt({ email: 'oncall@omtx.example' }) },
+      true,
+      'oncall@omtx.example',
+    ],
+    [
+      'deployed, X-Serverless-Authorization verified (Authorization then unverified)',
+      {
+        'x-serverless-authorization': jwt({ email: 'real@omtx.example' }),
+        authorization: jwt({ email: 'forged@evil.example' }),
+      },
+      true,
+      'real@omtx.example',
+    ],
     ['deployed, only X-Operator', { 'x-operator': 'someone@evil.example' }, true, undefined],
     ['deployed, nothing', {}, true, undefined],
     ['local, X-Operator', { 'x-operator': 'dev@omtx.example' }, false, 'dev@omtx.example'],
@@ -19,5 +33,13 @@ describe('operatorOf: the identity comes from the token the platform verified', 
 
 it('gives the modal CLI an argument vector in which a crafted app name stays one argument', () => {
   const args = modalSecretArgs('app$(touch /tmp/pwned)', 'https://hooks.example.com/x');
-  expect(args).toEqual(['secret', 'create', 'omtx-webhooks-app$(touch /tmp/pwned)', 'OMTX_WEBHOOK_URL=https://hooks.example.com/x', 'OMTX_APP_NAME=app$(touch /tmp/pwned)', 'OMTX_SIGNATURE_SCHEME=standard', '--force']);
+  expect(args).toEqual([
+    'secret',
+    'create',
+    'omtx-webhooks-app$(touch /tmp/pwned)',
+    'OMTX_WEBHOOK_URL=https://hooks.example.com/x',
+    'OMTX_APP_NAME=app$(touch /tmp/pwned)',
+    'OMTX_SIGNATURE_SCHEME=standard',
+    '--force',
+  ]);
 });

@@ -47,8 +47,22 @@ describe('modalWebhook', () => {
     await served?.close();
     publisher = recordingPublisher(failPublish);
     logger = memoryLogger();
-    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, MODAL_WEBHOOK_SECRET_PREVIOUS: PREVIOUS, RESULTS_DIR: dir, ...env });
-    served = await serveHttp(createWebhookHandler({ config, publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+    const config = loadWebhookConfig({
+      MODAL_WEBHOOK_SECRET: SECRET,
+      MODAL_WEBHOOK_SECRET_PREVIOUS: PREVIOUS,
+      RESULTS_DIR: dir,
+      ...env,
+    });
+    served = await serveHttp(
+      createWebhookHandler({
+        config,
+        publisher,
+        claims: createLocalBlobStore(dir),
+        clock: () => new Date(),
+        logger,
+        version: 'test',
+      }),
+    );
   }
 
   beforeAll(async () => {
@@ -62,28 +76,31 @@ describe('modalWebhook', () => {
 
   const seedBody = () => JSON.stringify(fixture('seed-success'));
 
-  it.each(['/', '/api/v3/webhooks/modal/completion'])('accepts a signed seed payload on %s and publishes it with ids', async (path) => {
-    const before = publisher.messages.length;
-    // A body of its own per path: the same signed body twice is a replay (next test).
-    const body = JSON.stringify({ ...fixture('seed-success'), path });
-    const res = await postSigned(served.url, body, { secret: SECRET, path });
-    const id = deliveryId('call-123456789', 'success');
-    expect(res.status).toBe(202);
-    expect(res.json).toEqual({ status: 'accepted', delivery_id: id, message_id: String(before + 1) });
-    const message = publisher.messages.at(-1)!;
-    expect(message.data.toString()).toBe(body);
-    expect(message.attributes).toMatchObject({
-      schema_version: '1',
-      kind: 'completion',
-      call_id: 'call-123456789',
-      status: 'success',
-      job_id: 'job-abc123',
-      batch_id: 'batch-xyz789',
-      delivery_id: id,
-      source: 'webhook',
-    });
-    expect(Date.parse(message.attributes.received_at!)).not.toBeNaN();
-  });
+  it.each(['/', '/api/v3/webhooks/modal/completion'])(
+    'accepts a signed seed payload on %s and publishes it with ids',
+    async (path) => {
+      const before = publisher.messages.length;
+      // A body of its own per path: the same signed body twice is a replay (next test).
+      const body = JSON.stringify({ ...fixture('seed-success'), path });
+      const res = await postSigned(served.url, body, { secret: SECRET, path });
+      const id = deliveryId('call-123456789', 'success');
+      expect(res.status).toBe(202);
+      expect(res.json).toEqual({ status: 'accepted', delivery_id: id, message_id: String(before + 1) });
+      const message = publisher.messages.at(-1)!;
+      expect(message.data.toString()).toBe(body);
+      expect(message.attributes).toMatchObject({
+        schema_version: '1',
+        kind: 'completion',
+        call_id: 'call-123456789',
+        status: 'success',
+        job_id: 'job-abc123',
+        batch_id: 'batch-xyz789',
+        delivery_id: id,
+        source: 'webhook',
+      });
+      expect(Date.parse(message.attributes.received_at!)).not.toBeNaN();
+    },
+  );
 
   it('answers a replay of the same signed body (fresh timestamp) with the first message id, and publishes nothing', async () => {
     const body = JSON.stringify({ ...fixture('seed-success'), replay_probe: true });
@@ -93,13 +110,21 @@ describe('modalWebhook', () => {
     expect(again.status).toBe(202);
     expect(again.json).toEqual({ ...first.json, replay: true });
     expect(publisher.messages.length).toBe(published);
-    expect(logger.lines.find((l) => l.event === 'webhookReplayed')).toMatchObject({ delivery_id: first.json.delivery_id, message_id: first.json.message_id });
+    expect(logger.lines.find((l) => l.event === 'webhookReplayed')).toMatchObject({
+      delivery_id: first.json.delivery_id,
+      message_id: first.json.message_id,
+    });
   });
 
   it('gives the same delivery id to a retry with another timestamp, and another id to another status', async () => {
-    const a = await postSigned(served.url, seedBody(), { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 10 });
+    const a = await postSigned(served.url, seedBody(), {
+      secret: SECRET,
+      timestamp: Math.floor(Date.now() / 1000) - 10,
+    });
     const b = await postSigned(served.url, seedBody(), { secret: SECRET });
-    const c = await postSigned(served.url, JSON.stringify({ ...fixture('seed-success'), status: 'function.failure' }), { secret: SECRET });
+    const c = await postSigned(served.url, JSON.stringify({ ...fixture('seed-success'), status: 'function.failure' }), {
+      secret: SECRET,
+    });
     expect(a.json.delivery_id).toBe(b.json.delivery_id);
     expect(c.json.delivery_id).not.toBe(a.json.delivery_id);
     expect(publisher.messages.at(-1)!.attributes.status).toBe('failure');
@@ -150,13 +175,17 @@ describe('modalWebhook', () => {
 
   it('answers signed malformed JSON sent with another content type with 415, unsigned with 401', async () => {
     const headers = { 'content-type': 'text/plain' };
-    expect((await postSigned(served.url, '{"call_id":', { secret: SECRET, headers })).json.error).toBe('unsupported_media_type');
+    expect((await postSigned(served.url, '{"call_id":', { secret: SECRET, headers })).json.error).toBe(
+      'unsupported_media_type',
+    );
     expect((await postSigned(served.url, '{"call_id":', { secret: 'nope', headers })).status).toBe(401);
   });
 
   it('answers a signed payload that fails the schema with 422 and the failing paths', async () => {
     const before = publisher.messages.length;
-    const res = await postSigned(served.url, JSON.stringify({ call_id: 'c1', status: 'done', metadata: {} }), { secret: SECRET });
+    const res = await postSigned(served.url, JSON.stringify({ call_id: 'c1', status: 'done', metadata: {} }), {
+      secret: SECRET,
+    });
     expect(res.status).toBe(422);
     expect(res.json.error).toBe('invalid_payload');
     expect(res.json.issues.map((i: { path: string }) => i.path).sort()).toEqual(['metadata.job_id', 'status']);
@@ -186,7 +215,10 @@ describe('modalWebhook', () => {
   it('verifies and validates but does not publish in DRY_RUN', async () => {
     await start({ DRY_RUN: 'true' });
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
-    expect(res).toMatchObject({ status: 200, json: { status: 'dry_run', delivery_id: deliveryId('call-123456789', 'success') } });
+    expect(res).toMatchObject({
+      status: 200,
+      json: { status: 'dry_run', delivery_id: deliveryId('call-123456789', 'success') },
+    });
     expect(publisher.messages).toHaveLength(0);
     expect((await postSigned(served.url, seedBody(), { secret: 'wrong' })).status).toBe(401);
     await start();
@@ -207,17 +239,25 @@ describe('modalWebhook', () => {
     await start();
   });
 
-  it.each(['/health', '/api/v3/webhooks/modal/health'])('answers the seed health JSON on %s and nothing an attacker could use', async (path) => {
-    const res = await fetch(served.url + path);
-    const json = await res.json();
-    expect(res.status).toBe(200);
-    expect(json).toEqual({
-      status: 'healthy',
-      service: 'modal_webhook_handler',
-      features: { hmac_verification: true, timestamp_verification: true, background_processing: true, batch_intelligence: true },
-    });
-    expect(JSON.stringify(json)).not.toMatch(/completions|topic|version|tolerance|rotation|previous/);
-  });
+  it.each(['/health', '/api/v3/webhooks/modal/health'])(
+    'answers the seed health JSON on %s and nothing an attacker could use',
+    async (path) => {
+      const res = await fetch(served.url + path);
+      const json = await res.json();
+      expect(res.status).toBe(200);
+      expect(json).toEqual({
+        status: 'healthy',
+        service: 'modal_webhook_handler',
+        features: {
+          hmac_verification: true,
+          timestamp_verification: true,
+          background_processing: true,
+          batch_intelligence: true,
+        },
+      });
+      expect(JSON.stringify(json)).not.toMatch(/completions|topic|version|tolerance|rotation|previous/);
+    },
+  );
 
   it.each([
     ['GET', '/api/v3/webhooks/modal/completion', 405, 'POST'],
@@ -234,7 +274,10 @@ describe('modalWebhook', () => {
   it('refuses a charset other than UTF-8 with 415 before anything is published', async () => {
     const before = publisher.messages.length;
     const body = seedBody().replace('"success"', '"+AHM-uccess"');
-    const res = await postSigned(served.url, body, { secret: SECRET, headers: { 'content-type': 'application/json; charset=utf-7' } });
+    const res = await postSigned(served.url, body, {
+      secret: SECRET,
+      headers: { 'content-type': 'application/json; charset=utf-7' },
+    });
     expect(res.status).toBe(415);
     expect(res.json).toMatchObject({ error: 'unsupported_media_type', message: expect.stringContaining('utf-7') });
     expect(publisher.messages.length).toBe(before);
@@ -268,7 +311,16 @@ describe('modalWebhook', () => {
     await served.close();
     const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir, PUBLISH_TIMEOUT_MS: '300' });
     const hanging: Publisher = { topic: 't', publish: () => new Promise<string>(() => undefined) };
-    served = await serveHttp(createWebhookHandler({ config, publisher: hanging, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+    served = await serveHttp(
+      createWebhookHandler({
+        config,
+        publisher: hanging,
+        claims: createLocalBlobStore(dir),
+        clock: () => new Date(),
+        logger,
+        version: 'test',
+      }),
+    );
     const started = Date.now();
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
     expect(res.status).toBe(503);
@@ -278,16 +330,33 @@ describe('modalWebhook', () => {
   });
 
   it('says "timestamp outside the window" for a stale timestamp', async () => {
-    const res = await postSigned(served.url, seedBody(), { secret: SECRET, timestamp: Math.floor(Date.now() / 1000) - 600 });
-    expect(res.json).toEqual({ error: 'stale_timestamp', message: expect.stringContaining('timestamp outside the 300 s window') });
+    const res = await postSigned(served.url, seedBody(), {
+      secret: SECRET,
+      timestamp: Math.floor(Date.now() / 1000) - 600,
+    });
+    expect(res.json).toEqual({
+      error: 'stale_timestamp',
+      message: expect.stringContaining('timestamp outside the 300 s window'),
+    });
   });
 
   it('accepts Standard Webhooks requests and carries the scheme to the worker; SIGNATURE_SCHEMES=standard refuses the seed scheme', async () => {
     const body = seedBody();
     const ts = Math.floor(Date.now() / 1000);
-    const headers = { 'webhook-id': 'msg_unit_1', 'webhook-timestamp': String(ts), 'webhook-signature': signStandard(SECRET, 'msg_unit_1', ts, body), 'x-modal-signature': '', 'x-modal-timestamp': '' };
+    const headers = {
+      'webhook-id': 'msg_unit_1',
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signStandard(SECRET, 'msg_unit_1', ts, body),
+      'x-modal-signature': '',
+      'x-modal-timestamp': '',
+    };
     const standardHeaders = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('webhook-')));
-    const post = (h: Record<string, string>) => fetch(`${served.url}/api/v3/webhooks/modal/completion`, { method: 'POST', headers: { 'content-type': 'application/json', ...h }, body });
+    const post = (h: Record<string, string>) =>
+      fetch(`${served.url}/api/v3/webhooks/modal/completion`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...h },
+        body,
+      });
     const res = await post(standardHeaders);
     expect(res.status).toBe(202);
     expect(publisher.messages.at(-1)!.attributes).toMatchObject({ signature_scheme: 'standard', secret_index: '0' });
@@ -313,10 +382,21 @@ describe('modalWebhook', () => {
     await served.close();
     logger = memoryLogger();
     const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
-    served = await serveHttp(createWebhookHandler({ config, publisher: slow, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test' }));
+    served = await serveHttp(
+      createWebhookHandler({
+        config,
+        publisher: slow,
+        claims: createLocalBlobStore(dir),
+        clock: () => new Date(),
+        logger,
+        version: 'test',
+      }),
+    );
     const body = JSON.stringify({ ...fixture('seed-success'), copy: 'concurrent' });
     const ts = Math.floor(Date.now() / 1000);
-    const copies = Promise.all([0, 1, 2, 3, 4].map((i) => postSigned(served.url, body, { secret: SECRET, timestamp: ts + i })));
+    const copies = Promise.all(
+      [0, 1, 2, 3, 4].map((i) => postSigned(served.url, body, { secret: SECRET, timestamp: ts + i })),
+    );
     await new Promise((r) => setTimeout(r, 200));
     release();
     const answers = await copies;
@@ -331,11 +411,26 @@ describe('modalWebhook', () => {
     logger = memoryLogger();
     publisher = recordingPublisher();
     const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
-    served = await serveHttp(createWebhookHandler({ config, publisher, claims: createLocalBlobStore(dir), clock: () => new Date(), logger, version: 'test', guarded: () => false }));
+    served = await serveHttp(
+      createWebhookHandler({
+        config,
+        publisher,
+        claims: createLocalBlobStore(dir),
+        clock: () => new Date(),
+        logger,
+        version: 'test',
+        guarded: () => false,
+      }),
+    );
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
     expect(res).toMatchObject({ status: 500, json: { error: 'body_guard_missing' } });
     expect(publisher.messages).toHaveLength(0);
-    expect(logger.lines.at(-1)).toMatchObject({ severity: 'ERROR', event: 'requestFailed', code: 'body_guard_missing', cause: expect.stringMatching(/without passing its body guard/) });
+    expect(logger.lines.at(-1)).toMatchObject({
+      severity: 'ERROR',
+      event: 'requestFailed',
+      code: 'body_guard_missing',
+      cause: expect.stringMatching(/without passing its body guard/),
+    });
     // Health needs no body and still answers.
     expect((await fetch(`${served.url}/health`)).status).toBe(200);
     await start();
@@ -349,7 +444,11 @@ describe('modalWebhook', () => {
     expect(answer.message.length).toBeLessThan(240);
     const line = logger.lines.at(-1)!;
     expect(JSON.stringify(line).length).toBeLessThan(1024);
-    const forged = await postSigned(served.url, seedBody(), { secret: SECRET, signature: `sha256=${'0'.repeat(64)}`, headers: { 'user-agent': 'u'.repeat(4000) } });
+    const forged = await postSigned(served.url, seedBody(), {
+      secret: SECRET,
+      signature: `sha256=${'0'.repeat(64)}`,
+      headers: { 'user-agent': 'u'.repeat(4000) },
+    });
     expect(forged.status).toBe(401);
     expect(JSON.stringify(logger.lines.at(-1)).length).toBeLessThan(1024);
   });
@@ -361,8 +460,13 @@ describe('modalWebhook', () => {
     const rejected = logger.lines.at(-1)!;
     expect(rejected).toMatchObject({ event: 'signatureRejected' });
     expect(Object.keys(rejected).filter((k) => k.includes('trace'))).toEqual([]);
-    const accepted = await postSigned(served.url, JSON.stringify({ ...fixture('seed-success'), traced: true }), { secret: SECRET, headers });
+    const accepted = await postSigned(served.url, JSON.stringify({ ...fixture('seed-success'), traced: true }), {
+      secret: SECRET,
+      headers,
+    });
     expect(accepted.status).toBe(202);
-    expect(logger.lines.find((l) => l.event === 'webhookAccepted' && l.message_id === accepted.json.message_id)).toMatchObject({ 'logging.googleapis.com/trace': expect.stringContaining(trace) });
+    expect(
+      logger.lines.find((l) => l.event === 'webhookAccepted' && l.message_id === accepted.json.message_id),
+    ).toMatchObject({ 'logging.googleapis.com/trace': expect.stringContaining(trace) });
   });
 });

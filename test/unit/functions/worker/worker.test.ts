@@ -11,7 +11,13 @@ function setup() {
   const jobs = memoryJobStore();
   const results = memoryBlobStore();
   const logger = memoryLogger();
-  const worker = createCompletionWorker({ config: loadWorkerConfig({}), jobs, results, clock: () => new Date(), logger });
+  const worker = createCompletionWorker({
+    config: loadWorkerConfig({}),
+    jobs,
+    results,
+    clock: () => new Date(),
+    logger,
+  });
   return { jobs, results, logger, worker };
 }
 
@@ -19,30 +25,70 @@ let n = 0;
 function message(payload: Record<string, unknown>): PubSubMessage {
   const parsed = completionPayloadSchema.parse(payload);
   const body = Buffer.from(JSON.stringify(payload));
-  const { data, attributes } = encodeCompletion(body, parsed, { deliveryId: deliveryId(parsed.call_id, parsed.status), receivedAt: new Date(), source: 'webhook' });
+  const { data, attributes } = encodeCompletion(body, parsed, {
+    deliveryId: deliveryId(parsed.call_id, parsed.status),
+    receivedAt: new Date(),
+    source: 'webhook',
+  });
   return { messageId: `m${++n}`, data: data.toString('base64'), attributes };
 }
-const raw = (m: { data: Buffer; attributes: Record<string, string> }): PubSubMessage => ({ messageId: `m${++n}`, data: m.data.toString('base64'), attributes: m.attributes });
+const raw = (m: { data: Buffer; attributes: Record<string, string> }): PubSubMessage => ({
+  messageId: `m${++n}`,
+  data: m.data.toString('base64'),
+  attributes: m.attributes,
+});
 
 it('applies a completion: files first, then the job, and ends its execution', async () => {
   const s = setup();
-  const outcome = await s.worker.handleMessage(message({ call_id: 'c1', status: 'success', result: { affinity: 0.4, pose: [[1, 2]] }, metadata: { job_id: 'j1' } }));
+  const outcome = await s.worker.handleMessage(
+    message({
+      call_id: 'c1',
+      status: 'success',
+      result: { affinity: 0.4, pose: [[1, 2]] },
+      metadata: { job_id: 'j1' },
+    }),
+  );
   expect(outcome).toMatchObject({ kind: 'applied', jobId: 'j1' });
   const job = s.jobs.jobs.get('j1')!;
-  expect(job).toMatchObject({ status: 'completed', result: { affinity: 0.4 }, result_extras_in_file: true, result_uri: 'mem://jobs/j1/c1/result.json' });
-  expect(JSON.parse(s.results.objects.get('mem://jobs/j1/c1/result.json')!.toString()).scores).toEqual({ affinity: 0.4, pose: [[1, 2]] });
+  expect(job).toMatchObject({
+    status: 'completed',
+    result: { affinity: 0.4 },
+    result_extras_in_file: true,
+    result_uri: 'mem://jobs/j1/c1/result.json',
+  });
+  expect(JSON.parse(s.results.objects.get('mem://jobs/j1/c1/result.json')!.toString()).scores).toEqual({
+    affinity: 0.4,
+    pose: [[1, 2]],
+  });
   expect(s.jobs.executions.get('c1')).toMatchObject({ status: 'completed', job_id: 'j1' });
-  expect((await s.worker.handleMessage(message({ call_id: 'c1', status: 'success', result: { affinity: 0.4 }, metadata: { job_id: 'j1' } }))).kind).toBe('duplicate');
+  expect(
+    (
+      await s.worker.handleMessage(
+        message({ call_id: 'c1', status: 'success', result: { affinity: 0.4 }, metadata: { job_id: 'j1' } }),
+      )
+    ).kind,
+  ).toBe('duplicate');
 });
 
 it('dispatches by message kind: batch checks, stats, and unknown kinds dead-lettered', async () => {
   const s = setup();
   s.jobs.batches.set('b', { total_jobs: 0 });
-  expect(await s.worker.handleMessage(raw(encodeBatchCheck('b')))).toEqual({ kind: 'batch_checked', batchId: 'b', batchCompleted: true });
-  const stats = encodeWebhookStats({ instance: 'abc', seq: 0, minutes: { '2026-11-28T12:00:00.000Z': { accepted: 3, rejected: { bad_signature: 1 } } } });
+  expect(await s.worker.handleMessage(raw(encodeBatchCheck('b')))).toEqual({
+    kind: 'batch_checked',
+    batchId: 'b',
+    batchCompleted: true,
+  });
+  const stats = encodeWebhookStats({
+    instance: 'abc',
+    seq: 0,
+    minutes: { '2026-11-28T12:00:00.000Z': { accepted: 3, rejected: { bad_signature: 1 } } },
+  });
   expect(await s.worker.handleMessage(raw(stats))).toEqual({ kind: 'stats_recorded', minutes: 1 });
   expect(s.jobs.stats.size).toBe(1);
-  expect(await s.worker.handleMessage({ messageId: 'x', data: 'e30=', attributes: { kind: 'mystery' } })).toEqual({ kind: 'dead_lettered', code: 'unknown_message' });
+  expect(await s.worker.handleMessage({ messageId: 'x', data: 'e30=', attributes: { kind: 'mystery' } })).toEqual({
+    kind: 'dead_lettered',
+    code: 'unknown_message',
+  });
   expect(s.jobs.deadLetters.get('msg_x')).toMatchObject({ code: 'unknown_message' });
 });
 
@@ -58,7 +104,9 @@ describe('failures', () => {
 
   it('dead-letters at once what the store refuses for its content', async () => {
     const s = failing(grpc(3, 'INVALID_ARGUMENT: Cannot convert an array value in an array value'));
-    expect(await s.worker.handleMessage(message({ call_id: 'c', status: 'failure', metadata: { job_id: 'j' } }))).toEqual({ kind: 'dead_lettered', code: 'rejected_by_store' });
+    expect(
+      await s.worker.handleMessage(message({ call_id: 'c', status: 'failure', metadata: { job_id: 'j' } })),
+    ).toEqual({ kind: 'dead_lettered', code: 'rejected_by_store' });
   });
 
   it('lets Pub/Sub redeliver what is transient, however often', async () => {

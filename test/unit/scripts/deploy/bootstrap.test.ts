@@ -16,7 +16,9 @@ const terraformDir = join(__dirname, '..', '..', '..', '..', 'terraform');
 function run(policy: string, env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'omtx-bootstrap-'));
   const calls = join(dir, 'calls.log');
-  writeFileSync(join(dir, 'gcloud'), `#!/usr/bin/env bash
+  writeFileSync(
+    join(dir, 'gcloud'),
+    `#!/usr/bin/env bash
 echo "$*" >> "${calls}"
 for a in "$@"; do case "$a" in --condition-from-file=*) echo "condition: $(cat "\${a#*=}" | tr '\\n' ' ')" >> "${calls}" ;; esac; done
 case "$*" in
@@ -27,15 +29,24 @@ case "$*" in
   *"describe"*) exit 1 ;;
 esac
 exit 0
-`);
+`,
+  );
   chmodSync(join(dir, 'gcloud'), 0o755);
-  const result = spawnSync('bash', [script, 'omtx-test-project', 'europe-west4'], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env } });
+  const result = spawnSync('bash', [script, 'omtx-test-project', 'europe-west4'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env },
+  });
   let log = '';
-  try { log = readFileSync(calls, 'utf8'); } catch { /* no call */ }
+  try {
+    log = readFileSync(calls, 'utf8');
+  } catch {
+    /* no call */
+  }
   return { status: result.status, stderr: result.stderr, stdout: result.stdout, calls: log.trim().split('\n') };
 }
 
-const ENFORCED = '{"name":"projects/omtx-test-project/policies/iam.allowedPolicyMemberDomains","spec":{"rules":[{"values":{"allowedValues":["C0abc123"]}}]}}';
+const ENFORCED =
+  '{"name":"projects/omtx-test-project/policies/iam.allowedPolicyMemberDomains","spec":{"rules":[{"values":{"allowedValues":["C0abc123"]}}]}}';
 
 it('stops before creating anything where domain-restricted sharing is enforced, and says what to ask for', () => {
   const r = run(ENFORCED);
@@ -58,14 +69,18 @@ it('enables the Org Policy API before reading the policy, and stops with the err
 it('goes on where sharing is allowed: APIs, state bucket, and the two Cloud Build identities', () => {
   const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
   expect([r.status, r.stderr]).toEqual([0, '']);
-  expect(r.calls).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^services enable orgpolicy\.googleapis\.com cloudresourcemanager\.googleapis\.com/),
-    expect.stringMatching(/^storage buckets create gs:\/\/omtx-test-project-tfstate/),
-    expect.stringMatching(/^iam service-accounts create omtx-deployer/),
-    expect.stringMatching(/^iam service-accounts create omtx-ci/),
-    expect.stringMatching(/omtx-ci@omtx-test-project\.iam\.gserviceaccount\.com --role=roles\/logging\.logWriter/),
-    expect.stringMatching(/omtx-deployer@omtx-test-project\.iam\.gserviceaccount\.com --role=roles\/logging\.logWriter/),
-  ]));
+  expect(r.calls).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^services enable orgpolicy\.googleapis\.com cloudresourcemanager\.googleapis\.com/),
+      expect.stringMatching(/^storage buckets create gs:\/\/omtx-test-project-tfstate/),
+      expect.stringMatching(/^iam service-accounts create omtx-deployer/),
+      expect.stringMatching(/^iam service-accounts create omtx-ci/),
+      expect.stringMatching(/omtx-ci@omtx-test-project\.iam\.gserviceaccount\.com --role=roles\/logging\.logWriter/),
+      expect.stringMatching(
+        /omtx-deployer@omtx-test-project\.iam\.gserviceaccount\.com --role=roles\/logging\.logWriter/,
+      ),
+    ]),
+  );
   // The branch identity gets nothing but its logs.
   expect(r.calls.filter((c) => c.includes('omtx-ci@') && c.includes('add-iam-policy-binding'))).toHaveLength(1);
 });
@@ -77,35 +92,64 @@ it('can be told to go on anyway', () => {
 
 it('grants the deployer IAM admin only for the project roles Terraform grants, actAs nowhere at project level, and a token of its own', async () => {
   const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
-  const deployerGrants = r.calls.filter((c) => c.startsWith('projects add-iam-policy-binding') && c.includes('omtx-deployer@'));
-  const unconditional = deployerGrants.filter((c) => c.includes('--condition=None')).map((c) => /--role=(\S+)/.exec(c)![1]);
+  const deployerGrants = r.calls.filter(
+    (c) => c.startsWith('projects add-iam-policy-binding') && c.includes('omtx-deployer@'),
+  );
+  const unconditional = deployerGrants
+    .filter((c) => c.includes('--condition=None'))
+    .map((c) => /--role=(\S+)/.exec(c)![1]);
   expect(unconditional).not.toContain('roles/resourcemanager.projectIamAdmin');
   expect(unconditional).not.toContain('roles/iam.serviceAccountUser');
-  expect(deployerGrants.filter((c) => c.includes('--role=roles/resourcemanager.projectIamAdmin') && c.includes('--condition-from-file='))).toHaveLength(1);
+  expect(
+    deployerGrants.filter(
+      (c) => c.includes('--role=roles/resourcemanager.projectIamAdmin') && c.includes('--condition-from-file='),
+    ),
+  ).toHaveLength(1);
   // The condition names exactly the roles terraform/ grants on the project.
   const condition = r.calls.find((c) => c.startsWith('condition: '))!;
-  const allowed = [...condition.matchAll(/'(roles\/[^']+)'/g)].map((m) => m[1]).filter((x) => x !== 'iam.googleapis.com/modifiedGrantsByRole').sort();
+  const allowed = [...condition.matchAll(/'(roles\/[^']+)'/g)]
+    .map((m) => m[1])
+    .filter((x) => x !== 'iam.googleapis.com/modifiedGrantsByRole')
+    .sort();
   const terraformRoles = new Set<string>();
   for (const file of readdirSync(terraformDir).filter((f) => f.endsWith('.tf'))) {
-    const json = (await parse(file, readFileSync(join(terraformDir, file), 'utf8'))) as { resource?: { google_project_iam_member?: Record<string, Array<{ role: string }>> } };
-    for (const blocks of Object.values(json.resource?.google_project_iam_member ?? {})) terraformRoles.add(blocks[0]!.role);
+    const json = (await parse(file, readFileSync(join(terraformDir, file), 'utf8'))) as {
+      resource?: { google_project_iam_member?: Record<string, Array<{ role: string }>> };
+    };
+    for (const blocks of Object.values(json.resource?.google_project_iam_member ?? {}))
+      terraformRoles.add(blocks[0]!.role);
   }
   expect(allowed).toEqual([...terraformRoles].sort());
   expect(condition).toMatch(/api\.getAttribute\('iam\.googleapis\.com\/modifiedGrantsByRole', \[\]\)\.hasOnly\(/);
   // Earlier, unconditional grants are taken back.
-  expect(r.calls).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/iam\.serviceAccountUser --condition=None/),
-    expect.stringMatching(/^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/resourcemanager\.projectIamAdmin --condition=None/),
-    expect.stringMatching(/^iam service-accounts add-iam-policy-binding omtx-deployer@omtx-test-project\.iam\.gserviceaccount\.com .*--role=roles\/iam\.serviceAccountOpenIdTokenCreator/),
-  ]));
+  expect(r.calls).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(
+        /^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/iam\.serviceAccountUser --condition=None/,
+      ),
+      expect.stringMatching(
+        /^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/resourcemanager\.projectIamAdmin --condition=None/,
+      ),
+      expect.stringMatching(
+        /^iam service-accounts add-iam-policy-binding omtx-deployer@omtx-test-project\.iam\.gserviceaccount\.com .*--role=roles\/iam\.serviceAccountOpenIdTokenCreator/,
+      ),
+    ]),
+  );
 });
 
 it('closes with the same first-apply commands as docs/deploy.md, var file included', () => {
   const r = run('{"spec":{"rules":[{"allowAll":true}]}}');
-  const printed = r.stdout.split('Next (from the repository root):')[1]!.trim().split('\n').map((l) => l.trim());
+  const printed = r.stdout
+    .split('Next (from the repository root):')[1]!
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
   const docs = readFileSync(join(terraformDir, '..', 'docs', 'deploy.md'), 'utf8');
   const block = /## 3\. First apply\s+```bash\n([\s\S]*?)```/.exec(docs)![1]!;
-  const documented = block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim())
+  const documented = block
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
     .map((l) => l.replace(/\$PROJECT_ID/g, 'omtx-test-project').replace(/\$REGION/g, 'europe-west4'));
   expect(printed).toEqual(documented);
   expect(printed.at(-1)).toMatch(/-var-file=environments\/production\.tfvars$/);

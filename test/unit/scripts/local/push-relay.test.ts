@@ -2,17 +2,33 @@ import type { PulledMessage, PullSource } from '../../../../shared/adapters/pubs
 import { redeliveryDelaySeconds, startPushRelay } from '../../../../scripts/local/push-relay';
 import { until } from '../../../support/until';
 
-const waitFor = (what: string, ok: () => boolean, timeoutMs = 5000) => until(what, async () => (ok() ? true : undefined), timeoutMs);
+const waitFor = (what: string, ok: () => boolean, timeoutMs = 5000) =>
+  until(what, async () => (ok() ? true : undefined), timeoutMs);
 
 const retry = { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10, maxDeliveryAttempts: 5 };
 
-it.each([[1, 1], [2, 2], [3, 4], [4, 8], [5, 10], [9, 10]])('backs off like Pub/Sub: attempt %i failed → next in %i s', (attempt, seconds) => {
+it.each([
+  [1, 1],
+  [2, 2],
+  [3, 4],
+  [4, 8],
+  [5, 10],
+  [9, 10],
+])('backs off like Pub/Sub: attempt %i failed → next in %i s', (attempt, seconds) => {
   expect(redeliveryDelaySeconds(attempt, retry)).toBe(seconds);
 });
 
 /** An in-memory subscription: messages wait, are pulled, then acked or handed back with a delay. */
 function fakeSubscription(messages: Array<Partial<PulledMessage>>, failPulls = 0) {
-  const queue = messages.map((m, i) => ({ ackId: `a${i}`, id: `m${i}`, data: Buffer.from('{}'), attributes: {}, publishTime: new Date(0).toISOString(), deliveryAttempt: 1, ...m }));
+  const queue = messages.map((m, i) => ({
+    ackId: `a${i}`,
+    id: `m${i}`,
+    data: Buffer.from('{}'),
+    attributes: {},
+    publishTime: new Date(0).toISOString(),
+    deliveryAttempt: 1,
+    ...m,
+  }));
   const acked: string[] = [];
   const handedBack: Array<[string, number]> = [];
   let pullFailures = failPulls;
@@ -37,7 +53,14 @@ function fakeSubscription(messages: Array<Partial<PulledMessage>>, failPulls = 0
       async close() {},
     };
   };
-  return { connect, acked, handedBack, get connects() { return connects; } };
+  return {
+    connect,
+    acked,
+    handedBack,
+    get connects() {
+      return connects;
+    },
+  };
 }
 
 const answer = (status: number) => (async () => new Response('{}', { status })) as unknown as typeof fetch;
@@ -46,8 +69,16 @@ it('acknowledges what the worker took, and hands back what it refused only after
   const sub = fakeSubscription([{ deliveryAttempt: 1 }, { deliveryAttempt: 3, attributes: { fail: '1' } }]);
   const logs: Array<Record<string, unknown>> = [];
   const relay = startPushRelay({
-    endpoint: 'http://worker', concurrency: 4, ackDeadlineSeconds: 3, retry, connect: sub.connect, log: (e) => logs.push(e),
-    fetch: (async (_url: string, init: RequestInit) => (JSON.parse(init.body as string).message.attributes.fail ? new Response('{}', { status: 500 }) : new Response(null, { status: 204 }))) as unknown as typeof fetch,
+    endpoint: 'http://worker',
+    concurrency: 4,
+    ackDeadlineSeconds: 3,
+    retry,
+    connect: sub.connect,
+    log: (e) => logs.push(e),
+    fetch: (async (_url: string, init: RequestInit) =>
+      JSON.parse(init.body as string).message.attributes.fail
+        ? new Response('{}', { status: 500 })
+        : new Response(null, { status: 204 })) as unknown as typeof fetch,
   });
   const started = Date.now();
   await waitFor('acked', () => sub.acked.length === 1);
@@ -64,20 +95,43 @@ it('acknowledges what the worker took, and hands back what it refused only after
 it('says why a message goes to the dead-letter topic on its last attempt', async () => {
   const sub = fakeSubscription([{ deliveryAttempt: 5, attributes: { delivery_id: 'dlv_x' } }]);
   const logs: Array<Record<string, unknown>> = [];
-  const relay = startPushRelay({ endpoint: 'http://worker', concurrency: 1, ackDeadlineSeconds: 10, retry, connect: sub.connect, log: (e) => logs.push(e), fetch: answer(503) });
+  const relay = startPushRelay({
+    endpoint: 'http://worker',
+    concurrency: 1,
+    ackDeadlineSeconds: 10,
+    retry,
+    connect: sub.connect,
+    log: (e) => logs.push(e),
+    fetch: answer(503),
+  });
   const started = Date.now();
   await waitFor('handed back', () => sub.handedBack.length === 1);
   // The last attempt is handed over at once: the dead-letter policy takes it from there.
   expect(Date.now() - started).toBeLessThan(1000);
   await relay.close();
   expect(sub.handedBack).toEqual([['a0', 0]]);
-  expect(logs).toEqual([expect.objectContaining({ event: 'pushDeadLettered', delivery_id: 'dlv_x', delivery_attempt: 5, reason: 'worker answered 503' })]);
+  expect(logs).toEqual([
+    expect.objectContaining({
+      event: 'pushDeadLettered',
+      delivery_id: 'dlv_x',
+      delivery_attempt: 5,
+      reason: 'worker answered 503',
+    }),
+  ]);
 });
 
 it('logs a failing pull, replaces the client after three in a row, logs the recovery and delivers', async () => {
   const sub = fakeSubscription([{}], 4);
   const logs: Array<Record<string, unknown>> = [];
-  const relay = startPushRelay({ endpoint: 'http://worker', concurrency: 2, ackDeadlineSeconds: 10, retry, connect: sub.connect, log: (e) => logs.push(e), fetch: answer(200) });
+  const relay = startPushRelay({
+    endpoint: 'http://worker',
+    concurrency: 2,
+    ackDeadlineSeconds: 10,
+    retry,
+    connect: sub.connect,
+    log: (e) => logs.push(e),
+    fetch: answer(200),
+  });
   await waitFor('acked', () => sub.acked.length === 1, 10_000);
   await relay.close();
   expect(logs.filter((l) => l.event === 'pushRelayError')).toHaveLength(4);
@@ -91,7 +145,12 @@ it('hands back a message whose worker cannot be reached, and never pushes more t
   let active = 0;
   let most = 0;
   const relay = startPushRelay({
-    endpoint: 'http://worker', concurrency: 3, ackDeadlineSeconds: 2, retry, connect: sub.connect, log: () => undefined,
+    endpoint: 'http://worker',
+    concurrency: 3,
+    ackDeadlineSeconds: 2,
+    retry,
+    connect: sub.connect,
+    log: () => undefined,
     fetch: async () => {
       active++;
       most = Math.max(most, active);

@@ -11,12 +11,44 @@ function setup(now = new Date('2026-11-28T12:00:00Z')) {
   const results = memoryBlobStore();
   const events: Array<Record<string, string>> = [];
   let failEvents = false;
-  const batchEvents: Publisher = { topic: 'events', publish: async (_d, a) => { if (failEvents) throw new Error('14 UNAVAILABLE'); events.push(a); return '1'; } };
+  const batchEvents: Publisher = {
+    topic: 'events',
+    publish: async (_d, a) => {
+      if (failEvents) throw new Error('14 UNAVAILABLE');
+      events.push(a);
+      return '1';
+    },
+  };
   const clock = { now };
-  const finalizer = createBatchFinalizer({ jobs, results, batchEvents, clock: () => clock.now, logger: memoryLogger(), summary: { direction: 'higher', rankingSize: 10 }, countsIntervalMs: 0 });
-  const complete = async (jobId: string, status: 'success' | 'failure', batchId: string, affinity = 0.5, call = `c-${jobId}`) => {
-    const payload = completionPayloadSchema.parse({ call_id: call, status, ...(status === 'success' ? { result: { affinity } } : {}), metadata: { job_id: jobId, batch_id: batchId } });
-    await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, { deliveryId: `d-${call}-${status}`, payload, receivedAt: clock.now, source: 'webhook' }, clock.now));
+  const finalizer = createBatchFinalizer({
+    jobs,
+    results,
+    batchEvents,
+    clock: () => clock.now,
+    logger: memoryLogger(),
+    summary: { direction: 'higher', rankingSize: 10 },
+    countsIntervalMs: 0,
+  });
+  const complete = async (
+    jobId: string,
+    status: 'success' | 'failure',
+    batchId: string,
+    affinity = 0.5,
+    call = `c-${jobId}`,
+  ) => {
+    const payload = completionPayloadSchema.parse({
+      call_id: call,
+      status,
+      ...(status === 'success' ? { result: { affinity } } : {}),
+      metadata: { job_id: jobId, batch_id: batchId },
+    });
+    await jobs.applyToJob(jobId, (existing) =>
+      planJobUpdate(
+        existing,
+        { deliveryId: `d-${call}-${status}`, payload, receivedAt: clock.now, source: 'webhook' },
+        clock.now,
+      ),
+    );
   };
   return { jobs, results, events, finalizer, complete, clock, failEvents: (v: boolean) => (failEvents = v) };
 }
@@ -31,11 +63,17 @@ it('does nothing until every job is counted, then finalises once whoever asks', 
   const results = await Promise.all(['m3', 'm3-dup', 'check'].map((c) => s.finalizer.finalizeIfDone('b', c)));
   expect(results.filter(Boolean)).toHaveLength(1);
   const batch = s.jobs.batches.get('b')!;
-  expect(batch).toMatchObject({ status: 'completed', summary: { completed_jobs: 2, failed_jobs: 1, success_rate: 0.6667 }, batch_event_published: true });
+  expect(batch).toMatchObject({
+    status: 'completed',
+    summary: { completed_jobs: 2, failed_jobs: 1, success_rate: 0.6667 },
+    batch_event_published: true,
+  });
   expect((batch.summary as { ranking: Array<{ job_id: string }> }).ranking.map((r) => r.job_id)).toEqual(['j3', 'j1']);
   expect(batch.summary_uri).toBe('mem://batches/b/summary-2-1.json');
   expect(JSON.parse(s.results.objects.get(batch.summary_uri!)!.toString())).toEqual(batch.summary);
-  expect(s.events).toEqual([expect.objectContaining({ type: 'batch.completed', batch_id: 'b', event_id: 'batch.completed:b' })]);
+  expect(s.events).toEqual([
+    expect.objectContaining({ type: 'batch.completed', batch_id: 'b', event_id: 'batch.completed:b' }),
+  ]);
 });
 
 it('recomputes the summary when a late success upgrades a failed job of a finalised batch', async () => {
@@ -46,7 +84,12 @@ it('recomputes the summary when a late success upgrades a failed job of a finali
   await s.finalizer.finalizeIfDone('b', 'm');
   await s.complete('j2', 'success', 'b', 0.7, 'c-j2-retry');
   await s.finalizer.finalizeIfDone('b', 'm-retry');
-  expect(s.jobs.batches.get('b')).toMatchObject({ completed_jobs: 2, failed_jobs: 0, summary: { completed_jobs: 2, failed_jobs: 0, success_rate: 1 }, summary_uri: 'mem://batches/b/summary-2-0.json' });
+  expect(s.jobs.batches.get('b')).toMatchObject({
+    completed_jobs: 2,
+    failed_jobs: 0,
+    summary: { completed_jobs: 2, failed_jobs: 0, success_rate: 1 },
+    summary_uri: 'mem://batches/b/summary-2-0.json',
+  });
   expect(s.events).toHaveLength(1);
 });
 
@@ -67,7 +110,7 @@ it('publishes a lost event once its finaliser evidently failed, and not before',
 });
 
 describe('rollupGate', () => {
-  it('lets one write-back of a batch\'s counts through per interval in this process, each batch on its own', () => {
+  it("lets one write-back of a batch's counts through per interval in this process, each batch on its own", () => {
     let t = 0;
     const gate = rollupGate(1000, () => t);
     expect([gate.due('a'), gate.due('a'), gate.due('b')]).toEqual([true, false, true]);

@@ -6,7 +6,11 @@ const errno = (code: string) => Object.assign(new Error(code), { code });
 const http = (status: number) => Object.assign(new Error(`HTTP ${status}`), { code: status });
 
 it.each([
-  ['nested arrays refused by Firestore', grpc(3, 'INVALID_ARGUMENT: Cannot convert an array value in an array value'), 'permanent'],
+  [
+    'nested arrays refused by Firestore',
+    grpc(3, 'INVALID_ARGUMENT: Cannot convert an array value in an array value'),
+    'permanent',
+  ],
   ['a document over 1 MiB', grpc(3, 'INVALID_ARGUMENT: Document exceeds the maximum size'), 'permanent'],
   ['a 23 MB commit', grpc(8, 'RESOURCE_EXHAUSTED: gRPC message exceeds maximum size 4194304'), 'permanent'],
   ['quota exhausted', grpc(8, 'RESOURCE_EXHAUSTED: Quota exceeded'), 'transient'],
@@ -29,7 +33,12 @@ it.each([
 
 it('spends a budget per message, and forgets a message that succeeded', () => {
   const budget = createRetryBudget(3);
-  expect([budget.spend('m1'), budget.spend('m1'), budget.spend('m2'), budget.spend('m1')]).toEqual([false, false, false, true]);
+  expect([budget.spend('m1'), budget.spend('m1'), budget.spend('m2'), budget.spend('m1')]).toEqual([
+    false,
+    false,
+    false,
+    true,
+  ]);
   budget.forget('m2');
   expect([budget.spend('m2'), budget.spend('m2')]).toEqual([false, false]);
 });

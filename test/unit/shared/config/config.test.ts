@@ -1,4 +1,9 @@
-import { loadAdminConfig, loadReconcilerConfig, loadWebhookConfig, loadWorkerConfig } from '../../../../shared/config/config';
+import {
+  loadAdminConfig,
+  loadReconcilerConfig,
+  loadWebhookConfig,
+  loadWorkerConfig,
+} from '../../../../shared/config/config';
 import { ConfigError } from '../../../../shared/platform/errors';
 
 const base = { MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value' };
@@ -34,7 +39,10 @@ describe('loadWebhookConfig', () => {
   });
 
   it('trims a secret pasted with a newline and says so without printing it', () => {
-    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value\n', MODAL_WEBHOOK_SECRET_PREVIOUS: ' old-secret-0123456789abcdef ' });
+    const config = loadWebhookConfig({
+      MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value\n',
+      MODAL_WEBHOOK_SECRET_PREVIOUS: ' old-secret-0123456789abcdef ',
+    });
     expect(config.secrets).toEqual(['a-long-enough-secret-value', 'old-secret-0123456789abcdef']);
     expect(config.warnings.join(' ')).toMatch(/MODAL_WEBHOOK_SECRET had leading or trailing whitespace/);
     expect(config.warnings.join(' ')).toMatch(/MODAL_WEBHOOK_SECRET_PREVIOUS had/);
@@ -61,14 +69,21 @@ describe('loadWebhookConfig', () => {
   });
 
   it('accepts a whsec_ key of 24 bytes and a plain secret of 24', () => {
-    expect(loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 7).toString('base64')}` }).secrets).toHaveLength(1);
+    expect(
+      loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 7).toString('base64')}` }).secrets,
+    ).toHaveLength(1);
     expect(loadWebhookConfig({ ...base, MODAL_WEBHOOK_SECRET: 'x'.repeat(24) }).secrets).toHaveLength(1);
   });
 
   it('lets a deployed admin show the raw secret only when ADMIN_ALLOW_SHOW_SECRET says so', () => {
     expect(loadAdminConfig({ ...base })).toMatchObject({ deployed: false, allowShowSecret: true });
-    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin' })).toMatchObject({ deployed: true, allowShowSecret: false });
-    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin', ADMIN_ALLOW_SHOW_SECRET: 'true' })).toMatchObject({ allowShowSecret: true });
+    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin' })).toMatchObject({
+      deployed: true,
+      allowShowSecret: false,
+    });
+    expect(loadAdminConfig({ ...base, K_SERVICE: 'webhook-admin', ADMIN_ALLOW_SHOW_SECRET: 'true' })).toMatchObject({
+      allowShowSecret: true,
+    });
   });
 
   it('reads DRY_RUN the way the seed sets it', () => {
@@ -77,14 +92,25 @@ describe('loadWebhookConfig', () => {
   });
 
   it('uses Cloud Storage when RESULTS_BUCKET is set', () => {
-    expect(loadWebhookConfig({ ...base, RESULTS_BUCKET: 'omtx-results' }).results).toEqual({ kind: 'gcs', bucket: 'omtx-results' });
+    expect(loadWebhookConfig({ ...base, RESULTS_BUCKET: 'omtx-results' }).results).toEqual({
+      kind: 'gcs',
+      bucket: 'omtx-results',
+    });
   });
 });
 
 describe('loadWorkerConfig', () => {
   it('needs no secret and has defaults', () => {
     expect(loadWorkerConfig({})).toMatchObject({
-      collections: { jobs: 'jobs', batches: 'batches', deadLetters: 'dead_letters', executions: 'executions', apps: 'webhook_apps', stats: 'webhook_stats', tests: 'webhook_tests' },
+      collections: {
+        jobs: 'jobs',
+        batches: 'batches',
+        deadLetters: 'dead_letters',
+        executions: 'executions',
+        apps: 'webhook_apps',
+        stats: 'webhook_stats',
+        tests: 'webhook_tests',
+      },
       affinityDirection: 'higher',
       rankingSize: 10,
       batchEventsTopic: undefined,
@@ -97,19 +123,36 @@ describe('loadWorkerConfig', () => {
 
 describe('admin and reconciler configuration', () => {
   it('prefixes the pipeline collections but not the backend ones', () => {
-    expect(loadWorkerConfig({ PIPELINE_COLLECTION_PREFIX: 'omtx_' }).collections).toMatchObject({ jobs: 'jobs', batches: 'batches', executions: 'omtx_executions', deadLetters: 'omtx_dead_letters' });
+    expect(loadWorkerConfig({ PIPELINE_COLLECTION_PREFIX: 'omtx_' }).collections).toMatchObject({
+      jobs: 'jobs',
+      batches: 'batches',
+      executions: 'omtx_executions',
+      deadLetters: 'omtx_dead_letters',
+    });
   });
 
   it('requires MODAL_STATUS_URL unless the reconciler runs webhook_only', () => {
-    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32) })).toThrow(/MODAL_STATUS_URL: is required when COMPLETION_MODE is dual/);
-    expect(loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'webhook_only' })).toMatchObject({ mode: 'webhook_only', staleAfterMs: 900_000 });
-    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'polling' })).toThrow(/COMPLETION_MODE/);
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32) })).toThrow(
+      /MODAL_STATUS_URL: is required when COMPLETION_MODE is dual/,
+    );
+    expect(
+      loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'webhook_only' }),
+    ).toMatchObject({ mode: 'webhook_only', staleAfterMs: 900_000 });
+    expect(() => loadReconcilerConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), COMPLETION_MODE: 'polling' })).toThrow(
+      /COMPLETION_MODE/,
+    );
   });
 
   it('derives the admin base URL from WEBHOOK_URL and lists expected apps', () => {
-    const config = loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), WEBHOOK_URL: 'https://hooks.example.com/api/v3/webhooks/modal/completion', MODAL_APPS: 'omtx-boltz2, omtx-chai1,' });
+    const config = loadAdminConfig({
+      MODAL_WEBHOOK_SECRET: 's'.repeat(32),
+      WEBHOOK_URL: 'https://hooks.example.com/api/v3/webhooks/modal/completion',
+      MODAL_APPS: 'omtx-boltz2, omtx-chai1,',
+    });
     expect(config).toMatchObject({ baseUrl: 'https://hooks.example.com', expectedApps: ['omtx-boltz2', 'omtx-chai1'] });
     expect(config.warnings.join(' ')).toMatch(/MODAL_CONTROL_URL is not set/);
-    expect(() => loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), WEBHOOK_URL: 'not a url' })).toThrow(/WEBHOOK_URL/);
+    expect(() => loadAdminConfig({ MODAL_WEBHOOK_SECRET: 's'.repeat(32), WEBHOOK_URL: 'not a url' })).toThrow(
+      /WEBHOOK_URL/,
+    );
   });
 });

@@ -33,20 +33,35 @@ describe('createRecentDeliveries', () => {
 
   it('remembers a published delivery for the window, by delivery and signature', async () => {
     const recent = createRecentDeliveries(1000);
-    expect(await recent.publishOnce('dlv_1', 'sig-a', at(0), publishing('m1'))).toEqual({ messageId: 'm1', replay: false });
+    expect(await recent.publishOnce('dlv_1', 'sig-a', at(0), publishing('m1'))).toEqual({
+      messageId: 'm1',
+      replay: false,
+    });
     const again = publishing('m2');
     expect(await recent.publishOnce('dlv_1', 'sig-a', at(999), again)).toEqual({ messageId: 'm1', replay: true });
     expect(again).not.toHaveBeenCalled();
-    expect(await recent.publishOnce('dlv_1', 'sig-b', at(10), publishing('m3'))).toEqual({ messageId: 'm3', replay: false });
-    expect(await recent.publishOnce('dlv_2', 'sig-a', at(10), publishing('m4'))).toEqual({ messageId: 'm4', replay: false });
-    expect(await recent.publishOnce('dlv_1', 'sig-a', at(1001), publishing('m5'))).toEqual({ messageId: 'm5', replay: false });
+    expect(await recent.publishOnce('dlv_1', 'sig-b', at(10), publishing('m3'))).toEqual({
+      messageId: 'm3',
+      replay: false,
+    });
+    expect(await recent.publishOnce('dlv_2', 'sig-a', at(10), publishing('m4'))).toEqual({
+      messageId: 'm4',
+      replay: false,
+    });
+    expect(await recent.publishOnce('dlv_1', 'sig-a', at(1001), publishing('m5'))).toEqual({
+      messageId: 'm5',
+      replay: false,
+    });
   });
 
   it('keeps at most its maximum, dropping the oldest', async () => {
     const recent = createRecentDeliveries(60_000, 3);
     for (let i = 0; i < 5; i++) await recent.publishOnce(`dlv_${i}`, 's', at(i), publishing(`m${i}`));
     expect(recent.size).toBe(3);
-    expect(await recent.publishOnce('dlv_0', 's', at(10), publishing('again'))).toEqual({ messageId: 'again', replay: false });
+    expect(await recent.publishOnce('dlv_0', 's', at(10), publishing('again'))).toEqual({
+      messageId: 'again',
+      replay: false,
+    });
     expect(await recent.publishOnce('dlv_4', 's', at(10), publishing('x'))).toEqual({ messageId: 'm4', replay: true });
   });
 

@@ -4,7 +4,16 @@ import { sign } from '../../../../shared/contract/signature';
 const secret = 'control-test-secret-0123456789';
 const now = 1_764_345_600;
 const body = '{"call_id":"call-1"}';
-const signed = { secret, method: 'POST', path: '/status', body, signature: signControl(secret, 'POST', '/status', now, body), timestamp: String(now), nowSeconds: now, toleranceSeconds: 300 };
+const signed = {
+  secret,
+  method: 'POST',
+  path: '/status',
+  body,
+  signature: signControl(secret, 'POST', '/status', now, body),
+  timestamp: String(now),
+  nowSeconds: now,
+  toleranceSeconds: 300,
+};
 
 it('verifies a control request as signed', () => {
   expect(verifyControl(signed)).toBe(true);

@@ -19,7 +19,10 @@ function expectSameVerdict(body: Buffer): void {
     expect(fast).toEqual(full);
     return;
   }
-  const strip = (p: typeof full.payload) => ({ ...p, result: p.result ? { ...p.result, structure_file_base64: undefined } : p.result });
+  const strip = (p: typeof full.payload) => ({
+    ...p,
+    result: p.result ? { ...p.result, structure_file_base64: undefined } : p.result,
+  });
   expect(strip(fast.payload)).toEqual(strip(full.payload));
   expect([full.payload.result?.structure_file_base64, '']).toContain(fast.payload.result?.structure_file_base64);
 }
@@ -40,8 +43,14 @@ it.each([
   ['the key twice (last wins)', payloadText(`"${base64Body(BIG)}"`, `"structure_file_base64":"!!",`)],
   ['an escaped key after it, invalid', payloadText(`"${base64Body(BIG)}","structure\\u005ffile_base64":"!!"`)],
   ['an escaped key before it, invalid', payloadText(`"${base64Body(BIG)}"`, `"structure\\u005ffile_base64":"!!",`)],
-  ['the key in metadata only', `{"call_id":"c1","status":"success","result":{"affinity":1},"metadata":{"job_id":"j1","structure_file_base64":"${base64Body(BIG)}!"}}`],
-  ['the key inside another string', `{"call_id":"c1","status":"success","result":{"note":"\\"structure_file_base64\\":\\"${base64Body(BIG)}\\""},"metadata":{"job_id":"j1"}}`],
+  [
+    'the key in metadata only',
+    `{"call_id":"c1","status":"success","result":{"affinity":1},"metadata":{"job_id":"j1","structure_file_base64":"${base64Body(BIG)}!"}}`,
+  ],
+  [
+    'the key inside another string',
+    `{"call_id":"c1","status":"success","result":{"note":"\\"structure_file_base64\\":\\"${base64Body(BIG)}\\""},"metadata":{"job_id":"j1"}}`,
+  ],
   ['an invalid job id beside a valid structure', payloadText(`"${base64Body(BIG)}"`).replace('"j1"', '"../x"')],
   ['broken JSON after the structure', payloadText(`"${base64Body(BIG)}"`).slice(0, -3)],
   ['a UTF-8 BOM', `\ufeff${payloadText(`"${base64Body(BIG)}"`)}`],
@@ -51,18 +60,45 @@ it.each([
   expectSameVerdict(Buffer.from(text));
 });
 
-it('gives the full parse\'s verdict for any body around a large structure (property)', () => {
-  const piece = fc.constantFrom('A', 'z', '9', '+', '/', '_', '-', '=', ' ', '!', '\\n', '\\"', '"', '\n', 'é', '\\u0041', '}', ',');
+it("gives the full parse's verdict for any body around a large structure (property)", () => {
+  const piece = fc.constantFrom(
+    'A',
+    'z',
+    '9',
+    '+',
+    '/',
+    '_',
+    '-',
+    '=',
+    ' ',
+    '!',
+    '\\n',
+    '\\"',
+    '"',
+    '\n',
+    'é',
+    '\\u0041',
+    '}',
+    ',',
+  );
   const json = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v));
-  fc.assert(fc.property(
-    fc.array(piece, { maxLength: 6 }), fc.array(piece, { maxLength: 4 }), json, fc.boolean(), fc.boolean(),
-    (before, after, other, duplicate, inMetadata) => {
-      const structure = `"${before.join('')}${base64Body(BIG)}${after.join('')}"`;
-      const text = inMetadata
-        ? `{"call_id":"c1","status":"success","result":{"x":${other}},"metadata":{"job_id":"j1","structure_file_base64":${structure}}}`
-        : payloadText(structure, `"x":${other},${duplicate ? `"structure_file_base64":"QQ==",` : ''}`);
-      expectSameVerdict(Buffer.from(text));
-    }), { numRuns: 300 });
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 6 }),
+      fc.array(piece, { maxLength: 4 }),
+      json,
+      fc.boolean(),
+      fc.boolean(),
+      (before, after, other, duplicate, inMetadata) => {
+        const structure = `"${before.join('')}${base64Body(BIG)}${after.join('')}"`;
+        const text = inMetadata
+          ? `{"call_id":"c1","status":"success","result":{"x":${other}},"metadata":{"job_id":"j1","structure_file_base64":${structure}}}`
+          : payloadText(structure, `"x":${other},${duplicate ? `"structure_file_base64":"QQ==",` : ''}`);
+        expectSameVerdict(Buffer.from(text));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 it('leaves the structure out of the parse when it is one plain base64 string, and only then', () => {

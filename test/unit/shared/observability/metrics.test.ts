@@ -18,9 +18,26 @@ describe('windowMetrics', () => {
     const m = windowMetrics(
       since,
       [
-        { minute: new Date('2026-01-01T09:59:00Z'), instance: 'a', accepted: 100, rejected: { bad_signature: 9 }, by_scheme: { modal: 100 } },
-        { minute: new Date('2026-01-01T10:00:00Z'), instance: 'a', accepted: 3, rejected: { bad_signature: 1 }, by_scheme: { modal: 1, standard: 2 } },
-        { minute: new Date('2026-01-01T10:05:00Z'), instance: 'b', accepted: 2, rejected: { stale_timestamp: 2, bad_signature: 1 } },
+        {
+          minute: new Date('2026-01-01T09:59:00Z'),
+          instance: 'a',
+          accepted: 100,
+          rejected: { bad_signature: 9 },
+          by_scheme: { modal: 100 },
+        },
+        {
+          minute: new Date('2026-01-01T10:00:00Z'),
+          instance: 'a',
+          accepted: 3,
+          rejected: { bad_signature: 1 },
+          by_scheme: { modal: 1, standard: 2 },
+        },
+        {
+          minute: new Date('2026-01-01T10:05:00Z'),
+          instance: 'b',
+          accepted: 2,
+          rejected: { stale_timestamp: 2, bad_signature: 1 },
+        },
       ],
       [
         { status: 'completed', source: 'webhook', latencyMs: 100 },
@@ -30,8 +47,16 @@ describe('windowMetrics', () => {
       ],
       2,
     );
-    expect(m.webhooks).toEqual({ accepted: 5, accepted_by_scheme: { modal: 1, standard: 2 }, rejected: { total: 4, by_reason: { bad_signature: 2, stale_timestamp: 2 } } });
-    expect(m.completions).toEqual({ total: 4, by_status: { completed: 2, failed: 1, cancelled: 1 }, by_source: { webhook: 2, poll: 1, unknown: 1 } });
+    expect(m.webhooks).toEqual({
+      accepted: 5,
+      accepted_by_scheme: { modal: 1, standard: 2 },
+      rejected: { total: 4, by_reason: { bad_signature: 2, stale_timestamp: 2 } },
+    });
+    expect(m.completions).toEqual({
+      total: 4,
+      by_status: { completed: 2, failed: 1, cancelled: 1 },
+      by_source: { webhook: 2, poll: 1, unknown: 1 },
+    });
     expect(m.processing_latency_ms).toEqual({ count: 3, p50: 200, p95: 30_000, p99: 30_000 });
     expect(m.dead_letters).toBe(2);
   });

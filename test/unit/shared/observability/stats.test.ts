@@ -18,7 +18,10 @@ describe('createStatsBuffer', () => {
     });
     stats.count('accepted', t('2026-01-01T10:01:10Z'));
     expect(stats.takeIfDue(t('2026-01-01T10:01:20Z'))).toBeUndefined();
-    expect(stats.takeIfDue(t('2026-01-01T10:01:34Z'))).toMatchObject({ seq: 1, minutes: { '2026-01-01T10:01:00.000Z': { accepted: 1 } } });
+    expect(stats.takeIfDue(t('2026-01-01T10:01:34Z'))).toMatchObject({
+      seq: 1,
+      minutes: { '2026-01-01T10:01:00.000Z': { accepted: 1 } },
+    });
   });
 
   it('sends nothing when nothing was counted', () => {

@@ -2,7 +2,12 @@ import { filterBodyParserErrors } from '../../../../shared/platform/framework-er
 import { memoryLogger } from '../../../../shared/observability/log';
 
 function parseError(body: string): Error {
-  return Object.assign(new SyntaxError('Unexpected end of JSON input'), { type: 'entity.parse.failed', status: 400, body, expose: true });
+  return Object.assign(new SyntaxError('Unexpected end of JSON input'), {
+    type: 'entity.parse.failed',
+    status: 400,
+    body,
+    expose: true,
+  });
 }
 
 describe('filterBodyParserErrors', () => {
@@ -13,7 +18,15 @@ describe('filterBodyParserErrors', () => {
     filterBodyParserErrors(target, logger);
     target.error(parseError('{"call_id":"call-secret-payload",'));
     expect(printed).toEqual([]);
-    expect(logger.lines).toEqual([expect.objectContaining({ severity: 'WARNING', event: 'requestRejected', code: 'invalid_json', status: 400, bytes: 33 })]);
+    expect(logger.lines).toEqual([
+      expect.objectContaining({
+        severity: 'WARNING',
+        event: 'requestRejected',
+        code: 'invalid_json',
+        status: 400,
+        bytes: 33,
+      }),
+    ]);
     expect(JSON.stringify(logger.lines)).not.toContain('call-secret-payload');
   });
 

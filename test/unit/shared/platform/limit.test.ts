@@ -15,10 +15,11 @@ it('runs at most max tasks at once, all of them, in order, even when some fail',
         active--;
         if (i % 7 === 0) throw new Error(`task ${i}`);
         return i;
-      })),
+      }),
+    ),
   );
   expect(peak).toBe(3);
   expect(started).toEqual(Array.from({ length: 20 }, (_, i) => i));
   expect(results.filter((r) => r.status === 'rejected')).toHaveLength(3);
-  expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r).value)).toHaveLength(17);
+  expect(results.filter((r) => r.status === 'fulfilled').map((r) => r.value)).toHaveLength(17);
 });

@@ -29,9 +29,17 @@ it('collects after a large body, at most once per interval, and never for small 
 });
 
 it('lets go of the body once the response is over, so that a kept-alive connection does not hold it', async () => {
-  const guard = createBodyGuard({ limits: { maxBodyBytes: 1 << 20, poolBytes: 1 << 22, smallBodyBytes: 1 << 16, readTimeoutMs: 1000 }, logger: memoryLogger(), clock: () => new Date() });
+  const guard = createBodyGuard({
+    limits: { maxBodyBytes: 1 << 20, poolBytes: 1 << 22, smallBodyBytes: 1 << 16, readTimeoutMs: 1000 },
+    logger: memoryLogger(),
+    clock: () => new Date(),
+  });
   const body = Buffer.alloc(300_000, 'a');
-  const req = Object.assign(Readable.from([body]), { headers: { 'content-length': String(body.length), 'content-type': 'application/json' }, method: 'POST', url: '/' }) as never as Readable & { rawBody?: Buffer };
+  const req = Object.assign(Readable.from([body]), {
+    headers: { 'content-length': String(body.length), 'content-type': 'application/json' },
+    method: 'POST',
+    url: '/',
+  }) as never as Readable & { rawBody?: Buffer };
   const res = Object.assign(new EventEmitter(), { headersSent: false });
   await new Promise<void>((resolve) => guard(req as never, res as never, () => resolve()));
   expect(req.rawBody?.length).toBe(body.length);

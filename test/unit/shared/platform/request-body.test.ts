@@ -1,6 +1,14 @@
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { CHUNK_COUNT_FLOOR, checkBodyHeaders, createBodyBudget, hasBody, MIN_MEAN_CHUNK_BYTES, readBody, type BodyLimits } from '../../../../shared/platform/request-body';
+import {
+  CHUNK_COUNT_FLOOR,
+  checkBodyHeaders,
+  createBodyBudget,
+  hasBody,
+  MIN_MEAN_CHUNK_BYTES,
+  readBody,
+  type BodyLimits,
+} from '../../../../shared/platform/request-body';
 
 const limits: BodyLimits = { maxBodyBytes: 1000, poolBytes: 2000, smallBodyBytes: 100, readTimeoutMs: 200 };
 
@@ -45,22 +53,24 @@ describe('createBodyBudget: large bodies share a pool, small ones always get in'
   });
 
   it('never holds more than the pool plus what small bodies hold (property)', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.boolean())), (ops) => {
-      const budget = createBodyBudget(limits);
-      let small = 0;
-      const held: number[] = [];
-      for (const [bytes, give] of ops) {
-        if (give && held.length) {
-          const b = held.pop()!;
-          budget.give(b);
-          if (b <= limits.smallBodyBytes) small -= b;
-        } else if (budget.take(0, bytes)) {
-          held.push(bytes);
-          if (bytes <= limits.smallBodyBytes) small += bytes;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.boolean())), (ops) => {
+        const budget = createBodyBudget(limits);
+        let small = 0;
+        const held: number[] = [];
+        for (const [bytes, give] of ops) {
+          if (give && held.length) {
+            const b = held.pop()!;
+            budget.give(b);
+            if (b <= limits.smallBodyBytes) small -= b;
+          } else if (budget.take(0, bytes)) {
+            held.push(bytes);
+            if (bytes <= limits.smallBodyBytes) small += bytes;
+          }
+          expect(budget.held).toBeLessThanOrEqual(limits.poolBytes + small);
         }
-        expect(budget.held).toBeLessThanOrEqual(limits.poolBytes + small);
-      }
-    }));
+      }),
+    );
   });
 });
 
@@ -76,7 +86,12 @@ function stream(chunks: Buffer[], end = true): PassThrough {
 describe('readBody', () => {
   it('reads a declared body into one buffer and gives its bytes back on release', async () => {
     const budget = createBodyBudget(limits);
-    const read = await readBody(stream([Buffer.from('hello '), Buffer.from('world')]), { 'content-length': '11' }, limits, budget);
+    const read = await readBody(
+      stream([Buffer.from('hello '), Buffer.from('world')]),
+      { 'content-length': '11' },
+      limits,
+      budget,
+    );
     expect(read).toMatchObject({ ok: true });
     expect(read.ok && read.body.toString()).toBe('hello world');
     expect(budget.held).toBe(11);
@@ -86,12 +101,23 @@ describe('readBody', () => {
   });
 
   it('collects a chunked body', async () => {
-    const read = await readBody(stream([Buffer.from('{"a":'), Buffer.from('1}')]), { 'transfer-encoding': 'chunked' }, limits, createBodyBudget(limits));
+    const read = await readBody(
+      stream([Buffer.from('{"a":'), Buffer.from('1}')]),
+      { 'transfer-encoding': 'chunked' },
+      limits,
+      createBodyBudget(limits),
+    );
     expect(read.ok && read.body.toString()).toBe('{"a":1}');
   });
 
   it.each([
-    ['a chunked stream past the maximum', { 'transfer-encoding': 'chunked' }, [Buffer.alloc(600), Buffer.alloc(600)], 413, 'payload_too_large'],
+    [
+      'a chunked stream past the maximum',
+      { 'transfer-encoding': 'chunked' },
+      [Buffer.alloc(600), Buffer.alloc(600)],
+      413,
+      'payload_too_large',
+    ],
     ['more bytes than declared', { 'content-length': '5' }, [Buffer.from('123456')], 400, 'invalid_body'],
     ['fewer bytes than declared', { 'content-length': '9' }, [Buffer.from('1234')], 400, 'invalid_body'],
   ])('cuts %s, holding nothing afterwards', async (_name, headers, chunks, status, code) => {
@@ -122,37 +148,56 @@ describe('readBody', () => {
 
   it('refuses a slow chunked body at the read timeout too (408), holding nothing', async () => {
     const budget = createBodyBudget(limits);
-    const read = await readBody(stream([Buffer.from('{"a":')], false), { 'transfer-encoding': 'chunked' }, limits, budget);
+    const read = await readBody(
+      stream([Buffer.from('{"a":')], false),
+      { 'transfer-encoding': 'chunked' },
+      limits,
+      budget,
+    );
     expect(read).toMatchObject({ ok: false, refusal: { status: 408, code: 'request_timeout' } });
     expect(budget.held).toBe(0);
   });
 });
 
 describe('readBody: a chunked body costs its bytes, whatever its chunking', () => {
-  const big: BodyLimits = { maxBodyBytes: 32 * 1024 * 1024, poolBytes: 96 * 1024 * 1024, smallBodyBytes: 1024 * 1024, readTimeoutMs: 5000 };
+  const big: BodyLimits = {
+    maxBodyBytes: 32 * 1024 * 1024,
+    poolBytes: 96 * 1024 * 1024,
+    smallBodyBytes: 1024 * 1024,
+    readTimeoutMs: 5000,
+  };
 
   it('refuses a body of absurdly small chunks (400) once it has sent enough of them, holding nothing', async () => {
     const budget = createBodyBudget(big);
     const oneByte = Array.from({ length: CHUNK_COUNT_FLOOR + 10 }, () => Buffer.from('x'));
     const read = await readBody(stream(oneByte, false), { 'transfer-encoding': 'chunked' }, big, budget);
-    expect(read).toMatchObject({ ok: false, refusal: { status: 400, code: 'invalid_body', message: expect.stringMatching(/too many small chunks/) } });
+    expect(read).toMatchObject({
+      ok: false,
+      refusal: { status: 400, code: 'invalid_body', message: expect.stringMatching(/too many small chunks/) },
+    });
     expect(budget.held).toBe(0);
   });
 
   it('reads any chunking of chunks averaging at least the floor: the same bytes, held within twice the body plus one block (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.uint8Array({ minLength: MIN_MEAN_CHUNK_BYTES, maxLength: 40_000 }), { minLength: 1, maxLength: 60 }),
-      async (parts) => {
-        const budget = createBodyBudget(big);
-        const chunks = parts.map((p) => Buffer.from(p));
-        const whole = Buffer.concat(chunks);
-        const read = await readBody(stream(chunks), { 'transfer-encoding': 'chunked' }, big, budget);
-        expect(read.ok && read.body.equals(whole)).toBe(true);
-        expect(budget.held).toBeLessThanOrEqual(2 * whole.length + 16 * 1024);
-        read.release();
-        expect(budget.held).toBe(0);
-      },
-    ), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: MIN_MEAN_CHUNK_BYTES, maxLength: 40_000 }), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        async (parts) => {
+          const budget = createBodyBudget(big);
+          const chunks = parts.map((p) => Buffer.from(p));
+          const whole = Buffer.concat(chunks);
+          const read = await readBody(stream(chunks), { 'transfer-encoding': 'chunked' }, big, budget);
+          expect(read.ok && read.body.equals(whole)).toBe(true);
+          expect(budget.held).toBeLessThanOrEqual(2 * whole.length + 16 * 1024);
+          read.release();
+          expect(budget.held).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('reads a chunked body below the count floor in one-byte chunks, charging blocks, not chunks', async () => {
