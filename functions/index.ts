@@ -7,7 +7,8 @@
  * one this instance serves, so each parses only its own configuration. Without it, all are built.
  */
 import * as functions from '@google-cloud/functions-framework';
-import { createFirestore, createFirestoreJobStore } from '../shared/adapters/firestore';
+import { createFirestoreJobStore } from '../shared/adapters/firestore';
+import { createFirestore } from '../shared/adapters/firestore-documents';
 import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';

@@ -38,6 +38,40 @@ export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] 
 
   const sender = createCompletionSender(deps.completions);
 
+  /** Tells the Modal app to stop the call, once, and says plainly when it cannot be told. */
+  async function forwardCancel(
+    callId: string,
+    jobId: string,
+    reason: string | undefined,
+    first: boolean,
+  ): Promise<Record<string, unknown>> {
+    if (!config.modalControlUrl) {
+      return {
+        forwarded: false,
+        note: 'MODAL_CONTROL_URL is not set: the job is marked cancelled here, but the Modal call keeps running until it ends',
+      };
+    }
+    if (!first) return { forwarded: false, note: 'already cancelled; the cancel request was forwarded the first time' };
+    try {
+      const res = await client.cancel(config.modalControlUrl, {
+        call_id: callId,
+        job_id: jobId,
+        reason: reason ?? null,
+      });
+      return {
+        forwarded: res.status < 300,
+        modal_status: res.status,
+        ...(res.status < 300 ? {} : { modal_response: res.text }),
+      };
+    } catch (err) {
+      logger.log('WARNING', 'cancelForwardFailed', `cancel not forwarded to Modal: ${String(err)}`, {
+        call_id: callId,
+        job_id: jobId,
+      });
+      return { forwarded: false, error: String(err) };
+    }
+  }
+
   return [
     route('POST', `${PREFIX}/completions`, async (req) => {
       // The seed's manual processing: an operator who knows a call's outcome submits its completion.
@@ -97,34 +131,7 @@ export function createCommandRoutes(prefix: string, deps: CommandDeps): Route[] 
       const batchId = (plan.kind === 'apply' ? plan.batch?.batchId : undefined) ?? job?.batch_id ?? execution.batch_id;
       if (batchId) await publishBatchCheck(batchId);
 
-      let modal: Record<string, unknown>;
-      if (!config.modalControlUrl) {
-        modal = {
-          forwarded: false,
-          note: 'MODAL_CONTROL_URL is not set: the job is marked cancelled here, but the Modal call keeps running until it ends',
-        };
-      } else if (!first) {
-        modal = { forwarded: false, note: 'already cancelled; the cancel request was forwarded the first time' };
-      } else {
-        try {
-          const res = await client.cancel(config.modalControlUrl, {
-            call_id: callId,
-            job_id: execution.job_id,
-            reason: reason ?? null,
-          });
-          modal = {
-            forwarded: res.status < 300,
-            modal_status: res.status,
-            ...(res.status < 300 ? {} : { modal_response: res.text }),
-          };
-        } catch (err) {
-          logger.log('WARNING', 'cancelForwardFailed', `cancel not forwarded to Modal: ${String(err)}`, {
-            call_id: callId,
-            job_id: execution.job_id,
-          });
-          modal = { forwarded: false, error: String(err) };
-        }
-      }
+      const modal = await forwardCancel(callId, execution.job_id, reason, first);
       logger.log('INFO', 'executionCancelled', first ? 'execution cancelled' : 'execution already cancelled', {
         call_id: callId,
         job_id: execution.job_id,

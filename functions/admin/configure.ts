@@ -9,7 +9,13 @@ import type { AdminConfig } from '../../shared/config/config';
 import { HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import type { ModalClient } from '../../shared/modal/modal-client';
-import { appState, modalSecretArgs, modalSecretCommand, type AppState } from '../../shared/modal/modal-config';
+import {
+  appState,
+  modalSecretArgs,
+  modalSecretCommand,
+  type AppState,
+  type ModalApp,
+} from '../../shared/modal/modal-config';
 import { operatorOf } from './identity';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
@@ -76,6 +82,41 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
     );
   }
 
+  function webhookUrlOf(baseUrl: string | undefined): string {
+    const url = baseUrl ? `${baseUrl.replace(/\/$/, '')}${COMPLETION_PATH}` : config.webhookUrl;
+    if (!url) throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
+    return url;
+  }
+
+  /**
+   * Each app's state: with `autoConfigure`, its control endpoint is asked for a test delivery first,
+   * and the check waits (up to `waitSeconds`) for the deliveries accepted on their way to the worker.
+   */
+  async function checkApps(
+    apps: readonly ModalApp[],
+    autoConfigure: boolean,
+    waitSeconds: number,
+  ): Promise<Map<string, AppState>> {
+    const since = clock();
+    const tests = new Map<string, TestAnswer>();
+    if (autoConfigure) {
+      await Promise.all(apps.map(async (a) => tests.set(a.name, await askForTestDelivery(a.name, a.controlUrl))));
+    }
+    const deadline = since.getTime() + (autoConfigure ? waitSeconds * 1000 : 0);
+    for (;;) {
+      const verified = await verifiedSince();
+      const states = new Map(
+        apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]),
+      );
+      // Wait only for apps whose test delivery was accepted and is on its way to the worker.
+      const pending = apps.some(
+        (a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered',
+      );
+      if (!pending || clock().getTime() >= deadline) return states;
+      await sleep(250);
+    }
+  }
+
   return route('POST', `${prefix}/configure`, async (req) => {
     const input = parse(configureSchema, req.body, 'body');
     const operator = operatorOf(req, config.deployed) ?? 'unknown';
@@ -98,11 +139,7 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
         'webhook_secret is not taken here: the secret lives in Secret Manager (rotate it there, docs/deploy.md)',
       );
     }
-    const webhookUrl = input.webhook_base_url
-      ? `${input.webhook_base_url.replace(/\/$/, '')}${COMPLETION_PATH}`
-      : config.webhookUrl;
-    if (!webhookUrl)
-      throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
+    const webhookUrl = webhookUrlOf(input.webhook_base_url);
     const apps = config.modalApps.filter((a) => !input.apps || input.apps.includes(a.name));
     if (apps.length === 0)
       throw new HttpError(
@@ -110,26 +147,7 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
         503,
         'no Modal apps: set MODAL_APPS (name or name=control-url, comma-separated)',
       );
-
-    const since = clock();
-    const tests = new Map<string, TestAnswer>();
-    if (input.auto_configure) {
-      await Promise.all(apps.map(async (a) => tests.set(a.name, await askForTestDelivery(a.name, a.controlUrl))));
-    }
-    let states = new Map<string, AppState>();
-    const deadline = since.getTime() + (input.auto_configure ? input.wait_seconds * 1000 : 0);
-    for (;;) {
-      const verified = await verifiedSince();
-      states = new Map(
-        apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]),
-      );
-      // Wait only for apps whose test delivery was accepted and is on its way to the worker.
-      const pending = apps.some(
-        (a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered',
-      );
-      if (!pending || clock().getTime() >= deadline) break;
-      await sleep(250);
-    }
+    const states = await checkApps(apps, input.auto_configure, input.wait_seconds);
     const source = input.show_secret ? { secret: config.secret } : { secretReadCommand: config.secretReadCommand };
     const answer = apps.map((a) => ({
       app: a.name,

@@ -9,30 +9,30 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
-import { withDeadline } from '../../shared/platform/deadline';
 import { claimPath } from '../../shared/contract/claims';
-import { createRecentDeliveries } from './recent-deliveries';
-import { deliveryId } from '../../shared/contract/delivery';
-import {
-  errorAnswer,
-  HttpError,
-  SIGNATURE_REASONS,
-  type ErrorCode,
-  type SignatureReason,
-} from '../../shared/platform/errors';
-import { traceFields, traceIdOf, type LogEvent, type Logger } from '../../shared/observability/log';
-import {
-  decodeParsedCompletionBody,
-  encodeCompletion,
-  encodeWebhookStats,
-  unsupportedCharset,
-} from '../../shared/contract/messages';
-import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
-import type { BlobStore, Clock, Publisher } from '../../shared/ports';
+import { encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
+import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { verifyRequest } from '../../shared/contract/signature';
+import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
 import type { StatsBuffer } from '../../shared/observability/stats';
-import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
+import { withDeadline } from '../../shared/platform/deadline';
+import { errorAnswer, HttpError } from '../../shared/platform/errors';
+import type { BlobStore, Clock, Publisher } from '../../shared/ports';
+import { createRecentDeliveries } from './recent-deliveries';
+import {
+  bodyOf,
+  eventOf,
+  idsOf,
+  methodNotAllowed,
+  normalizePath,
+  parsePayload,
+  rejectionMessage,
+  replayKeyOf,
+  SHOWN_CHARS,
+  type DeliveryIds,
+  type Verified,
+} from './request';
 
 export interface WebhookDeps {
   config: Readonly<WebhookConfig>;
@@ -52,23 +52,8 @@ export interface WebhookDeps {
   guarded?: (req: IncomingMessage) => boolean;
 }
 
-/** Caller-chosen text (a path, a user agent) goes into a log line or an answer at most this long. */
-const SHOWN_CHARS = 200;
-
-function normalizePath(path: string): string {
-  return path.length > 1 ? path.replace(/\/+$/, '') : path;
-}
-
 /** How often one instance says that a sender still signs with the previous secret. */
 const PREVIOUS_SECRET_WARNING_MS = 10 * 60 * 1000;
-
-/** The log line an error is written as: dashboards count these events. */
-function eventOf(code: ErrorCode): LogEvent {
-  if (SIGNATURE_REASONS.has(code)) return 'signatureRejected';
-  if (code === 'publish_failed' || code === 'claim_check_failed') return 'publishFailed';
-  if (code === 'internal_error' || code === 'body_guard_missing') return 'requestFailed';
-  return 'requestRejected';
-}
 
 /** One request's log, tagged with its trace only once its signature verified (an unsigned header could name any trace). */
 interface Attempt {
@@ -281,76 +266,4 @@ export function createWebhookHandler(deps: WebhookDeps) {
       flushStats(attempt.log);
     }
   };
-}
-
-type Verified = Extract<ReturnType<typeof verifyRequest>, { ok: true }>;
-
-type DeliveryIds = {
-  webhook_id?: string;
-  call_id: string;
-  job_id: string;
-  batch_id: string | undefined;
-  delivery_id: string;
-};
-
-function idsOf(payload: CompletionPayload, verified: Verified): DeliveryIds {
-  return {
-    ...(verified.webhookId ? { webhook_id: verified.webhookId } : {}),
-    call_id: payload.call_id,
-    job_id: payload.metadata.job_id,
-    batch_id: payload.metadata.batch_id ?? undefined,
-    delivery_id: deliveryId(payload.call_id, payload.status),
-  };
-}
-
-/** What makes two requests the same signed delivery: the Standard Webhooks id, or the seed's body signature. */
-function replayKeyOf(req: Request, verified: Verified): string {
-  return verified.scheme === 'standard'
-    ? `webhook-id ${verified.webhookId ?? ''}`
-    : (req.get('x-modal-signature') ?? '').trim().toLowerCase();
-}
-
-function bodyOf(req: Request, maxBodyBytes: number): Buffer {
-  const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
-  if (rawBody.length > maxBodyBytes)
-    throw new HttpError('payload_too_large', 413, `body is larger than ${maxBodyBytes} bytes`);
-  return rawBody;
-}
-
-function rejectionMessage(reason: SignatureReason, config: Readonly<WebhookConfig>): string {
-  switch (reason) {
-    case 'stale_timestamp':
-    case 'future_timestamp':
-      return `timestamp outside the ${config.toleranceSeconds} s window (check the sender's clock)`;
-    case 'scheme_not_allowed':
-      return `this webhook accepts only ${config.signatureSchemes.join(', ')} signatures`;
-    case 'mixed_schemes':
-      return 'send the headers of one signature scheme, not both';
-    default:
-      return 'webhook signature verification failed';
-  }
-}
-
-function methodNotAllowed(res: Response, allow: string): HttpError {
-  res.set('Allow', allow);
-  return new HttpError('method_not_allowed', 405, `method not allowed; use ${allow}`);
-}
-
-/**
- * Decodes a verified body by the worker's own rules (shared/contract/messages.ts), so that what is answered
- * 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422. The
- * framework's parse of the same bytes is reused when it made one.
- */
-function parsePayload(rawBody: Buffer, frameworkParsed: unknown): CompletionPayload {
-  const parsedByFramework =
-    frameworkParsed !== undefined &&
-    frameworkParsed !== null &&
-    typeof frameworkParsed === 'object' &&
-    !Buffer.isBuffer(frameworkParsed);
-  const verdict = parsedByFramework
-    ? decodeParsedCompletionBody(rawBody, frameworkParsed)
-    : decodeForwardedBody(rawBody);
-  if (verdict.ok) return verdict.payload;
-  if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
-  throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });
 }

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createCompletionWorker } from '../../functions/worker/handler';
-import { createFirestore, createFirestoreJobStore } from '../../shared/adapters/firestore';
+import { createFirestoreJobStore } from '../../shared/adapters/firestore';
+import { createFirestore } from '../../shared/adapters/firestore-documents';
 import { createLocalBlobStore } from '../../shared/adapters/local-files';
 import { summarizeBatch, type BatchSummary } from '../../shared/batch/batch';
 import { loadWorkerConfig } from '../../shared/config/config';
@@ -45,6 +46,76 @@ const mean = (all: Ops[]): Ops => {
   for (const k of Object.keys(sum) as Array<keyof Ops>) sum[k] = sum[k] / Math.max(1, all.length);
   return sum;
 };
+
+/** Completion `i` of a `size`-job batch: one in ten failed, the others with scores spread over the batch. */
+function scaleMessage(i: number, size: number, batchId: string) {
+  const failed = i % 10 === 0;
+  const p = completionPayloadSchema.parse({
+    call_id: `scale-call-${i}`,
+    status: failed ? 'failure' : 'success',
+    ...(failed
+      ? {}
+      : { result: { affinity: ((i * 7919) % size) / size, confidence: (i % 97) / 97, ptm_score: (i % 13) / 13 } }),
+    metadata: { job_id: `scale-job-${i}`, batch_id: batchId },
+  });
+  const m = encodeOwnCompletion(p, 'webhook', new Date());
+  return { messageId: `scale-${i}`, data: m.data.toString('base64'), attributes: m.attributes };
+}
+
+/** Delivers messages 0…size-1, 32 at once, each until it succeeds (as Pub/Sub redelivers); the Firestore operations of each. */
+async function deliverAll<M>(
+  size: number,
+  message: (i: number) => M,
+  handle: (m: M) => Promise<unknown>,
+): Promise<Ops[]> {
+  const perMessage: Ops[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < size) {
+        const m = message(next++);
+        const ops = zeroOps();
+        perMessage.push(ops);
+        for (;;) {
+          try {
+            await countOps(ops, () => handle(m));
+            break;
+          } catch {
+            // transient: redelivered, as Pub/Sub would (its operations still count)
+          }
+        }
+      }
+    }),
+  );
+  return perMessage;
+}
+
+/**
+ * Undefined when the batch was counted exactly and finalised once and (up to FULL_SCAN_CHECK_MAX jobs)
+ * its summary equals the full scan's; else what differs.
+ */
+async function verdict(
+  batch: FirebaseFirestore.DocumentData | undefined,
+  size: number,
+  finalisations: number,
+  fullScan: () => Promise<BatchSummary>,
+): Promise<string | undefined> {
+  const exact =
+    batch?.status === 'completed' &&
+    batch.completed_jobs === size - size / 10 &&
+    batch.failed_jobs === size / 10 &&
+    finalisations === 1;
+  if (!exact) {
+    return `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs, failed: batch?.failed_jobs, finalised: finalisations })}`;
+  }
+  if (size > FULL_SCAN_CHECK_MAX) return undefined;
+  const { mean_scores: means, ...summary } = batch.summary as BatchSummary;
+  const { mean_scores: referenceMeans, ...expected } = await fullScan();
+  const meansAgree = Object.entries(referenceMeans).every(([k, v]) =>
+    v === null ? means[k as keyof typeof means] === null : Math.abs(v - (means[k as keyof typeof means] ?? NaN)) < 1e-6,
+  );
+  return isDeepStrictEqual(summary, expected) && meansAgree ? undefined : 'SUMMARY DIFFERS from the full scan';
+}
 
 async function runBatch(size: number, shards: number): Promise<Run> {
   const run = randomBytes(3).toString('hex');
@@ -80,65 +151,20 @@ async function runBatch(size: number, shards: number): Promise<Run> {
   });
   const batchId = `scale-${run}`;
   await db.collection(config.collections.batches).doc(batchId).set({ total_jobs: size });
-  const message = (i: number) => {
-    const failed = i % 10 === 0;
-    const p = completionPayloadSchema.parse({
-      call_id: `scale-call-${i}`,
-      status: failed ? 'failure' : 'success',
-      ...(failed
-        ? {}
-        : { result: { affinity: ((i * 7919) % size) / size, confidence: (i % 97) / 97, ptm_score: (i % 13) / 13 } }),
-      metadata: { job_id: `scale-job-${i}`, batch_id: batchId },
-    });
-    const m = encodeOwnCompletion(p, 'webhook', new Date());
-    return { messageId: `scale-${i}`, data: m.data.toString('base64'), attributes: m.attributes };
-  };
-  const perMessage: Ops[] = [];
+  const message = (i: number) => scaleMessage(i, size, batchId);
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < size) {
-        const m = message(next++);
-        const ops = zeroOps();
-        perMessage.push(ops);
-        for (;;) {
-          try {
-            await countOps(ops, () => worker.handleMessage(m));
-            break;
-          } catch {
-            // transient: redelivered, as Pub/Sub would (its operations still count)
-          }
-        }
-      }
-    }),
-  );
+  const perMessage = await deliverAll(size, message, (m) => worker.handleMessage(m));
   const seconds = (performance.now() - started) / 1000;
   const batch = (await db.collection(config.collections.batches).doc(batchId).get()).data();
   const completions = perMessage.filter((o) => !finalisers.has(o));
-  let exact: string | undefined;
-  if (!(
-    batch?.status === 'completed' &&
-    batch.completed_jobs === size - size / 10 &&
-    batch.failed_jobs === size / 10 &&
-    finalisers.size === 1
-  )) {
-    exact = `NOT EXACT: ${JSON.stringify({ status: batch?.status, completed: batch?.completed_jobs, failed: batch?.failed_jobs, finalised: finalisers.size })}`;
-  } else if (size <= FULL_SCAN_CHECK_MAX) {
+  const exact = await verdict(batch, size, finalisers.size, () => {
     // The summary as the full scan over every job computes it (not counted: a check, not the work).
-    const reference = summarizeBatch(batchId, batch, await store.listBatchJobs(batchId), {
-      direction: config.affinityDirection,
-      rankingSize: config.rankingSize,
-    });
-    const { mean_scores: means, ...summary } = batch.summary as BatchSummary;
-    const { mean_scores: referenceMeans, ...expected } = reference;
-    const meansAgree = Object.entries(referenceMeans).every(([k, v]) =>
-      v === null
-        ? means[k as keyof typeof means] === null
-        : Math.abs(v - (means[k as keyof typeof means] ?? NaN)) < 1e-6,
-    );
-    if (!isDeepStrictEqual(summary, expected) || !meansAgree) exact = 'SUMMARY DIFFERS from the full scan';
-  }
+    return store
+      .listBatchJobs(batchId)
+      .then((jobs) =>
+        summarizeBatch(batchId, batch!, jobs, { direction: config.affinityDirection, rankingSize: config.rankingSize }),
+      );
+  });
   const worst = completions.reduce((w, o) => (billedReads(o) > billedReads(w) ? o : w), zeroOps());
   await db.terminate();
   return {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { DocumentData, Firestore } from '@google-cloud/firestore';
-import { createFirestore } from '../../shared/adapters/firestore';
+import { createFirestore } from '../../shared/adapters/firestore-documents';
 import { startLocalStack, type LocalStack } from '../local/local-stack';
 import {
   closedLoop,

@@ -60,6 +60,105 @@ async function serve(
 
 const f2 = (n: number) => n.toFixed(2);
 
+type Served = Awaited<ReturnType<typeof serve>>;
+
+/** The handlers measured side by side: the bare one, the webhook at each batch window, and a DRY_RUN webhook. */
+interface Targets {
+  env: Record<string, string>;
+  bare: Served;
+  windows: number[];
+  hooks: Served[];
+  dry: Served;
+}
+
+const serveBare = (env: Record<string, string>) =>
+  serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
+
+/** CPU per acknowledgement, side by side, for a small and a large body. */
+async function cpuRows(t: Targets, quick: boolean): Promise<void> {
+  const scenarios = [
+    ['1 KB', 1024, quick ? 500 : 3000, 20],
+    ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4],
+  ] as const;
+  for (const [label, bytes, count, concurrency] of scenarios) {
+    const bodies = Array.from({ length: count }, (_, i) => payload(bytes, i));
+    for (const target of [t.bare, ...t.hooks, t.dry])
+      await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
+    const b = await cpuPerRequest(t.bare.fn, t.bare.url, bodies, concurrency);
+    const d = await cpuPerRequest(t.dry.fn, t.dry.url, bodies, concurrency);
+    row(
+      `CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`,
+      f2(b.cpuMs),
+      f2(d.cpuMs),
+      `${f2(b.cpuMs / d.cpuMs)} efficiency`,
+    );
+    for (const [i, w] of t.windows.entries()) {
+      const h = await cpuPerRequest(t.hooks[i]!.fn, t.hooks[i]!.url, bodies, concurrency);
+      const goal = label === '1 KB' ? '≥ 0.5' : '≥ 0.7';
+      row(
+        `CPU ms per ack, ${label} ×${count}, c=${concurrency}, batch window ${w} ms${w === 1 ? ' (default)' : ''}`,
+        f2(b.cpuMs),
+        f2(h.cpuMs),
+        `${f2(b.cpuMs / h.cpuMs)} efficiency`,
+        w === 1 ? goal : '',
+      );
+      row(`  acks/s`, b.perSecond.toFixed(0), h.perSecond.toFixed(0), `${f2(h.perSecond / b.perSecond)}×`);
+    }
+  }
+}
+
+/** A steady sender: 200 requests per second of 1 KB, the webhook at its default 1 ms window. */
+async function latencyRows(t: Targets, quick: boolean): Promise<void> {
+  const rate = 200;
+  const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) => payload(1024, 50_000 + i));
+  const bl = await openLoop(t.bare.url, bodies, rate);
+  const hl = await openLoop(t.hooks[1]!.url, bodies, rate);
+  const ratio = (p: number) => `${f1(percentile(hl, p) / percentile(bl, p))}×`;
+  row(
+    `ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms`,
+    f1(percentile(bl, 50)),
+    f1(percentile(hl, 50)),
+    ratio(50),
+    '< 5',
+  );
+  row(`  p99 ms`, f1(percentile(bl, 99)), f1(percentile(hl, 99)), ratio(99), '< 20');
+}
+
+/**
+ * Memory with the largest body Cloud Run takes, three times: in a fresh process of each kind (after
+ * ten 1 KB warm-up requests), and in the processes that served everything above (their peak reset
+ * first, so that it is the peak of this phase).
+ */
+async function memoryRows(t: Targets): Promise<void> {
+  const big = payload(32 * 1024 * 1024 - 4096, 90_000);
+  const small = Array.from({ length: 10 }, (_, i) => payload(1024, 95_000 + i));
+  const fresh = await Promise.all([
+    serveBare(t.env),
+    serve('modalWebhook', { ...t.env, PUBLISH_BATCH_WINDOW_MS: '1' }),
+  ]);
+  const used = t.hooks[1]!;
+  try {
+    for (const f of fresh) await closedLoop(f.url, small, 1);
+    for (const pid of [t.bare.fn.child.pid!, used.fn.child.pid!]) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    const before = [fresh[0], fresh[1], t.bare, used].map((f) => f1(peakRssMiB(f.fn.child.pid!)));
+    for (let i = 0; i < 3; i++) {
+      for (const target of [fresh[0], t.bare]) await post(target.url, big);
+      for (const target of [fresh[1], used]) await post(target.url, big).catch(() => undefined);
+    }
+    const peak = (s: Served, i: number) => `${f1(peakRssMiB(s.fn.child.pid!))} (${before[i]})`;
+    row(
+      'peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)',
+      peak(fresh[0], 0),
+      peak(fresh[1], 1),
+      '',
+      '< 256',
+    );
+    row('  same, in the process that served the runs above', peak(t.bare, 2), peak(used, 3), '', '');
+  } finally {
+    await Promise.all(fresh.map((f) => f.fn.stop()));
+  }
+}
+
 async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
   const pubsub = createPubSub(PROJECT);
   const topic = `bench-${randomBytes(3).toString('hex')}`;
@@ -73,99 +172,21 @@ async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Pro
     STATS_FLUSH_SECONDS: '30',
     NODE_ENV: 'production',
   };
-  const bare = await serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
   const windows = [0, 1, 5];
-  const hooks = await Promise.all(
-    windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) })),
-  );
-  // Verify, parse, validate and log, but publish nothing: what the webhook costs besides Pub/Sub.
-  const dry = await serve('modalWebhook', { ...env, DRY_RUN: 'true' });
+  const targets: Targets = {
+    env,
+    windows,
+    bare: await serveBare(env),
+    hooks: await Promise.all(windows.map((w) => serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: String(w) }))),
+    // Verify, parse, validate and log, but publish nothing: what the webhook costs besides Pub/Sub.
+    dry: await serve('modalWebhook', { ...env, DRY_RUN: 'true' }),
+  };
   try {
-    const scenarios = [
-      ['1 KB', 1024, quick ? 500 : 3000, 20],
-      ['1.3 MB', 1.3 * 1024 * 1024, quick ? 40 : 150, 4],
-    ] as const;
-    for (const [label, bytes, count, concurrency] of scenarios) {
-      const bodies = Array.from({ length: count }, (_, i) => payload(bytes, i));
-      for (const target of [bare, ...hooks, dry])
-        await closedLoop(target.url, bodies.slice(0, Math.min(50, count)), concurrency); // warm-up
-      const b = await cpuPerRequest(bare.fn, bare.url, bodies, concurrency);
-      const d = await cpuPerRequest(dry.fn, dry.url, bodies, concurrency);
-      row(
-        `CPU ms per ack, ${label} ×${count}, c=${concurrency}, DRY_RUN (no publish)`,
-        f2(b.cpuMs),
-        f2(d.cpuMs),
-        `${f2(b.cpuMs / d.cpuMs)} efficiency`,
-      );
-      for (const [i, w] of windows.entries()) {
-        const h = await cpuPerRequest(hooks[i]!.fn, hooks[i]!.url, bodies, concurrency);
-        const goal = label === '1 KB' ? '≥ 0.5' : '≥ 0.7';
-        row(
-          `CPU ms per ack, ${label} ×${count}, c=${concurrency}, batch window ${w} ms${w === 1 ? ' (default)' : ''}`,
-          f2(b.cpuMs),
-          f2(h.cpuMs),
-          `${f2(b.cpuMs / h.cpuMs)} efficiency`,
-          w === 1 ? goal : '',
-        );
-        row(`  acks/s`, b.perSecond.toFixed(0), h.perSecond.toFixed(0), `${f2(h.perSecond / b.perSecond)}×`);
-      }
-    }
-
-    // A steady sender: 200 requests per second of 1 KB.
-    const rate = 200;
-    const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) => payload(1024, 50_000 + i));
-    const bl = await openLoop(bare.url, bodies, rate);
-    const hl = await openLoop(hooks[1]!.url, bodies, rate); // the default window, 1 ms
-    row(
-      `ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms`,
-      f1(percentile(bl, 50)),
-      f1(percentile(hl, 50)),
-      `${f1(percentile(hl, 50) / percentile(bl, 50))}×`,
-      '< 5',
-    );
-    row(
-      `  p99 ms`,
-      f1(percentile(bl, 99)),
-      f1(percentile(hl, 99)),
-      `${f1(percentile(hl, 99) / percentile(bl, 99))}×`,
-      '< 20',
-    );
-
-    // Memory with the largest body Cloud Run takes, three times: in a fresh process of each kind
-    // (after ten 1 KB warm-up requests), and in the processes that served everything above (their
-    // peak reset first, so that it is the peak of this phase).
-    const big = payload(32 * 1024 * 1024 - 4096, 90_000);
-    const fresh = await Promise.all([
-      serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js')),
-      serve('modalWebhook', { ...env, PUBLISH_BATCH_WINDOW_MS: '1' }),
-    ]);
-    try {
-      for (const f of fresh) await closedLoop(f.url, bodies.slice(0, 10), 1);
-      for (const pid of [bare.fn.child.pid!, hooks[1]!.fn.child.pid!]) writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      const before = [fresh[0], fresh[1], bare, hooks[1]!].map((f) => f1(peakRssMiB(f.fn.child.pid!)));
-      for (let i = 0; i < 3; i++) {
-        for (const target of [fresh[0], bare]) await post(target.url, big);
-        for (const target of [fresh[1], hooks[1]!]) await post(target.url, big).catch(() => undefined);
-      }
-      row(
-        'peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)',
-        `${f1(peakRssMiB(fresh[0].fn.child.pid!))} (${before[0]})`,
-        `${f1(peakRssMiB(fresh[1].fn.child.pid!))} (${before[1]})`,
-        '',
-        '< 256',
-      );
-      row(
-        '  same, in the process that served the runs above',
-        `${f1(peakRssMiB(bare.fn.child.pid!))} (${before[2]})`,
-        `${f1(peakRssMiB(hooks[1]!.fn.child.pid!))} (${before[3]})`,
-        '',
-        '',
-      );
-    } finally {
-      await Promise.all(fresh.map((f) => f.fn.stop()));
-    }
+    await cpuRows(targets, quick);
+    await latencyRows(targets, quick);
+    await memoryRows(targets);
   } finally {
-    await Promise.all([bare, ...hooks, dry].map((s) => s.fn.stop()));
+    await Promise.all([targets.bare, ...targets.hooks, targets.dry].map((s) => s.fn.stop()));
     await pubsub.close();
   }
 }

@@ -223,6 +223,30 @@ function startTicks(
   stops.push(async () => clearInterval(timer));
 }
 
+/**
+ * Production's push, here: a relay in this process pulls the worker's subscription and pushes each
+ * message as Pub/Sub would. Started once the worker listens, and stopped before it (stops run in
+ * reverse); it reaches Pub/Sub where the functions do (through a fault-injection proxy when one is
+ * given).
+ */
+function startRelay(
+  options: LocalStackOptions,
+  env: Record<string, string>,
+  workerPort: number,
+  completionsTopic: string,
+  topology: Topology,
+  onLog: NonNullable<LocalStackOptions['onLog']>,
+): ReturnType<typeof startPushRelay> {
+  return startPushRelay({
+    endpoint: `http://127.0.0.1:${workerPort}/projects/${options.projectId}/topics/${completionsTopic}`,
+    concurrency: options.pushConcurrency ?? 16,
+    ackDeadlineSeconds: topology.ackDeadlineSeconds,
+    retry: topology.retry,
+    connect: () => createPullSource(options.projectId, topology.subscription, env.PUBSUB_EMULATOR_HOST),
+    log: (entry) => onLog('relay', JSON.stringify({ ...entry, time: new Date().toISOString() })),
+  });
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { projectId } = options;
   const secretGenerated = !options.secret;
@@ -254,16 +278,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => admin.close());
     const topology = await createTopology(admin, options, { completionsTopic, batchEventsTopic }, ports, stops);
     const functions = await serveFunctions(env, ports, onLog, stops);
-    // Started once the worker listens, and stopped before it (stops run in reverse).
-    // It reaches Pub/Sub where the functions do (through a fault-injection proxy when one is given).
-    const relay = startPushRelay({
-      endpoint: `http://127.0.0.1:${ports.worker}/projects/${projectId}/topics/${completionsTopic}`,
-      concurrency: options.pushConcurrency ?? 16,
-      ackDeadlineSeconds: topology.ackDeadlineSeconds,
-      retry: topology.retry,
-      connect: () => createPullSource(projectId, topology.subscription, env.PUBSUB_EMULATOR_HOST),
-      log: (entry) => onLog('relay', JSON.stringify({ ...entry, time: new Date().toISOString() })),
-    });
+    const relay = startRelay(options, env, ports.worker, completionsTopic, topology, onLog);
     stops.push(() => relay.close());
     startTicks(pubsub, topology.reconcileTopic, options.reconcileIntervalSeconds ?? 0, stops);
     return {

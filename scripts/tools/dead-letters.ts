@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createDeadLetterSources } from '../../shared/adapters/dead-letters';
-import { createFirestore } from '../../shared/adapters/firestore';
+import { createFirestore } from '../../shared/adapters/firestore-documents';
 import { createPubSub, createTopicPublisher } from '../../shared/adapters/pubsub';
 import { createCompletionSender } from '../../shared/completion/completion-sender';
 import type { Clock, DeadLetterSources, Publisher } from '../../shared/ports';
@@ -71,6 +71,35 @@ export async function replayDeadLetters(
   return result;
 }
 
+async function printList(deps: DeadLetterDeps, limit: number): Promise<void> {
+  const { entries, release } = await listDeadLetters(deps, limit);
+  await release();
+  if (entries.length === 0) process.stdout.write('no dead letters\n');
+  for (const e of entries) {
+    const a = e.attributes;
+    process.stdout.write(
+      `${e.id}  ${e.at ?? '-'}  call_id=${a.call_id ?? '-'} job_id=${a.job_id ?? '-'} delivery_id=${a.delivery_id ?? '-'}  ${e.dataBytes} bytes\n    ${e.reason}\n`,
+    );
+  }
+}
+
+async function replay(
+  deps: DeadLetterDeps,
+  values: { id?: string[]; all?: boolean; execute?: boolean },
+): Promise<void> {
+  if (!values.all && !values.id?.length) {
+    process.stderr.write('replay needs --id ID (repeatable) or --all\n');
+    process.exit(2);
+  }
+  const result = await replayDeadLetters(deps, { ids: values.id, all: values.all ?? false }, values.execute ?? false);
+  process.stdout.write(
+    `${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`,
+  );
+  for (const s of result.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
+  if (result.dryRun && result.replayed.length)
+    process.stdout.write('dry run: nothing was published; add --execute to replay\n');
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -109,29 +138,8 @@ async function main(): Promise<void> {
   if (!subscription)
     process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
   try {
-    if (command === 'list') {
-      const { entries, release } = await listDeadLetters(deps, Number(values.limit));
-      await release();
-      if (entries.length === 0) process.stdout.write('no dead letters\n');
-      for (const e of entries) {
-        const a = e.attributes;
-        process.stdout.write(
-          `${e.id}  ${e.at ?? '-'}  call_id=${a.call_id ?? '-'} job_id=${a.job_id ?? '-'} delivery_id=${a.delivery_id ?? '-'}  ${e.dataBytes} bytes\n    ${e.reason}\n`,
-        );
-      }
-    } else {
-      if (!values.all && !values.id?.length) {
-        process.stderr.write('replay needs --id ID (repeatable) or --all\n');
-        process.exit(2);
-      }
-      const result = await replayDeadLetters(deps, { ids: values.id, all: values.all }, values.execute);
-      process.stdout.write(
-        `${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`,
-      );
-      for (const s of result.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
-      if (result.dryRun && result.replayed.length)
-        process.stdout.write('dry run: nothing was published; add --execute to replay\n');
-    }
+    if (command === 'list') await printList(deps, Number(values.limit));
+    else await replay(deps, values);
   } finally {
     await pubsub.close();
     await db.terminate();

@@ -103,39 +103,40 @@ function signedHeaders(
   };
 }
 
+/** The secret to sign with: the named variable, or for the default one the local stack's saved secret. */
+function secretFrom(variable: string): string {
+  const secret =
+    process.env[variable]?.trim() || (variable === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
+  if (secret) return secret;
+  process.stderr.write(
+    `${variable} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`,
+  );
+  process.exit(2);
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  file: { type: 'string' },
+  'call-id': { type: 'string' },
+  'job-id': { type: 'string' },
+  'batch-id': { type: 'string' },
+  status: { type: 'string' },
+  app: { type: 'string', default: 'omtx-local' },
+  skew: { type: 'string', default: '0' },
+  scheme: { type: 'string', default: 'modal' },
+  tamper: { type: 'boolean', default: false },
+  'secret-env': { type: 'string', default: 'MODAL_WEBHOOK_SECRET' },
+  help: { type: 'boolean', default: false },
+} as const;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: joinNegativeValues(process.argv.slice(2), ['skew']),
-    options: {
-      url: { type: 'string' },
-      file: { type: 'string' },
-      'call-id': { type: 'string' },
-      'job-id': { type: 'string' },
-      'batch-id': { type: 'string' },
-      status: { type: 'string' },
-      app: { type: 'string', default: 'omtx-local' },
-      skew: { type: 'string', default: '0' },
-      scheme: { type: 'string', default: 'modal' },
-      tamper: { type: 'boolean', default: false },
-      'secret-env': { type: 'string', default: 'MODAL_WEBHOOK_SECRET' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseArgs({ args: joinNegativeValues(process.argv.slice(2), ['skew']), options: OPTIONS });
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const local = readLocalState();
-  const url = values.url ?? local?.webhookUrl ?? 'http://localhost:8080/api/v3/webhooks/modal/completion';
-  const secret =
-    process.env[values['secret-env']]?.trim() ||
-    (values['secret-env'] === 'MODAL_WEBHOOK_SECRET' ? savedLocalSecret() : undefined);
-  if (!secret) {
-    process.stderr.write(
-      `${values['secret-env']} is not set and there is no .data/secret: run \`npm start\` (it saves one), or export the webhook's secret.\n`,
-    );
-    process.exit(2);
-  }
+  const url = values.url ?? readLocalState()?.webhookUrl ?? 'http://localhost:8080/api/v3/webhooks/modal/completion';
+  const secret = secretFrom(values['secret-env']);
   if (!/^-?\d+$/.test(values.skew)) {
     process.stderr.write(`--skew takes whole seconds, e.g. --skew -600\n`);
     process.exit(2);

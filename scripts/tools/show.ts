@@ -3,7 +3,7 @@
  * as stored, from the running `npm start` (found by itself), the emulator named by
  * FIRESTORE_EMULATOR_HOST, or the project named by GOOGLE_CLOUD_PROJECT.
  */
-import { createFirestore } from '../../shared/adapters/firestore';
+import { createFirestore } from '../../shared/adapters/firestore-documents';
 import { readPath } from '../../shared/adapters/firestore-admin';
 import { useLocalStack } from '../local/local-state';
 

@@ -8,7 +8,8 @@ import type { Collections } from '../config/config';
 import type { AdminStore, CompletionRecord, ReconcilerStore, WebhookStatsDoc } from '../ports';
 import { batchDocSchema, executionDocSchema, jobDocSchema, type ExecutionDoc, type JobDoc } from '../contract/schemas';
 import { planExecutionRegistration, planStale } from '../completion/store-rules';
-import { createFirestoreJobStore, parsed, plain } from './firestore';
+import { createFirestoreJobStore } from './firestore';
+import { parsed, plain } from './firestore-documents';
 
 function execution(id: string, data: FirebaseFirestore.DocumentData): ExecutionDoc {
   return parsed(executionDocSchema, `executions/${id}`, { ...data, call_id: id })!;

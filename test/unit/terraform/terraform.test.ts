@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { RANKING_INDEX } from '../../../shared/adapters/firestore';
+import { RANKING_INDEX } from '../../../shared/adapters/firestore-batches';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config/config';
 
 const dir = join(__dirname, '..', '..', '..', 'terraform');
