@@ -2,12 +2,10 @@
 # latency, backlogs, dead letters and the reconciler.
 
 locals {
-  user_metric = "logging.googleapis.com/user"
-
   dashboard_tiles = [
     {
       title  = "Webhooks accepted / s"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.webhooks_accepted.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.accepted}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_RATE"
       reduce = "REDUCE_SUM"
       group  = []
@@ -21,28 +19,28 @@ locals {
     },
     {
       title  = "Signature rejections by reason"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.signature_rejections.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.rejections}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_DELTA"
       reduce = "REDUCE_SUM"
       group  = ["metric.label.\"reason\""]
     },
     {
       title  = "Completions by job status"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.completions.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.completion}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_DELTA"
       reduce = "REDUCE_SUM"
       group  = ["metric.label.\"status\""]
     },
     {
       title  = "Processing latency p50 (ms)"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.latency}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_PERCENTILE_50"
       reduce = "REDUCE_MAX"
       group  = []
     },
     {
       title  = "Processing latency p99 (ms)"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.latency}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_PERCENTILE_99"
       reduce = "REDUCE_MAX"
       group  = []
@@ -70,14 +68,14 @@ locals {
     },
     {
       title  = "Reconciler: executions marked stale (missing webhooks)"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.executions_stale.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.stale}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_DELTA"
       reduce = "REDUCE_SUM"
       group  = []
     },
     {
       title  = "Worker errors"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.worker_errors.name}\" resource.type=\"cloud_run_revision\""
+      filter = "metric.type=\"${local.metric_types.errors}\" resource.type=\"cloud_run_revision\""
       align  = "ALIGN_DELTA"
       reduce = "REDUCE_SUM"
       group  = []

@@ -48,26 +48,6 @@ locals {
   slo_alerts = { for pair in setproduct(keys(local.slos), keys(local.slo_burn_policies)) : "${pair[0]}_${pair[1]}" => { slo = pair[0], burn = pair[1] } }
 }
 
-resource "google_logging_metric" "batch_finalization_latency" {
-  project         = var.project_id
-  name            = "${var.name_prefix}_batch_finalization_latency"
-  description     = "Webhook of the completion that finished a batch → batch completed, in milliseconds."
-  filter          = "${local.worker_logs} AND jsonPayload.event=\"batchCompleted\" AND jsonPayload.finalization_latency_ms>=0"
-  value_extractor = "EXTRACT(jsonPayload.finalization_latency_ms)"
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "ms"
-  }
-  bucket_options {
-    explicit_buckets {
-      bounds = local.latency_bounds_ms
-    }
-  }
-  depends_on = [time_sleep.apis_ready]
-}
-
 resource "google_monitoring_custom_service" "pipeline" {
   project      = var.project_id
   service_id   = "${var.name_prefix}-modal-completions"
@@ -105,7 +85,7 @@ resource "google_monitoring_slo" "completion_freshness" {
 
   request_based_sli {
     distribution_cut {
-      distribution_filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processing_latency.name}\" resource.type=\"cloud_run_revision\""
+      distribution_filter = "metric.type=\"${local.metric_types.latency}\" resource.type=\"cloud_run_revision\""
       range {
         min = 0
         max = var.slo.freshness_seconds * 1000
@@ -129,7 +109,7 @@ resource "google_monitoring_slo" "batch_completion" {
 
   request_based_sli {
     distribution_cut {
-      distribution_filter = "metric.type=\"${local.user_metric}/${google_logging_metric.batch_finalization_latency.name}\" resource.type=\"cloud_run_revision\""
+      distribution_filter = "metric.type=\"${local.metric_types.finalization}\" resource.type=\"cloud_run_revision\""
       range {
         min = 0
         max = var.slo.batch_seconds * 1000

@@ -348,8 +348,10 @@ it('gives every variable a type and a description, sorted by name', () => {
 });
 
 it('alerts on every path: dead letters, backlogs, rejections, worker errors, missing webhooks, polls, health, and SLO burn', () => {
+  // The threshold alerts are one resource over local.threshold_alerts: named by its keys.
+  expect(resources.google_monitoring_alert_policy!.threshold!.for_each).toBe('${local.threshold_alerts}');
   const alerts = all('google_monitoring_alert_policy')
-    .map(([name]) => name)
+    .flatMap(([name]) => (name === 'threshold' ? Object.keys(locals.threshold_alerts) : [name]))
     .sort();
   expect(alerts).toEqual([
     'backlog_age',
@@ -383,8 +385,13 @@ it('points every alert at a runbook section that exists', () => {
   for (const [name, alert] of all('google_monitoring_alert_policy')) {
     const links = [...text(alert).matchAll(/docs\/runbook\.md#([a-z0-9-]+|\$\{[^}]+\})/g)].map((m) => m[1]!);
     expect([name, links.length]).toEqual([name, 1]);
-    // The burn alerts name their SLO's section: one per SLO key.
-    const targets = links[0]!.startsWith('${') ? Object.keys(locals.slos).map((k) => k.replace(/_/g, '-')) : links;
+    // The burn alerts name their SLO's section (one per SLO key), the threshold alerts theirs.
+    const targets =
+      links[0] === '${each.value.runbook}'
+        ? Object.values(locals.threshold_alerts as Record<string, { runbook: string }>).map((a) => a.runbook)
+        : links[0]!.startsWith('${')
+          ? Object.keys(locals.slos).map((k) => k.replace(/_/g, '-'))
+          : links;
     for (const t of targets) expect([name, t, anchors.has(t)]).toEqual([name, t, true]);
   }
 });
@@ -417,27 +424,24 @@ it('keeps a reconcile tick longer than its backlog alert waits, so the alert can
   const sub = resources.google_pubsub_subscription!.reconcile_push!;
   expect(sub.message_retention_duration).toBe('${local.reconcile_tick_retention_seconds}s');
   expect(locals.reconcile_tick_retention_seconds).toBe('${var.alerts.reconcile_tick_age_seconds + 900}');
-  const backlog = resources.google_monitoring_alert_policy!.reconcile_backlog!.conditions[0].condition_threshold[0];
-  expect(backlog.threshold_value).toBe('${var.alerts.reconcile_tick_age_seconds}');
-  // 900 s more than the threshold: the alert's 300 s duration, and a margin.
-  expect(
-    Number(
-      /duration\s*=\s*"(\d+)s"/.exec(
-        readFileSync(join(dir, 'monitoring.tf'), 'utf8').split('reconcile_backlog')[1]!,
-      )![1],
-    ),
-  ).toBeLessThan(900);
+  const backlog = locals.threshold_alerts.reconcile_backlog.conditions[0];
+  expect(backlog.threshold).toBe('${var.alerts.reconcile_tick_age_seconds}');
+  expect(backlog.filter).toContain('${google_pubsub_subscription.reconcile_push.name}');
+  // 900 s more than the threshold: the alert's duration, and a margin.
+  expect(Number(/^(\d+)s$/.exec(backlog.duration)![1])).toBeLessThan(900);
 });
 
 it('alerts when no reconciler pass finishes (absence, summed over revisions), on a metric of the line the reconciler writes', () => {
-  const metric = resources.google_logging_metric!.reconciler_passes!;
-  expect(metric.filter).toMatch(/jsonPayload\.event=\\?"reconcileFinished\\?"/);
+  expect(locals.log_counters.passes).toMatchObject({
+    logs: '${local.reconciler_logs}',
+    match: expect.stringMatching(/jsonPayload\.event=\\?"reconcileFinished\\?"/),
+  });
   expect(readFileSync(join(dir, '..', 'functions', 'reconciler', 'handler.ts'), 'utf8')).toContain(
     "'reconcileFinished'",
   );
   const silent = resources.google_monitoring_alert_policy!.reconciler_silent!;
   const absent = silent.conditions[0].condition_absent[0];
-  expect(absent.filter).toContain('${google_logging_metric.reconciler_passes.name}');
+  expect(absent.filter).toContain('${local.metric_types.passes}');
   expect(absent.duration).toBe('${var.alerts.reconciler_silence_seconds}s');
   expect(absent.aggregations[0]).toMatchObject({ cross_series_reducer: 'REDUCE_SUM' });
   expect(absent.aggregations[0].group_by_fields).toBeUndefined();
@@ -448,6 +452,36 @@ it('waits for new log metrics again whenever the set of metric names changes (#1
   for (const [name] of all('google_logging_metric'))
     expect([name, trigger.includes(`google_logging_metric.${name}`)]).toEqual([name, true]);
   expect(trigger).toContain('m.name');
+  // Every metric is one of the two for_each resources, named by local.metric_names.
+  expect(
+    all('google_logging_metric')
+      .map(([n]) => n)
+      .sort(),
+  ).toEqual(['counter', 'latency']);
+  expect([...Object.keys(locals.log_counters), ...Object.keys(locals.log_latencies)].sort()).toEqual(
+    Object.keys(locals.metric_names).sort(),
+  );
+});
+
+it('moves every renamed address to an instance that exists, so a deployed state follows (moved.tf.json)', () => {
+  const moved = JSON.parse(readFileSync(join(dir, 'moved.tf.json'), 'utf8')) as {
+    moved: Array<{ from: string; to: string }>;
+  };
+  const forEachKeys: Record<string, string[]> = {
+    'google_logging_metric.counter': Object.keys(locals.log_counters),
+    'google_logging_metric.latency': Object.keys(locals.log_latencies),
+    'google_monitoring_alert_policy.threshold': Object.keys(locals.threshold_alerts),
+  };
+  for (const { from, to } of moved.moved) {
+    const [, address, key] = /^(\w+\.\w+)\["(\w+)"\]$/.exec(to)!;
+    expect([to, forEachKeys[address!]?.includes(key!)]).toEqual([to, true]);
+    const [type, name] = from.split('.');
+    expect([from, resources[type!]?.[name!]]).toEqual([from, undefined]);
+  }
+  // Every instance of the three resources came from somewhere, but the one new metric.
+  const targets = moved.moved.map((m) => m.to);
+  for (const [address, keys] of Object.entries(forEachKeys))
+    for (const key of keys) if (key !== 'passes') expect(targets).toContain(`${address}["${key}"]`);
 });
 
 it('lets the deploy identity act as exactly the accounts Terraform creates, and mint identity tokens', () => {
