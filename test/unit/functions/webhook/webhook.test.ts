@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWebhookHandler } from '../../../../functions/webhook/handler';
+import { createWebhookHandler, type WebhookDeps } from '../../../../functions/webhook/handler';
 import { createLocalBlobStore } from '../../../../shared/adapters/local-files';
 import { loadWebhookConfig } from '../../../../shared/config/config';
 import { deliveryId } from '../../../../shared/contract/delivery';
@@ -43,7 +43,7 @@ describe('modalWebhook', () => {
   let publisher: ReturnType<typeof recordingPublisher>;
   let logger: ReturnType<typeof memoryLogger>;
 
-  async function start(env: Record<string, string> = {}, failPublish = false) {
+  async function start(env: Record<string, string> = {}, failPublish = false, deps: Partial<WebhookDeps> = {}) {
     await served?.close();
     publisher = recordingPublisher(failPublish);
     logger = memoryLogger();
@@ -61,6 +61,7 @@ describe('modalWebhook', () => {
         clock: () => new Date(),
         logger,
         version: 'test',
+        ...deps,
       }),
     );
   }
@@ -379,19 +380,7 @@ describe('modalWebhook', () => {
         return 'm-once';
       },
     };
-    await served.close();
-    logger = memoryLogger();
-    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
-    served = await serveHttp(
-      createWebhookHandler({
-        config,
-        publisher: slow,
-        claims: createLocalBlobStore(dir),
-        clock: () => new Date(),
-        logger,
-        version: 'test',
-      }),
-    );
+    await start({}, false, { publisher: slow });
     const body = JSON.stringify({ ...fixture('seed-success'), copy: 'concurrent' });
     const ts = Math.floor(Date.now() / 1000);
     const copies = Promise.all(
@@ -407,21 +396,7 @@ describe('modalWebhook', () => {
   });
 
   it('refuses every completion with 500 and an ERROR line when the body guard did not run', async () => {
-    await served.close();
-    logger = memoryLogger();
-    publisher = recordingPublisher();
-    const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir });
-    served = await serveHttp(
-      createWebhookHandler({
-        config,
-        publisher,
-        claims: createLocalBlobStore(dir),
-        clock: () => new Date(),
-        logger,
-        version: 'test',
-        guarded: () => false,
-      }),
-    );
+    await start({}, false, { guarded: () => false });
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
     expect(res).toMatchObject({ status: 500, json: { error: 'body_guard_missing' } });
     expect(publisher.messages).toHaveLength(0);
