@@ -20,11 +20,11 @@ import { encodeOwnCompletion } from '../../shared/contract/messages';
 import { completionPayloadSchema } from '../../shared/contract/schemas';
 import { createLogger } from '../../shared/observability/log';
 import type { JobStore } from '../../shared/ports';
+import { f1, PROJECT } from './bench-kit';
 import { billedReads, countOps, currentOps, zeroOps, type Ops } from './firestore-ops';
 
 export type Row = (figure: string, bare: string, webhook: string, ratio: string, goal?: string) => void;
 
-const PROJECT = 'demo-omtx-bench';
 /** Above this, the full-scan reference summary is not computed (it would read every job into the bench). */
 const FULL_SCAN_CHECK_MAX = 10_000;
 
@@ -180,7 +180,6 @@ async function runBatch(size: number, shards: number): Promise<Run> {
   };
 }
 
-const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 const describe = (o: Ops) =>
   `${f2(billedReads(o))} reads (${f2(o.docReads)} doc, ${f2(o.aggregations)} agg, ${f2(o.queries)} queries → ${f2(o.queryDocs)} docs), ${f2(o.writes)} writes`;

@@ -61,13 +61,14 @@ function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
   });
 }
 
+const sdkMissing = () =>
+  new MissingPrerequisite(
+    `the Google Cloud SDK is not installed (no gcloud on PATH): install it (https://cloud.google.com/sdk/docs/install), then ${INSTALL_COMPONENTS}, and Java 17 (apt-get install openjdk-17-jre-headless)`,
+  );
+
 /** The missing prerequisite an emulator's failure output names, if it names one. */
 export function missingPrerequisiteIn(output: string): MissingPrerequisite | undefined {
-  if (/spawn gcloud ENOENT|gcloud: not found/.test(output)) {
-    return new MissingPrerequisite(
-      `the Google Cloud SDK is not installed (no gcloud on PATH): install it (https://cloud.google.com/sdk/docs/install), then ${INSTALL_COMPONENTS}, and Java 17 (apt-get install openjdk-17-jre-headless)`,
-    );
-  }
+  if (/spawn gcloud ENOENT|gcloud: not found/.test(output)) return sdkMissing();
   if (/Java [0-9]+\+ JRE must be installed|UnsupportedClassVersionError|java: not found/.test(output)) {
     return new MissingPrerequisite(
       'the emulators need Java 17 on PATH: apt-get install openjdk-17-jre-headless (or set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST to running emulators)',
@@ -223,7 +224,7 @@ export async function startEmulator(
     await waitUntilUp(existing, undefined, 10_000, () => `${ENV_VAR[kind]}=${existing} does not answer`);
     return { kind, host: existing, owned: false, stop: async () => undefined };
   }
-  if (!onPath('gcloud', env)) throw missingPrerequisiteIn('spawn gcloud ENOENT')!;
+  if (!onPath('gcloud', env)) throw sdkMissing();
   const host = `127.0.0.1:${await freePort(options.ports?.[kind] ?? 0)}`;
   const dataDir = kind === 'firestore' ? options.firestoreDataDir : undefined;
   let up = false;

@@ -112,6 +112,15 @@ export function postRaw(
   });
 }
 
+/** A POST's request line and headers to the completion endpoint, for `rawRequest` (blank line included). */
+export function requestHead(
+  headers: Record<string, string | number>,
+  path = '/api/v3/webhooks/modal/completion',
+): string {
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+  return `POST ${path} HTTP/1.1\r\nHost: x\r\n${lines.join('')}\r\n`;
+}
+
 /** What came back on a raw connection: the status line's code (0: none before the connection ended), and whether a `100 Continue` came first. */
 export interface RawAnswer {
   status: number;

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { freePort } from '../../../scripts/local/emulators';
 import { serveFunction, waitForPort, type ServedFunction } from '../../../scripts/local/serve-function';
-import { postRaw, rawRequest } from '../../support/http';
+import { postRaw, rawRequest, requestHead } from '../../support/http';
 import { untilLogged } from '../../support/until';
 
 jest.setTimeout(120_000);
@@ -175,16 +175,11 @@ it('listens on loopback only when BIND_HOST says so', async () => {
 describe('a refused body reaches its sender as a status, never as a dropped connection', () => {
   const url = () => `http://127.0.0.1:${port}/api/v3/webhooks/modal/completion`;
 
-  const headOf = (headers: Record<string, string | number>) =>
-    `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('')}\r\n`;
-
   it('answers ten 40 MiB bodies, each written in full before its answer is read, with 413 (drained, not reset)', async () => {
     const body = Buffer.alloc(40 * 1024 * 1024, 0x20);
     const answers = await Promise.all(
       Array.from({ length: 10 }, () =>
-        rawRequest(port, headOf({ ...forged, 'content-length': body.length }), body, { readAfterWriting: true }),
+        rawRequest(port, requestHead({ ...forged, 'content-length': body.length }), body, { readAfterWriting: true }),
       ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(413));
@@ -207,7 +202,7 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
       bodies.map(({ body, signature }) =>
         rawRequest(
           port,
-          headOf({
+          requestHead({
             'content-type': 'application/json',
             'x-modal-signature': signature,
             'x-modal-timestamp': now(),
@@ -226,15 +221,15 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
   });
 
   it('answers Expect: 100-continue with the refusal instead of 100 Continue when the headers are refused', async () => {
-    const head = (extra: string) =>
-      `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\n${extra}\r\n`;
-    const tooLarge = await rawRequest(port, head(`Content-Length: ${64 * 1024 * 1024}\r\n`), undefined, {
+    const head = (extra: Record<string, string | number>) =>
+      requestHead({ ...forged, expect: '100-continue', ...extra });
+    const tooLarge = await rawRequest(port, head({ 'content-length': 64 * 1024 * 1024 }), undefined, {
       waitForContinueMs: 1000,
     });
     expect(tooLarge).toMatchObject({ status: 413, continued: false });
     const encoded = await rawRequest(
       port,
-      head('Content-Length: 5\r\nContent-Encoding: gzip\r\n'),
+      head({ 'content-length': 5, 'content-encoding': 'gzip' }),
       Buffer.from('xxxxx'),
       { waitForContinueMs: 1000 },
     );
@@ -249,7 +244,13 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
       metadata: { job_id: 'edge-expect' },
     });
     const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-    const head = `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${signature}\r\nX-Modal-Timestamp: ${now()}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = requestHead({
+      'content-type': 'application/json',
+      'x-modal-signature': signature,
+      'x-modal-timestamp': now(),
+      expect: '100-continue',
+      'content-length': body.length,
+    });
     // The body goes only after 100 Continue arrives or 3 s pass (as curl does, after 1 s).
     const answer = await rawRequest(port, head, Buffer.from(body), { waitForContinueMs: 300 });
     expect(answer).toMatchObject({ status: 200, continued: true });
@@ -261,7 +262,7 @@ describe('a body sent in one-byte chunks costs its bytes, not its chunks', () =>
   it('refuses 8 never-ending streams of 150,000 one-byte chunks with 400, and they cost under 48 MiB', async () => {
     // 150,000 chunks of one byte each, pre-encoded: under 1 MiB on the wire, never finished.
     const chunks = Buffer.from('1\r\nx\r\n'.repeat(150_000));
-    const head = `POST /api/v3/webhooks/modal/completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Modal-Signature: ${forged['x-modal-signature']}\r\nX-Modal-Timestamp: ${now()}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const head = requestHead({ ...forged, 'transfer-encoding': 'chunked' });
     const before = rssMiB();
     resetPeak();
     const answers = await Promise.all(Array.from({ length: 8 }, () => rawRequest(port, head, chunks)));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort } from '../../../../scripts/local/emulators';
 import { describePortHolder, portIsFree } from '../../../../scripts/local/ports';
+import { exitedWithOutput } from '../../../support/child';
 import { until } from '../../../support/until';
 
 jest.setTimeout(240_000);
@@ -58,17 +59,6 @@ async function npmStart(): Promise<Started> {
     120_000,
   );
   return { child, output: () => output };
-}
-
-/**
- * The exit code, once the child's output has arrived too: 'exit' can come before the last bytes on
- * its pipes, so this waits for 'close' (bounded, in case a grandchild still holds a pipe).
- */
-function exitedWithOutput(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('close', (code: number | null) => resolve(code));
-    child.once('exit', (code: number | null) => setTimeout(() => resolve(code), 10_000).unref());
-  });
 }
 
 /** Whether a process lives (and is not a zombie). */

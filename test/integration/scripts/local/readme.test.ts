@@ -14,6 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../../scripts/local/emulators';
+import { exitedWithOutput } from '../../../support/child';
 import { until } from '../../../support/until';
 
 jest.setTimeout(240_000);
@@ -113,11 +114,8 @@ async function npmStart(): Promise<void> {
 
 async function ctrlC(): Promise<void> {
   if (!start || start.exitCode !== null) return;
-  // 'close', not 'exit': the last lines ("stopped.") may still be on the pipe at 'exit'.
-  const exited = new Promise<void>((r) => {
-    start!.once('close', () => r());
-    start!.once('exit', () => setTimeout(r, 10_000).unref());
-  });
+  // The last lines ("stopped.") may still be on the pipe at 'exit'.
+  const exited = exitedWithOutput(start);
   start.kill('SIGINT');
   await exited;
 }
