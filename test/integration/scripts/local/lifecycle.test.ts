@@ -36,6 +36,9 @@ interface Started {
   output: () => string;
 }
 
+/** Every stack a test started: one a failing test left running is stopped in afterAll, not leaked. */
+const started: ChildProcess[] = [];
+
 async function npmStart(): Promise<Started> {
   let output = '';
   const child = spawn(process.execPath, [join(root, 'dist', 'scripts', 'local', 'start.js')], {
@@ -44,6 +47,7 @@ async function npmStart(): Promise<Started> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: env(),
   });
+  started.push(child);
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await until(
@@ -96,7 +100,14 @@ beforeAll(async () => {
   for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort();
 });
 
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(async () => {
+  for (const child of started.filter((c) => c.exitCode === null && c.signalCode === null)) {
+    const exited = exitedWithOutput(child);
+    process.kill(-child.pid!, 'SIGKILL'); // its functions and emulators exit with it
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 it('leaves nothing running after kill -9, and the next start comes up cleanly', async () => {
   const first = await npmStart();
