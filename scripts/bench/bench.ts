@@ -18,7 +18,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
-import { freePort, startEmulators } from '../local/emulators';
+import { startEmulators } from '../local/emulators';
+import { freePort } from '../local/ports';
 import { batchScale } from './bench-batch';
 import { endToEnd } from './bench-e2e';
 import {

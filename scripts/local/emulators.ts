@@ -7,10 +7,9 @@
  * also when this process exits abruptly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { portIsFree } from './ports';
+import { freePort, portIsFree } from './ports';
 import { localHelper } from './serve-function';
 
 export type EmulatorKind = 'pubsub' | 'firestore';
@@ -101,66 +100,6 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const child of running) killGroup(child, 'SIGKILL');
-  });
-}
-
-/** Ports this process handed out: the OS may give a just-closed port again before its user binds it. */
-const handedOut = new Set<number>();
-
-/**
- * The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range): the source ports of
- * outgoing connections come from there. A port for a server to bind later is taken below it, or an
- * emulator's client connection, opened between the choice and the bind, can hold it first (a CI run
- * saw EADDRINUSE on a function's port that way).
- */
-function ephemeralLow(): number {
-  try {
-    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
-}
-const LISTEN_LOW = 20000;
-
-export async function freePort(preferred = 0): Promise<number> {
-  if (preferred) {
-    const port = await probePort(preferred);
-    handedOut.add(port);
-    return port;
-  }
-  const high = ephemeralLow();
-  for (let attempt = 0; attempt < 200 && high > LISTEN_LOW; attempt++) {
-    const candidate = LISTEN_LOW + Math.floor(Math.random() * (high - LISTEN_LOW));
-    // Not one we gave before: two functions of one stack were once given the same port (one could
-    // not listen, and the other answered for both).
-    if (handedOut.has(candidate) || !(await portIsFree(candidate))) continue;
-    handedOut.add(candidate);
-    return candidate;
-  }
-  // No room below the ephemeral range: let the OS choose, still never the same port twice.
-  for (let attempt = 0; ; attempt++) {
-    const port = await probePort(0);
-    if (!handedOut.has(port) || attempt >= 50) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
-function probePort(preferred: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', (err: NodeJS.ErrnoException) => {
-      if (preferred && err.code === 'EADDRINUSE') resolve(freePort());
-      else reject(err);
-    });
-    server.listen(preferred, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
   });
 }
 

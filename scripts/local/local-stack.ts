@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createPubSub, createPubSubAdmin, createPullSource, createTopicPublisher } from '../../shared/adapters/pubsub';
 import { startPushRelay, type RetryPolicy } from './push-relay';
-import { freePort, startEmulators, type EmulatorOptions, type Emulators } from './emulators';
+import { startEmulators, type EmulatorOptions, type Emulators } from './emulators';
+import { freePort } from './ports';
 import { projectRoot, serveFunction, waitForPort, type ServedFunction, type Service } from './serve-function';
 import { COMPLETION_PATH } from '../../shared/contract/routes';
 

@@ -1,6 +1,7 @@
 /**
  * Which local ports are free, and who holds one that is not: so that `npm start` can say in one
- * line "port 8081 is in use by pid 1234 (node … --target=processCompletion)" instead of crash-looping.
+ * line "port 8081 is in use by pid 1234 (node … --target=processCompletion)" instead of crash-looping;
+ * and free ports for the local stack's servers and the tests (`freePort`).
  * Linux only for the holder (/proc); elsewhere it says the port is in use.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -73,4 +74,64 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Ports this process handed out: the OS may give a just-closed port again before its user binds it. */
+const handedOut = new Set<number>();
+
+/**
+ * The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range): the source ports of
+ * outgoing connections come from there. A port for a server to bind later is taken below it, or an
+ * emulator's client connection, opened between the choice and the bind, can hold it first (a CI run
+ * saw EADDRINUSE on a function's port that way).
+ */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+const LISTEN_LOW = 20000;
+
+export async function freePort(preferred = 0): Promise<number> {
+  if (preferred) {
+    const port = await probePort(preferred);
+    handedOut.add(port);
+    return port;
+  }
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < 200 && high > LISTEN_LOW; attempt++) {
+    const candidate = LISTEN_LOW + Math.floor(Math.random() * (high - LISTEN_LOW));
+    // Not one we gave before: two functions of one stack were once given the same port (one could
+    // not listen, and the other answered for both).
+    if (handedOut.has(candidate) || !(await portIsFree(candidate))) continue;
+    handedOut.add(candidate);
+    return candidate;
+  }
+  // No room below the ephemeral range: let the OS choose, still never the same port twice.
+  for (let attempt = 0; ; attempt++) {
+    const port = await probePort(0);
+    if (!handedOut.has(port) || attempt >= 50) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(preferred: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (preferred && err.code === 'EADDRINUSE') resolve(freePort());
+      else reject(err);
+    });
+    server.listen(preferred, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
 }

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { freePort } from '../../../scripts/local/emulators';
+import { freePort } from '../../../scripts/local/ports';
 import { serveFunction, waitForPort, type ServedFunction } from '../../../scripts/local/serve-function';
 import { postRaw, rawRequest, requestHead } from '../../support/http';
 import { untilLogged } from '../../support/until';

@@ -8,8 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort } from '../../../../scripts/local/emulators';
-import { describePortHolder, portIsFree } from '../../../../scripts/local/ports';
+import { describePortHolder, freePort, portIsFree } from '../../../../scripts/local/ports';
 import { exitedWithOutput } from '../../../support/child';
 import { until } from '../../../support/until';
 

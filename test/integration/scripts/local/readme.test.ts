@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../../../scripts/local/emulators';
+import { freePort } from '../../../../scripts/local/ports';
 import { exitedWithOutput } from '../../../support/child';
 import { until } from '../../../support/until';
 

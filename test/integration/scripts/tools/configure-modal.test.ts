@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../../../scripts/local/emulators';
+import { freePort } from '../../../../scripts/local/ports';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local/local-stack';
 import { until } from '../../../support/until';
 
