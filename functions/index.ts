@@ -64,7 +64,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     stats,
     // An instance serving the webhook alone reads every body through the guard (register below);
     // one that serves every function (no FUNCTION_TARGET) does not, and requires no mark.
-    ...(env.FUNCTION_TARGET === 'modalWebhook' ? { guarded: guard.passed } : {}),
+    ...(env.FUNCTION_TARGET === 'modalWebhook' ? { guarded: guard.passed, bodyLease: guard.lease } : {}),
   });
   return { handler, guard };
 }

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { decodeCompletionBody } from '../../../../shared/contract/messages';
-import { decodeForwardedBody } from '../../../../shared/contract/forwarded-body';
+import { base64RunEnd, decodeForwardedBody } from '../../../../shared/contract/forwarded-body';
 
 const BIG = 70 * 1024;
 const base64Body = (n: number) => Buffer.alloc(Math.ceil((n * 3) / 4), 7).toString('base64');
@@ -106,4 +106,49 @@ it('leaves the structure out of the parse when it is one plain base64 string, an
   expect(fast.ok && fast.payload.result?.structure_file_base64).toBe('');
   const small = decodeForwardedBody(Buffer.from(payloadText('"QUFB"')));
   expect(small.ok && small.payload.result?.structure_file_base64).toBe('QUFB');
+});
+
+/** The rule a byte at a time: what base64RunEnd reads four at a time. */
+function byteRunEnd(bytes: Uint8Array, start: number, end: number): number {
+  let i = start;
+  while (i < end && /[A-Za-z0-9+/_-]/.test(String.fromCharCode(bytes[i]!))) i++;
+  return i;
+}
+
+it('finds the end of a base64 run where a byte-at-a-time reading does, at any alignment (property)', () => {
+  const anyByte = fc.integer({ min: 0, max: 255 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 7 }),
+      fc.integer({ min: 0, max: 300 }),
+      fc.array(fc.tuple(fc.nat(), anyByte), { maxLength: 3 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: 0, max: 5 }),
+      (offset, length, strays, startCut, endCut) => {
+        // A view that starts `offset` bytes into its memory, so every alignment of the words is met.
+        const memory = Buffer.alloc(offset + length + 8);
+        const view = memory.subarray(offset, offset + length);
+        Buffer.from(base64Body(length + 4)).copy(view, 0, 0, length);
+        for (const [at, byte] of strays) if (length) view[at % length] = byte;
+        const start = Math.min(startCut, length);
+        const end = Math.max(start, length - endCut);
+        expect(base64RunEnd(view, start, end)).toBe(byteRunEnd(view, start, end));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+it('refuses a large structure with one stray byte anywhere in it, whatever its alignment (property)', () => {
+  const stray = fc.constantFrom('!', '=', ' ', '.', '\x7f', 'é', '\\n');
+  fc.assert(
+    fc.property(fc.nat({ max: BIG - 1 }), stray, fc.integer({ min: 0, max: 3 }), (at, bad, shift) => {
+      const clean = base64Body(BIG);
+      const text = ' '.repeat(shift) + payloadText(`"${clean.slice(0, at)}${bad}${clean.slice(at)}"`);
+      expectSameVerdict(Buffer.from(text));
+      // An escaped newline is the one stray the schema allows (it takes the full parse).
+      expect(decodeForwardedBody(Buffer.from(text)).ok).toBe(bad === '\\n');
+    }),
+    { numRuns: 200 },
+  );
 });
