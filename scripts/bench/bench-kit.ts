@@ -121,3 +121,38 @@ export function peakRssMiB(pid: number): number {
 }
 
 export const f1 = (n: number) => n.toFixed(1);
+
+/** Collections a process made, from the lines of its preloaded gc-observer.js (main-thread pauses only). */
+export interface GcTally {
+  full: number;
+  young: number;
+  /** Main-thread milliseconds in collection pauses. */
+  ms: number;
+}
+
+/** NODE_OPTIONS that make a function report its collections to a `gcTally`. */
+export const GC_OBSERVED = `--require ${join(projectRoot(), 'dist', 'scripts', 'bench', 'gc-observer.js')}`;
+
+/** A tally fed with a process's output lines. */
+export function gcTally(): GcTally & { take(line: string): void } {
+  const tally = {
+    full: 0,
+    young: 0,
+    ms: 0,
+    take(line: string) {
+      const m = /^gc-observed (\w+) ([\d.]+)$/.exec(line);
+      if (!m) return;
+      if (m[1] === 'major') tally.full++;
+      else tally.young++;
+      tally.ms += Number(m[2]);
+    },
+  };
+  return tally;
+}
+
+/** `values` as "low–high" (one figure when they agree at this precision). */
+export function range(values: number[], digits = 2): string {
+  const low = Math.min(...values).toFixed(digits);
+  const high = Math.max(...values).toFixed(digits);
+  return low === high ? low : `${low}–${high}`;
+}

@@ -1,0 +1,237 @@
+/**
+ * The bench's acknowledgement section: what the webhook costs per request beside a bare Functions
+ * Framework handler that only answers 202, each in its own process (CPU from /proc/<pid>/stat,
+ * collections from a preloaded observer, gc-observer.ts). Every figure is measured in several rounds, the
+ * handlers taking turns within a round, and printed as the range over the rounds; a ratio is
+ * computed within each round, then ranged.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
+import { COMPLETION_PATH } from '../../shared/contract/routes';
+import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
+import { freePort } from '../local/ports';
+import {
+  closedLoop,
+  cpuTicks,
+  f1,
+  GC_OBSERVED,
+  gcTally,
+  openLoop,
+  payload,
+  peakRssMiB,
+  percentile,
+  post,
+  PROJECT,
+  range,
+  row,
+  SECRET,
+  TICKS_PER_SECOND,
+  type GcTally,
+} from './bench-kit';
+
+interface Served {
+  fn: ServedFunction;
+  url: string;
+  gc: GcTally;
+}
+
+async function serve(target: string, env: Record<string, string>, source?: string): Promise<Served> {
+  const port = await freePort();
+  const gc = gcTally();
+  const fn = serveFunction(target, 'http', port, env, (line) => gc.take(line), source);
+  await waitForPort(port, fn.child, fn.output);
+  return { fn, url: `http://127.0.0.1:${port}${COMPLETION_PATH}`, gc };
+}
+
+const serveBare = (env: Record<string, string>) =>
+  serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
+
+/** One handler's figures over one run of `bodies`. */
+interface Run {
+  cpuMs: number;
+  perSecond: number;
+  /** Full collections per 200 requests. */
+  fullGcs: number;
+  /** Share of the process's CPU spent in collection on its main thread. */
+  gcShare: number;
+}
+
+async function measure(s: Served, bodies: string[], concurrency: number): Promise<Run> {
+  const cpu = cpuTicks(s.fn.child.pid!);
+  const gc = { ...s.gc };
+  const load = await closedLoop(s.url, bodies, concurrency);
+  // Lines still on their way from the child: the last collections are counted once they arrive.
+  await new Promise((r) => setTimeout(r, 200));
+  const ms = ((cpuTicks(s.fn.child.pid!) - cpu) * 1000) / TICKS_PER_SECOND;
+  return {
+    cpuMs: ms / bodies.length,
+    perSecond: load.perSecond,
+    fullGcs: ((s.gc.full - gc.full) * 200) / bodies.length,
+    gcShare: (s.gc.ms - gc.ms) / ms,
+  };
+}
+
+/** The handlers measured side by side. */
+interface Targets {
+  env: Record<string, string>;
+  bare: Served;
+  /** The webhook as deployed (publish batch window 1 ms). */
+  hook: Served;
+  /** Verifies, parses, validates and logs, but publishes nothing: the webhook's cost besides Pub/Sub. */
+  dry: Served;
+}
+
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/** CPU per acknowledgement for a small and a large body, in `rounds` rounds. */
+async function cpuRows(t: Targets, quick: boolean, rounds: number): Promise<void> {
+  const scenarios = [
+    { label: '1 KB', bytes: 1024, count: quick ? 500 : 3000, concurrency: 20, goal: '≥ 0.7', dryGoal: '' },
+    {
+      label: '1.3 MB',
+      bytes: 1.3 * 1024 * 1024,
+      count: quick ? 60 : 200,
+      concurrency: 4,
+      goal: '≥ 0.85',
+      dryGoal: '≥ 1.0',
+    },
+  ];
+  for (const s of scenarios) {
+    const bodies = Array.from({ length: s.count }, (_, i) => payload(s.bytes, i));
+    // A whole unmeasured round first: the first thousands of requests are the JIT's and the pool's.
+    for (const target of [t.bare, t.hook, t.dry]) await closedLoop(target.url, bodies, s.concurrency);
+    const runs = { bare: [] as Run[], hook: [] as Run[], dry: [] as Run[] };
+    for (let r = 0; r < rounds; r++) {
+      for (const name of ['bare', 'dry', 'hook'] as const)
+        runs[name].push(await measure(t[name], bodies, s.concurrency));
+    }
+    const of = (name: keyof typeof runs, pick: (x: Run) => number, digits = 2) => range(runs[name].map(pick), digits);
+    const ratio = (name: 'hook' | 'dry', pick: (x: Run) => number) =>
+      range(runs.bare.map((b, i) => pick(b) / pick(runs[name][i]!)));
+    const head = `${s.label} ×${s.count}, c=${s.concurrency}`;
+    for (const [name, what, goal] of [
+      ['dry', 'DRY_RUN (no publish)', s.dryGoal],
+      ['hook', 'publishing', s.goal],
+    ] as const) {
+      row(
+        `CPU ms per ack, ${head}, ${what}`,
+        of('bare', (x) => x.cpuMs),
+        of(name, (x) => x.cpuMs),
+        `${ratio(name, (x) => x.cpuMs)} efficiency`,
+        goal,
+      );
+      row(
+        '  full GCs per 200 acks / GC share of CPU (main thread)',
+        `${of('bare', (x) => x.fullGcs, 1)} / ${range(
+          runs.bare.map((x) => x.gcShare * 100),
+          0,
+        )} %`,
+        `${of(name, (x) => x.fullGcs, 1)} / ${range(
+          runs[name].map((x) => x.gcShare * 100),
+          0,
+        )} %`,
+        `${range(
+          runs[name].map((x, i) => x.fullGcs / Math.max(runs.bare[i]!.fullGcs, 0.5)),
+          1,
+        )}× the full GCs`,
+        s.label === '1.3 MB' && name === 'hook' ? '≤ 2×' : '',
+      );
+    }
+    row(
+      '  acks/s, publishing',
+      of('bare', (x) => x.perSecond, 0),
+      of('hook', (x) => x.perSecond, 0),
+      `${ratio('hook', (x) => 1 / x.perSecond)}×`,
+    );
+  }
+}
+
+/** A steady sender: 200 requests per second of 1 KB, in rounds. */
+async function latencyRows(t: Targets, quick: boolean, rounds: number): Promise<void> {
+  const rate = 200;
+  const bodies = Array.from({ length: quick ? 400 : 2000 }, (_, i) => payload(1024, 50_000 + i));
+  const p = { bare: { 50: [] as number[], 99: [] as number[] }, hook: { 50: [] as number[], 99: [] as number[] } };
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ['bare', 'hook'] as const) {
+      const latencies = await openLoop(t[name].url, bodies, rate);
+      p[name][50].push(percentile(latencies, 50));
+      p[name][99].push(percentile(latencies, 99));
+    }
+  }
+  for (const q of [50, 99] as const) {
+    row(
+      q === 50 ? `ack latency at ${rate} req/s, 1 KB ×${bodies.length}: p50 ms` : '  p99 ms',
+      range(p.bare[q], 1),
+      range(p.hook[q], 1),
+      `${range(
+        p.hook[q].map((h, i) => h / p.bare[q][i]!),
+        1,
+      )}×`,
+      q === 50 ? '< 5' : '< 20',
+    );
+  }
+}
+
+/**
+ * Memory with the largest body Cloud Run takes, three times: in a fresh process of each kind (after
+ * ten 1 KB warm-up requests), and in the processes that served everything above (their peak reset
+ * first, so that it is the peak of this phase).
+ */
+async function memoryRows(t: Targets): Promise<void> {
+  const big = payload(32 * 1024 * 1024 - 4096, 90_000);
+  const small = Array.from({ length: 10 }, (_, i) => payload(1024, 95_000 + i));
+  const fresh = await Promise.all([serveBare(t.env), serve('modalWebhook', t.env)]);
+  try {
+    for (const f of fresh) await closedLoop(f.url, small, 1);
+    for (const s of [t.bare, t.hook]) writeFileSync(`/proc/${s.fn.child.pid!}/clear_refs`, '5');
+    const before = [fresh[0], fresh[1], t.bare, t.hook].map((f) => f1(peakRssMiB(f.fn.child.pid!)));
+    for (let i = 0; i < 3; i++) {
+      for (const target of [fresh[0], t.bare]) await post(target.url, big);
+      for (const target of [fresh[1], t.hook]) await post(target.url, big).catch(() => undefined);
+    }
+    const peak = (s: Served, i: number) => `${f1(peakRssMiB(s.fn.child.pid!))} (${before[i]})`;
+    row(
+      'peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)',
+      peak(fresh[0], 0),
+      peak(fresh[1], 1),
+      '',
+      '< 256',
+    );
+    row('  same, in the process that served the runs above', peak(t.bare, 2), peak(t.hook, 3), '', '');
+  } finally {
+    await Promise.all(fresh.map((f) => f.fn.stop()));
+  }
+}
+
+export async function ackCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
+  const pubsub = createPubSub(PROJECT);
+  const topic = `bench-${randomBytes(3).toString('hex')}`;
+  await createPubSubAdmin(pubsub).ensureTopic(topic);
+  const env = {
+    ...emulatorEnv,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    METADATA_SERVER_DETECTION: 'none',
+    MODAL_WEBHOOK_SECRET: SECRET,
+    COMPLETIONS_TOPIC: topic,
+    STATS_FLUSH_SECONDS: '30',
+    NODE_ENV: 'production',
+    NODE_OPTIONS: GC_OBSERVED,
+  };
+  const targets: Targets = {
+    env,
+    bare: await serveBare(env),
+    hook: await serve('modalWebhook', env),
+    dry: await serve('modalWebhook', { ...env, DRY_RUN: 'true' }),
+  };
+  const rounds = quick ? 2 : 3;
+  try {
+    await cpuRows(targets, quick, rounds);
+    await latencyRows(targets, quick, rounds);
+    await memoryRows(targets);
+  } finally {
+    await Promise.all([targets.bare, targets.hook, targets.dry].map((s) => s.fn.stop()));
+    await pubsub.close();
+  }
+}
