@@ -83,8 +83,6 @@ interface Targets {
   dry: Served;
 }
 
-const pct = (x: number) => `${Math.round(x * 100)} %`;
-
 /** CPU per acknowledgement for a small and a large body, in `rounds` rounds. */
 async function cpuRows(t: Targets, quick: boolean, rounds: number): Promise<void> {
   const scenarios = [
