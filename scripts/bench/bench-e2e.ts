@@ -1,7 +1,6 @@
 /**
  * The bench's end-to-end section, through the whole local stack (`npm start`'s): the latency from
- * webhook to applied job at a steady 50/s, the worker's memory under large completions, and a hot
- * batch — 1,000 jobs of one batch at once — with the CPU of every process over it.
+ * webhook to applied job at a steady 50/s, and a hot batch — 1,000 jobs of one batch at once — with the CPU of every process over it.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -15,7 +14,6 @@ import {
   f1,
   openLoop,
   payload,
-  peakRssMiB,
   percentile,
   PROJECT,
   row,
@@ -81,20 +79,6 @@ async function steadyLatency(url: string, applied: AppliedLines, quick: boolean)
     '',
     `${f1(percentile(own, 50))} / ${f1(percentile(own, 99))}`,
     'files, then read + one atomic write',
-  );
-}
-
-/** The worker's memory while taking 1.3 MB completions at full speed. */
-async function workerMemory(url: string, stack: LocalStack, applied: AppliedLines, quick: boolean): Promise<void> {
-  const large = Array.from({ length: quick ? 20 : 80 }, (_, i) => payload(1.3 * 1024 * 1024, 200_000 + i));
-  await closedLoop(url, large, 8);
-  await applied.of('bench-job-2', large.length, 120_000);
-  row(
-    `worker peak RSS MiB, ×${large.length} 1.3 MB completions at full speed`,
-    '',
-    f1(peakRssMiB(stack.functions.worker.child.pid!)),
-    '',
-    '< 256',
   );
 }
 
@@ -176,7 +160,6 @@ export async function endToEnd(quick: boolean): Promise<void> {
   const url = `${stack.webhookUrl}${COMPLETION_PATH}`;
   try {
     await steadyLatency(url, applied, quick);
-    await workerMemory(url, stack, applied, quick);
     await hotBatch(url, stack, db, collections.BATCHES_COLLECTION, run, quick);
   } finally {
     await db.terminate();

@@ -6,7 +6,7 @@
  *
  *   npm run bench                  everything (a few minutes)
  *   npm run bench -- --quick       smaller counts, for a quick look
- *   npm run bench -- --only e2e    one or more sections: ack, e2e, batch
+ *   npm run bench -- --only e2e    one or more sections: ack, worker, e2e, batch
  *   npm run bench -- --huge        adds a 100,000-job batch (about 20 minutes on 2 cores)
  *   npm run bench -- --only batch --batches 100000x100,1000x16   just these batches (size × shards)
  *
@@ -18,6 +18,7 @@ import { startEmulators } from '../local/emulators';
 import { ackCost } from './bench-ack';
 import { batchScale } from './bench-batch';
 import { endToEnd } from './bench-e2e';
+import { workerCost } from './bench-worker';
 import { PROJECT, row, rows } from './bench-kit';
 
 async function main(): Promise<void> {
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   Object.assign(process.env, emulators.env);
   try {
     if (wanted('ack')) await ackCost(values.quick, emulators.env);
+    if (wanted('worker')) await workerCost(values.quick, emulators.env);
     if (wanted('e2e')) await endToEnd(values.quick);
     if (wanted('batch')) {
       const plan = [

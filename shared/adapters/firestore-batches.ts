@@ -3,9 +3,16 @@
  * counts, its tallies and ranking for the summary, and the finalisation claim and completion —
  * each decision taken by shared/completion/store-rules.ts inside the transaction that writes it.
  */
-import { AggregateField, FieldPath, FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
+import {
+  AggregateField,
+  FieldPath,
+  FieldValue,
+  type CollectionReference,
+  type Firestore,
+  type Transaction,
+} from '@google-cloud/firestore';
 import { isBatchDone, summaryIsCurrent } from '../batch/batch';
-import { rollupNeeded, sumTallies, type CounterShard } from '../batch/batch-counters';
+import { holdsBothCounters, rollupNeeded, sumShards, sumTallies, type CounterShard } from '../batch/batch-counters';
 import type { Collections } from '../config/config';
 import { decideBatchCompletion, decideFinalizationClaim, isTerminal } from '../completion/store-rules';
 import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../contract/schemas';
@@ -16,47 +23,106 @@ export function counters(db: Firestore, c: Collections, batchId: string) {
   return db.collection(c.batches).doc(batchId).collection('counters');
 }
 
+/** Every counter shard holding both counters: the one aggregation that is exact once they all do. */
+const bothCounters = (shards: CollectionReference) =>
+  shards.aggregate({
+    shards: AggregateField.count(),
+    completed: AggregateField.sum('completed'),
+    failed: AggregateField.sum('failed'),
+  });
+
+export interface ShardSums {
+  shards: number;
+  completed_jobs: number;
+  failed_jobs: number;
+}
+
 /**
- * A batch's counter shards: their number and the sums of the two buckets, in `tx` when given. Each
- * sum is an aggregation query of its own: one over several fields counts only the documents that
- * hold all of them (the emulator showed it: a shard without `failed` dropped out of the `completed`
- * sum too), and a shard holds only the buckets its jobs moved.
+ * A batch's counts from one aggregation over its shards. An aggregation over several fields
+ * counts only the documents holding all of them (the emulator and Firestore agree), so this is
+ * exact when every shard holds both `completed` and `failed`, as every increment writes them
+ * (shardIncrements); `exactCounts` makes sure of it for shards from before.
  */
-async function shardCounts(db: Firestore, c: Collections, batchId: string, tx?: Transaction) {
+async function fastCounts(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<ShardSums> {
+  const query = bothCounters(counters(db, c, batchId));
+  const sums = (tx ? await tx.get(query) : await query.get()).data();
+  return { shards: sums.shards, completed_jobs: sums.completed ?? 0, failed_jobs: sums.failed ?? 0 };
+}
+
+/**
+ * A batch's counts whatever its shards hold: the one aggregation, and beside it the number of
+ * shards. When they differ, some shard lacks a counter (written before increments wrote both): the
+ * shards are read one by one and summed, and — outside a transaction — given the missing counter
+ * (an increment by 0), so that `fastCounts` is exact for this batch from then on. `legacy`: how
+ * many shards lacked one.
+ */
+async function exactCounts(
+  db: Firestore,
+  c: Collections,
+  batchId: string,
+  tx?: Transaction,
+): Promise<ShardSums & { legacy: number }> {
   const shards = counters(db, c, batchId);
-  const completedSum = shards.aggregate({ shards: AggregateField.count(), completed: AggregateField.sum('completed') });
-  const failedSum = shards.aggregate({ failed: AggregateField.sum('failed') });
-  const [completed, failed] = tx
-    ? await Promise.all([tx.get(completedSum), tx.get(failedSum)])
-    : await Promise.all([completedSum.get(), failedSum.get()]);
-  return {
-    shards: completed.data().shards,
-    completed_jobs: completed.data().completed ?? 0,
-    failed_jobs: failed.data().failed ?? 0,
+  const every = shards.aggregate({ shards: AggregateField.count() });
+  const [fast, all] = await Promise.all([
+    fastCounts(db, c, batchId, tx),
+    (tx ? tx.get(every) : every.get()).then((s) => s.data().shards),
+  ]);
+  if (fast.shards === all) return { ...fast, legacy: 0 };
+  const snap = tx ? await tx.get(shards) : await shards.get();
+  const legacy = snap.docs.filter((d) => !holdsBothCounters(d.data()));
+  if (!tx && legacy.length) {
+    const repair = db.batch();
+    for (const d of legacy)
+      repair.set(d.ref, { completed: FieldValue.increment(0), failed: FieldValue.increment(0) }, { merge: true });
+    await repair.commit();
+  }
+  return { shards: snap.size, ...sumShards(snap.docs.map((d) => d.data())), legacy: legacy.length };
+}
+
+/**
+ * The counts of a batch, read with `fastCounts` once `exactCounts` saw all `counterShards` of it
+ * holding both counters: then no shard is left to be created, and increments never remove a
+ * counter, so the one aggregation stays exact — even while an older revision still runs beside
+ * this one during a deploy. Until then (a batch with fewer jobs than shards, or the first
+ * completions of a larger one), every read is exact.
+ */
+const VERIFIED_MAX = 10_000;
+
+function countReader(db: Firestore, c: Collections, counterShards: number) {
+  const verified = new Set<string>();
+  return async (batchId: string): Promise<ShardSums> => {
+    if (verified.has(batchId)) return fastCounts(db, c, batchId);
+    const counts = await exactCounts(db, c, batchId);
+    if (counts.legacy === 0 && counts.shards >= counterShards) {
+      verified.add(batchId);
+      if (verified.size > VERIFIED_MAX) verified.delete(verified.values().next().value!);
+    }
+    return counts;
   };
 }
 
 /**
- * A batch: its document, with the shards' sums as its counts. Three reads whatever the number of
- * shards: the document and two aggregation queries, in `tx` when given (one snapshot, locked), else
- * side by side without a transaction: each read is strongly consistent, the counts only grow towards
- * done (a job is counted once), and completing a batch reads them again inside its transaction.
- * A read-only transaction measured no faster on the emulator and costs more round trips.
+ * A batch: its document, with the shards' sums as its counts: two reads whatever the number of
+ * shards (the document and one aggregation), side by side without a transaction — each read is
+ * strongly consistent, the counts only grow towards done (a job is counted once), and completing a
+ * batch reads them again inside its transaction — or, in `tx`, one locked snapshot counted exactly.
  */
 async function readBatch(
   db: Firestore,
   c: Collections,
   batchId: string,
+  counts: (batchId: string) => Promise<ShardSums>,
   tx?: Transaction,
 ): Promise<BatchDoc | undefined> {
   const ref = db.collection(c.batches).doc(batchId);
-  const [doc, { shards, ...counts }] = await Promise.all([
+  const [doc, { shards, ...sums }] = await Promise.all([
     tx ? tx.get(ref) : ref.get(),
-    shardCounts(db, c, batchId, tx),
+    tx ? exactCounts(db, c, batchId, tx).then(({ legacy: _legacy, ...rest }) => rest) : counts(batchId),
   ]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
   if (!batch && shards === 0) return undefined;
-  return { ...(batch ?? {}), ...counts };
+  return { ...(batch ?? {}), ...sums };
 }
 
 /**
@@ -89,19 +155,20 @@ type BatchStore = Pick<
   | 'markBatchEventPublished'
 >;
 
-export function createFirestoreBatchStore(db: Firestore, c: Collections): BatchStore {
+export function createFirestoreBatchStore(db: Firestore, c: Collections, counterShards: number): BatchStore {
   const jobs = db.collection(c.jobs);
   const batches = db.collection(c.batches);
+  const counts = countReader(db, c, counterShards);
   return {
     async getBatch(batchId) {
-      return readBatch(db, c, batchId);
+      return readBatch(db, c, batchId, counts);
     },
 
     async rollupBatchCounts(batchId, now, intervalMs) {
       // Informational, so no transaction (one would lock every shard against the completions
       // incrementing them): read, decide, and write only if the document is still as read.
       const ref = batches.doc(batchId);
-      const [doc, { shards: _shards, ...sums }] = await Promise.all([ref.get(), shardCounts(db, c, batchId)]);
+      const [doc, { shards: _shards, ...sums }] = await Promise.all([ref.get(), counts(batchId)]);
       const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
       if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };
@@ -156,12 +223,13 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections): BatchS
       // document is still as read. Of the messages that see the last count at once, one wins and
       // the others read the claim on their next try; none waits on a lock (the emulator resolves
       // contending transactions on one document by a timeout of about three seconds).
-      const { shards: _shards, ...counts } = await shardCounts(db, c, batchId);
+      // Counted exactly: this decides, once per batch, that it is done.
+      const { shards: _shards, legacy: _legacy, ...sums } = await exactCounts(db, c, batchId);
       const ref = batches.doc(batchId);
       for (let attempt = 1; ; attempt++) {
         const snap = await ref.get();
         const doc = parsed(batchDocSchema, `batches/${batchId}`, snap.data());
-        const batch = doc ? { ...doc, ...counts } : undefined;
+        const batch = doc ? { ...doc, ...sums } : undefined;
         const claim = decideFinalizationClaim(batch, isBatchDone(batch), claimant, now, leaseMs);
         if (!claim.claimed) return undefined;
         try {
@@ -178,7 +246,7 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections): BatchS
     async completeBatch(batchId, summary, summaryUri, now, claimant) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const decision = decideBatchCompletion(await readBatch(db, c, batchId, tx), summary);
+        const decision = decideBatchCompletion(await readBatch(db, c, batchId, counts, tx), summary);
         if (decision !== 'completed') return decision;
         tx.set(
           ref,
@@ -205,7 +273,7 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections): BatchS
     async updateBatchSummary(batchId, summary, summaryUri, now) {
       return db.runTransaction(async (tx) => {
         const ref = batches.doc(batchId);
-        const batch = await readBatch(db, c, batchId, tx);
+        const batch = await readBatch(db, c, batchId, counts, tx);
         if (!batch || !summaryIsCurrent(batch, summary)) return false;
         tx.set(
           ref,

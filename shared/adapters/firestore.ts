@@ -106,7 +106,7 @@ export function createFirestoreJobStore(
       });
     },
 
-    ...createFirestoreBatchStore(db, c),
+    ...createFirestoreBatchStore(db, c, shards),
 
     async recordDeadLetter(entry) {
       await db

@@ -8,9 +8,10 @@
  * public `completed_jobs` / `failed_jobs` are the sums written back at most once per interval while
  * the batch runs, and exactly at completion.
  *
- * Whether a batch is done is read as two aggregation queries, the sums of `completed` and of
- * `failed` over the shards (each billed as one read up to 1,000 shards), not as a read of every shard: a completion
- * costs the same whatever `BATCH_COUNTER_SHARDS` is. The shards also carry the tallies a summary
+ * Whether a batch is done is read as one aggregation query, the sums of `completed` and `failed`
+ * over the shards (billed as one read up to 1,000 shards), not as a read of every shard: a
+ * completion costs the same whatever `BATCH_COUNTER_SHARDS` is. Every shard holds both counters
+ * (0 included), since an aggregation over both counts only the shards that hold both. The shards also carry the tallies a summary
  * needs (`statuses`, `score_sums`, `score_counts`), so that finalising reads the shards once, not
  * every job. Pure.
  */
@@ -49,6 +50,11 @@ export function sumShards(shards: ReadonlyArray<{ completed?: unknown; failed?: 
   return { completed_jobs: completed, failed_jobs: failed };
 }
 
+/** Whether a shard holds both counters, as every shard written by shardIncrements does. */
+export function holdsBothCounters(shard: { completed?: unknown; failed?: unknown }): boolean {
+  return typeof shard.completed === 'number' && typeof shard.failed === 'number';
+}
+
 /** Whether the batch document's public counts are due to be written again (at most once per interval). */
 export function rollupDue(batch: { counts_updated_at?: Date }, now: Date, intervalMs: number): boolean {
   return !(batch.counts_updated_at instanceof Date) || now.getTime() - batch.counts_updated_at.getTime() >= intervalMs;
@@ -82,9 +88,9 @@ export function shardIncrements(delta: {
   statuses: Partial<Record<OutcomeStatus, number>>;
   scores: Partial<Record<ScoreField, number>>;
 }): Record<string, number> {
-  const fields: Record<string, number> = {};
-  if (delta.completed) fields.completed = delta.completed;
-  if (delta.failed) fields.failed = delta.failed;
+  // Both counters always, 0 included: a shard holding both is counted by one aggregation over both
+  // (an aggregation over several fields counts only the documents holding all of them).
+  const fields: Record<string, number> = { completed: delta.completed, failed: delta.failed };
   for (const [status, n] of Object.entries(delta.statuses)) if (n) fields[`statuses.${status}`] = n;
   for (const [field, value] of Object.entries(delta.scores)) {
     fields[`score_sums.${field}`] = value;

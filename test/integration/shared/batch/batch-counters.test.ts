@@ -3,7 +3,10 @@
  * not its document; the counts are exact (the shards' sums), the batch finalises once, and its
  * document's public counts are exact at completion.
  */
-import { successPayload } from '../../../support/fixtures';
+import { FieldValue, type DocumentData, type DocumentReference } from '@google-cloud/firestore';
+import { counterShard } from '../../../../shared/batch/batch-counters';
+import { failurePayload, successPayload } from '../../../support/fixtures';
+import { until } from '../../../support/until';
 import { completionMessage, testWorker } from '../../../support/worker';
 
 jest.setTimeout(120_000);
@@ -55,4 +58,87 @@ it('counts a batch in its shards, writes its document only to roll up and to com
   } finally {
     unsubscribe();
   }
+});
+
+/** Job ids of a batch that land in the given counter shards, in order, with their shard. */
+function jobsIn(prefix: string, wanted: number[], shards: number): Array<{ job: string; shard: number }> {
+  const out: Array<{ job: string; shard: number }> = [];
+  for (let i = 0; out.length < wanted.length; i++) {
+    const shard = counterShard(`${prefix}-j${i}`, shards);
+    if (shard === wanted[out.length]) out.push({ job: `${prefix}-j${i}`, shard });
+  }
+  return out;
+}
+
+/** Rewrites a shard as a version before this one left it: a counter only where a job moved it. */
+async function asLegacy(shard: DocumentReference): Promise<void> {
+  const data = (await shard.get()).data()!;
+  const zero = Object.fromEntries(
+    ['completed', 'failed'].filter((f) => data[f] === 0).map((f) => [f, FieldValue.delete()]),
+  );
+  if (Object.keys(zero).length) await shard.update(zero);
+}
+
+async function completedBatch(batch: DocumentReference): Promise<DocumentData> {
+  return until(
+    'the batch completed',
+    async () => {
+      const data = (await batch.get()).data();
+      return data?.status === 'completed' ? data : undefined;
+    },
+    20_000,
+  );
+}
+
+/** Two workers over the same collections: two revisions of one deployment. */
+function revisions(): [ReturnType<typeof testWorker>, ReturnType<typeof testWorker>] {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const env = {
+    BATCH_COUNTER_SHARDS: '4',
+    JOBS_COLLECTION: `jobs_${suffix}`,
+    BATCHES_COLLECTION: `batches_${suffix}`,
+    PIPELINE_COLLECTION_PREFIX: `p${suffix}_`,
+  };
+  return [testWorker(env), testWorker(env)];
+}
+
+const send = (w: ReturnType<typeof testWorker>, batchId: string, job: string, failed = false) => {
+  const ids = { call_id: `${job}-call`, job_id: job, batch_id: batchId };
+  return w.handleMessage(completionMessage(failed ? failurePayload(ids) : successPayload(ids)));
+};
+
+it('finishes a batch whose shards an earlier version wrote, and gives each the counter it lacked', async () => {
+  const [before, after] = revisions();
+  const batch = before.batches.doc('legacy-shards');
+  await batch.set({ total_jobs: 8 });
+  for (let i = 0; i < 6; i++) await send(before, 'legacy-shards', `lg-j${i}`, i % 3 === 2);
+  const shards = batch.collection('counters');
+  for (const d of (await shards.get()).docs) await asLegacy(d.ref);
+  expect((await shards.get()).docs.some((d) => d.get('failed') === undefined)).toBe(true);
+  // Deployed: a new worker takes the last two jobs, and the batch completes with all eight counted.
+  await send(after, 'legacy-shards', 'lg-j6');
+  await send(after, 'legacy-shards', 'lg-j7');
+  expect(await completedBatch(batch)).toMatchObject({
+    completed_jobs: 6,
+    failed_jobs: 2,
+    summary: { completed_jobs: 6, failed_jobs: 2 },
+  });
+  for (const d of (await shards.get()).docs) {
+    expect(typeof d.get('completed')).toBe('number');
+    expect(typeof d.get('failed')).toBe('number');
+  }
+});
+
+it('counts a shard that an older revision created during a deploy, after this one had read the batch', async () => {
+  const [w, older] = revisions();
+  const batch = w.batches.doc('mixed-revisions');
+  await batch.set({ total_jobs: 5 });
+  // Jobs in shards 0 and 1 only: shards 2 and 3 do not exist yet when this worker reads the batch.
+  const [a, b, c, d, e] = jobsIn('mx', [0, 1, 0, 2, 1], 4);
+  for (const j of [a!, b!, c!]) await send(w, 'mixed-revisions', j.job);
+  // An older revision applies the job of shard 2, creating that shard with one counter.
+  await send(older, 'mixed-revisions', d!.job, true);
+  await asLegacy(batch.collection('counters').doc('2'));
+  await send(w, 'mixed-revisions', e!.job);
+  expect(await completedBatch(batch)).toMatchObject({ completed_jobs: 4, failed_jobs: 1 });
 });

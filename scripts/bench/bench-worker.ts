@@ -1,0 +1,181 @@
+/**
+ * The bench's worker section: what the real worker (`processCompletion`) costs per completion beside
+ * a bare worker that decodes the message and makes one read and one commit (bench-bare-worker.ts),
+ * each served in its own process and pushed the same messages directly, as Pub/Sub push would; and
+ * the worker's peak memory taking 16 completions of 4.9 MiB at once (its deployed concurrency).
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeOwnCompletion } from '../../shared/contract/messages';
+import { completionPayloadSchema } from '../../shared/contract/schemas';
+import { pushBody } from '../local/push-relay';
+import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
+import { freePort } from '../local/ports';
+import {
+  cpuTicks,
+  f1,
+  GC_OBSERVED,
+  gcTally,
+  payload,
+  peakRssMiB,
+  PROJECT,
+  range,
+  row,
+  TICKS_PER_SECOND,
+  type GcTally,
+} from './bench-kit';
+
+interface Served {
+  fn: ServedFunction;
+  url: string;
+  gc: GcTally;
+}
+
+async function serveWorker(target: string, env: Record<string, string>, source?: string): Promise<Served> {
+  const port = await freePort();
+  const gc = gcTally();
+  const fn = serveFunction(target, 'cloudevent', port, env, (line) => gc.take(line), source);
+  await waitForPort(port, fn.child, fn.output);
+  return { fn, url: `http://127.0.0.1:${port}/`, gc };
+}
+
+/** Completion `i` of a batch, pushed as Pub/Sub push delivers it: one in ten failed. */
+function pushed(i: number, batchId: string, body?: string): string {
+  const p = body
+    ? completionPayloadSchema.parse(JSON.parse(body))
+    : completionPayloadSchema.parse({
+        call_id: `w-call-${batchId}-${i}`,
+        status: i % 10 === 0 ? 'failure' : 'success',
+        ...(i % 10 === 0 ? {} : { result: { affinity: (i % 97) / 97, confidence: (i % 13) / 13 } }),
+        metadata: { job_id: `w-job-${batchId}-${i}`, batch_id: batchId },
+      });
+  const m = encodeOwnCompletion(p, 'webhook', new Date());
+  return pushBody(
+    {
+      ackId: '',
+      id: `w-${batchId}-${i}`,
+      data: m.data,
+      attributes: m.attributes,
+      publishTime: new Date().toISOString(),
+      deliveryAttempt: 1,
+    },
+    `projects/${PROJECT}/subscriptions/bench`,
+  );
+}
+
+/** Pushes every body, `concurrency` at once, each until it is acknowledged (2xx), as Pub/Sub redelivers. */
+async function pushAll(url: string, bodies: string[], concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        for (;;) {
+          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await res.arrayBuffer();
+          if (res.ok) break;
+        }
+      }
+    }),
+  );
+}
+
+async function cpuPerMessage(s: Served, bodies: string[]) {
+  const cpu = cpuTicks(s.fn.child.pid!);
+  const gc = s.gc.full;
+  await pushAll(s.url, bodies, 32);
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    cpuMs: ((cpuTicks(s.fn.child.pid!) - cpu) * 1000) / TICKS_PER_SECOND / bodies.length,
+    fullGcs: ((s.gc.full - gc) * 1000) / bodies.length,
+  };
+}
+
+/** CPU per completion of a 1,000-job batch, real and bare, over `rounds` rounds of fresh batches. */
+async function cpuRows(real: Served, bare: Served, size: number, rounds: number): Promise<void> {
+  type Run = { cpuMs: number; fullGcs: number };
+  const runs: { real: Run[]; bare: Run[] } = { real: [], bare: [] };
+  for (let r = -1; r < rounds; r++) {
+    for (const [name, s] of [
+      ['bare', bare],
+      ['real', real],
+    ] as const) {
+      const batchId = `${name}-${r}-${randomBytes(2).toString('hex')}`;
+      const bodies = Array.from({ length: size }, (_, i) => pushed(i, batchId));
+      const run = await cpuPerMessage(s, bodies);
+      if (r >= 0) runs[name].push(run); // round -1 warms both up
+    }
+  }
+  const cpu = (name: 'real' | 'bare') => range(runs[name].map((x) => x.cpuMs));
+  row(
+    `worker CPU ms per completion, ${size.toLocaleString('en')}-job batch, 32 at once`,
+    cpu('bare'),
+    cpu('real'),
+    `${range(runs.real.map((x, i) => x.cpuMs / runs.bare[i]!.cpuMs))}× the bare worker`,
+    '≤ 1.5×',
+  );
+  row(
+    '  full GCs per 1,000 completions',
+    range(
+      runs.bare.map((x) => x.fullGcs),
+      1,
+    ),
+    range(
+      runs.real.map((x) => x.fullGcs),
+      1,
+    ),
+    '',
+  );
+}
+
+/** Peak RSS of a fresh worker of each kind taking `n` completions of 4.9 MiB at once. */
+async function memoryRow(env: Record<string, string>, n: number): Promise<void> {
+  const body = payload(4.9 * 1024 * 1024, 0);
+  const fresh = await Promise.all([
+    serveWorker('bareWorker', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare-worker.js')),
+    serveWorker('processCompletion', env),
+  ]);
+  try {
+    const peaks: string[] = [];
+    for (const s of fresh) {
+      const idle = peakRssMiB(s.fn.child.pid!);
+      writeFileSync(`/proc/${s.fn.child.pid!}/clear_refs`, '5');
+      const seed = JSON.parse(body) as { metadata: Record<string, unknown>; call_id: string };
+      const bodies = Array.from({ length: n }, (_, i) =>
+        pushed(i, 'mem', JSON.stringify({ ...seed, call_id: `mem-call-${i}`, metadata: { job_id: `mem-job-${i}` } })),
+      );
+      await pushAll(s.url, bodies, n);
+      peaks.push(`${f1(peakRssMiB(s.fn.child.pid!))} (idle ${f1(idle)})`);
+    }
+    row(`worker peak RSS MiB, ${n} completions of 4.9 MiB at once, fresh process`, peaks[0]!, peaks[1]!, '', '< 384');
+  } finally {
+    await Promise.all(fresh.map((s) => s.fn.stop()));
+  }
+}
+
+export async function workerCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
+  const run = randomBytes(3).toString('hex');
+  const env = {
+    ...emulatorEnv,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    METADATA_SERVER_DETECTION: 'none',
+    JOBS_COLLECTION: `wjobs_${run}`,
+    BATCHES_COLLECTION: `wbatches_${run}`,
+    PIPELINE_COLLECTION_PREFIX: `w${run}_`,
+    RESULTS_DIR: join(tmpdir(), `omtx-bench-worker-${run}`),
+    NODE_ENV: 'production',
+    NODE_OPTIONS: GC_OBSERVED,
+  };
+  const [real, bare] = await Promise.all([
+    serveWorker('processCompletion', env),
+    serveWorker('bareWorker', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare-worker.js')),
+  ]);
+  try {
+    await cpuRows(real, bare, quick ? 300 : 1000, quick ? 2 : 3);
+  } finally {
+    await Promise.all([real.fn.stop(), bare.fn.stop()]);
+  }
+  await memoryRow(env, 16);
+}
