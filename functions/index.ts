@@ -19,6 +19,7 @@ import {
   loadWebhookConfig,
   loadWorkerConfig,
 } from '../shared/config/config';
+import { outsideDomain } from '../shared/platform/domain';
 import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
 import { createBodyGuard } from './webhook/body-guard';
 import { filterBodyParserErrors } from '../shared/platform/framework-errors';
@@ -128,11 +129,12 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
   let guard: RequestGuard | undefined;
   if (wants('modalWebhook')) {
     const webhook = buildWebhook(env);
-    functions.http('modalWebhook', webhook.handler);
+    functions.http('modalWebhook', outsideDomain(webhook.handler));
     // Only an instance that serves the webhook alone: the guard would read other functions' bodies too.
     if (target === 'modalWebhook') guard = webhook.guard;
   }
-  if (wants('processCompletion')) functions.cloudEvent('processCompletion', buildWorker(env).processCompletion);
+  if (wants('processCompletion'))
+    functions.cloudEvent('processCompletion', outsideDomain(buildWorker(env).processCompletion));
   if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
   if (wants('reconcileExecutions'))
     functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
