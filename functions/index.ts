@@ -22,6 +22,7 @@ import {
 import { outsideDomain } from '../shared/platform/domain';
 import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
 import { createBodyGuard } from './webhook/body-guard';
+import { createPushReader } from './worker/push-reader';
 import { filterBodyParserErrors } from '../shared/platform/framework-errors';
 import { createLogger, type Logger } from '../shared/observability/log';
 import { createWebhookHandler } from './webhook/handler';
@@ -70,7 +71,7 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   return { handler, guard };
 }
 
-export function buildWorker(env: Env, logger: Logger = createLogger()) {
+export function buildWorker(env: Env, logger: Logger = createLogger(), pushedData?: () => Buffer | undefined) {
   const config = loadWorkerConfig(env);
   announce(logger, 'processCompletion', config.warnings, serviceVersion(env));
   const db = createFirestore(config.projectId, config.firestoreDatabase);
@@ -83,6 +84,7 @@ export function buildWorker(env: Env, logger: Logger = createLogger()) {
       : undefined,
     clock: () => new Date(),
     logger,
+    ...(pushedData ? { pushedData } : {}),
   });
 }
 
@@ -133,8 +135,13 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
     // Only an instance that serves the webhook alone: the guard would read other functions' bodies too.
     if (target === 'modalWebhook') guard = webhook.guard;
   }
-  if (wants('processCompletion'))
-    functions.cloudEvent('processCompletion', outsideDomain(buildWorker(env).processCompletion));
+  if (wants('processCompletion')) {
+    // Only an instance that serves the worker alone reads push bodies itself (push-reader.ts).
+    const reader = target === 'processCompletion' ? createPushReader(createLogger()) : undefined;
+    const worker = buildWorker(env, createLogger(), reader?.pushedData);
+    functions.cloudEvent('processCompletion', outsideDomain(worker.processCompletion));
+    if (reader) guard = reader.guard;
+  }
   if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
   if (wants('reconcileExecutions'))
     functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);

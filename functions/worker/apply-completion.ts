@@ -18,12 +18,12 @@ import {
 import type { BlobStore, Clock, JobStore } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import { decodeStructure } from '../../shared/contract/structure';
-import type { PubSubMessage, WorkerOutcome } from './types';
+import { dataBytes, dataOf, type PubSubMessage, type WorkerOutcome } from './types';
 
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
 /** Large bodies (over ~256 KiB, or claim-checked) decoded at once per instance. */
 const MAX_CONCURRENT_LARGE_BODIES = 4;
-const LARGE_BODY_BASE64_CHARS = 350_000;
+const LARGE_BODY_BYTES = 256 * 1024;
 
 export interface ApplyCompletionDeps {
   jobs: JobStore;
@@ -40,7 +40,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
   const { jobs, results, claims, finalizeIfDone, clock, logger } = deps;
 
   async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
-    if (!meta.claimUri) return Buffer.from(message.data ?? '', 'base64');
+    if (!meta.claimUri) return dataOf(message);
     if (!isOwnClaimUri(meta.claimUri, claims)) {
       throw new PermanentMessageError(
         'invalid_envelope',
@@ -181,7 +181,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
    */
   const heavy = createLimiter(MAX_CONCURRENT_LARGE_BODIES);
   const isLarge = (message: PubSubMessage, attributes: Record<string, string>) =>
-    attributes.claim_uri !== undefined || (message.data?.length ?? 0) > LARGE_BODY_BASE64_CHARS;
+    attributes.claim_uri !== undefined || dataBytes(message) > LARGE_BODY_BYTES;
 
   async function applyCompletion(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     return isLarge(message, attributes) ? heavy(() => apply(message, attributes)) : apply(message, attributes);

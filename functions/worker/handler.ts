@@ -15,11 +15,12 @@ import { PermanentMessageError, RetryLaterError } from '../../shared/platform/er
 import { classifyFailure, createRetryBudget } from '../../shared/completion/failures';
 import { traceFieldsOfId, withLogContext, type Logger } from '../../shared/observability/log';
 import { messageTraceId } from '../../shared/contract/messages';
+import { DECODED_DATA } from '../../shared/contract/push-body';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
 import { createRecordStats } from './record-stats';
-import type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';
+import { dataOf, type PubSubEventData, type PubSubMessage, type WorkerOutcome } from './types';
 
 export type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';
 
@@ -31,6 +32,11 @@ export interface WorkerDeps {
   batchEvents?: Publisher;
   clock: Clock;
   logger: Logger;
+  /**
+   * The data the push reader decoded for the message being handled (push-reader.ts), when it
+   * did: the message's `data` is then DECODED_DATA.
+   */
+  pushedData?: () => Buffer | undefined;
 }
 
 const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
@@ -65,7 +71,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
     attributes: Record<string, string>,
     error: PermanentMessageError,
   ): Promise<WorkerOutcome> {
-    const data = Buffer.from(message.data ?? '', 'base64');
+    const data = dataOf(message);
     const messageId = message.messageId ?? message.message_id;
     const id = messageId
       ? `msg_${messageId}`
@@ -172,7 +178,12 @@ export function createCompletionWorker(deps: WorkerDeps) {
       );
       return;
     }
-    await handleMessage({ ...message, messageId: message.messageId ?? message.message_id ?? event.id });
+    const bytes = message.data === DECODED_DATA ? deps.pushedData?.() : undefined;
+    await handleMessage({
+      ...message,
+      messageId: message.messageId ?? message.message_id ?? event.id,
+      ...(bytes ? { bytes } : {}),
+    });
   }
 
   return { processCompletion, handleMessage };

@@ -2,13 +2,13 @@
 import { PermanentMessageError } from '../../shared/platform/errors';
 import type { JobStore } from '../../shared/ports';
 import { webhookStatsSchema } from '../../shared/contract/schemas';
-import type { PubSubMessage, WorkerOutcome } from './types';
+import { dataOf, type PubSubMessage, type WorkerOutcome } from './types';
 
 export function createRecordStats(jobs: Pick<JobStore, 'recordWebhookStats'>) {
   return async function recordStats(message: PubSubMessage): Promise<WorkerOutcome> {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.from(message.data ?? '', 'base64').toString('utf8'));
+      parsed = JSON.parse(dataOf(message).toString('utf8'));
     } catch {
       throw new PermanentMessageError('invalid_json', 'webhook_stats data is not valid JSON');
     }

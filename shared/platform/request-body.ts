@@ -154,7 +154,10 @@ function declaredSink(declared: number, pool?: BufferPool): BodySink {
     finish() {
       if (!whole || received !== whole.length)
         return { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') };
-      return { ok: true, body: whole };
+      // Handed over: the sink no longer holds it (its caller decides how long the body lives).
+      const body = whole;
+      whole = undefined;
+      return { ok: true, body };
     },
     drop() {
       // Only this function ever saw the buffer: it can go straight back.

@@ -31,7 +31,7 @@ it('hands a rejection back to the caller, as the framework expects of a promise-
     throw new Error('store unavailable');
   });
   const outcome = await new Promise((resolve) =>
-    d.run(() => handler().then(resolve, (err: Error) => resolve(err.message))),
+    d.run(() => void handler().then(resolve, (err: Error) => resolve(err.message))),
   );
   expect(outcome).toBe('store unavailable');
 });
