@@ -132,7 +132,7 @@ async function cpuRows(t: Targets, quick: boolean, rounds: number): Promise<void
     {
       label: '1.3 MB',
       bytes: 1.3 * 1024 * 1024,
-      count: quick ? 60 : 200,
+      count: quick ? 60 : 400,
       concurrency: 4,
       goal: '≥ 0.85',
       dryGoal: '≥ 1.0',

@@ -150,9 +150,20 @@ export function serveFunction(
   };
   spawnOnce();
 
+  // If this process exits first, its function goes with it (taken off again once stopped).
+  const killOnExit = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  process.on('exit', killOnExit);
+
   const stop = async () => {
     stopping = true;
     clearTimeout(restartTimer);
+    process.off('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     try {
@@ -170,13 +181,6 @@ export function serveFunction(
     await exited;
     clearTimeout(timer);
   };
-  process.on('exit', () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  });
   return {
     get child() {
       return child;

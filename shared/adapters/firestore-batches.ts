@@ -1,106 +1,17 @@
 /**
- * A batch's side of the Firestore job store: its counter shards and their sums, the rollup of its
+ * A batch's side of the Firestore job store: its counts (firestore-counts.ts), the rollup of its
  * counts, its tallies and ranking for the summary, and the finalisation claim and completion —
  * each decision taken by shared/completion/store-rules.ts inside the transaction that writes it.
  */
-import {
-  AggregateField,
-  FieldPath,
-  FieldValue,
-  type CollectionReference,
-  type Firestore,
-  type Transaction,
-} from '@google-cloud/firestore';
+import { FieldPath, FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { isBatchDone, summaryIsCurrent } from '../batch/batch';
-import { holdsBothCounters, rollupNeeded, sumShards, sumTallies, type CounterShard } from '../batch/batch-counters';
+import { rollupNeeded, sumTallies, type CounterShard } from '../batch/batch-counters';
 import type { Collections } from '../config/config';
 import { decideBatchCompletion, decideFinalizationClaim, isTerminal } from '../completion/store-rules';
 import { batchDocSchema, jobDocSchema, type BatchDoc, type JobDoc } from '../contract/schemas';
 import type { JobStore } from '../ports';
+import { counters, countReader, exactCounts } from './firestore-counts';
 import { ContentionError, isConflict, JOB_WRITE_ATTEMPTS, parsed } from './firestore-documents';
-
-export function counters(db: Firestore, c: Collections, batchId: string) {
-  return db.collection(c.batches).doc(batchId).collection('counters');
-}
-
-/** Every counter shard holding both counters: the one aggregation that is exact once they all do. */
-const bothCounters = (shards: CollectionReference) =>
-  shards.aggregate({
-    shards: AggregateField.count(),
-    completed: AggregateField.sum('completed'),
-    failed: AggregateField.sum('failed'),
-  });
-
-export interface ShardSums {
-  shards: number;
-  completed_jobs: number;
-  failed_jobs: number;
-}
-
-/**
- * A batch's counts from one aggregation over its shards. An aggregation over several fields
- * counts only the documents holding all of them (the emulator and Firestore agree), so this is
- * exact when every shard holds both `completed` and `failed`, as every increment writes them
- * (shardIncrements); `exactCounts` makes sure of it for shards from before.
- */
-async function fastCounts(db: Firestore, c: Collections, batchId: string, tx?: Transaction): Promise<ShardSums> {
-  const query = bothCounters(counters(db, c, batchId));
-  const sums = (tx ? await tx.get(query) : await query.get()).data();
-  return { shards: sums.shards, completed_jobs: sums.completed ?? 0, failed_jobs: sums.failed ?? 0 };
-}
-
-/**
- * A batch's counts whatever its shards hold: the one aggregation, and beside it the number of
- * shards. When they differ, some shard lacks a counter (written before increments wrote both): the
- * shards are read one by one and summed, and — outside a transaction — given the missing counter
- * (an increment by 0), so that `fastCounts` is exact for this batch from then on. `legacy`: how
- * many shards lacked one.
- */
-async function exactCounts(
-  db: Firestore,
-  c: Collections,
-  batchId: string,
-  tx?: Transaction,
-): Promise<ShardSums & { legacy: number }> {
-  const shards = counters(db, c, batchId);
-  const every = shards.aggregate({ shards: AggregateField.count() });
-  const [fast, all] = await Promise.all([
-    fastCounts(db, c, batchId, tx),
-    (tx ? tx.get(every) : every.get()).then((s) => s.data().shards),
-  ]);
-  if (fast.shards === all) return { ...fast, legacy: 0 };
-  const snap = tx ? await tx.get(shards) : await shards.get();
-  const legacy = snap.docs.filter((d) => !holdsBothCounters(d.data()));
-  if (!tx && legacy.length) {
-    const repair = db.batch();
-    for (const d of legacy)
-      repair.set(d.ref, { completed: FieldValue.increment(0), failed: FieldValue.increment(0) }, { merge: true });
-    await repair.commit();
-  }
-  return { shards: snap.size, ...sumShards(snap.docs.map((d) => d.data())), legacy: legacy.length };
-}
-
-/**
- * The counts of a batch, read with `fastCounts` once `exactCounts` saw all `counterShards` of it
- * holding both counters: then no shard is left to be created, and increments never remove a
- * counter, so the one aggregation stays exact — even while an older revision still runs beside
- * this one during a deploy. Until then (a batch with fewer jobs than shards, or the first
- * completions of a larger one), every read is exact.
- */
-const VERIFIED_MAX = 10_000;
-
-function countReader(db: Firestore, c: Collections, counterShards: number) {
-  const verified = new Set<string>();
-  return async (batchId: string): Promise<ShardSums> => {
-    if (verified.has(batchId)) return fastCounts(db, c, batchId);
-    const counts = await exactCounts(db, c, batchId);
-    if (counts.legacy === 0 && counts.shards >= counterShards) {
-      verified.add(batchId);
-      if (verified.size > VERIFIED_MAX) verified.delete(verified.values().next().value!);
-    }
-    return counts;
-  };
-}
 
 /**
  * A batch: its document, with the shards' sums as its counts: two reads whatever the number of
@@ -112,13 +23,22 @@ async function readBatch(
   db: Firestore,
   c: Collections,
   batchId: string,
-  counts: (batchId: string) => Promise<ShardSums>,
+  counts: ReturnType<typeof countReader>,
   tx?: Transaction,
 ): Promise<BatchDoc | undefined> {
   const ref = db.collection(c.batches).doc(batchId);
+  const read = tx ? tx.get(ref) : ref.get();
   const [doc, { shards, ...sums }] = await Promise.all([
-    tx ? tx.get(ref) : ref.get(),
-    tx ? exactCounts(db, c, batchId, tx).then(({ legacy: _legacy, ...rest }) => rest) : counts(batchId),
+    read,
+    tx
+      ? exactCounts(db, c, batchId, tx).then(({ legacy: _legacy, ...rest }) => rest)
+      : counts(
+          batchId,
+          read.then(
+            (d) => d.get('total_jobs') as unknown,
+            () => undefined, // the read's own failure is the caller's, through `read`
+          ),
+        ),
   ]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
   if (!batch && shards === 0) return undefined;
@@ -168,7 +88,17 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections, counter
       // Informational, so no transaction (one would lock every shard against the completions
       // incrementing them): read, decide, and write only if the document is still as read.
       const ref = batches.doc(batchId);
-      const [doc, { shards: _shards, ...sums }] = await Promise.all([ref.get(), counts(batchId)]);
+      const read = ref.get();
+      const [doc, { shards: _shards, ...sums }] = await Promise.all([
+        read,
+        counts(
+          batchId,
+          read.then(
+            (d) => d.get('total_jobs') as unknown,
+            () => undefined, // the read's own failure is the caller's, through `read`
+          ),
+        ),
+      ]);
       const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
       if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };

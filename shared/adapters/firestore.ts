@@ -13,7 +13,8 @@ import type { Collections } from '../config/config';
 import { jobDocSchema, type JobDoc } from '../contract/schemas';
 import { createLimiter } from '../platform/limit';
 import type { JobStore } from '../ports';
-import { counters, createFirestoreBatchStore } from './firestore-batches';
+import { createFirestoreBatchStore } from './firestore-batches';
+import { counters } from './firestore-counts';
 import { ContentionError, isConflict, JOB_WRITE_ATTEMPTS, parsed } from './firestore-documents';
 
 /**

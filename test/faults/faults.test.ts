@@ -7,7 +7,7 @@
  * (the ledger of 202s) must be applied or visibly dead-lettered — nothing in limbo — and batch counts
  * exact. It prints its figures.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
@@ -181,15 +181,31 @@ afterAll(async () => {
 
 afterEach(() => sampleMemory());
 
-it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within 5 s once it is back', async () => {
+/**
+ * A completion of ~300 KB with a structure of its own (its bytes derived from its job id) and an
+ * affinity of its own: large enough for the webhook to read it into pooled memory.
+ */
+const largeCompletion = (jobId: string, affinity: number) =>
+  JSON.stringify({
+    call_id: `c-${jobId}`,
+    status: 'success',
+    result: {
+      affinity,
+      structure_file_base64: createHash('sha512').update(jobId).digest().toString('base64').repeat(3500),
+    },
+    metadata: { job_id: jobId },
+  });
+
+it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within 5 s once it is back; no body reaches another', async () => {
   expect((await sendAndRecord(completion('warm-1', 'success'))).status).toBe(202);
   await expectNothingInLimbo('warm-up');
   pubsubProxy.cut();
   const answers: number[] = [];
+  // Large bodies: the publishes that time out hold pooled memory the next requests would reuse.
   const statuses = await Promise.all(
     Array.from({ length: 10 }, async (_, i) => {
       const started = Date.now();
-      const res = await send(completion(`outage-${i}`, 'success'));
+      const res = await send(largeCompletion(`outage-${i}`, i / 10));
       answers.push(Date.now() - started);
       return res.status;
     }),
@@ -200,18 +216,25 @@ it('answers 503 within the publish deadline while Pub/Sub is cut, and 202 within
   const restored = Date.now();
   let status = 0;
   while (status !== 202 && Date.now() - restored < 15_000) {
-    status = (await sendAndRecord(completion('outage-0', 'success'))).status;
+    status = (await sendAndRecord(largeCompletion('outage-0', 0))).status;
     if (status !== 202) await new Promise((r) => setTimeout(r, 100));
   }
   const recovery = Date.now() - restored;
   // What Modal does next: it retries the ten that were answered 503.
   const resent = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => sendAndRecord(completion(`outage-${i}`, 'success'))),
+    Array.from({ length: 10 }, (_, i) => sendAndRecord(largeCompletion(`outage-${i}`, i / 10))),
   );
   expect(resent.map((r) => r.status)).toEqual(Array(10).fill(202));
   await expectNothingInLimbo('the Pub/Sub reset');
+  // Each job holds its own body: its affinity, and no message arrived with another request's bytes.
+  for (let i = 0; i < 10; i++) {
+    const job = (await jobs().doc(`outage-${i}`).get()).data();
+    expect(job).toMatchObject({ status: 'completed', modal_call_id: `c-outage-${i}`, result: { affinity: i / 10 } });
+  }
+  const mismatched = await deadLetters().where('code', 'in', ['invalid_envelope', 'invalid_json']).get();
+  expect(mismatched.docs.map((d) => d.get('attributes.delivery_id') as string)).toEqual([]);
   note(
-    `Pub/Sub cut: 10/10 requests answered 503 in ${Math.min(...answers)}–${Math.max(...answers)} ms (deadline ${PUBLISH_TIMEOUT_MS} ms); first 202 ${recovery} ms after restore`,
+    `Pub/Sub cut: 10/10 large requests answered 503 in ${Math.min(...answers)}–${Math.max(...answers)} ms (deadline ${PUBLISH_TIMEOUT_MS} ms); first 202 ${recovery} ms after restore; every job holds its own body`,
   );
   expect(status).toBe(202);
   expect(recovery).toBeLessThan(5000);

@@ -132,13 +132,25 @@ it('finishes a batch whose shards an earlier version wrote, and gives each the c
 it('counts a shard that an older revision created during a deploy, after this one had read the batch', async () => {
   const [w, older] = revisions();
   const batch = w.batches.doc('mixed-revisions');
-  await batch.set({ total_jobs: 5 });
-  // Jobs in shards 0 and 1 only: shards 2 and 3 do not exist yet when this worker reads the batch.
-  const [a, b, c, d, e] = jobsIn('mx', [0, 1, 0, 2, 1], 4);
-  for (const j of [a!, b!, c!]) await send(w, 'mixed-revisions', j.job);
+  // Fewer jobs than shards: the batch is counted exactly every time (no shard is created ahead).
+  await batch.set({ total_jobs: 3 });
+  const [a, b, c] = jobsIn('mx', [0, 2, 1], 4);
+  await send(w, 'mixed-revisions', a!.job);
   // An older revision applies the job of shard 2, creating that shard with one counter.
-  await send(older, 'mixed-revisions', d!.job, true);
+  await send(older, 'mixed-revisions', b!.job, true);
   await asLegacy(batch.collection('counters').doc('2'));
-  await send(w, 'mixed-revisions', e!.job);
-  expect(await completedBatch(batch)).toMatchObject({ completed_jobs: 4, failed_jobs: 1 });
+  await send(w, 'mixed-revisions', c!.job);
+  expect(await completedBatch(batch)).toMatchObject({ completed_jobs: 2, failed_jobs: 1 });
+});
+
+it('creates every shard of a batch with both counters the first time it counts it, when the batch has enough jobs', async () => {
+  const [w] = revisions();
+  const batch = w.batches.doc('all-shards');
+  await batch.set({ total_jobs: 40 });
+  await send(w, 'all-shards', 'as-j0');
+  // No shard is left for an older revision to create with one counter: the one aggregation is exact.
+  const shards = (await batch.collection('counters').get()).docs;
+  expect(shards.map((d) => d.id).sort()).toEqual(['0', '1', '2', '3']);
+  for (const d of shards) expect([typeof d.get('completed'), typeof d.get('failed')]).toEqual(['number', 'number']);
+  expect(shards.reduce((n, d) => n + (d.get('completed') as number), 0)).toBe(1);
 });
