@@ -7,17 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createPubSub, createPubSubAdmin } from '../../shared/adapters/pubsub';
 import { COMPLETION_PATH } from '../../shared/contract/routes';
-import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
-import { freePort } from '../local/ports';
 import {
   closedLoop,
   cpuTicks,
   f1,
   GC_OBSERVED,
-  gcTally,
   openLoop,
   payload,
   peakRssMiB,
@@ -28,25 +24,16 @@ import {
   row,
   SECRET,
   TICKS_PER_SECOND,
-  type GcTally,
+  baseline,
+  serveMeasured,
+  type Measured,
 } from './bench-kit';
 
-interface Served {
-  fn: ServedFunction;
-  url: string;
-  gc: GcTally;
-}
-
-async function serve(target: string, env: Record<string, string>, source?: string): Promise<Served> {
-  const port = await freePort();
-  const gc = gcTally();
-  const fn = serveFunction(target, 'http', port, env, (line) => gc.take(line), source);
-  await waitForPort(port, fn.child, fn.output);
-  return { fn, url: `http://127.0.0.1:${port}${COMPLETION_PATH}`, gc };
-}
+const serve = (target: string, env: Record<string, string>) =>
+  serveMeasured(target, 'http', env, { path: COMPLETION_PATH });
 
 const serveBare = (env: Record<string, string>) =>
-  serve('bareWebhook', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare.js'));
+  serveMeasured('bareWebhook', 'http', env, { source: baseline('bench-bare.js'), path: COMPLETION_PATH });
 
 /** One handler's figures over one run of `bodies`. */
 interface Run {
@@ -58,7 +45,7 @@ interface Run {
   gcShare: number;
 }
 
-async function measure(s: Served, bodies: string[], concurrency: number): Promise<Run> {
+async function measure(s: Measured, bodies: string[], concurrency: number): Promise<Run> {
   const cpu = cpuTicks(s.fn.child.pid!);
   const gc = { ...s.gc };
   const load = await closedLoop(s.url, bodies, concurrency);
@@ -76,11 +63,11 @@ async function measure(s: Served, bodies: string[], concurrency: number): Promis
 /** The handlers measured side by side. */
 interface Targets {
   env: Record<string, string>;
-  bare: Served;
+  bare: Measured;
   /** The webhook as deployed (publish batch window 1 ms). */
-  hook: Served;
+  hook: Measured;
   /** Verifies, parses, validates and logs, but publishes nothing: the webhook's cost besides Pub/Sub. */
-  dry: Served;
+  dry: Measured;
 }
 
 type Runs = Record<'bare' | 'hook' | 'dry', Run[]>;
@@ -202,7 +189,7 @@ async function memoryRows(t: Targets): Promise<void> {
       for (const target of [fresh[0], t.bare]) await post(target.url, big);
       for (const target of [fresh[1], t.hook]) await post(target.url, big).catch(() => undefined);
     }
-    const peak = (s: Served, i: number) => `${f1(peakRssMiB(s.fn.child.pid!))} (${before[i]})`;
+    const peak = (s: Measured, i: number) => `${f1(peakRssMiB(s.fn.child.pid!))} (${before[i]})`;
     row(
       'peak RSS MiB taking three 32 MB bodies, fresh process (RSS before)',
       peak(fresh[0], 0),

@@ -1,12 +1,14 @@
 /**
  * What every bench section shares: the table's rows, signed payloads of a given size, closed- and
- * open-loop senders, and CPU and memory read from /proc/<pid> (Linux).
+ * open-loop senders, a function served and watched (its collections, its applied completions), and
+ * CPU and memory read from /proc/<pid> (Linux).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sign } from '../../shared/contract/signature';
-import { projectRoot } from '../local/local-stack';
+import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
+import { freePort } from '../local/ports';
 
 export const PROJECT = 'demo-omtx-bench';
 export const SECRET = randomBytes(32).toString('base64');
@@ -156,3 +158,35 @@ export function range(values: number[], digits = 2): string {
   const high = Math.max(...values).toFixed(digits);
   return low === high ? low : `${low}–${high}`;
 }
+
+/** A function served for measuring, with what its output says: its collections and applied completions. */
+export interface Measured {
+  fn: ServedFunction;
+  /** Where it takes requests: its port, then `path`. */
+  url: string;
+  gc: GcTally;
+  /** completionApplied lines logged so far. */
+  applied: () => number;
+}
+
+/** Serves `target` in its own process; `source`: a bench baseline's file instead of the project. */
+export async function serveMeasured(
+  target: string,
+  signature: 'http' | 'cloudevent',
+  env: Record<string, string>,
+  options: { source?: string; path?: string } = {},
+): Promise<Measured> {
+  const port = await freePort();
+  const gc = gcTally();
+  let applied = 0;
+  const onLine = (line: string) => {
+    gc.take(line);
+    if (line.includes('"completionApplied"')) applied++;
+  };
+  const fn = serveFunction(target, signature, port, env, onLine, options.source);
+  await waitForPort(port, fn.child, fn.output);
+  return { fn, url: `http://127.0.0.1:${port}${options.path ?? '/'}`, gc, applied: () => applied };
+}
+
+/** A bench baseline's compiled file (dist/scripts/bench/). */
+export const baseline = (file: string) => join(projectRoot(), 'dist', 'scripts', 'bench', file);

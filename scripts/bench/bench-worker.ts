@@ -11,48 +11,24 @@ import { join } from 'node:path';
 import { encodeOwnCompletion } from '../../shared/contract/messages';
 import { completionPayloadSchema } from '../../shared/contract/schemas';
 import { pushBody } from '../local/push-relay';
-import { projectRoot, serveFunction, waitForPort, type ServedFunction } from '../local/local-stack';
-import { freePort } from '../local/ports';
 import {
   cpuTicks,
   f1,
   GC_OBSERVED,
-  gcTally,
   payload,
   peakRssMiB,
   PROJECT,
   range,
   row,
   TICKS_PER_SECOND,
-  type GcTally,
+  baseline,
+  serveMeasured,
+  type Measured,
 } from './bench-kit';
 
-interface Served {
-  fn: ServedFunction;
-  url: string;
-  gc: GcTally;
-  /** completionApplied lines logged so far. */
-  applied: () => number;
-}
-
-async function serveWorker(target: string, env: Record<string, string>, source?: string): Promise<Served> {
-  const port = await freePort();
-  const gc = gcTally();
-  let applied = 0;
-  const fn = serveFunction(
-    target,
-    'cloudevent',
-    port,
-    env,
-    (line) => {
-      gc.take(line);
-      if (line.includes('"completionApplied"')) applied++;
-    },
-    source,
-  );
-  await waitForPort(port, fn.child, fn.output);
-  return { fn, url: `http://127.0.0.1:${port}/`, gc, applied: () => applied };
-}
+const serveWorker = (env: Record<string, string>) => serveMeasured('processCompletion', 'cloudevent', env);
+const serveBareWorker = (env: Record<string, string>) =>
+  serveMeasured('bareWorker', 'cloudevent', env, { source: baseline('bench-bare-worker.js') });
 
 /** Completion `i` of a batch, pushed as Pub/Sub push delivers it: one in ten failed. */
 function pushed(i: number, batchId: string, body?: string): string {
@@ -95,7 +71,7 @@ async function pushAll(url: string, bodies: string[], concurrency: number): Prom
   );
 }
 
-async function cpuPerMessage(s: Served, bodies: string[]) {
+async function cpuPerMessage(s: Measured, bodies: string[]) {
   const cpu = cpuTicks(s.fn.child.pid!);
   const gc = s.gc.full;
   await pushAll(s.url, bodies, 32);
@@ -107,7 +83,7 @@ async function cpuPerMessage(s: Served, bodies: string[]) {
 }
 
 /** CPU per completion of a 1,000-job batch, real and bare, over `rounds` rounds of fresh batches. */
-async function cpuRows(real: Served, bare: Served, size: number, rounds: number): Promise<void> {
+async function cpuRows(real: Measured, bare: Measured, size: number, rounds: number): Promise<void> {
   type Run = { cpuMs: number; fullGcs: number };
   const runs: { real: Run[]; bare: Run[] } = { real: [], bare: [] };
   for (let r = -1; r < rounds; r++) {
@@ -146,10 +122,7 @@ async function cpuRows(real: Served, bare: Served, size: number, rounds: number)
 /** Peak RSS of a fresh worker of each kind taking `n` completions of 4.9 MiB at once. */
 async function memoryRow(env: Record<string, string>, n: number): Promise<void> {
   const body = payload(4.9 * 1024 * 1024, 0);
-  const fresh = await Promise.all([
-    serveWorker('bareWorker', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare-worker.js')),
-    serveWorker('processCompletion', env),
-  ]);
+  const fresh = await Promise.all([serveBareWorker(env), serveWorker(env)]);
   try {
     const peaks: string[] = [];
     for (const s of fresh) {
@@ -190,10 +163,7 @@ export async function workerCost(quick: boolean, emulatorEnv: Record<string, str
     NODE_ENV: 'production',
     NODE_OPTIONS: GC_OBSERVED,
   };
-  const [real, bare] = await Promise.all([
-    serveWorker('processCompletion', env),
-    serveWorker('bareWorker', env, join(projectRoot(), 'dist', 'scripts', 'bench', 'bench-bare-worker.js')),
-  ]);
+  const [real, bare] = await Promise.all([serveWorker(env), serveBareWorker(env)]);
   try {
     await cpuRows(real, bare, quick ? 300 : 1000, quick ? 2 : 3);
   } finally {

@@ -10,7 +10,7 @@
  * give: the same parsed body (but for that one string) and the same bytes, or `undefined` when the
  * body is not JSON (a property test holds them together). Pure.
  */
-import { base64RunEnd } from './forwarded-body';
+import { base64RunEnd, stringAfterOnlyKey } from './json-bytes';
 
 /** What stands for `message.data` in a body whose data was decoded here (not base64: it cannot be mistaken for data). */
 export const DECODED_DATA = '(decoded by the push reader)';
@@ -18,7 +18,6 @@ export const DECODED_DATA = '(decoded by the push reader)';
 const KEY = Buffer.from('"data"');
 /** Below this, parsing the whole body costs nothing worth a second path. */
 const FAST_PATH_MIN_BYTES = 64 * 1024;
-const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 export type PushBody = { value: unknown; data?: Buffer } | undefined;
 
@@ -32,15 +31,8 @@ function parse(body: Buffer): PushBody {
 
 /** [start, end) of the string after the only `"data"` key, when it is long, plain base64 with its padding. */
 function dataSpan(body: Buffer): { start: number; end: number } | undefined {
-  const at = body.indexOf(KEY);
-  if (at < 0 || body.indexOf(KEY, at + 1) >= 0) return undefined;
-  let i = at + KEY.length;
-  while (JSON_WHITESPACE.has(body[i]!)) i++;
-  if (body[i] !== 0x3a /* : */) return undefined;
-  i++;
-  while (JSON_WHITESPACE.has(body[i]!)) i++;
-  if (body[i] !== 0x22 /* " */) return undefined;
-  const start = i + 1;
+  const start = stringAfterOnlyKey(body, KEY);
+  if (start === undefined) return undefined;
   let end = base64RunEnd(body, start, body.length);
   if (end - start < FAST_PATH_MIN_BYTES) return undefined;
   for (let pad = 0; pad < 2 && body[end] === 0x3d /* = */; pad++) end++;

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { decodeCompletionBody } from '../../../../shared/contract/messages';
-import { base64RunEnd, decodeForwardedBody } from '../../../../shared/contract/forwarded-body';
+import { decodeForwardedBody } from '../../../../shared/contract/forwarded-body';
+import { base64RunEnd } from '../../../../shared/contract/json-bytes';
 
 const BIG = 70 * 1024;
 const base64Body = (n: number) => Buffer.alloc(Math.ceil((n * 3) / 4), 7).toString('base64');
