@@ -3,8 +3,8 @@
  * domain (a deprecated module) around every request, so that a stray asynchronous throw becomes a
  * 500 for that request instead of a crash. While a domain is entered, every asynchronous resource
  * the request creates is tagged with it, and every callback and promise reaction enters and leaves
- * it again: measured on the worker, 5.5 ms of CPU per completion inside the domain against 3.9
- * outside (`npm run bench -- --only worker` prints today's figure).
+ * it again: measured by hand on the worker, 5.5 ms of CPU per batched completion inside the
+ * domain against 3.9 outside (`npm run bench -- --only worker` prints the worker's figure today).
  *
  * What the domain would catch, these handlers do not throw: they are promise-based, and a rejection
  * still reaches the framework through the returned promise (answered 500 as before). A truly
