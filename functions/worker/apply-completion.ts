@@ -9,15 +9,11 @@ import { PermanentMessageError } from '../../shared/platform/errors';
 import { createLimiter } from '../../shared/platform/limit';
 import { documentError } from '../../shared/completion/job-document';
 import type { Logger } from '../../shared/observability/log';
-import {
-  decodeCompletionBody,
-  decodeCompletionEnvelope,
-  envelopeMatches,
-  type CompletionMeta,
-} from '../../shared/contract/messages';
+import { decodeWithStructure } from '../../shared/contract/forwarded-body';
+import { decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
-import { decodeStructure } from '../../shared/contract/structure';
+import { decodeStructure, structureOf } from '../../shared/contract/structure';
 import { dataBytes, dataOf, type PubSubMessage, type WorkerOutcome } from './types';
 
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
@@ -52,14 +48,18 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     return body;
   }
 
-  /** The envelope and the body, by the contract the webhook used (shared/contract/messages.ts). */
+  /**
+   * The envelope and the body, by the contract the webhook used (shared/contract/messages.ts). A
+   * large structure file comes out as bytes beside the payload (its string left out of it), so
+   * that it is never held as text, parsed string and bytes at once.
+   */
   async function readCompletion(
     message: PubSubMessage,
     attributes: Record<string, string>,
-  ): Promise<{ meta: CompletionMeta; payload: CompletionPayload }> {
+  ): Promise<{ meta: CompletionMeta; payload: CompletionPayload; structure?: Buffer }> {
     const envelope = decodeCompletionEnvelope(attributes);
     if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);
-    const verdict = decodeCompletionBody(await readBody(message, envelope.meta));
+    const { verdict, structure } = decodeWithStructure(await readBody(message, envelope.meta));
     if (!verdict.ok) {
       const issues = verdict.issues?.map((i) => `${i.path}: ${i.message}`).join('; ');
       throw new PermanentMessageError(verdict.code, issues ? `${verdict.message} (${issues})` : verdict.message);
@@ -70,7 +70,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
         'delivery_id does not belong to the call and status in the body',
       );
     }
-    return { meta: envelope.meta, payload: verdict.payload };
+    return { meta: envelope.meta, payload: verdict.payload, ...(structure ? { structure } : {}) };
   }
 
   /** A stored `result.json` / `error.json`: the completion's ids and times around `content`. */
@@ -110,12 +110,19 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     return { errorUri: (await results.putIfAbsent(path, body, 'application/json')).uri };
   }
 
-  /** Stores the structure and result.json under a per-call path, unless the job will not take them. */
-  async function storeFiles(payload: CompletionPayload, id: string, receivedAt: Date): Promise<Completion['files']> {
+  /**
+   * Stores the structure and result.json under a per-call path, unless the job will not take them.
+   * `bytes`: the structure already decoded (readCompletion), else it is decoded from the payload.
+   */
+  async function storeFiles(
+    payload: CompletionPayload,
+    id: string,
+    receivedAt: Date,
+    bytes: Buffer | undefined,
+  ): Promise<Completion['files']> {
     const base = `jobs/${payload.metadata.job_id}/${payload.call_id}`;
-    const structure = payload.result?.structure_file_base64
-      ? decodeStructure(payload.result.structure_file_base64)
-      : undefined;
+    const encoded = payload.result?.structure_file_base64;
+    const structure = bytes ? structureOf(bytes) : encoded ? decodeStructure(encoded) : undefined;
     let structureUri: string | undefined;
     if (structure) {
       structureUri = (
@@ -189,7 +196,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
 
   async function apply(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
     const started = clock().getTime();
-    const { meta, payload } = await readCompletion(message, attributes);
+    const { meta, payload, structure } = await readCompletion(message, attributes);
     const { deliveryId: id, receivedAt, source } = meta;
     const jobId = payload.metadata.job_id;
     const ids = {
@@ -216,7 +223,7 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
     // costs no read besides the job's own.
     completion.files =
       payload.status === 'success'
-        ? await storeFiles(payload, id, receivedAt)
+        ? await storeFiles(payload, id, receivedAt, structure)
         : await storeErrorFile(payload, id, receivedAt);
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 

@@ -9,9 +9,10 @@
  * `decodeForwardedBody(body)` gives the verdict `decodeCompletionBody(body)` gives, for every
  * body (a property test holds them together); its payload differs only in the one string it left
  * out, '' instead ( `result.structure_file_base64`, in any body a sender writes). Only callers
- * that forward the raw body may use it (the webhook). Pure.
+ * that forward the raw body may use it (the webhook); `decodeWithStructure` gives the structure's
+ * bytes beside the payload (the worker). Pure.
  */
-import { base64RunEnd, stringAfterOnlyKey } from './json-bytes';
+import { base64RunEnd, decodeBase64, stringAfterOnlyKey } from './json-bytes';
 import { decodeCompletionBody, type BodyVerdict } from './messages';
 
 const KEY = Buffer.from('"structure_file_base64"');
@@ -40,12 +41,28 @@ function isBase64Span(body: Buffer, start: number, end: number): boolean {
   return i === end;
 }
 
-export function decodeForwardedBody(body: Buffer): BodyVerdict {
+/** The verdict, and where the structure lay when it was left out of the parse. */
+function forwarded(body: Buffer): { verdict: BodyVerdict; span?: { start: number; end: number } } {
   const span = structureSpan(body);
-  if (!span || !isBase64Span(body, span.start, span.end)) return decodeCompletionBody(body);
+  if (!span || !isBase64Span(body, span.start, span.end)) return { verdict: decodeCompletionBody(body) };
   const verdict = decodeCompletionBody(Buffer.concat([body.subarray(0, span.start), body.subarray(span.end)]));
   // The blanked string was the structure itself, and everything else holds: the same verdict as the
   // full parse. A refusal, or a blanked string that was something else, gets the full parse's own words.
-  if (verdict.ok && verdict.payload.result?.structure_file_base64 === '') return verdict;
-  return decodeCompletionBody(body);
+  if (verdict.ok && verdict.payload.result?.structure_file_base64 === '') return { verdict, span };
+  return { verdict: decodeCompletionBody(body) };
+}
+
+export function decodeForwardedBody(body: Buffer): BodyVerdict {
+  return forwarded(body).verdict;
+}
+
+/**
+ * The same verdict, and the structure file's bytes when it was left out of the payload (its
+ * `structure_file_base64` is then ''): decoded straight from the body, never held as a string. The
+ * worker's reading of a large completion. `structure` is what `Buffer.from(structure_file_base64,
+ * 'base64')` of the full parse gives (a property test holds them together).
+ */
+export function decodeWithStructure(body: Buffer): { verdict: BodyVerdict; structure?: Buffer } {
+  const { verdict, span } = forwarded(body);
+  return span ? { verdict, structure: decodeBase64(body, span.start, span.end) } : { verdict };
 }

@@ -10,7 +10,7 @@
  * give: the same parsed body (but for that one string) and the same bytes, or `undefined` when the
  * body is not JSON (a property test holds them together). Pure.
  */
-import { base64RunEnd, stringAfterOnlyKey } from './json-bytes';
+import { base64RunEnd, decodeBase64, stringAfterOnlyKey } from './json-bytes';
 
 /** What stands for `message.data` in a body whose data was decoded here (not base64: it cannot be mistaken for data). */
 export const DECODED_DATA = '(decoded by the push reader)';
@@ -50,20 +50,4 @@ export function readPushBody(body: Buffer): PushBody {
   const message = (parsed?.value as Pushed | null | undefined)?.message;
   if (!parsed || typeof message !== 'object' || message === null || message.data !== DECODED_DATA) return parse(body);
   return { value: parsed.value, data: decodeBase64(body, span.start, span.end) };
-}
-
-/** Characters decoded at a time: a multiple of 4, so that every piece but the last is whole groups. */
-const PIECE_CHARS = 64 * 1024;
-
-/**
- * The bytes of the base64 text in body[start, end), as `Buffer.from(text, 'base64')` gives them,
- * decoded a piece at a time into one buffer: no string of the whole text is ever made.
- */
-function decodeBase64(body: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(Math.floor(((end - start) * 3) / 4));
-  let written = 0;
-  for (let at = start; at < end; at += PIECE_CHARS) {
-    written += out.write(body.toString('latin1', at, Math.min(end, at + PIECE_CHARS)), written, 'base64');
-  }
-  return out.subarray(0, written);
 }

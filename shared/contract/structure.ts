@@ -12,7 +12,11 @@ export interface StructureFile {
 const PDB_RECORDS = /^(HEADER|TITLE|REMARK|ATOM  |HETATM|MODEL |CRYST1|COMPND|SOURCE|EXPDTA|AUTHOR|SEQRES)/m;
 
 export function decodeStructure(base64: string): StructureFile | undefined {
-  const bytes = Buffer.from(base64, 'base64');
+  return structureOf(Buffer.from(base64, 'base64'));
+}
+
+/** The structure file of these bytes, its format told by its content; undefined when empty. */
+export function structureOf(bytes: Buffer): StructureFile | undefined {
   if (bytes.length === 0) return undefined;
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     return { bytes, extension: 'cif.gz', contentType: 'application/gzip' };

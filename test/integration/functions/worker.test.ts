@@ -60,6 +60,20 @@ describe('processCompletion on the Firestore emulator', () => {
     });
   });
 
+  it('stores a large structure file byte for byte, decoded straight from the message', async () => {
+    // An mmCIF of ~1 MB: its format told by its first line, its bytes all distinct enough to catch a slip.
+    const cif = Buffer.concat([
+      Buffer.from('data_large_prediction\n'),
+      Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => 32 + ((i * 7919) % 95))),
+    ]);
+    const payload = successPayload({ call_id: 'call-large', job_id: 'job-large' });
+    payload.result!.structure_file_base64 = cif.toString('base64');
+    expect((await w.handleMessage(completionMessage(payload))).kind).toBe('applied');
+    const doc = (await job('job-large'))!;
+    expect(doc.structure_uri).toMatch(/jobs\/job-large\/call-large\/structure\.cif$/);
+    expect(readFileSync(fileURLToPath(doc.structure_uri)).equals(cif)).toBe(true);
+  });
+
   it('changes nothing when the same completion arrives again (redelivery, Modal retry)', async () => {
     const before = await job('job-abc123');
     const batchBefore = (await w.batches.doc('batch-xyz789').get()).data();

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { decodeCompletionBody } from '../../../../shared/contract/messages';
-import { decodeForwardedBody } from '../../../../shared/contract/forwarded-body';
+import { decodeForwardedBody, decodeWithStructure } from '../../../../shared/contract/forwarded-body';
 import { base64RunEnd } from '../../../../shared/contract/json-bytes';
 
 const BIG = 70 * 1024;
@@ -26,6 +26,15 @@ function expectSameVerdict(body: Buffer): void {
   });
   expect(strip(fast.payload)).toEqual(strip(full.payload));
   expect([full.payload.result?.structure_file_base64, '']).toContain(fast.payload.result?.structure_file_base64);
+  // The worker's reading: the same verdict, and the structure's bytes exactly when it was left out.
+  const withStructure = decodeWithStructure(body);
+  expect(withStructure.verdict).toEqual(fast);
+  const left = fast.payload.result?.structure_file_base64 === '' && full.payload.result?.structure_file_base64 !== '';
+  expect(withStructure.structure !== undefined).toBe(left);
+  if (left) {
+    const expected = Buffer.from(full.payload.result!.structure_file_base64!, 'base64');
+    expect(withStructure.structure!.equals(expected)).toBe(true);
+  }
 }
 
 const payloadText = (structure: string, extra = '') =>
