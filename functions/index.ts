@@ -137,8 +137,9 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
   }
   if (wants('processCompletion')) {
     // Only an instance that serves the worker alone reads push bodies itself (push-reader.ts).
-    const reader = target === 'processCompletion' ? createPushReader(createLogger()) : undefined;
-    const worker = buildWorker(env, createLogger(), reader?.pushedData);
+    const logger = createLogger();
+    const reader = target === 'processCompletion' ? createPushReader(logger) : undefined;
+    const worker = buildWorker(env, logger, reader?.pushedData);
     functions.cloudEvent('processCompletion', outsideDomain(worker.processCompletion));
     if (reader) guard = reader.guard;
   }

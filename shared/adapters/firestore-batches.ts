@@ -30,15 +30,7 @@ async function readBatch(
   const read = tx ? tx.get(ref) : ref.get();
   const [doc, { shards, ...sums }] = await Promise.all([
     read,
-    tx
-      ? exactCounts(db, c, batchId, tx).then(({ legacy: _legacy, ...rest }) => rest)
-      : counts(
-          batchId,
-          read.then(
-            (d) => d.get('total_jobs') as unknown,
-            () => undefined, // the read's own failure is the caller's, through `read`
-          ),
-        ),
+    tx ? exactCounts(db, c, batchId, tx).then(({ legacy: _legacy, ...rest }) => rest) : counts(batchId, read),
   ]);
   const batch = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
   if (!batch && shards === 0) return undefined;
@@ -89,16 +81,7 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections, counter
       // incrementing them): read, decide, and write only if the document is still as read.
       const ref = batches.doc(batchId);
       const read = ref.get();
-      const [doc, { shards: _shards, ...sums }] = await Promise.all([
-        read,
-        counts(
-          batchId,
-          read.then(
-            (d) => d.get('total_jobs') as unknown,
-            () => undefined, // the read's own failure is the caller's, through `read`
-          ),
-        ),
-      ]);
+      const [doc, { shards: _shards, ...sums }] = await Promise.all([read, counts(batchId, read)]);
       const stored = parsed(batchDocSchema, `batches/${batchId}`, doc.data());
       if (!rollupNeeded(stored, sums, now, intervalMs)) return false;
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };

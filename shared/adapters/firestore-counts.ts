@@ -7,6 +7,7 @@ import {
   AggregateField,
   FieldValue,
   type CollectionReference,
+  type DocumentSnapshot,
   type Firestore,
   type Transaction,
 } from '@google-cloud/firestore';
@@ -98,19 +99,21 @@ export function countReader(db: Firestore, c: Collections, counterShards: number
     verified.add(batchId);
     if (verified.size > VERIFIED_MAX) verified.delete(verified.values().next().value!);
   };
-  /** `totalJobs`: the batch document's, read meanwhile. */
-  return async (batchId: string, totalJobs?: Promise<unknown>): Promise<ShardSums> => {
+  /** `batchDoc`: the batch document's read, under way meanwhile (its failure is its own caller's). */
+  return async (batchId: string, batchDoc: Promise<DocumentSnapshot>): Promise<ShardSums> => {
     if (verified.has(batchId)) return fastCounts(db, c, batchId);
     const counts = await exactCounts(db, c, batchId);
     if (counts.legacy > 0) return counts;
     if (counts.shards < counterShards) {
-      const total = await totalJobs;
+      const total: unknown = await batchDoc.then(
+        (d) => d.get('total_jobs') as unknown,
+        () => undefined,
+      );
       if (typeof total !== 'number' || total < counterShards) return counts;
+      const shards = counters(db, c, batchId);
+      const zeros = { completed: FieldValue.increment(0), failed: FieldValue.increment(0) };
       const create = db.batch();
-      for (let n = 0; n < counterShards; n++) {
-        const zeros = { completed: FieldValue.increment(0), failed: FieldValue.increment(0) };
-        create.set(counters(db, c, batchId).doc(String(n)), zeros, { merge: true });
-      }
+      for (let n = 0; n < counterShards; n++) create.set(shards.doc(String(n)), zeros, { merge: true });
       await create.commit();
     }
     remember(batchId);
