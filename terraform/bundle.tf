@@ -3,7 +3,7 @@
 
 data "archive_file" "source" {
   type        = "zip"
-  source_dir  = abspath("${path.module}/${var.source_dir}")
+  source_dir  = startswith(var.source_dir, "/") ? var.source_dir : abspath("${path.module}/${var.source_dir}")
   output_path = "${path.module}/.build/function-source.zip"
   # The same files give the same archive (and object name) whatever the machine's umask.
   output_file_mode = "0644"
@@ -11,6 +11,6 @@ data "archive_file" "source" {
 
 resource "google_storage_bucket_object" "source" {
   name   = "function-source-${data.archive_file.source.output_md5}.zip"
-  bucket = google_storage_bucket.source.name
+  bucket = google_storage_bucket.bucket["source"].name
   source = data.archive_file.source.output_path
 }

@@ -47,14 +47,14 @@ locals {
     },
     {
       title  = "Completions backlog (undelivered)"
-      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.worker_push.name}\""
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.push["worker"].name}\""
       align  = "ALIGN_MAX"
       reduce = "REDUCE_MAX"
       group  = []
     },
     {
       title  = "Oldest unacked completion (s)"
-      filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.worker_push.name}\""
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.push["worker"].name}\""
       align  = "ALIGN_MAX"
       reduce = "REDUCE_MAX"
       group  = []

@@ -17,37 +17,51 @@ resource "google_firestore_database" "default" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# The ranking of a finished batch (shared/adapters/firestore.ts topRankedJobs): its completed jobs
-# with an affinity, best first in `affinity_direction`, then by confidence, then by job id, limited
-# to `worker.ranking_size`. Without it the query fails with FAILED_PRECONDITION and the finalising
-# message is redelivered until the index is built. `__name__` is spelled out: the API would add it
-# in the last field's (descending) order, and the query orders job ids ascending. Changing
-# `affinity_direction` replaces this index; batches finishing while it builds are finalised once
-# it is ready.
-resource "google_firestore_index" "jobs_ranking" {
+locals {
+  # Composite indexes, each as its fields in order. jobs_ranking: the ranking of a finished batch
+  # (shared/adapters/firestore-batches.ts RANKING_INDEX): its completed jobs with an affinity, best
+  # first in `affinity_direction`, then by confidence, then by job id, limited to
+  # `worker.ranking_size`. Without it the query fails with FAILED_PRECONDITION and the finalising
+  # message is redelivered until the index is built. `__name__` is spelled out: the API would add it
+  # in the last field's (descending) order, and the query orders job ids ascending. Changing
+  # `affinity_direction` replaces this index; batches finishing while it builds are finalised once
+  # it is ready. executions_*: active executions (status, oldest first; optionally by batch) for the
+  # admin API and the reconciler's scan.
+  firestore_indexes = {
+    jobs_ranking = {
+      collection = "jobs"
+      fields = [
+        { path = "batch_id", order = "ASCENDING" },
+        { path = "status", order = "ASCENDING" },
+        { path = "result.affinity", order = var.affinity_direction == "higher" ? "DESCENDING" : "ASCENDING" },
+        { path = "result.confidence", order = "DESCENDING" },
+        { path = "__name__", order = "ASCENDING" },
+      ]
+    }
+    executions_by_status = {
+      collection = "executions"
+      fields     = [{ path = "status", order = "ASCENDING" }, { path = "registered_at", order = "ASCENDING" }]
+    }
+    executions_by_batch = {
+      collection = "executions"
+      fields     = [{ path = "status", order = "ASCENDING" }, { path = "batch_id", order = "ASCENDING" }, { path = "registered_at", order = "ASCENDING" }]
+    }
+  }
+}
+
+resource "google_firestore_index" "index" {
+  for_each = local.firestore_indexes
+
   project    = var.project_id
   database   = "(default)"
-  collection = "jobs"
+  collection = each.value.collection
 
-  fields {
-    field_path = "batch_id"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "result.affinity"
-    order      = var.affinity_direction == "higher" ? "DESCENDING" : "ASCENDING"
-  }
-  fields {
-    field_path = "result.confidence"
-    order      = "DESCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value.path
+      order      = fields.value.order
+    }
   }
 
   depends_on = [time_sleep.apis_ready, google_firestore_database.default]

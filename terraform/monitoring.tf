@@ -99,7 +99,7 @@ resource "time_sleep" "log_metrics_ready" {
   triggers = {
     metrics = join(",", sort(concat([for m in google_logging_metric.counter : m.name], [for m in google_logging_metric.latency : m.name])))
   }
-  depends_on = [google_logging_metric.counter, google_logging_metric.latency, module.webhook, module.worker, module.reconciler]
+  depends_on = [google_logging_metric.counter, google_logging_metric.latency, module.webhook, module.function]
 }
 
 locals {
@@ -141,7 +141,7 @@ locals {
       severity     = "WARNING"
       conditions = [{
         display_name = "Oldest unacked reconcile tick older than ${var.alerts.reconcile_tick_age_seconds}s"
-        filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.reconcile_push.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+        filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.push["reconciler"].name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
         threshold    = var.alerts.reconcile_tick_age_seconds
         duration     = "300s"
         period       = "60s"
@@ -182,7 +182,7 @@ locals {
       severity     = "WARNING"
       conditions = [{
         display_name = "Oldest unacked completion older than ${var.alerts.oldest_unacked_age_seconds}s"
-        filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.worker_push.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+        filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.push["worker"].name}\" AND metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
         threshold    = var.alerts.oldest_unacked_age_seconds
         duration     = "300s"
         period       = "60s"

@@ -1,16 +1,16 @@
 output "admin_url" {
   description = "The private admin API (call with an identity token of an admin.invokers member)."
-  value       = "${module.admin.uri}/api/v3/webhooks/status"
+  value       = "${module.function["admin"].uri}/api/v3/webhooks/status"
 }
 
 output "batch_events_topic" {
   description = "Topic where batch.completed events are published, for downstream subscribers."
-  value       = google_pubsub_topic.batch_events.name
+  value       = google_pubsub_topic.topic["batch_events"].name
 }
 
 output "completions_topic" {
   description = "Topic the webhook publishes completions to."
-  value       = google_pubsub_topic.completions.name
+  value       = google_pubsub_topic.topic["completions"].name
 }
 
 output "dashboard" {
@@ -25,7 +25,7 @@ output "dead_letter_subscription" {
 
 output "results_bucket" {
   description = "Bucket with result files (jobs/), batch summaries (batches/) and claim-checked bodies (claims/)."
-  value       = google_storage_bucket.results.name
+  value       = google_storage_bucket.bucket["results"].name
 }
 
 output "secret_add_version_command" {
@@ -60,12 +60,12 @@ output "webhook_url" {
 
 output "worker_subscription" {
   description = "Push subscription feeding the completion worker."
-  value       = google_pubsub_subscription.worker_push.name
+  value       = google_pubsub_subscription.push["worker"].name
 }
 
 output "worker_url" {
   description = "The completion worker's URL (private: only the push identity may invoke it)."
-  value       = module.worker.uri
+  value       = module.function["worker"].uri
 }
 
 output "secret_version" {

@@ -2,25 +2,31 @@
 # dead-letter topic) → worker. The dead-letter topic has its own subscription, or dead letters would
 # be lost. Batch events go to their own topic for downstream consumers.
 
-resource "google_pubsub_topic" "completions" {
-  project                    = var.project_id
-  name                       = local.names.completions
-  labels                     = local.labels
-  message_retention_duration = "604800s"
-  depends_on                 = [time_sleep.apis_ready]
+locals {
+  # Completions are kept a week, so that a worker outage loses nothing. The reconciler's ticks are
+  # published by Cloud Scheduler (operations.tf).
+  topics = {
+    completions             = { name = local.names.completions, retention = "604800s" }
+    completions_dead_letter = { name = local.names.completions_dlq, retention = null }
+    batch_events            = { name = local.names.batch_events, retention = null }
+    reconcile_ticks         = { name = local.names.reconcile_ticks, retention = null }
+  }
 }
 
-resource "google_pubsub_topic" "completions_dead_letter" {
-  project    = var.project_id
-  name       = local.names.completions_dlq
-  labels     = local.labels
-  depends_on = [time_sleep.apis_ready]
+resource "google_pubsub_topic" "topic" {
+  for_each = local.topics
+
+  project                    = var.project_id
+  name                       = each.value.name
+  labels                     = local.labels
+  message_retention_duration = each.value.retention
+  depends_on                 = [time_sleep.apis_ready]
 }
 
 resource "google_pubsub_subscription" "dead_letter_hold" {
   project                    = var.project_id
   name                       = local.names.dead_letter_hold
-  topic                      = google_pubsub_topic.completions_dead_letter.id
+  topic                      = google_pubsub_topic.topic["completions_dead_letter"].id
   labels                     = local.labels
   ack_deadline_seconds       = 60
   message_retention_duration = "604800s"
@@ -31,32 +37,66 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
   }
 }
 
-resource "google_pubsub_subscription" "worker_push" {
+# The two push subscriptions, each delivering to a private function with the push identity's OIDC
+# token: completions to the worker (dead-lettered after worker.max_delivery_attempts), and the
+# reconciler's scheduled ticks (operations.tf). A push subscription rather than an Eventarc trigger:
+# no Eventarc service agent to wait for on a new project.
+locals {
+  push_subscriptions = {
+    worker = {
+      name         = local.names.worker_push
+      topic        = google_pubsub_topic.topic["completions"]
+      function     = module.function["worker"]
+      ack_deadline = min(var.worker.timeout_seconds + 60, 600)
+      retention    = "604800s"
+      backoff      = { min = "10s", max = "600s" }
+      dead_letters = google_pubsub_topic.topic["completions_dead_letter"].id
+    }
+    reconciler = {
+      name         = local.names.reconcile_push
+      topic        = google_pubsub_topic.topic["reconcile_ticks"]
+      function     = module.function["reconciler"]
+      ack_deadline = 360
+      # Kept for longer than the backlog alert waits (alerts.reconcile_tick_age_seconds, plus its 5
+      # minutes and a margin): a tick Pub/Sub discarded first would leave the alert nothing to see.
+      retention    = "${local.reconcile_tick_retention_seconds}s"
+      backoff      = { min = "30s", max = "300s" }
+      dead_letters = null
+    }
+  }
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each = local.push_subscriptions
+
   project                    = var.project_id
-  name                       = local.names.worker_push
-  topic                      = google_pubsub_topic.completions.id
+  name                       = each.value.name
+  topic                      = each.value.topic.id
   labels                     = local.labels
-  ack_deadline_seconds       = min(var.worker.timeout_seconds + 60, 600)
-  message_retention_duration = "604800s"
+  ack_deadline_seconds       = each.value.ack_deadline
+  message_retention_duration = each.value.retention
 
   push_config {
     # The /projects/P/topics/T path lets the Functions Framework turn the push into a CloudEvent.
-    push_endpoint = "${module.worker.uri}/projects/${var.project_id}/topics/${google_pubsub_topic.completions.name}"
+    push_endpoint = "${each.value.function.uri}/projects/${var.project_id}/topics/${each.value.topic.name}"
 
     oidc_token {
-      service_account_email = google_service_account.push_invoker.email
-      audience              = module.worker.uri
+      service_account_email = google_service_account.role["push_invoker"].email
+      audience              = each.value.function.uri
     }
   }
 
   retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
+    minimum_backoff = each.value.backoff.min
+    maximum_backoff = each.value.backoff.max
   }
 
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.completions_dead_letter.id
-    max_delivery_attempts = var.worker.max_delivery_attempts
+  dynamic "dead_letter_policy" {
+    for_each = each.value.dead_letters == null ? [] : [each.value.dead_letters]
+    content {
+      dead_letter_topic     = dead_letter_policy.value
+      max_delivery_attempts = var.worker.max_delivery_attempts
+    }
   }
 
   expiration_policy {
@@ -64,14 +104,7 @@ resource "google_pubsub_subscription" "worker_push" {
   }
 
   depends_on = [
-    google_cloud_run_service_iam_member.worker_push_invoker,
+    google_cloud_run_service_iam_member.invoker,
     google_service_account_iam_member.pubsub_token_creator,
   ]
-}
-
-resource "google_pubsub_topic" "batch_events" {
-  project    = var.project_id
-  name       = local.names.batch_events
-  labels     = local.labels
-  depends_on = [time_sleep.apis_ready]
 }

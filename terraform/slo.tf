@@ -36,15 +36,21 @@ locals {
     }
     completion_freshness = {
       display = local.slo_display.completion_freshness
-      slo     = google_monitoring_slo.completion_freshness.name
+      slo     = google_monitoring_slo.latency["completion_freshness"].name
       goal    = var.slo.freshness_goal
     }
     batch_completion = {
       display = local.slo_display.batch_completion
-      slo     = google_monitoring_slo.batch_completion.name
+      slo     = google_monitoring_slo.latency["batch_completion"].name
       goal    = var.slo.batch_goal
     }
   }
+  # The two latency SLOs: the share of the metric's points at or below a bucket bound.
+  latency_slos = {
+    completion_freshness = { id = "completion-freshness", metric = local.metric_types.latency, goal = var.slo.freshness_goal, seconds = var.slo.freshness_seconds }
+    batch_completion     = { id = "batch-completion", metric = local.metric_types.finalization, goal = var.slo.batch_goal, seconds = var.slo.batch_seconds }
+  }
+
   slo_alerts = { for pair in setproduct(keys(local.slos), keys(local.slo_burn_policies)) : "${pair[0]}_${pair[1]}" => { slo = pair[0], burn = pair[1] } }
 }
 
@@ -74,50 +80,30 @@ resource "google_monitoring_slo" "webhook_availability" {
   }
 }
 
-resource "google_monitoring_slo" "completion_freshness" {
+resource "google_monitoring_slo" "latency" {
+  for_each = local.latency_slos
+
   project             = var.project_id
   service             = google_monitoring_custom_service.pipeline.service_id
-  slo_id              = "completion-freshness"
-  display_name        = local.slo_display.completion_freshness
-  goal                = var.slo.freshness_goal
+  slo_id              = each.value.id
+  display_name        = local.slo_display[each.key]
+  goal                = each.value.goal
   rolling_period_days = var.slo.rolling_days
   user_labels         = local.labels
 
   request_based_sli {
     distribution_cut {
-      distribution_filter = "metric.type=\"${local.metric_types.latency}\" resource.type=\"cloud_run_revision\""
+      distribution_filter = "metric.type=\"${each.value.metric}\" resource.type=\"cloud_run_revision\""
       range {
         min = 0
-        max = var.slo.freshness_seconds * 1000
+        max = each.value.seconds * 1000
       }
     }
   }
 
   # A log-based metric can be unknown to Monitoring for minutes after it is created
   # (terraform-provider-google#11102): wait for the function builds, which take longer.
-  depends_on = [time_sleep.log_metrics_ready, module.worker]
-}
-
-resource "google_monitoring_slo" "batch_completion" {
-  project             = var.project_id
-  service             = google_monitoring_custom_service.pipeline.service_id
-  slo_id              = "batch-completion"
-  display_name        = local.slo_display.batch_completion
-  goal                = var.slo.batch_goal
-  rolling_period_days = var.slo.rolling_days
-  user_labels         = local.labels
-
-  request_based_sli {
-    distribution_cut {
-      distribution_filter = "metric.type=\"${local.metric_types.finalization}\" resource.type=\"cloud_run_revision\""
-      range {
-        min = 0
-        max = var.slo.batch_seconds * 1000
-      }
-    }
-  }
-
-  depends_on = [time_sleep.log_metrics_ready, module.worker]
+  depends_on = [time_sleep.log_metrics_ready, module.function]
 }
 
 # Multi-window burn-rate alerts: each fires only while both its long and its short window burn
@@ -132,22 +118,16 @@ resource "google_monitoring_alert_policy" "slo_burn" {
   notification_channels = var.notification_channels
   user_labels           = merge(local.labels, { slo = each.value.slo, burn = each.value.burn })
 
-  conditions {
-    display_name = "Burn rate over ${local.slo_burn_policies[each.value.burn].long} above ${local.slo_burn_policies[each.value.burn].burn}"
-    condition_threshold {
-      filter          = "select_slo_burn_rate(\"${local.slos[each.value.slo].slo}\", \"${local.slo_burn_policies[each.value.burn].long}\")"
-      comparison      = "COMPARISON_GT"
-      threshold_value = local.slo_burn_policies[each.value.burn].burn
-      duration        = "0s"
-    }
-  }
-  conditions {
-    display_name = "Burn rate over ${local.slo_burn_policies[each.value.burn].short} above ${local.slo_burn_policies[each.value.burn].burn}"
-    condition_threshold {
-      filter          = "select_slo_burn_rate(\"${local.slos[each.value.slo].slo}\", \"${local.slo_burn_policies[each.value.burn].short}\")"
-      comparison      = "COMPARISON_GT"
-      threshold_value = local.slo_burn_policies[each.value.burn].burn
-      duration        = "0s"
+  dynamic "conditions" {
+    for_each = [local.slo_burn_policies[each.value.burn].long, local.slo_burn_policies[each.value.burn].short]
+    content {
+      display_name = "Burn rate over ${conditions.value} above ${local.slo_burn_policies[each.value.burn].burn}"
+      condition_threshold {
+        filter          = "select_slo_burn_rate(\"${local.slos[each.value.slo].slo}\", \"${conditions.value}\")"
+        comparison      = "COMPARISON_GT"
+        threshold_value = local.slo_burn_policies[each.value.burn].burn
+        duration        = "0s"
+      }
     }
   }
 

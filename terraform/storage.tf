@@ -1,36 +1,36 @@
-# Results bucket (structures, result.json, batch summaries, claim-checked bodies) and the bucket that
-# holds the functions' source archives.
+# Results bucket (structures, result.json, batch summaries, claim-checked bodies, kept: never
+# force-destroyed, claim checks expire) and the bucket that holds the functions' source archives.
 
-resource "google_storage_bucket" "results" {
-  project                     = var.project_id
-  name                        = local.names.results_bucket
-  location                    = var.region
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
-  force_destroy               = false
-  labels                      = local.labels
-
-  lifecycle_rule {
-    condition {
-      age            = var.claim_check_retention_days
-      matches_prefix = ["claims/"]
-    }
-    action {
-      type = "Delete"
-    }
+locals {
+  buckets = {
+    results = { name = local.names.results_bucket, force_destroy = false, expire_claims = true }
+    source  = { name = local.names.source_bucket, force_destroy = true, expire_claims = false }
   }
-
-  depends_on = [time_sleep.apis_ready]
 }
 
-resource "google_storage_bucket" "source" {
+resource "google_storage_bucket" "bucket" {
+  for_each = local.buckets
+
   project                     = var.project_id
-  name                        = local.names.source_bucket
+  name                        = each.value.name
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
-  force_destroy               = true
+  force_destroy               = each.value.force_destroy
   labels                      = local.labels
+
+  dynamic "lifecycle_rule" {
+    for_each = each.value.expire_claims ? [var.claim_check_retention_days] : []
+    content {
+      condition {
+        age            = lifecycle_rule.value
+        matches_prefix = ["claims/"]
+      }
+      action {
+        type = "Delete"
+      }
+    }
+  }
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -189,7 +189,7 @@ variable "slo" {
 }
 
 variable "source_dir" {
-  description = "Directory holding the built function bundle (npm run bundle writes it to .build/function)."
+  description = "Directory holding the built function bundle (npm run bundle writes it to .build/function): relative to terraform/, or absolute (a rollback's older bundle, docs/deploy.md)."
   type        = string
   default     = "../.build/function"
 }

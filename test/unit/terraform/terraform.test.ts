@@ -57,99 +57,146 @@ function resolve(value: unknown): unknown {
 }
 const iamTypes = () => Object.keys(resources).filter((t) => /_iam_(member|binding|policy)$/.test(t));
 
+type Instance = { address: string; args: Block };
+/**
+ * The instances of a resource as the configuration spells them: one for a plain resource (or one
+ * whose for_each is an expression), one per entry for a for_each over a local table, with
+ * `each.value.x`, `each.value` and `each.key` in its top-level arguments put in.
+ */
+function instances(type: string): Instance[] {
+  return all(type).flatMap(([name, block]) => {
+    const table = /^\$\{local\.(\w+)\}$/.exec(String(block.for_each))?.[1];
+    if (!table) return [{ address: `${type}.${name}`, args: block }];
+    return Object.entries<unknown>(locals[table]).map(([key, entry]) => {
+      const args: Block = {};
+      for (const [arg, value] of Object.entries(block)) {
+        const field = /^\$\{each\.value\.(\w+)\}$/.exec(String(value))?.[1];
+        args[arg] =
+          value === '${each.value}' ? entry : value === '${each.key}' ? key : field ? (entry as Block)[field] : value;
+      }
+      return { address: `${type}.${name}["${key}"]`, args };
+    });
+  });
+}
+const grants = () => iamTypes().flatMap((type) => instances(type).map((i) => ({ type, ...i })));
+
+/** Each function's configuration, by name: the webhook's module call and the private ones' table. */
+const functionConfigs = (): Record<string, Block> => ({
+  webhook: locals.webhook_function,
+  ...locals.private_functions,
+});
+
 it('makes only the webhook public', () => {
-  const publicGrants = iamTypes().flatMap((type) =>
-    all(type)
-      .filter(([, r]) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(r)))
-      .map(([name, r]) => ({ type, name, r })),
-  );
-  expect(publicGrants.map((g) => `${g.type}.${g.name}`)).toEqual([
-    'google_cloud_run_service_iam_member.webhook_public',
-  ]);
-  expect(publicGrants[0]!.r).toMatchObject({ role: 'roles/run.invoker', service: '${module.webhook.service}' });
+  const publicGrants = grants().filter((g) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(g.args)));
+  expect(publicGrants.map((g) => g.address)).toEqual(['google_cloud_run_service_iam_member.invoker["webhook_public"]']);
+  expect(publicGrants[0]!.args).toMatchObject({ role: 'roles/run.invoker', service: '${module.webhook.service}' });
 });
 
 it('gives the secret accessor role only to the accounts that sign or verify: webhook, admin, reconciler', () => {
-  const accessors = iamTypes().flatMap((type) =>
-    all(type)
-      .filter(([, r]) => r.role === 'roles/secretmanager.secretAccessor')
-      .map(([, r]) => r.member),
-  );
-  expect(accessors.sort()).toEqual([
-    '${google_service_account.admin.member}',
-    '${google_service_account.reconciler.member}',
-    '${google_service_account.webhook.member}',
-  ]);
-  expect(modules.worker!.secrets).toBeUndefined();
+  const accessors = grants()
+    .filter((g) => g.args.role === 'roles/secretmanager.secretAccessor')
+    .map((g) => g.args.member);
+  expect(accessors.sort()).toEqual(['${local.member.admin}', '${local.member.reconciler}', '${local.member.webhook}']);
+  expect(locals.member).toBe('${{ for role, account in google_service_account.role : role => account.member }}');
+  expect(functionConfigs().worker!.secrets).toEqual({});
 });
 
-it('keeps the admin API private: invokers only from admin.invokers, never public', () => {
+it('keeps the admin API private: invokers only from admin.invokers and the deploy identity, never public', () => {
   const admin = resources.google_cloud_run_service_iam_member!.admin_invokers!;
-  expect(admin).toMatchObject({ member: '${each.value}', service: '${module.admin.service}' });
+  expect(admin).toMatchObject({ member: '${each.value}', service: '${module.function["admin"].service}' });
+  expect(admin.for_each).toMatch(
+    /^\$\{merge\(\{ for m in var\.admin\.invokers : m => m \}, .*deployer = local\.deployer_member/,
+  );
   expect(JSON.stringify(variables.admin!.validation)).toContain('allUsers');
+  // Only the webhook is public; nothing else grants on the admin service.
+  const onAdmin = grants().filter((g) => String(g.args.service).includes('module.function["admin"]'));
+  expect(onAdmin.map((g) => g.address)).toEqual(['google_cloud_run_service_iam_member.admin_invokers']);
 });
 
 it('runs the reconciler from Cloud Scheduler through a Pub/Sub push subscription, with no Eventarc trigger to wait for', () => {
   const job = resources.google_cloud_scheduler_job!.reconcile!;
-  expect(job.pubsub_target[0].topic_name).toBe('${google_pubsub_topic.reconcile_ticks.id}');
-  const push = resources.google_pubsub_subscription!.reconcile_push!;
-  expect(push.topic).toBe('${google_pubsub_topic.reconcile_ticks.id}');
-  expect(push.push_config[0].push_endpoint).toContain('${module.reconciler.uri}/projects/');
-  expect(push.push_config[0].oidc_token[0].service_account_email).toBe('${google_service_account.push_invoker.email}');
-  expect(push.depends_on).toContain('${google_cloud_run_service_iam_member.reconciler_push_invoker}');
+  expect(job.pubsub_target[0].topic_name).toBe('${google_pubsub_topic.topic["reconcile_ticks"].id}');
+  expect(locals.push_subscriptions.reconciler).toMatchObject({
+    topic: '${google_pubsub_topic.topic["reconcile_ticks"]}',
+    function: '${module.function["reconciler"]}',
+  });
+  expect(locals.invokers.reconciler_push_invoker).toEqual({
+    service: '${module.function["reconciler"].service}',
+    member: '${local.member.push_invoker}',
+  });
   expect(source).not.toMatch(/event_trigger|google_eventarc_trigger/);
   expect(locals.apis).not.toContain('eventarc.googleapis.com');
 });
 
+it('pushes with the push identity’s OIDC token to the function’s own URL, after its invoker grant', () => {
+  const push = resources.google_pubsub_subscription!.push!;
+  expect(push.for_each).toBe('${local.push_subscriptions}');
+  expect(Object.keys(locals.push_subscriptions).sort()).toEqual(['reconciler', 'worker']);
+  expect(push.push_config[0].push_endpoint).toBe(
+    '${each.value.function.uri}/projects/${var.project_id}/topics/${each.value.topic.name}',
+  );
+  expect(push.push_config[0].oidc_token[0]).toEqual({
+    service_account_email: '${google_service_account.role["push_invoker"].email}',
+    audience: '${each.value.function.uri}',
+  });
+  expect(push.depends_on).toContain('${google_cloud_run_service_iam_member.invoker}');
+  expect(push.depends_on).toContain('${google_service_account_iam_member.pubsub_token_creator}');
+});
+
 it('grants no basic roles and few project-wide roles', () => {
-  const roles = iamTypes().flatMap((type) => all(type).map(([, r]) => r.role as string));
+  const roles = grants().map((g) => g.args.role as string);
   expect(roles.filter((r) => ['roles/owner', 'roles/editor', 'roles/viewer'].includes(r))).toEqual([]);
-  const projectWide = all('google_project_iam_member').map(([, r]) => `${r.role} → ${r.member}`);
+  const projectWide = instances('google_project_iam_member').map((i) => `${i.args.role} → ${i.args.member}`);
   expect(projectWide.sort()).toEqual([
-    'roles/cloudbuild.builds.builder → ${google_service_account.build.member}',
-    'roles/datastore.user → ${google_service_account.admin.member}',
-    'roles/datastore.user → ${google_service_account.reconciler.member}',
-    'roles/datastore.user → ${google_service_account.worker.member}',
+    'roles/cloudbuild.builds.builder → ${local.member.build}',
+    'roles/datastore.user → ${local.member.admin}',
+    'roles/datastore.user → ${local.member.reconciler}',
+    'roles/datastore.user → ${local.member.worker}',
   ]);
 });
 
 it('has one service account per role', () => {
   expect(
-    all('google_service_account')
-      .map(([name]) => name)
+    instances('google_service_account')
+      .map((i) => i.address)
       .sort(),
-  ).toEqual(['admin', 'build', 'push_invoker', 'reconciler', 'webhook', 'worker']);
+  ).toEqual(
+    ['admin', 'build', 'push_invoker', 'reconciler', 'webhook', 'worker'].map(
+      (r) => `google_service_account.role["${r}"]`,
+    ),
+  );
 });
 
-it('feeds the worker from a push subscription with OIDC, retries and a dead-letter topic that has a subscription', () => {
-  const push = resources.google_pubsub_subscription!.worker_push!;
-  expect(push.push_config[0].push_endpoint).toContain('${module.worker.uri}');
-  expect(push.push_config[0].push_endpoint).toMatch(/\/projects\/.*\/topics\//);
-  expect(push.push_config[0].oidc_token[0].service_account_email).toBe('${google_service_account.push_invoker.email}');
-  expect(push.retry_policy[0]).toMatchObject({
-    minimum_backoff: expect.any(String),
-    maximum_backoff: expect.any(String),
+it('feeds the worker from a push subscription with retries and a dead-letter topic that has a subscription', () => {
+  const worker = locals.push_subscriptions.worker;
+  expect(worker).toMatchObject({
+    topic: '${google_pubsub_topic.topic["completions"]}',
+    function: '${module.function["worker"]}',
   });
-  const deadLetterTopic = push.dead_letter_policy[0].dead_letter_topic as string;
-  const topicRef = /google_pubsub_topic\.(\w+)\.id/.exec(deadLetterTopic)![1];
-  const holders = all('google_pubsub_subscription').filter(
-    ([, s]) => s.topic === `\${google_pubsub_topic.${topicRef}.id}`,
-  );
-  expect(holders.length).toBeGreaterThanOrEqual(1);
-  expect(push.ack_deadline_seconds).toContain('var.worker.timeout_seconds');
+  expect(worker.backoff).toEqual({ min: expect.stringMatching(/^\d+s$/), max: expect.stringMatching(/^\d+s$/) });
+  expect(worker.ack_deadline).toContain('var.worker.timeout_seconds');
+  const deadLetters = resources.google_pubsub_subscription!.push!.dynamic.dead_letter_policy[0];
+  expect(deadLetters.for_each).toBe('${each.value.dead_letters == null ? [] : [each.value.dead_letters]}');
+  expect(deadLetters.content[0].max_delivery_attempts).toBe('${var.worker.max_delivery_attempts}');
+  expect(worker.dead_letters).toBe('${google_pubsub_topic.topic["completions_dead_letter"].id}');
+  expect(resources.google_pubsub_subscription!.dead_letter_hold!.topic).toBe(worker.dead_letters);
 });
 
 it('lets the Pub/Sub service agent publish dead letters, subscribe to the source and mint push tokens', () => {
-  const agentGrants = iamTypes().flatMap((type) =>
-    all(type)
-      .filter(([, r]) => r.member === '${local.pubsub_service_agent}')
-      .map(([, r]) => `${type}:${r.role}`),
-  );
+  const agentGrants = grants()
+    .filter((g) => g.args.member === '${local.pubsub_service_agent}')
+    .map((g) => `${g.type}:${g.args.role}`);
   expect(agentGrants.sort()).toEqual([
     'google_pubsub_subscription_iam_member:roles/pubsub.subscriber',
     'google_pubsub_topic_iam_member:roles/pubsub.publisher',
     'google_service_account_iam_member:roles/iam.serviceAccountTokenCreator',
   ]);
+  expect(locals.topic_grants.pubsub_agent_publishes_dead_letters.topic).toBe(
+    '${google_pubsub_topic.topic["completions_dead_letter"].name}',
+  );
+  expect(resources.google_pubsub_subscription_iam_member!.pubsub_agent_subscribes_worker_push!.subscription).toBe(
+    '${google_pubsub_subscription.push["worker"].name}',
+  );
   expect(locals.pubsub_service_agent).toMatch(
     /service-\$\{data\.google_project\.this\.number\}@gcp-sa-pubsub\.iam\.gserviceaccount\.com/,
   );
@@ -158,69 +205,78 @@ it('lets the Pub/Sub service agent publish dead letters, subscribe to the source
 it('deploys the four functions through one module, with the entry points the code registers, on nodejs22, each with its own account', () => {
   const index = readFileSync(join(dir, '..', 'functions', 'index.ts'), 'utf8');
   expect(all('google_cloudfunctions2_function')).toEqual([]);
-  expect(fnModule.build_config[0]).toMatchObject({ runtime: 'nodejs22', entry_point: '${var.entry_point}' });
+  expect(fnModule.build_config[0]).toMatchObject({ runtime: 'nodejs22', entry_point: '${var.function.entry_point}' });
   const entryPoints = {
     webhook: 'modalWebhook',
     worker: 'processCompletion',
     admin: 'webhookAdmin',
     reconciler: 'reconcileExecutions',
   };
-  expect(Object.keys(modules).sort()).toEqual([...FUNCTIONS].sort());
+  expect(Object.keys(modules).sort()).toEqual(['function', 'webhook']);
+  expect(modules.function!.for_each).toBe('${local.private_functions}');
+  expect(Object.keys(functionConfigs()).sort()).toEqual([...FUNCTIONS].sort());
   for (const [name, entry] of Object.entries(entryPoints)) {
-    expect(modules[name]).toMatchObject({
-      source: './modules/cloud-function',
-      entry_point: entry,
-      service_account_email: `\${google_service_account.${name}.email}`,
-    });
+    expect([name, functionConfigs()[name]!.entry_point]).toEqual([name, entry]);
     expect(index).toMatch(new RegExp(`functions\\.(http|cloudEvent)\\('${entry}'`));
   }
+  // Each runs as the account of its own name.
+  expect(modules.webhook).toMatchObject({ source: './modules/cloud-function', platform: '${local.platform}' });
+  expect(modules.webhook!.function).toContain('account_email = google_service_account.role["webhook"].email');
+  expect(modules.function).toMatchObject({ source: './modules/cloud-function', platform: '${local.platform}' });
+  expect(modules.function!.function).toContain('account_email = google_service_account.role[each.key].email');
 });
 
+/** A function's sizing: its literal object, or the defaults of the variable it is (var.webhook). */
+function sizingOf(sizing: Block | string): { cpu: number; concurrency: number } {
+  const fromVar = typeof sizing === 'string' ? /^\$\{var\.(\w+)\}$/.exec(sizing)?.[1] : undefined;
+  const field = (name: string) =>
+    Number(fromVar ? resolve(`\${var.${fromVar}.${name}}`) : resolve((sizing as Block)[name]));
+  return { cpu: field('available_cpu'), concurrency: field('concurrency') };
+}
+
 it('sizes every function as Cloud Run accepts it: at least 1 vCPU wherever concurrency is above 1', () => {
-  for (const name of FUNCTIONS) {
-    const sizing = modules[name]!.sizing as Block;
-    const cpu = Number(resolve(sizing.cpu));
-    const concurrency = Number(resolve(sizing.concurrency));
+  for (const [name, config] of Object.entries(functionConfigs())) {
+    const { cpu, concurrency } = sizingOf(config.sizing);
     expect([name, Number.isFinite(cpu), Number.isFinite(concurrency)]).toEqual([name, true, true]);
-    if (concurrency > 1) {
-      expect([name, cpu]).toEqual([name, expect.any(Number)]);
-      expect(cpu).toBeGreaterThanOrEqual(1);
-    }
+    if (concurrency > 1) expect([name, cpu >= 1]).toEqual([name, true]);
   }
+  expect(sizingOf(functionConfigs().reconciler!.sizing)).toEqual({ cpu: 0.583, concurrency: 1 });
   // The module refuses a combination Cloud Run rejects, whoever calls it.
-  expect(JSON.stringify(fnVariables.sizing!.validation)).toContain(
+  expect(JSON.stringify(fnVariables.function!.validation)).toContain(
     'Total cpu < 1 is not supported with concurrency > 1',
   );
 });
 
 it('lets only Pub/Sub push reach the worker and the reconciler (internal-only ingress)', () => {
-  expect(modules.worker!.ingress).toBe('ALLOW_INTERNAL_ONLY');
-  expect(modules.reconciler!.ingress).toBe('ALLOW_INTERNAL_ONLY');
-  expect(modules.webhook!.ingress).toBe('ALLOW_ALL');
-  expect(fnModule.service_config[0].ingress_settings).toBe('${var.ingress}');
+  const configs = functionConfigs();
+  expect(configs.worker!.ingress).toBe('ALLOW_INTERNAL_ONLY');
+  expect(configs.reconciler!.ingress).toBe('ALLOW_INTERNAL_ONLY');
+  expect(configs.webhook!.ingress).toBe('ALLOW_ALL');
+  expect(fnModule.service_config[0].ingress_settings).toBe('${var.function.ingress}');
 });
 
 it('pins the secret version: no "latest" default, the generated first version unless one is named', () => {
   expect(String(variables.webhook_secret!.type)).toMatch(/version\s*=\s*optional\(string\)/);
   expect(source).not.toMatch(/optional\(string,\s*"latest"\)/);
   expect(locals.secret_version).toContain('google_secret_manager_secret_version.initial');
-  expect(JSON.stringify(fnVariables.secrets!.validation)).toContain('never \\"latest\\"');
+  expect(JSON.stringify(fnVariables.function!.validation)).toContain('never \\"latest\\"');
   expect(locals.webhook_secrets).toContain('MODAL_WEBHOOK_SECRET_PREVIOUS');
 });
 
 it('creates the (default) Firestore database by default, before the indexes and the functions that use it', () => {
   expect(String(variables.firestore!.type)).toMatch(/create\s*=\s*optional\(bool,\s*true\)/);
-  for (const [, index] of all('google_firestore_index'))
-    expect(index.depends_on).toContain('${google_firestore_database.default}');
-  for (const name of ['worker', 'admin', 'reconciler'])
-    expect(modules[name]!.depends_on).toContain('${google_firestore_database.default}');
+  expect(Object.keys(resources.google_firestore_index!)).toEqual(['index']);
+  expect(resources.google_firestore_index!.index!.depends_on).toContain('${google_firestore_database.default}');
+  // The worker, the admin API and the reconciler.
+  expect(modules.function!.depends_on).toContain('${google_firestore_database.default}');
+  expect(Object.keys(locals.private_functions).sort()).toEqual(['admin', 'reconciler', 'worker']);
 });
 
 it('has the composite index the batch ranking query runs on, in the configured direction', () => {
-  const index = resources.google_firestore_index!.jobs_ranking!;
+  const index = locals.firestore_indexes.jobs_ranking;
   expect(index.collection).toBe('jobs');
-  const fields = (index.fields as Array<{ field_path: string; order: string }>).map((f) => ({
-    field: f.field_path,
+  const fields = (index.fields as Array<{ path: string; order: string }>).map((f) => ({
+    field: f.path,
     order: f.order,
   }));
   for (const direction of ['higher', 'lower'] as const) {
@@ -237,18 +293,25 @@ it('has the composite index the batch ranking query runs on, in the configured d
 });
 
 it('waits for IAM to propagate before building the functions, and for new APIs before using them', () => {
-  const wait = resources.time_sleep!.iam_propagation!;
-  const triggers = JSON.stringify(wait.triggers);
-  for (const grant of [
-    'google_project_iam_member.build',
-    'google_storage_bucket_iam_member.build_reads_source',
-    'webhook_secret_accessor',
+  const triggers = JSON.stringify(resources.time_sleep!.iam_propagation!.triggers);
+  for (const grants of [
+    'google_project_iam_member.grant',
+    'google_storage_bucket_iam_member.grant',
+    'google_secret_manager_secret_iam_member.accessor',
+    'google_service_account_iam_member.deployer_acts_as',
+  ]) {
+    expect(triggers).toContain(grants);
+  }
+  // Among them, what the build and the functions' start need.
+  expect(locals.project_grants.build.role).toBe('roles/cloudbuild.builds.builder');
+  expect(locals.bucket_grants.build_reads_source.bucket).toBe('${google_storage_bucket.bucket["source"].name}');
+  expect(Object.keys(locals.secret_accessors).sort()).toEqual([
     'admin_secret_accessor',
     'reconciler_secret_accessor',
-  ]) {
-    expect(triggers).toContain(grant);
-  }
-  for (const name of FUNCTIONS) expect(modules[name]!.depends_on).toContain('${time_sleep.iam_propagation}');
+    'webhook_secret_accessor',
+  ]);
+  for (const call of ['webhook', 'function'])
+    expect(modules[call]!.depends_on).toContain('${time_sleep.iam_propagation}');
   expect(resources.time_sleep!.apis_ready!.triggers).toBeDefined();
   expect(source).not.toMatch(/depends_on\s*=\s*\[google_project_service\.apis\]/);
 });
@@ -272,7 +335,7 @@ it('gives Cloud Build a committed, secret-free var file with the settings an app
 it('sets only environment variables that the functions read, and mounts the secret from Secret Manager', () => {
   const names = (expr: string) => [...expr.matchAll(/([A-Z][A-Z0-9_]+)\s*=/g)].map((m) => m[1]!);
   const common = Object.keys(locals.common_environment);
-  const envOf = (name: string) => [...common, ...names(modules[name]!.environment)];
+  const envOf = (name: string) => [...common, ...names(functionConfigs()[name]!.environment)];
   const webhookEnv = envOf('webhook');
   const workerEnv = envOf('worker');
   expect(webhookEnv.filter((v) => !WEBHOOK_ENV_VARS.includes(v))).toEqual([]);
@@ -285,7 +348,7 @@ it('sets only environment variables that the functions read, and mounts the secr
   expect(reconcilerEnv).toEqual(expect.arrayContaining(['COMPLETION_MODE', 'STALE_AFTER_SECONDS', 'MODAL_STATUS_URL']));
   expect(webhookEnv).toEqual(expect.arrayContaining(['COMPLETIONS_TOPIC', 'RESULTS_BUCKET']));
   expect(workerEnv).toEqual(expect.arrayContaining(['BATCH_EVENTS_TOPIC', 'RESULTS_BUCKET']));
-  expect(modules.webhook!.secrets).toBe('${local.webhook_secrets}');
+  expect(functionConfigs().webhook!.secrets).toBe('${local.webhook_secrets}');
   expect(locals.current_secret).toEqual({
     MODAL_WEBHOOK_SECRET: {
       secret: '${google_secret_manager_secret.webhook.secret_id}',
@@ -307,9 +370,12 @@ it('never puts a secret value in state: only a write-only first version', () => 
 });
 
 it('keeps the results bucket private, uniform, and expires claim checks', () => {
-  const results = resources.google_storage_bucket!.results!;
-  expect(results).toMatchObject({ uniform_bucket_level_access: true, public_access_prevention: 'enforced' });
-  expect(results.lifecycle_rule[0].condition[0].matches_prefix).toEqual(['claims/']);
+  const buckets = resources.google_storage_bucket!.bucket!;
+  expect(buckets).toMatchObject({ uniform_bucket_level_access: true, public_access_prevention: 'enforced' });
+  expect(locals.buckets.results).toMatchObject({ force_destroy: false, expire_claims: true });
+  const expiry = buckets.dynamic.lifecycle_rule[0];
+  expect(expiry.for_each).toBe('${each.value.expire_claims ? [var.claim_check_retention_days] : []}');
+  expect(expiry.content[0].condition[0].matches_prefix).toEqual(['claims/']);
 });
 
 it('names the source object by the archive hash', () => {
@@ -401,32 +467,36 @@ it('defines three SLOs with a fast (page) and a slow (ticket) multi-window burn 
     all('google_monitoring_slo')
       .map(([n]) => n)
       .sort(),
-  ).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
+  ).toEqual(['latency', 'webhook_availability']);
+  expect(resources.google_monitoring_slo!.latency!.for_each).toBe('${local.latency_slos}');
+  expect(Object.keys(locals.latency_slos).sort()).toEqual(['batch_completion', 'completion_freshness']);
   expect(Object.keys(locals.slos).sort()).toEqual(['batch_completion', 'completion_freshness', 'webhook_availability']);
   const burn = resources.google_monitoring_alert_policy!.slo_burn!;
   expect(burn.for_each).toBe('${local.slo_alerts}');
   expect(burn.combiner).toBe('AND');
-  const windows = (burn.conditions as Block[]).map((c) => c.condition_threshold[0].filter as string);
-  expect(windows).toEqual([
-    expect.stringContaining('select_slo_burn_rate('),
-    expect.stringContaining('select_slo_burn_rate('),
+  // Both windows, the long and the short, as one condition each.
+  const windows = burn.dynamic.conditions[0];
+  expect(windows.for_each).toEqual([
+    '${local.slo_burn_policies[each.value.burn].long}',
+    '${local.slo_burn_policies[each.value.burn].short}',
   ]);
+  expect(windows.content[0].condition_threshold[0].filter).toContain('select_slo_burn_rate(');
+  expect(windows.content[0].condition_threshold[0].filter).toContain('${conditions.value}');
   expect(Object.keys(locals.slo_burn_policies).sort()).toEqual(['fast', 'slow']);
-  for (const slo of ['completion_freshness', 'batch_completion'])
-    expect(resources.google_monitoring_slo![slo]!.depends_on).toContain('${time_sleep.log_metrics_ready}');
+  expect(resources.google_monitoring_slo!.latency!.depends_on).toContain('${time_sleep.log_metrics_ready}');
   // Log-metric alerts wait for the function builds, not just for the metrics (provider #11102).
   expect(resources.time_sleep!.log_metrics_ready!.depends_on).toEqual(
-    expect.arrayContaining(['${module.webhook}', '${module.worker}', '${module.reconciler}']),
+    expect.arrayContaining(['${module.webhook}', '${module.function}']),
   );
 });
 
 it('keeps a reconcile tick longer than its backlog alert waits, so the alert can fire', () => {
-  const sub = resources.google_pubsub_subscription!.reconcile_push!;
-  expect(sub.message_retention_duration).toBe('${local.reconcile_tick_retention_seconds}s');
+  expect(locals.push_subscriptions.reconciler.retention).toBe('${local.reconcile_tick_retention_seconds}s');
+  expect(resources.google_pubsub_subscription!.push!.message_retention_duration).toBe('${each.value.retention}');
   expect(locals.reconcile_tick_retention_seconds).toBe('${var.alerts.reconcile_tick_age_seconds + 900}');
   const backlog = locals.threshold_alerts.reconcile_backlog.conditions[0];
   expect(backlog.threshold).toBe('${var.alerts.reconcile_tick_age_seconds}');
-  expect(backlog.filter).toContain('${google_pubsub_subscription.reconcile_push.name}');
+  expect(backlog.filter).toContain('${google_pubsub_subscription.push["reconciler"].name}');
   // 900 s more than the threshold: the alert's duration, and a margin.
   expect(Number(/^(\d+)s$/.exec(backlog.duration)![1])).toBeLessThan(900);
 });
@@ -463,38 +533,14 @@ it('waits for new log metrics again whenever the set of metric names changes (#1
   );
 });
 
-it('moves every renamed address to an instance that exists, so a deployed state follows (moved.tf.json)', () => {
-  const moved = JSON.parse(readFileSync(join(dir, 'moved.tf.json'), 'utf8')) as {
-    moved: Array<{ from: string; to: string }>;
-  };
-  const forEachKeys: Record<string, string[]> = {
-    'google_logging_metric.counter': Object.keys(locals.log_counters),
-    'google_logging_metric.latency': Object.keys(locals.log_latencies),
-    'google_monitoring_alert_policy.threshold': Object.keys(locals.threshold_alerts),
-  };
-  for (const { from, to } of moved.moved) {
-    const [, address, key] = /^(\w+\.\w+)\["(\w+)"\]$/.exec(to)!;
-    expect([to, forEachKeys[address!]?.includes(key!)]).toEqual([to, true]);
-    const [type, name] = from.split('.');
-    expect([from, resources[type!]?.[name!]]).toEqual([from, undefined]);
-  }
-  // Every instance of the three resources came from somewhere, but the one new metric.
-  const targets = moved.moved.map((m) => m.to);
-  for (const [address, keys] of Object.entries(forEachKeys))
-    for (const key of keys) if (key !== 'passes') expect(targets).toContain(`${address}["${key}"]`);
-});
-
 it('lets the deploy identity act as exactly the accounts Terraform creates, and mint identity tokens', () => {
   const actsAs = resources.google_service_account_iam_member!.deployer_acts_as!;
   expect(actsAs).toMatchObject({ role: 'roles/iam.serviceAccountUser', member: '${local.deployer_member}' });
-  const accounts = Object.values(locals.runtime_accounts as Record<string, string>)
-    .map((v) => /google_service_account\.(\w+)\.name/.exec(v)![1])
-    .sort();
-  expect(accounts).toEqual(
-    all('google_service_account')
-      .map(([n]) => n)
-      .sort(),
+  // One instance per account Terraform creates, and only when there is a deploy identity.
+  expect(actsAs.for_each).toBe(
+    '${{ for role, account in google_service_account.role : role => account.name if var.deployer_account_id != null }}',
   );
+  expect(Object.keys(resources.google_service_account!)).toEqual(['role']);
   expect(locals.apis).toContain('iamcredentials.googleapis.com');
   expect(JSON.stringify(resources.time_sleep!.iam_propagation!.triggers)).toContain(
     'google_service_account_iam_member.deployer_acts_as',

@@ -111,13 +111,19 @@ it('grants the deployer IAM admin only for the project roles Terraform grants, a
     .map((m) => m[1])
     .filter((x) => x !== 'iam.googleapis.com/modifiedGrantsByRole')
     .sort();
+  // Project grants are one resource over local.project_grants (terraform/iam.tf).
   const terraformRoles = new Set<string>();
   for (const file of readdirSync(terraformDir).filter((f) => f.endsWith('.tf'))) {
     const json = (await parse(file, readFileSync(join(terraformDir, file), 'utf8'))) as {
-      resource?: { google_project_iam_member?: Record<string, Array<{ role: string }>> };
+      resource?: { google_project_iam_member?: Record<string, Array<{ role: string; for_each?: string }>> };
+      locals?: Array<Record<string, Record<string, { role: string }>>>;
     };
-    for (const blocks of Object.values(json.resource?.google_project_iam_member ?? {}))
-      terraformRoles.add(blocks[0]!.role);
+    for (const [block] of Object.values(json.resource?.google_project_iam_member ?? {})) {
+      const table = /^\$\{local\.(\w+)\}$/.exec(block!.for_each ?? '')?.[1];
+      const entries = table ? Object.values(Object.assign({}, ...(json.locals ?? []))[table] ?? {}) : [block!];
+      expect([block!.for_each, entries.length > 0]).toEqual([block!.for_each, true]);
+      for (const { role } of entries as Array<{ role: string }>) terraformRoles.add(role);
+    }
   }
   expect(allowed).toEqual([...terraformRoles].sort());
   expect(condition).toMatch(/api\.getAttribute\('iam\.googleapis\.com\/modifiedGrantsByRole', \[\]\)\.hasOnly\(/);
