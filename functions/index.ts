@@ -19,7 +19,7 @@ import {
   loadWebhookConfig,
   loadWorkerConfig,
 } from '../shared/config/config';
-import { outsideDomain } from '../shared/platform/domain';
+import { outsideDomain, replaceRequestDomains } from '../shared/platform/domain';
 import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
 import { createBodyGuard } from './webhook/body-guard';
 import { createPushReader } from './worker/push-reader';
@@ -119,12 +119,16 @@ export function buildReconciler(env: Env, logger: Logger = createLogger()) {
 
 /**
  * Registers the functions this instance serves with the Functions Framework (all of them without
- * FUNCTION_TARGET), and keeps the framework's body-parser errors out of the logs. The only code
+ * FUNCTION_TARGET), gives the framework request scopes for its domains, and keeps the framework's
+ * body-parser errors out of the logs. The only code
  * that runs when the Functions Framework loads this file. An instance serving the webhook hooks the
  * server the framework is about to create, so that bodies are read by the webhook's guard first.
  */
 export function register(env: Env, console: Pick<Console, 'error'>): void {
   const target = env.FUNCTION_TARGET;
+  // Before the first request: the framework's per-request domains without the async hook a domain
+  // turns on for the whole process (shared/platform/domain.ts).
+  replaceRequestDomains();
   filterBodyParserErrors(console, createLogger());
   const server = loadServerOptions(env);
   const wants = (name: string) => !target || target === name;
