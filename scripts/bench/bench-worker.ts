@@ -54,15 +54,24 @@ function pushed(i: number, batchId: string, body?: string): string {
   );
 }
 
-/** Pushes every body, `concurrency` at once, each until it is acknowledged (2xx), as Pub/Sub redelivers. */
+/**
+ * Pushes every body, `concurrency` at once, each until it is acknowledged (2xx), as Pub/Sub
+ * redelivers — to the path production's push subscriptions use (terraform/pubsub.tf), from which the
+ * framework takes the topic (elsewhere it writes two warnings per message).
+ */
 async function pushAll(url: string, bodies: string[], concurrency: number): Promise<void> {
+  const endpoint = `${url}/projects/${PROJECT}/topics/bench`;
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < bodies.length) {
         const body = bodies[next++]!;
         for (;;) {
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const res = await fetch(endpoint, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
           await res.arrayBuffer();
           if (res.ok) break;
         }
