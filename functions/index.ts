@@ -19,7 +19,7 @@ import {
   loadWebhookConfig,
   loadWorkerConfig,
 } from '../shared/config/config';
-import { outsideDomain, replaceRequestDomains } from '../shared/platform/domain';
+import { replaceRequestDomains } from '../shared/platform/domain';
 import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
 import { createBodyGuard } from './webhook/body-guard';
 import { createPushReader } from './worker/push-reader';
@@ -120,9 +120,9 @@ export function buildReconciler(env: Env, logger: Logger = createLogger()) {
 /**
  * Registers the functions this instance serves with the Functions Framework (all of them without
  * FUNCTION_TARGET), gives the framework request scopes for its domains, and keeps the framework's
- * body-parser errors out of the logs. The only code
- * that runs when the Functions Framework loads this file. An instance serving the webhook hooks the
- * server the framework is about to create, so that bodies are read by the webhook's guard first.
+ * body-parser errors out of the logs. The only code that runs when the Functions Framework loads
+ * this file. An instance serving the webhook hooks the server the framework is about to create, so
+ * that bodies are read by the webhook's guard first.
  */
 export function register(env: Env, console: Pick<Console, 'error'>): void {
   const target = env.FUNCTION_TARGET;
@@ -135,7 +135,7 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
   let guard: RequestGuard | undefined;
   if (wants('modalWebhook')) {
     const webhook = buildWebhook(env);
-    functions.http('modalWebhook', outsideDomain(webhook.handler));
+    functions.http('modalWebhook', webhook.handler);
     // Only an instance that serves the webhook alone: the guard would read other functions' bodies too.
     if (target === 'modalWebhook') guard = webhook.guard;
   }
@@ -144,7 +144,7 @@ export function register(env: Env, console: Pick<Console, 'error'>): void {
     const logger = createLogger();
     const reader = target === 'processCompletion' ? createPushReader(logger) : undefined;
     const worker = buildWorker(env, logger, reader?.pushedData);
-    functions.cloudEvent('processCompletion', outsideDomain(worker.processCompletion));
+    functions.cloudEvent('processCompletion', worker.processCompletion);
     if (reader) guard = reader.guard;
   }
   if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));

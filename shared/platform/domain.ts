@@ -13,7 +13,7 @@
  *
  * `replaceRequestDomains` gives the framework a request scope instead: what the framework uses of a
  * domain — an 'error' event for its crash response, `run`, and `process.domain.bind` in the tick
- * `run` schedules — with no hook. `outsideDomain` leaves whatever is entered around a handler.
+ * `run` schedules — with neither cost.
  *
  * What a domain would catch, these handlers do not throw: they are promise-based, and a rejection
  * reaches the framework through the returned promise (answered 500 as before); a synchronous throw
@@ -25,8 +25,7 @@
 import domains from 'node:domain';
 import { EventEmitter } from 'node:events';
 
-type Entered = { exit(): void } | null | undefined;
-const processDomain = process as unknown as { domain: Entered };
+const processDomain = process as unknown as { domain: unknown };
 
 /**
  * A domain's stand-in for one request: the framework listens for its 'error' and runs the request
@@ -51,14 +50,6 @@ export class RequestScope extends EventEmitter {
     return callback;
   }
 
-  enter(): void {
-    processDomain.domain = this;
-  }
-
-  exit(): void {
-    if (processDomain.domain === this) processDomain.domain = null;
-  }
-
   private within<T>(fn: () => T): T | undefined {
     const outer = processDomain.domain;
     processDomain.domain = this;
@@ -77,17 +68,4 @@ export class RequestScope extends EventEmitter {
 /** Makes `domain.create()` — the framework's call per request — give a RequestScope. Once, at start. */
 export function replaceRequestDomains(): void {
   (domains as { create: () => unknown }).create = () => new RequestScope();
-}
-
-/** Leaves every domain entered around the current call. */
-export function leaveDomains(): void {
-  for (let d = processDomain.domain; d; d = processDomain.domain) d.exit();
-}
-
-/** `handler`, run with no domain entered: what it starts is not tagged with the request's domain. */
-export function outsideDomain<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
-  return (...args: A) => {
-    leaveDomains();
-    return handler(...args);
-  };
 }

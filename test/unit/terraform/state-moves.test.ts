@@ -9,19 +9,18 @@
  * blocks translated to the stand-in names. `terraform plan` must then destroy nothing.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  cannotPlan,
+  canPlan,
+  productionVarFile,
+  projectRoot as root,
+  runTfcheck,
+  terraformDir as dir,
+} from '../../support/terraform';
 
-const root = join(__dirname, '..', '..', '..');
-const dir = join(root, 'terraform');
-const tfcheck = join(root, '..', 'shared', 'tools', 'tfcheck', 'tfcheck.mjs');
-const hasTerraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
-const canPlan = existsSync(tfcheck) && hasTerraform;
-if (!canPlan)
-  process.stdout.write(
-    `SKIPPED: state moves (${hasTerraform ? `${tfcheck} is not on this machine` : 'terraform is not installed'})\n`,
-  );
+if (!canPlan) process.stdout.write(`SKIPPED: state moves (${cannotPlan})\n`);
 
 type Moved = { from: string; to: string };
 const moved = (JSON.parse(readFileSync(join(dir, 'moved.tf.json'), 'utf8')) as { moved: Moved[] }).moved;
@@ -79,16 +78,8 @@ type Change = { address: string; previous_address?: string; change: { actions: s
 
 /** Plans today's terraform/ over a state of `addresses`, with the moved blocks. */
 function planOver(addresses: string[], moves: Moved[] = moved): Change[] {
-  const varFile = join(mkdtempSync(join(tmpdir(), 'omtx-moves-')), 'production.tfvars');
-  writeFileSync(
-    varFile,
-    `${readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8')}\nproject_id = "omtx-prod-check"\n`,
-  );
-  const check = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--keep', '--var-file', varFile], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const varFile = productionVarFile();
+  const check = runTfcheck('terraform', '--plan', '--keep', '--var-file', varFile);
   const kept = /stand-in copy kept in (\S+)/.exec(`${check.stdout}${check.stderr}`);
   expect([check.status, kept !== null]).toEqual([0, true]);
   const work = findStandInCopy(kept![1]!);

@@ -4,15 +4,21 @@
  * with the example var file and one that turns on every branch) and `terraform fmt` run at the end
  * of this file when their tools are on the machine, and say so when they are not.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { RANKING_INDEX } from '../../../shared/adapters/firestore-batches';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config/config';
+import {
+  cannotPlan,
+  canPlan,
+  hasTerraform,
+  productionVarFile,
+  runTfcheck,
+  terraformDir as dir,
+} from '../../support/terraform';
 
-const dir = join(__dirname, '..', '..', '..', 'terraform');
 type Block = Record<string, any>;
 const moduleDir = join(dir, 'modules', 'cloud-function');
 const resources: Record<string, Record<string, Block>> = {};
@@ -58,24 +64,26 @@ function resolve(value: unknown): unknown {
 const iamTypes = () => Object.keys(resources).filter((t) => /_iam_(member|binding|policy)$/.test(t));
 
 type Instance = { address: string; args: Block };
+/** An argument of a for_each instance, with `each.value.x`, `each.value` or `each.key` put in. */
+function putIn(value: unknown, key: string, entry: unknown): unknown {
+  if (value === '${each.value}') return entry;
+  if (value === '${each.key}') return key;
+  const field = /^\$\{each\.value\.(\w+)\}$/.exec(String(value))?.[1];
+  return field ? (entry as Block)[field] : value;
+}
 /**
  * The instances of a resource as the configuration spells them: one for a plain resource (or one
- * whose for_each is an expression), one per entry for a for_each over a local table, with
- * `each.value.x`, `each.value` and `each.key` in its top-level arguments put in.
+ * whose for_each is an expression), one per entry for a for_each over a local table, with the
+ * entry put into its top-level arguments.
  */
 function instances(type: string): Instance[] {
   return all(type).flatMap(([name, block]) => {
     const table = /^\$\{local\.(\w+)\}$/.exec(String(block.for_each))?.[1];
     if (!table) return [{ address: `${type}.${name}`, args: block }];
-    return Object.entries<unknown>(locals[table]).map(([key, entry]) => {
-      const args: Block = {};
-      for (const [arg, value] of Object.entries(block)) {
-        const field = /^\$\{each\.value\.(\w+)\}$/.exec(String(value))?.[1];
-        args[arg] =
-          value === '${each.value}' ? entry : value === '${each.key}' ? key : field ? (entry as Block)[field] : value;
-      }
-      return { address: `${type}.${name}["${key}"]`, args };
-    });
+    return Object.entries<unknown>(locals[table]).map(([key, entry]) => ({
+      address: `${type}.${name}["${key}"]`,
+      args: Object.fromEntries(Object.entries(block).map(([arg, value]) => [arg, putIn(value, key, entry)])),
+    }));
   });
 }
 const grants = () => iamTypes().flatMap((type) => instances(type).map((i) => ({ type, ...i })));
@@ -555,20 +563,13 @@ it('bounds every provider to one major version, and zips the bundle with fixed f
   expect(source).toMatch(/output_file_mode\s*=\s*"0644"/);
 });
 
-const hasTerraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
 if (!hasTerraform) process.stdout.write('skipping terraform fmt -check: terraform is not installed on this machine\n');
 (hasTerraform ? it : it.skip)('passes terraform fmt -check', () => {
   expect(() => execFileSync('terraform', ['fmt', '-check', '-recursive', dir], { stdio: 'pipe' })).not.toThrow();
 });
 
-// tfcheck ships in the workplace's shared/tools (beside this repository), not in it: where it is
-// missing, these checks skip and say so in the test output.
-const tfcheck = join(dir, '..', '..', 'shared', 'tools', 'tfcheck', 'tfcheck.mjs');
-const canPlan = existsSync(tfcheck) && hasTerraform;
-if (!canPlan)
-  process.stdout.write(
-    `SKIPPED: tfcheck --plan (${existsSync(tfcheck) ? 'terraform is not installed' : `${tfcheck} is not on this machine`})\n`,
-  );
+// Where tfcheck or terraform is missing, these checks skip and say so in the test output.
+if (!canPlan) process.stdout.write(`SKIPPED: tfcheck --plan (${cannotPlan})\n`);
 const planCases: Array<[string, string, string]> = [
   ['the example var file', 'terraform', join(dir, 'terraform.tfvars.example')],
   [
@@ -585,26 +586,12 @@ const planCases: Array<[string, string, string]> = [
 (canPlan ? it.each(planCases) : it.skip.each(planCases))(
   'plans offline (tfcheck --plan) with %s',
   (_what, folder, varFile) => {
-    const result = spawnSync(process.execPath, [tfcheck, folder, '--plan', '--var-file', varFile], {
-      cwd: join(dir, '..'),
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const result = runTfcheck(folder, '--plan', '--var-file', varFile);
     const out = `${result.stdout}${result.stderr}`;
     expect(out).toMatch(/validate and plan clean/);
     expect([result.status, out]).toEqual([0, out]);
   },
 );
-
-/** The production var file as Cloud Build gives it (project_id comes from the build), edited by `edit`. */
-function productionVarFile(edit: (text: string) => string = (t) => t): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'omtx-tfvars-')), 'production.tfvars');
-  writeFileSync(
-    file,
-    `${edit(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8'))}\nproject_id = "omtx-prod-check"\n`,
-  );
-  return file;
-}
 
 const refusals: Array<[string, (t: string) => string, RegExp]> = [
   [
@@ -641,21 +628,13 @@ const refusals: Array<[string, (t: string) => string, RegExp]> = [
 (canPlan ? it : it.skip)(
   'plans offline with the production var file, which says out loud that it pages nobody yet',
   () => {
-    const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile()], {
-      cwd: join(dir, '..'),
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const result = runTfcheck('terraform', '--plan', '--var-file', productionVarFile());
     expect(`${result.stdout}${result.stderr}`).toMatch(/validate and plan clean/);
     expect(readFileSync(join(dir, 'environments', 'production.tfvars'), 'utf8')).toMatch(/^alerts_muted\s*=\s*true/m);
   },
 );
 (canPlan ? it.each(refusals) : it.skip.each(refusals))('refuses an environment with %s', (_what, edit, message) => {
-  const result = spawnSync(process.execPath, [tfcheck, 'terraform', '--plan', '--var-file', productionVarFile(edit)], {
-    cwd: join(dir, '..'),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const result = runTfcheck('terraform', '--plan', '--var-file', productionVarFile(edit));
   expect(result.status).not.toBe(0);
   expect(`${result.stdout}${result.stderr}`).toMatch(message);
 });
