@@ -3,8 +3,8 @@
  * and registered with the Functions Framework. Configuration is parsed here, at cold start, so a
  * bad value stops the instance with the variable's name before any request is served.
  *
- * All functions ship in one source archive; `FUNCTION_TARGET` (set by Cloud Functions) says which
- * one this instance serves, so each parses only its own configuration. Without it, all are built.
+ * All functions ship in one source archive; `FUNCTION_TARGET` (set by Cloud Functions, and by
+ * `npm start`) says which one this instance serves, so each parses only its own configuration.
  */
 import * as functions from '@google-cloud/functions-framework';
 import { createFirestoreJobStore } from '../shared/adapters/firestore';
@@ -19,11 +19,9 @@ import {
   loadWebhookConfig,
   loadWorkerConfig,
 } from '../shared/config/config';
-import { replaceRequestDomains } from '../shared/platform/domain';
-import { hookNextServer, type RequestGuard } from '../shared/platform/server-hook';
-import { createBodyGuard } from './webhook/body-guard';
-import { createPushReader } from './worker/push-reader';
-import { filterBodyParserErrors } from '../shared/platform/framework-errors';
+import { createBodyGuard } from '../shared/framework/body-guard';
+import { installFrameworkSeam } from '../shared/framework/install';
+import type { RequestGuard } from '../shared/framework/server-hook';
 import { createLogger, type Logger } from '../shared/observability/log';
 import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
@@ -39,7 +37,7 @@ function announce(logger: Logger, target: string, warnings: readonly string[], v
   for (const warning of warnings) logger.log('WARNING', 'configWarning', warning, { target });
 }
 
-/** The webhook's handler, and the guard that reads its bodies before the framework can (docs/request-bodies.md). */
+/** The webhook's handler, and the guard that reads its bodies before the framework can (docs/framework-seam.md). */
 export function buildWebhook(env: Env, logger: Logger = createLogger()) {
   const config = loadWebhookConfig(env);
   announce(logger, 'modalWebhook', config.warnings, serviceVersion(env));
@@ -64,14 +62,12 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
     logger,
     version: serviceVersion(env),
     stats,
-    // An instance serving the webhook alone reads every body through the guard (register below);
-    // one that serves every function (no FUNCTION_TARGET) does not, and requires no mark.
-    ...(env.FUNCTION_TARGET === 'modalWebhook' ? { guarded: guard.passed, bodyLease: guard.lease } : {}),
+    guarded: guard.passed,
   });
   return { handler, guard };
 }
 
-export function buildWorker(env: Env, logger: Logger = createLogger(), pushedData?: () => Buffer | undefined) {
+export function buildWorker(env: Env, logger: Logger = createLogger()) {
   const config = loadWorkerConfig(env);
   announce(logger, 'processCompletion', config.warnings, serviceVersion(env));
   const db = createFirestore(config.projectId, config.firestoreDatabase);
@@ -84,7 +80,6 @@ export function buildWorker(env: Env, logger: Logger = createLogger(), pushedDat
       : undefined,
     clock: () => new Date(),
     logger,
-    ...(pushedData ? { pushedData } : {}),
   });
 }
 
@@ -118,39 +113,32 @@ export function buildReconciler(env: Env, logger: Logger = createLogger()) {
 }
 
 /**
- * Registers the functions this instance serves with the Functions Framework (all of them without
- * FUNCTION_TARGET), gives the framework request scopes for its domains, and keeps the framework's
- * body-parser errors out of the logs. The only code that runs when the Functions Framework loads
- * this file. An instance serving the webhook hooks the server the framework is about to create, so
- * that bodies are read by the webhook's guard first.
+ * Registers the function this instance serves with the Functions Framework, then installs the seam
+ * (shared/framework/): on the webhook's instance, its body guard reads every request before the
+ * framework's parsers. The only code that runs when the Functions Framework loads this file.
  */
 export function register(env: Env, console: Pick<Console, 'error'>): void {
-  const target = env.FUNCTION_TARGET;
-  // Before the first request: the framework's per-request domains without the async hook a domain
-  // turns on for the whole process (shared/platform/domain.ts).
-  replaceRequestDomains();
-  filterBodyParserErrors(console, createLogger());
-  const server = loadServerOptions(env);
-  const wants = (name: string) => !target || target === name;
+  const { target, bindHost } = loadServerOptions(env);
+  const logger = createLogger();
   let guard: RequestGuard | undefined;
-  if (wants('modalWebhook')) {
-    const webhook = buildWebhook(env);
-    functions.http('modalWebhook', webhook.handler);
-    // Only an instance that serves the webhook alone: the guard would read other functions' bodies too.
-    if (target === 'modalWebhook') guard = webhook.guard;
+  switch (target) {
+    case 'modalWebhook': {
+      const webhook = buildWebhook(env, logger);
+      functions.http(target, webhook.handler);
+      guard = webhook.guard;
+      break;
+    }
+    case 'processCompletion':
+      functions.cloudEvent(target, buildWorker(env, logger).processCompletion);
+      break;
+    case 'webhookAdmin':
+      functions.http(target, buildAdmin(env, logger));
+      break;
+    case 'reconcileExecutions':
+      functions.cloudEvent(target, buildReconciler(env, logger).reconcileExecutions);
+      break;
   }
-  if (wants('processCompletion')) {
-    // Only an instance that serves the worker alone reads push bodies itself (push-reader.ts).
-    const logger = createLogger();
-    const reader = target === 'processCompletion' ? createPushReader(logger) : undefined;
-    const worker = buildWorker(env, logger, reader?.pushedData);
-    functions.cloudEvent('processCompletion', worker.processCompletion);
-    if (reader) guard = reader.guard;
-  }
-  if (wants('webhookAdmin')) functions.http('webhookAdmin', buildAdmin(env));
-  if (wants('reconcileExecutions'))
-    functions.cloudEvent('reconcileExecutions', buildReconciler(env).reconcileExecutions);
-  hookNextServer({ ...(guard ? { guard } : {}), ...(server.bindHost ? { host: server.bindHost } : {}) });
+  installFrameworkSeam({ ...(guard ? { guard } : {}), ...(bindHost ? { host: bindHost } : {}), console, logger });
 }
 
 register(process.env, console);

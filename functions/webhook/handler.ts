@@ -19,7 +19,6 @@ import type { StatsBuffer } from '../../shared/observability/stats';
 import { withDeadline } from '../../shared/platform/deadline';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
-import type { Lease } from '../../shared/platform/buffer-pool';
 import { createRecentDeliveries } from './recent-deliveries';
 import {
   bodyOf,
@@ -50,14 +49,7 @@ export interface WebhookDeps {
    * the guard's mark is refused with 500 and an ERROR line: the guard depends on a hook into the
    * framework's server, and a framework that stopped honouring it must not go unnoticed.
    */
-  guarded?: (req: IncomingMessage) => boolean;
-  /**
-   * The lease on a request's body when the guard read it into pooled memory: whatever still holds
-   * the body after the answer (a publish or an upload past its deadline, still retrying) borrows it,
-   * and the handler says when it is done with it, so that its memory never reaches another request
-   * while anything can still read or send it.
-   */
-  bodyLease?: (req: IncomingMessage) => Lease | undefined;
+  guarded: (req: IncomingMessage) => boolean;
 }
 
 /** How often one instance says that a sender still signs with the previous secret. */
@@ -145,23 +137,20 @@ export function createWebhookHandler(deps: WebhookDeps) {
     }
     const charset = unsupportedCharset(req.get('content-type'));
     if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
-    return parsePayload(rawBody, req.body);
+    return parsePayload(rawBody);
   }
 
   /** Step 3 (inside the replay check): a body too large for a message is stored first, named by content. */
-  async function storeClaim(
-    rawBody: Buffer,
-    ids: DeliveryIds,
-    log: Logger,
-    lease: Lease | undefined,
-  ): Promise<string | undefined> {
+  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, log: Logger): Promise<string | undefined> {
     if (rawBody.length <= config.claimCheckThresholdBytes) return undefined;
     // Named by content: a retried or replayed request finds its claim already stored (create-only
     // write, `created: false`) and stores nothing new.
     const path = claimPath(ids.delivery_id, rawBody);
-    const storing = claims.putIfAbsent(path, rawBody, 'application/json');
-    lease?.borrow(storing);
-    const stored = await withDeadline(storing, config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
+    const stored = await withDeadline(
+      claims.putIfAbsent(path, rawBody, 'application/json'),
+      config.publishTimeoutMs,
+      'claim-check upload',
+    ).catch((err: unknown) => {
       throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', {
         cause: String(err),
       });
@@ -179,8 +168,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     ids: DeliveryIds,
     attempt: Attempt,
   ): Promise<string> {
-    const lease = deps.bodyLease?.(req);
-    const claimUri = await storeClaim(rawBody, ids, attempt.log, lease);
+    const claimUri = await storeClaim(rawBody, ids, attempt.log);
     const message = encodeCompletion(rawBody, payload, {
       deliveryId: ids.delivery_id,
       receivedAt: new Date(attempt.started),
@@ -190,11 +178,12 @@ export function createWebhookHandler(deps: WebhookDeps) {
       claimUri,
       traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
     });
-    // The client holds the data until this publish settles, which may be after our deadline.
-    const publishing = publisher.publish(message.data, message.attributes);
-    if (message.data === rawBody) lease?.borrow(publishing);
     try {
-      return await withDeadline(publishing, config.publishTimeoutMs, 'publish');
+      return await withDeadline(
+        publisher.publish(message.data, message.attributes),
+        config.publishTimeoutMs,
+        'publish',
+      );
     } catch (err) {
       throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
     }
@@ -251,7 +240,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     if (!COMPLETION_PATHS.includes(path))
       throw new HttpError('not_found', 404, `no route for ${path.slice(0, SHOWN_CHARS)}`);
     if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
-    if (deps.guarded && !deps.guarded(req)) {
+    if (!deps.guarded(req)) {
       throw new HttpError('body_guard_missing', 500, 'internal error', {
         cause:
           'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/request-bodies.md); refusing every completion until it is',
@@ -274,7 +263,6 @@ export function createWebhookHandler(deps: WebhookDeps) {
       if (COMPLETION_PATHS.includes(path) && req.method === 'POST') stats?.count(answer.error.code, clock());
       res.status(answer.status).json(answer.body);
     } finally {
-      deps.bodyLease?.(req)?.done();
       flushStats(attempt.log);
     }
   };

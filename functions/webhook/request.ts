@@ -7,7 +7,6 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
 import { deliveryId } from '../../shared/contract/delivery';
 import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
-import { decodeParsedCompletionBody } from '../../shared/contract/messages';
 import type { CompletionPayload } from '../../shared/contract/schemas';
 import type { verifyRequest } from '../../shared/contract/signature';
 import type { LogEvent } from '../../shared/observability/log';
@@ -82,19 +81,11 @@ export function methodNotAllowed(res: Response, allow: string): HttpError {
 }
 
 /**
- * Decodes a verified body by the worker's own rules (shared/contract/messages.ts), so that what is answered
- * 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422. The
- * framework's parse of the same bytes is reused when it made one.
+ * Decodes a verified body by the worker's own rules (shared/contract/messages.ts), so that what is
+ * answered 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422.
  */
-export function parsePayload(rawBody: Buffer, frameworkParsed: unknown): CompletionPayload {
-  const parsedByFramework =
-    frameworkParsed !== undefined &&
-    frameworkParsed !== null &&
-    typeof frameworkParsed === 'object' &&
-    !Buffer.isBuffer(frameworkParsed);
-  const verdict = parsedByFramework
-    ? decodeParsedCompletionBody(rawBody, frameworkParsed)
-    : decodeForwardedBody(rawBody);
+export function parsePayload(rawBody: Buffer): CompletionPayload {
+  const verdict = decodeForwardedBody(rawBody);
   if (verdict.ok) return verdict.payload;
   if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);
   throw new HttpError('invalid_payload', 422, verdict.message, { issues: verdict.issues });

@@ -15,7 +15,6 @@ import { PermanentMessageError, RetryLaterError } from '../../shared/platform/er
 import { classifyFailure, createRetryBudget } from '../../shared/completion/failures';
 import { traceFieldsOfId, withLogContext, type Logger } from '../../shared/observability/log';
 import { messageTraceId } from '../../shared/contract/messages';
-import { DECODED_DATA } from '../../shared/contract/push-body';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
@@ -32,11 +31,6 @@ export interface WorkerDeps {
   batchEvents?: Publisher;
   clock: Clock;
   logger: Logger;
-  /**
-   * The data the push reader decoded for the message being handled (push-reader.ts), when it
-   * did: the message's `data` is then DECODED_DATA.
-   */
-  pushedData?: () => Buffer | undefined;
 }
 
 const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
@@ -178,12 +172,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
       );
       return;
     }
-    const bytes = message.data === DECODED_DATA ? deps.pushedData?.() : undefined;
-    await handleMessage({
-      ...message,
-      messageId: message.messageId ?? message.message_id ?? event.id,
-      ...(bytes ? { bytes } : {}),
-    });
+    await handleMessage({ ...message, messageId: message.messageId ?? message.message_id ?? event.id });
   }
 
   return { processCompletion, handleMessage };

@@ -3,8 +3,6 @@
 /** A Pub/Sub message as push and Eventarc deliver it (`data` base64-encoded). */
 export interface PubSubMessage {
   data?: string;
-  /** The data already decoded (by the push reader, push-reader.ts): then `data` is only a stand-in. */
-  bytes?: Buffer;
   attributes?: Record<string, string>;
   messageId?: string;
   message_id?: string;
@@ -24,12 +22,12 @@ export type WorkerOutcome =
   | { kind: 'stats_recorded'; minutes: number }
   | { kind: 'dead_lettered'; code: string };
 
-/** A message's data as bytes: decoded once, by the push reader or here. */
+/** A message's data as bytes. */
 export function dataOf(message: PubSubMessage): Buffer {
-  return message.bytes ?? Buffer.from(message.data ?? '', 'base64');
+  return Buffer.from(message.data ?? '', 'base64');
 }
 
 /** How many bytes a message's data holds, without decoding it. */
 export function dataBytes(message: PubSubMessage): number {
-  return message.bytes?.length ?? Math.floor(((message.data?.length ?? 0) * 3) / 4);
+  return Math.floor(((message.data?.length ?? 0) * 3) / 4);
 }

@@ -1,15 +1,11 @@
 /**
  * The benchmark's baseline for the worker: a bare CloudEvent handler that decodes the pushed
  * message and makes the least Firestore calls a completion could — one read of the job, one commit
- * — served in its own process like the real worker (`npm run bench -- --only worker`), and like it
- * with request scopes instead of the framework's per-request domains (shared/platform/domain.ts), so
- * that the ratio is the worker's own work and not that.
+ * — served in its own process like the real worker (`npm run bench -- --only worker`).
  */
 import * as functions from '@google-cloud/functions-framework';
 import { Firestore } from '@google-cloud/firestore';
-import { replaceRequestDomains } from '../../shared/platform/domain';
 
-replaceRequestDomains();
 const db = new Firestore({ projectId: process.env.GOOGLE_CLOUD_PROJECT });
 const jobs = db.collection(process.env.JOBS_COLLECTION ?? 'jobs');
 

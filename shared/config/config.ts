@@ -152,7 +152,13 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
   });
 }
 
+/** The functions this source archive holds, by the entry point each registers (FUNCTION_TARGET). */
+export const FUNCTION_TARGETS = ['modalWebhook', 'processCompletion', 'webhookAdmin', 'reconcileExecutions'] as const;
+export type FunctionTarget = (typeof FUNCTION_TARGETS)[number];
+
 const serverEnv = z.object({
+  /** Which function this instance serves: Cloud Functions sets it from the entry point, as `npm start` does. */
+  FUNCTION_TARGET: z.enum(FUNCTION_TARGETS, { error: `must name one of ${FUNCTION_TARGETS.join(', ')}` }),
   /** The address the function's server listens on; unset: all interfaces (Cloud Run). The local stack sets 127.0.0.1. */
   BIND_HOST: z
     .string()
@@ -161,10 +167,10 @@ const serverEnv = z.object({
     .optional(),
 });
 
-/** How the process's server listens, for whichever function it serves. */
-export function loadServerOptions(env: Env): Readonly<{ bindHost?: string }> {
+/** Which function the instance serves, and how its server listens. */
+export function loadServerOptions(env: Env): Readonly<{ target: FunctionTarget; bindHost?: string }> {
   const e = parse(serverEnv, env);
-  return Object.freeze(e.BIND_HOST ? { bindHost: e.BIND_HOST } : {});
+  return Object.freeze({ target: e.FUNCTION_TARGET, ...(e.BIND_HOST ? { bindHost: e.BIND_HOST } : {}) });
 }
 
 export type { Collections, ResultsLocation } from './env';

@@ -70,18 +70,6 @@ export function decodeCompletionBody(body: Buffer): BodyVerdict {
   return validateCompletion(json);
 }
 
-/**
- * The same verdict for a body the Functions Framework already parsed as JSON (the webhook's case:
- * parsing 1.3 MB twice costs as much as the rest of the request). The framework decodes UTF-8
- * leniently, so the bytes are checked to be valid UTF-8 first; then depth and schema as above. For
- * every body, `decodeParsedCompletionBody(bytes, JSON.parse(text))` and `decodeCompletionBody(bytes)`
- * agree (test/unit/shared/contract/messages.test.ts).
- */
-export function decodeParsedCompletionBody(body: Buffer, parsed: unknown): BodyVerdict {
-  if (!isUtf8(body)) return NOT_UTF8_JSON;
-  return validateCompletion(parsed);
-}
-
 function validateCompletion(json: unknown): BodyVerdict {
   if (jsonDepth(json, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     return {

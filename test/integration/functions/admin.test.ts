@@ -9,7 +9,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminHandler } from '../../../functions/admin/handler';
-import { createWebhookHandler } from '../../../functions/webhook/handler';
 import { createFirestoreAdminStore } from '../../../shared/adapters/firestore-admin';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
 import { loadAdminConfig, loadWebhookConfig } from '../../../shared/config/config';
@@ -20,6 +19,7 @@ import { createStatsBuffer } from '../../../shared/observability/stats';
 import { failurePayload, successPayload } from '../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../support/http';
 import { emulatorFirestore, encodedForWorker, inProcessBus, testWorker } from '../../support/worker';
+import { serveWebhook } from '../../support/webhook';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_YWRtaW4tdGVzdC1rZXlra2tra2tra2tra2tra2tra2s=';
@@ -82,22 +82,20 @@ describe('webhookAdmin', () => {
   beforeAll(async () => {
     control = await fakeModalControl();
     const dir = mkdtempSync(join(tmpdir(), 'omtx-admin-'));
-    webhook = await serveHttp(
-      createWebhookHandler({
-        config: loadWebhookConfig({
-          MODAL_WEBHOOK_SECRET: SECRET,
-          MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr',
-          RESULTS_DIR: dir,
-          STATS_FLUSH_SECONDS: '0',
-        }),
-        publisher: bus,
-        claims: createLocalBlobStore(dir),
-        clock: () => new Date(),
-        logger: memoryLogger(),
-        version: 'test',
-        stats: createStatsBuffer(0),
+    webhook = await serveWebhook({
+      config: loadWebhookConfig({
+        MODAL_WEBHOOK_SECRET: SECRET,
+        MODAL_WEBHOOK_SECRET_PREVIOUS: 'whsec_YWRtaW4tcHJldmlvdXMta2V5LWtra2tra2tra2tra2tr',
+        RESULTS_DIR: dir,
+        STATS_FLUSH_SECONDS: '0',
       }),
-    );
+      publisher: bus,
+      claims: createLocalBlobStore(dir),
+      clock: () => new Date(),
+      logger: memoryLogger(),
+      version: 'test',
+      stats: createStatsBuffer(0),
+    });
     const config = loadAdminConfig({
       MODAL_WEBHOOK_SECRET: SECRET,
       JOBS_COLLECTION: w.collections.jobs,

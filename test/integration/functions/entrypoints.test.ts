@@ -55,15 +55,28 @@ it('fails the reconciler at cold start when its mode needs MODAL_STATUS_URL', ()
   expect(result.stderr).toMatch(/MODAL_STATUS_URL: is required when COMPLETION_MODE is webhook_primary/);
 });
 
-it('builds all without FUNCTION_TARGET, and says at start that a pasted secret was trimmed', () => {
-  const result = load({ MODAL_WEBHOOK_SECRET: 'a-secret-with-a-newline-1234\n', COMPLETION_MODE: 'webhook_only' });
+it('fails at cold start without FUNCTION_TARGET, or with a name it does not serve, naming the variable', () => {
+  for (const target of [undefined, 'modalwebhook']) {
+    const result = load({
+      MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value-0123',
+      ...(target ? { FUNCTION_TARGET: target } : {}),
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(
+      /FUNCTION_TARGET: must name one of modalWebhook, processCompletion, webhookAdmin, reconcileExecutions/,
+    );
+  }
+});
+
+it('says at start that a pasted secret was trimmed, without the secret', () => {
+  const result = load({ FUNCTION_TARGET: 'modalWebhook', MODAL_WEBHOOK_SECRET: 'a-secret-with-a-newline-1234\n' });
   expect(result.status).toBe(0);
   const lines = result.stdout.trim().split('\n');
   expect(JSON.parse(lines.at(-1)!)).toEqual({
     modalWebhook: true,
-    processCompletion: true,
-    webhookAdmin: true,
-    reconcileExecutions: true,
+    processCompletion: false,
+    webhookAdmin: false,
+    reconcileExecutions: false,
   });
   const warning = lines.map((l) => JSON.parse(l)).find((l) => l.event === 'configWarning');
   expect(warning).toMatchObject({

@@ -9,13 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createWebhookHandler } from '../../../functions/webhook/handler';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
 import { loadWebhookConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
 import type { Publisher } from '../../../shared/ports';
 import { sign, signStandard, verifyRequest } from '../../../shared/contract/signature';
 import { serveHttp } from '../../support/http';
+import { serveWebhook } from '../../support/webhook';
 
 const examples = join(__dirname, '..', '..', '..', 'examples', 'modal');
 const hasPython = spawnSync('python3', ['--version']).status === 0;
@@ -114,16 +114,14 @@ pyIt('delivers a signed completion that the webhook accepts and publishes', asyn
   const messages: Array<Record<string, string>> = [];
   const publisher: Publisher = { topic: 't', publish: async (_d, a) => (messages.push(a), '1') };
   const dir = mkdtempSync(join(tmpdir(), 'omtx-py-'));
-  const served = await serveHttp(
-    createWebhookHandler({
-      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'python-secret-0123456789', RESULTS_DIR: dir }),
-      publisher,
-      claims: createLocalBlobStore(dir),
-      clock: () => new Date(),
-      logger: memoryLogger(),
-      version: 'test',
-    }),
-  );
+  const served = await serveWebhook({
+    config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: 'python-secret-0123456789', RESULTS_DIR: dir }),
+    publisher,
+    claims: createLocalBlobStore(dir),
+    clock: () => new Date(),
+    logger: memoryLogger(),
+    version: 'test',
+  });
   try {
     const r = await python(
       [

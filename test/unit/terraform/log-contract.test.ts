@@ -9,7 +9,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { createWebhookHandler } from '../../../functions/webhook/handler';
 import { createCompletionWorker, type PubSubMessage } from '../../../functions/worker/handler';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
 import { loadWebhookConfig, loadWorkerConfig } from '../../../shared/config/config';
@@ -20,6 +19,7 @@ import { memoryLogger, type LogFields } from '../../../shared/observability/log'
 import type { Publisher } from '../../../shared/ports';
 import { postSigned, serveHttp } from '../../support/http';
 import { memoryBlobStore, memoryJobStore } from '../../support/memory-job-store';
+import { serveWebhook } from '../../support/webhook';
 
 const terraform = join(__dirname, '..', '..', '..', 'terraform');
 const SECRET = 'whsec_bG9nLWNvbnRyYWN0LXRlc3Qta2V5a2tra2tra2tra2s=';
@@ -69,16 +69,14 @@ async function webhookLines(): Promise<LogFields[]> {
   const dir = mkdtempSync(join(tmpdir(), 'omtx-log-contract-'));
   const logger = memoryLogger();
   const publisher: Publisher = { topic: 't', publish: async () => '1' };
-  const served = await serveHttp(
-    createWebhookHandler({
-      config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir }),
-      publisher,
-      claims: createLocalBlobStore(dir),
-      clock: () => new Date(),
-      logger,
-      version: 'test',
-    }),
-  );
+  const served = await serveWebhook({
+    config: loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir }),
+    publisher,
+    claims: createLocalBlobStore(dir),
+    clock: () => new Date(),
+    logger,
+    version: 'test',
+  });
   try {
     const body = JSON.stringify({
       call_id: 'lc-1',

@@ -9,7 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { RANKING_INDEX } from '../../../shared/adapters/firestore-batches';
-import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../../shared/config/config';
+import {
+  ADMIN_ENV_VARS,
+  FUNCTION_TARGETS,
+  RECONCILER_ENV_VARS,
+  WEBHOOK_ENV_VARS,
+  WORKER_ENV_VARS,
+} from '../../../shared/config/config';
 import {
   cannotPlan,
   canPlan,
@@ -225,7 +231,8 @@ it('deploys the four functions through one module, with the entry points the cod
   expect(Object.keys(functionConfigs()).sort()).toEqual([...FUNCTIONS].sort());
   for (const [name, entry] of Object.entries(entryPoints)) {
     expect([name, functionConfigs()[name]!.entry_point]).toEqual([name, entry]);
-    expect(index).toMatch(new RegExp(`functions\\.(http|cloudEvent)\\('${entry}'`));
+    expect(index).toMatch(new RegExp(`case '${entry}':`));
+    expect(FUNCTION_TARGETS).toContain(entry);
   }
   // Each runs as the account of its own name.
   expect(modules.webhook).toMatchObject({ source: './modules/cloud-function', platform: '${local.platform}' });

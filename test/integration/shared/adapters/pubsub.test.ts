@@ -4,13 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import { createWebhookHandler } from '../../../../functions/webhook/handler';
 import { createLocalBlobStore } from '../../../../shared/adapters/local-files';
 import { createTopicPublisher } from '../../../../shared/adapters/pubsub';
 import { loadWebhookConfig } from '../../../../shared/config/config';
 import { memoryLogger } from '../../../../shared/observability/log';
 import { fixture } from '../../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../../support/http';
+import { serveWebhook } from '../../../support/webhook';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_cHVic3ViLXRlc3Qta2V5a2tra2tra2tra2tra2tra2s=';
@@ -26,16 +26,14 @@ afterAll(async () => {
 async function webhookOn(topic: string): Promise<Served> {
   const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, COMPLETIONS_TOPIC: topic });
   const dir = mkdtempSync(join(tmpdir(), 'omtx-claims-'));
-  return serveHttp(
-    createWebhookHandler({
-      config,
-      publisher: createTopicPublisher(pubsub, topic, { batchWindowMs: 0 }),
-      claims: createLocalBlobStore(dir),
-      clock: () => new Date(),
-      logger: memoryLogger(),
-      version: 'test',
-    }),
-  );
+  return serveWebhook({
+    config,
+    publisher: createTopicPublisher(pubsub, topic, { batchWindowMs: 0 }),
+    claims: createLocalBlobStore(dir),
+    clock: () => new Date(),
+    logger: memoryLogger(),
+    version: 'test',
+  });
 }
 
 it('publishes the verified raw body with versioned attributes, once Pub/Sub has it', async () => {

@@ -2,13 +2,9 @@
  * The webhook through the real Functions Framework server, with a recording publisher and a
  * temporary results directory: every route, every rejection, and what reaches Pub/Sub.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBodyGuard } from '../../../../functions/webhook/body-guard';
-import { createWebhookHandler, type WebhookDeps } from '../../../../functions/webhook/handler';
-import { hookNextServer } from '../../../../shared/platform/server-hook';
 import { createLocalBlobStore } from '../../../../shared/adapters/local-files';
 import { loadWebhookConfig } from '../../../../shared/config/config';
 import { deliveryId } from '../../../../shared/contract/delivery';
@@ -18,6 +14,7 @@ import { decodeCompletionBody } from '../../../../shared/contract/messages';
 import { sign, signStandard } from '../../../../shared/contract/signature';
 import { fixture } from '../../../support/fixtures';
 import { postSigned, serveHttp, type Served } from '../../../support/http';
+import { serveWebhook, type ServedWebhookDeps } from '../../../support/webhook';
 
 const SECRET = 'whsec_dW5pdC10ZXN0LWtleWtra2tra2tra2tra2tra2tra2s=';
 const PREVIOUS = 'whsec_cHJldmlvdXMtdGVzdC1rZXlra2tra2tra2tra2tra2s=';
@@ -46,7 +43,7 @@ describe('modalWebhook', () => {
   let publisher: ReturnType<typeof recordingPublisher>;
   let logger: ReturnType<typeof memoryLogger>;
 
-  async function start(env: Record<string, string> = {}, failPublish = false, deps: Partial<WebhookDeps> = {}) {
+  async function start(env: Record<string, string> = {}, failPublish = false, deps: Partial<ServedWebhookDeps> = {}) {
     await served?.close();
     publisher = recordingPublisher(failPublish);
     logger = memoryLogger();
@@ -56,17 +53,15 @@ describe('modalWebhook', () => {
       RESULTS_DIR: dir,
       ...env,
     });
-    served = await serveHttp(
-      createWebhookHandler({
-        config,
-        publisher,
-        claims: createLocalBlobStore(dir),
-        clock: () => new Date(),
-        logger,
-        version: 'test',
-        ...deps,
-      }),
-    );
+    served = await serveWebhook({
+      config,
+      publisher,
+      claims: createLocalBlobStore(dir),
+      clock: () => new Date(),
+      logger,
+      version: 'test',
+      ...deps,
+    });
   }
 
   beforeAll(async () => {
@@ -168,11 +163,10 @@ describe('modalWebhook', () => {
     expect(res).toMatchObject({ status: 401, json: { error: 'bad_signature' } });
   });
 
-  it('answers malformed JSON with 400 and publishes nothing, signed or not', async () => {
-    // The Functions Framework parses application/json before the function runs and answers 400
-    // itself; shared/platform/framework-errors.ts keeps the body out of the logs (tested there and end to end).
+  it('answers malformed JSON with 400 once signed, 401 unsigned, and publishes nothing', async () => {
+    // The guard reads the body and nothing parses it before its signature verifies.
     const before = publisher.messages.length;
-    expect((await postSigned(served.url, '{"call_id":', { secret: 'nope' })).status).toBe(400);
+    expect((await postSigned(served.url, '{"call_id":', { secret: 'nope' })).status).toBe(401);
     expect((await postSigned(served.url, '{"call_id":', { secret: SECRET })).status).toBe(400);
     expect(publisher.messages.length).toBe(before);
   });
@@ -315,16 +309,14 @@ describe('modalWebhook', () => {
     await served.close();
     const config = loadWebhookConfig({ MODAL_WEBHOOK_SECRET: SECRET, RESULTS_DIR: dir, PUBLISH_TIMEOUT_MS: '300' });
     const hanging: Publisher = { topic: 't', publish: () => new Promise<string>(() => undefined) };
-    served = await serveHttp(
-      createWebhookHandler({
-        config,
-        publisher: hanging,
-        claims: createLocalBlobStore(dir),
-        clock: () => new Date(),
-        logger,
-        version: 'test',
-      }),
-    );
+    served = await serveWebhook({
+      config,
+      publisher: hanging,
+      claims: createLocalBlobStore(dir),
+      clock: () => new Date(),
+      logger,
+      version: 'test',
+    });
     const started = Date.now();
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
     expect(res.status).toBe(503);
@@ -411,54 +403,6 @@ describe('modalWebhook', () => {
     });
     // Health needs no body and still answers.
     expect((await fetch(`${served.url}/health`)).status).toBe(200);
-    await start();
-  });
-
-  it('never hands a pooled body to another request while a publish that outlived its answer still holds it', async () => {
-    const guard = createBodyGuard({
-      limits: { maxBodyBytes: 4 << 20, poolBytes: 32 << 20, smallBodyBytes: 64 << 10, readTimeoutMs: 5000 },
-      logger: memoryLogger(),
-      clock: () => new Date(),
-    });
-    const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-    // What each publish was handed (the view itself) and its bytes at that moment. The first publish
-    // hangs past the answer's deadline, holding its data as a client still retrying does.
-    const seen: { view: Buffer; sent: string }[] = [];
-    let settleFirst!: () => void;
-    const stalling: Publisher = {
-      topic: 'modal-completions',
-      async publish(data) {
-        seen.push({ view: data, sent: digest(data) });
-        if (seen.length === 1) await new Promise<void>((resolve) => (settleFirst = resolve));
-        return `m-${seen.length}`;
-      },
-    };
-    hookNextServer({ guard });
-    await start({ PUBLISH_TIMEOUT_MS: '200' }, false, {
-      publisher: stalling,
-      guarded: guard.passed,
-      bodyLease: guard.lease,
-    });
-    // Bodies of one size, each its own bytes: large enough to be read into pooled memory.
-    const large = (i: number) =>
-      JSON.stringify({
-        ...fixture('seed-success'),
-        call_id: `call-pool-${i}`,
-        result: { affinity: 0.5, structure_file_base64: String.fromCharCode(65 + i).repeat(300_000) },
-      });
-    expect((await postSigned(served.url, large(0), { secret: SECRET })).status).toBe(503);
-    for (const i of [1, 2, 3]) expect((await postSigned(served.url, large(i), { secret: SECRET })).status).toBe(202);
-    // Each publish was handed its own body; the stalled one still holds the first body's bytes.
-    expect(seen.map((s) => s.sent)).toEqual([0, 1, 2, 3].map((i) => digest(large(i))));
-    expect(digest(seen[0]!.view)).toBe(digest(large(0)));
-    const memories = () => new Set(seen.map((s) => s.view.buffer)).size;
-    expect(memories()).toBe(2); // 1, 2 and 3 took turns in one pooled buffer
-    // Once the stalled publish settles, its memory serves the next body: the pool works, and only then.
-    settleFirst();
-    await new Promise((r) => setImmediate(r));
-    expect((await postSigned(served.url, large(4), { secret: SECRET })).status).toBe(202);
-    expect(seen[4]!.sent).toBe(digest(large(4)));
-    expect(memories()).toBe(2);
     await start();
   });
 

@@ -3,7 +3,6 @@ import { deliveryId } from '../../../../shared/contract/delivery';
 import fc from 'fast-check';
 import {
   decodeCompletionBody,
-  decodeParsedCompletionBody,
   decodeCompletionEnvelope,
   encodeCompletion,
   encodeOwnCompletion,
@@ -151,38 +150,5 @@ describe('completion envelope', () => {
       Object.entries({ ...attributes, ...change }).filter(([, v]) => v !== undefined),
     ) as Record<string, string>;
     expect(decodeCompletionEnvelope(changed).ok).toBe(false);
-  });
-});
-
-describe("decodeParsedCompletionBody (the webhook reusing the framework's parse)", () => {
-  it('reaches the same verdict as decoding the bytes, for any payload-shaped JSON (property)', () => {
-    const id = fc.oneof(fc.constantFrom('a', 'job-1', 'x.y', 'NUL', 'a:b', ''), fc.string({ maxLength: 20 }));
-    const payloadLike = fc.record({
-      call_id: id,
-      status: fc.constantFrom('success', 'failure', 'timeout', 'nope'),
-      result: fc.option(fc.jsonValue({ maxDepth: 40 }), { nil: undefined }),
-      error: fc.option(fc.jsonValue({ maxDepth: 5 }), { nil: undefined }),
-      metadata: fc.record({ job_id: id, batch_id: fc.option(id, { nil: undefined }) }),
-    });
-    fc.assert(
-      fc.property(payloadLike, fc.boolean(), (p, bom) => {
-        const text = JSON.stringify(p);
-        const bytes = Buffer.concat([bom ? Buffer.from([0xef, 0xbb, 0xbf]) : Buffer.alloc(0), Buffer.from(text)]);
-        expect(decodeParsedCompletionBody(bytes, JSON.parse(text))).toEqual(decodeCompletionBody(bytes));
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('refuses bytes that are not UTF-8, as the worker would, whatever the framework made of them', () => {
-    const bytes = Buffer.concat([
-      Buffer.from('{"call_id":"c'),
-      Buffer.from([0xff]),
-      Buffer.from('","status":"success","metadata":{"job_id":"j"}}'),
-    ]);
-    expect(
-      decodeParsedCompletionBody(bytes, { call_id: 'c\ufffd', status: 'success', metadata: { job_id: 'j' } }),
-    ).toMatchObject({ ok: false, code: 'invalid_json' });
-    expect(decodeCompletionBody(bytes)).toMatchObject({ ok: false, code: 'invalid_json' });
   });
 });

@@ -16,7 +16,6 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { BufferPool } from './buffer-pool';
 
 export interface BodyLimits {
   /** Largest body accepted (MAX_BODY_BYTES). */
@@ -139,9 +138,8 @@ interface BodySink {
   drop(): void;
 }
 
-/** `pool`: where a large body's buffer comes from (and goes back to when the body is refused). */
-function declaredSink(declared: number, pool?: BufferPool): BodySink {
-  let whole: Buffer | undefined = pool ? pool.take(declared) : Buffer.allocUnsafe(declared);
+function declaredSink(declared: number): BodySink {
+  let whole: Buffer | undefined = Buffer.allocUnsafe(declared);
   let received = 0;
   return {
     add(chunk) {
@@ -160,8 +158,6 @@ function declaredSink(declared: number, pool?: BufferPool): BodySink {
       return { ok: true, body };
     },
     drop() {
-      // Only this function ever saw the buffer: it can go straight back.
-      if (whole) pool?.give(whole);
       whole = undefined;
     },
   };
@@ -217,15 +213,13 @@ function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number
  * Reads `stream` into one buffer under `limits`, taking its bytes from `budget`. Whatever the
  * outcome, `release()` gives the bytes back (call it once the body is no longer needed). A refusal
  * forgets what was read and drops whatever still arrives; the caller answers it and then drains the
- * rest or closes the connection. With `pool`, a body of declared length is read into a pooled
- * buffer; the caller gives it back once nothing reads it any more (buffer-pool.ts `createLease`).
+ * rest or closes the connection.
  */
 export function readBody(
   stream: Readable,
   headers: IncomingHttpHeaders,
   limits: BodyLimits,
   budget: BodyBudget,
-  pool?: BufferPool,
 ): Promise<BodyRead> {
   const declared = declaredLength(headers);
   let taken = 0;
@@ -241,7 +235,7 @@ export function readBody(
   }
   const sink =
     declared !== undefined
-      ? declaredSink(declared, pool)
+      ? declaredSink(declared)
       : chunkedSink(limits.maxBodyBytes, (current, bytes) => {
           if (!budget.take(current, bytes)) return false;
           taken += bytes;

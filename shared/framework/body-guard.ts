@@ -12,9 +12,9 @@
  * loudly instead of silently parsing unsigned bodies again.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../../shared/observability/log';
-import type { StatsBuffer } from '../../shared/observability/stats';
-import type { Clock } from '../../shared/ports';
+import type { Logger } from '../observability/log';
+import type { StatsBuffer } from '../observability/stats';
+import type { Clock } from '../ports';
 import {
   checkBodyHeaders,
   createBodyBudget,
@@ -23,11 +23,9 @@ import {
   readBody,
   type BodyLimits,
   type BodyRefusal,
-} from '../../shared/platform/request-body';
-import type { RequestGuard } from '../../shared/platform/server-hook';
-import { createReclaimer } from '../../shared/platform/reclaim';
-import { lingeringClose, type LingerLimits } from '../../shared/platform/linger';
-import { BODY_POOL_LIMITS, createBufferPool, createLease, type Lease } from '../../shared/platform/buffer-pool';
+} from './request-body';
+import type { RequestGuard } from './server-hook';
+import { lingeringClose, type LingerLimits } from './linger';
 
 export interface BodyGuardDeps {
   limits: BodyLimits;
@@ -48,15 +46,8 @@ const RETRY_AFTER_SECONDS = 2;
  */
 const CLOSES_AT_ONCE = new Set<BodyRefusal['code']>(['request_timeout', 'invalid_body']);
 
-/**
- * The guard; whether it let a given request through; and the lease on a request's body, when the
- * body is in pooled memory: the handler borrows it for what outlives its answer (a publish still
- * retrying) and says when it is done, and only then is the memory handed to another request.
- */
-export type BodyGuard = RequestGuard & {
-  passed: (req: IncomingMessage) => boolean;
-  lease: (req: IncomingMessage) => Lease | undefined;
-};
+/** The guard, and whether it let a given request through. */
+export type BodyGuard = RequestGuard & { passed: (req: IncomingMessage) => boolean };
 
 const expectsContinue = (req: IncomingMessage) => /^\s*100-continue\s*$/i.test(req.headers.expect ?? '');
 
@@ -64,11 +55,7 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
   const { limits, logger, clock, stats } = deps;
   const linger = deps.linger ?? { maxBytes: 2 * limits.maxBodyBytes, maxMs: 15_000, idleMs: 5_000 };
   const passed = new WeakSet<IncomingMessage>();
-  const leases = new WeakMap<IncomingMessage, Lease>();
   const budget = createBodyBudget(limits);
-  const pool = createBufferPool(BODY_POOL_LIMITS);
-  // Bodies of 8 MiB and more (claim-checked ones) are given back at once, not at V8's leisure.
-  const reclaimer = createReclaimer({ minBytes: 8 * 1024 * 1024, minIntervalMs: 200 });
 
   function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal): void {
     logger.log(refusal.status >= 500 ? 'ERROR' : 'WARNING', 'requestRejected', refusal.message, {
@@ -108,35 +95,24 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
     }
     // Only reached through the server's 'checkContinue' (server-hook.ts): the sender waits for this.
     if (expectsContinue(req)) res.writeContinue();
-    readBody(req, req.headers, limits, budget, pool).then(
+    readBody(req, req.headers, limits, budget).then(
       (read) => {
         if (!read.ok) {
           refuse(req, res, read.refusal);
           return;
         }
-        const bytes = read.body.length;
         const withBody = req as IncomingMessage & { rawBody?: Buffer };
         res.once('close', () => {
           read.release();
-          // A kept-alive connection holds on to its last request until the next one arrives: drop
-          // the body from it, so that the collection below frees it.
+          // A kept-alive connection holds on to its last request until the next one arrives.
           withBody.rawBody = undefined;
-          reclaimer.released(bytes);
         });
         withBody.rawBody = read.body;
-        const body = read.body;
-        leases.set(
-          req,
-          createLease(() => pool.give(body)),
-        );
         passed.add(req);
         next();
       },
       () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }),
     );
   };
-  return Object.assign(guard, {
-    passed: (req: IncomingMessage) => passed.has(req),
-    lease: (req: IncomingMessage) => leases.get(req),
-  });
+  return Object.assign(guard, { passed: (req: IncomingMessage) => passed.has(req) });
 }

@@ -8,7 +8,7 @@ import {
   MIN_MEAN_CHUNK_BYTES,
   readBody,
   type BodyLimits,
-} from '../../../../shared/platform/request-body';
+} from '../../../../shared/framework/request-body';
 
 const limits: BodyLimits = { maxBodyBytes: 1000, poolBytes: 2000, smallBodyBytes: 100, readTimeoutMs: 200 };
 

@@ -1,4 +1,4 @@
-import { filterBodyParserErrors } from '../../../../shared/platform/framework-errors';
+import { filterBodyParserErrors } from '../../../../shared/framework/framework-errors';
 import { memoryLogger } from '../../../../shared/observability/log';
 
 function parseError(body: string): Error {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hookNextServer, hookPending } from '../../../../shared/platform/server-hook';
+import { hookNextServer, hookPending } from '../../../../shared/framework/server-hook';
 
 /** A stand-in for the `http` module whose createServer the framework calls. */
 const fakeHttp = () => ({ createServer: http.createServer });
