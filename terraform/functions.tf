@@ -9,6 +9,8 @@ locals {
     project_id = var.project_id
     region     = var.region
     labels     = local.labels
+    # The Node.js the code is built and tested on (package.json engines, Cloud Build's node image).
+    runtime = "nodejs24"
     build = {
       service_account = google_service_account.role["build"].id
       source_bucket   = google_storage_bucket.bucket["source"].name

@@ -243,7 +243,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     if (!deps.guarded(req)) {
       throw new HttpError('body_guard_missing', 500, 'internal error', {
         cause:
-          'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/request-bodies.md); refusing every completion until it is',
+          'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/framework-seam.md); refusing every completion until it is',
       });
     }
     await accept(req, res, attempt);

@@ -46,7 +46,7 @@ const webhookEnv = z.object({
   /**
    * Bytes all bodies being read at once may hold together; a large body that does not fit is
    * answered 503 with Retry-After (bodies up to 1 MiB always get in). Bounds the instance's memory
-   * under a flood of large unsigned bodies (docs/request-bodies.md).
+   * under a flood of large unsigned bodies (docs/framework-seam.md).
    */
   BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(96 * 1024 * 1024),
   /** A body still arriving after this long is answered 408. */

@@ -1,7 +1,7 @@
 /**
  * Reading a request body ourselves, with hard limits, before anything parses it. The Functions
  * Framework would otherwise inflate (gzip, br, deflate, zstd) and parse every body up to 1 GiB before
- * the function runs (docs/request-bodies.md). The rules here make an unauthenticated request cheap:
+ * the function runs (docs/framework-seam.md). The rules here make an unauthenticated request cheap:
  * - a `Content-Encoding` other than identity is refused (415) without reading a byte;
  * - a `Content-Length` over the maximum is refused (413) without reading a byte;
  * - a body is read into one buffer of its declared size (no copies), and a stream that grows past

@@ -1,7 +1,7 @@
 /**
  * A hook in front of the Functions Framework's own request handling. The framework builds its
  * Express app with body parsers that inflate and parse every body (up to 1 GiB) before the function
- * runs, and offers no option to change that (docs/request-bodies.md). It creates its server with
+ * runs, and offers no option to change that (docs/framework-seam.md). It creates its server with
  * `http.createServer(app)` after it has loaded our module, so the module can hand it a server whose
  * request listener runs `guard` first: the guard answers the request itself, or reads the body and
  * calls `next()`. A body read to its end leaves body-parser nothing to do (it skips a request whose

@@ -9,7 +9,7 @@ resource "google_cloudfunctions2_function" "this" {
   labels      = var.platform.labels
 
   build_config {
-    runtime               = "nodejs22"
+    runtime               = var.platform.runtime
     entry_point           = var.function.entry_point
     service_account       = var.platform.build.service_account
     environment_variables = var.platform.build.environment

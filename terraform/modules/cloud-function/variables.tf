@@ -57,11 +57,12 @@ variable "function" {
 }
 
 variable "platform" {
-  description = "What every function of this project shares: project, region, labels, and how it is built (the archive in Cloud Storage, the account Cloud Build runs as, the build environment)."
+  description = "What every function of this project shares: project, region, labels, the Cloud Functions runtime (nodejs24: the runtime the code is built and tested on), and how it is built (the archive in Cloud Storage, the account Cloud Build runs as, the build environment)."
   type = object({
     project_id = string
     region     = string
     labels     = optional(map(string), {})
+    runtime    = string
     build = object({
       service_account = string
       source_bucket   = string
@@ -69,4 +70,8 @@ variable "platform" {
       environment     = optional(map(string), {})
     })
   })
+  validation {
+    condition     = can(regex("^nodejs[0-9]+$", var.platform.runtime))
+    error_message = "platform.runtime must be a Node.js runtime id such as nodejs24."
+  }
 }

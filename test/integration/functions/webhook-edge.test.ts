@@ -1,7 +1,7 @@
 /**
  * The webhook's public edge against the real Functions Framework (the version package.json pins),
  * served as Cloud Functions serves it: what an unsigned request can cost. Bodies are read by the
- * webhook's guard before the framework's parsers (docs/request-bodies.md): compressed bodies are
+ * webhook's guard before the framework's parsers (docs/framework-seam.md): compressed bodies are
  * refused unread, oversized ones cut, and nothing unsigned is parsed.
  */
 import { createHmac } from 'node:crypto';

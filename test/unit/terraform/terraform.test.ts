@@ -216,10 +216,20 @@ it('lets the Pub/Sub service agent publish dead letters, subscribe to the source
   );
 });
 
-it('deploys the four functions through one module, with the entry points the code registers, on nodejs22, each with its own account', () => {
+it('deploys the four functions through one module, with the entry points the code registers, on nodejs24, each with its own account', () => {
   const index = readFileSync(join(dir, '..', 'functions', 'index.ts'), 'utf8');
   expect(all('google_cloudfunctions2_function')).toEqual([]);
-  expect(fnModule.build_config[0]).toMatchObject({ runtime: 'nodejs22', entry_point: '${var.function.entry_point}' });
+  expect(fnModule.build_config[0]).toMatchObject({
+    runtime: '${var.platform.runtime}',
+    entry_point: '${var.function.entry_point}',
+  });
+  // The runtime is the Node.js the code is built and tested on: package.json's engines and Cloud Build's image.
+  const pkg = JSON.parse(readFileSync(join(dir, '..', 'package.json'), 'utf8'));
+  const major = /^>=(\d+)$/.exec(pkg.engines.node)![1];
+  expect(locals.platform.runtime).toBe(`nodejs${major}`);
+  expect(pkg.devDependencies.node).toMatch(new RegExp(`^\\^${major}\\.`));
+  for (const file of ['cloudbuild.yaml', 'cloudbuild-branch.yaml'])
+    expect(readFileSync(join(dir, '..', file), 'utf8')).toContain(`_NODE_IMAGE: node:${major}\n`);
   const entryPoints = {
     webhook: 'modalWebhook',
     worker: 'processCompletion',
