@@ -9,17 +9,12 @@ import type { AdminConfig } from '../../shared/config/config';
 import { HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import type { ModalClient } from '../../shared/modal/modal-client';
-import {
-  appState,
-  modalSecretArgs,
-  modalSecretCommand,
-  type AppState,
-  type ModalApp,
-} from '../../shared/modal/modal-config';
+import { modalSecretArgs, modalSecretCommand } from '../../shared/modal/modal-config';
 import { operatorOf } from './identity';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
 import { route, type Route } from './router';
+import { createAppChecks } from './app-checks';
 import { COMPLETION_PATH } from '../../shared/contract/routes';
 
 const configureSchema = z.strictObject({
@@ -35,8 +30,6 @@ const configureSchema = z.strictObject({
   apps: z.array(z.string()).optional(),
 });
 
-type TestAnswer = NonNullable<Parameters<typeof appState>[0]['test']>;
-
 export interface ConfigureDeps {
   config: Readonly<AdminConfig>;
   store: Pick<AdminStore, 'listApps'>;
@@ -50,71 +43,12 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
   const { config, store, modal, clock, logger } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
-  async function askForTestDelivery(app: string, controlUrl: string | undefined): Promise<TestAnswer> {
-    if (!controlUrl) return { kind: 'no_control' };
-    try {
-      const answer = await modal.askForTestDelivery(controlUrl, app);
-      if (answer.status >= 300) return { kind: 'refused', status: answer.status };
-      const body = JSON.parse(answer.text || '{}') as { webhook_status?: number; webhook_error?: string };
-      return {
-        kind: 'delivered',
-        webhookStatus: Number(body.webhook_status ?? 0),
-        ...(body.webhook_error ? { webhookError: body.webhook_error } : {}),
-      };
-    } catch (err) {
-      return { kind: 'unreachable', error: String(err) };
-    }
-  }
-
-  async function verifiedSince(): Promise<
-    Map<string, { at: Date; signedWith: 'current' | 'previous'; scheme?: string }>
-  > {
-    const docs = await store.listApps();
-    return new Map(
-      docs.map((d) => [
-        String(d.app),
-        {
-          at: d.last_verified_at instanceof Date ? d.last_verified_at : new Date(0),
-          signedWith: d.signed_with === 'previous' ? ('previous' as const) : ('current' as const),
-          ...(typeof d.signature_scheme === 'string' ? { scheme: d.signature_scheme } : {}),
-        },
-      ]),
-    );
-  }
+  const checkApps = createAppChecks({ store, modal, clock, sleep });
 
   function webhookUrlOf(baseUrl: string | undefined): string {
     const url = baseUrl ? `${baseUrl.replace(/\/$/, '')}${COMPLETION_PATH}` : config.webhookUrl;
     if (!url) throw new HttpError('not_configured', 503, 'WEBHOOK_URL is not set and no webhook_base_url was given');
     return url;
-  }
-
-  /**
-   * Each app's state: with `autoConfigure`, its control endpoint is asked for a test delivery first,
-   * and the check waits (up to `waitSeconds`) for the deliveries accepted on their way to the worker.
-   */
-  async function checkApps(
-    apps: readonly ModalApp[],
-    autoConfigure: boolean,
-    waitSeconds: number,
-  ): Promise<Map<string, AppState>> {
-    const since = clock();
-    const tests = new Map<string, TestAnswer>();
-    if (autoConfigure) {
-      await Promise.all(apps.map(async (a) => tests.set(a.name, await askForTestDelivery(a.name, a.controlUrl))));
-    }
-    const deadline = since.getTime() + (autoConfigure ? waitSeconds * 1000 : 0);
-    for (;;) {
-      const verified = await verifiedSince();
-      const states = new Map(
-        apps.map((a) => [a.name, appState({ since, verified: verified.get(a.name), test: tests.get(a.name) })]),
-      );
-      // Wait only for apps whose test delivery was accepted and is on its way to the worker.
-      const pending = apps.some(
-        (a) => states.get(a.name)!.state === 'waiting' && tests.get(a.name)?.kind === 'delivered',
-      );
-      if (!pending || clock().getTime() >= deadline) return states;
-      await sleep(250);
-    }
   }
 
   return route('POST', `${prefix}/configure`, async (req) => {

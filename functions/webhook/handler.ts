@@ -9,28 +9,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
-import { claimPath } from '../../shared/contract/claims';
-import { encodeCompletion, encodeWebhookStats, unsupportedCharset } from '../../shared/contract/messages';
+import { encodeWebhookStats } from '../../shared/contract/messages';
 import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
-import type { CompletionPayload } from '../../shared/contract/schemas';
-import { verifyRequest } from '../../shared/contract/signature';
 import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
 import type { StatsBuffer } from '../../shared/observability/stats';
-import { withDeadline } from '../../shared/platform/deadline';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
+import { createCompletionQueue } from './queue';
 import { createRecentDeliveries } from './recent-deliveries';
 import {
   bodyOf,
+  decodeCompletion,
   eventOf,
+  healthAnswer,
   idsOf,
   methodNotAllowed,
   normalizePath,
-  parsePayload,
-  rejectionMessage,
   replayKeyOf,
   SHOWN_CHARS,
-  type DeliveryIds,
+  verifySignature,
   type Verified,
 } from './request';
 
@@ -67,6 +64,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
   // A timestamp is accepted up to the tolerance on either side: a replay can come that long after.
   const recent = createRecentDeliveries(2 * config.toleranceSeconds * 1000);
   const nowMs = () => clock().getTime();
+  const queue = createCompletionQueue({ config, publisher, claims });
 
   /** Sends due counters without delaying or failing the request that triggered it. */
   function flushStats(log: Logger): void {
@@ -76,47 +74,6 @@ export function createWebhookHandler(deps: WebhookDeps) {
     publisher.publish(message.data, message.attributes).catch((err: unknown) => {
       log.log('WARNING', 'statsPublishFailed', `webhook counters not sent: ${String(err)}`, {});
     });
-  }
-
-  /**
-   * The public health answer: the seed's shape and nothing more. The topic, revision, tolerance and
-   * rotation state are an attacker's map; the private admin's /status tells them to operators.
-   */
-  function health(res: Response): void {
-    const ready = config.secrets.length > 0 && (config.dryRun || config.completionsTopic.length > 0);
-    res.status(200).json({
-      status: ready ? 'healthy' : 'unhealthy',
-      service: 'modal_webhook_handler',
-      features: {
-        hmac_verification: true,
-        timestamp_verification: true,
-        background_processing: true,
-        batch_intelligence: true,
-      },
-    });
-  }
-
-  /** Step 1: the signature and timestamp over the raw bytes; nothing in the body is read before. */
-  function verify(req: Request, rawBody: Buffer): Verified {
-    const verification = verifyRequest({
-      rawBody,
-      headers: { get: (name) => req.get(name) },
-      secrets: config.secrets,
-      schemes: config.signatureSchemes,
-      nowSeconds: Math.floor(nowMs() / 1000),
-      toleranceSeconds: config.toleranceSeconds,
-    });
-    if (!verification.ok) {
-      throw new HttpError(verification.reason, 401, rejectionMessage(verification.reason, config), {
-        log: {
-          reason: verification.reason,
-          scheme: verification.scheme,
-          bytes: rawBody.length,
-          user_agent: req.get('user-agent')?.slice(0, SHOWN_CHARS),
-        },
-      });
-    }
-    return verification;
   }
 
   function warnIfPreviousSecret(verified: Verified, log: Logger): void {
@@ -130,73 +87,14 @@ export function createWebhookHandler(deps: WebhookDeps) {
     );
   }
 
-  /** Step 2: a verified body decoded by the worker's own rules, so that what is answered 202 here parses there. */
-  function decode(req: Request, rawBody: Buffer): CompletionPayload {
-    if (!req.is('application/json')) {
-      throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
-    }
-    const charset = unsupportedCharset(req.get('content-type'));
-    if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
-    return parsePayload(rawBody);
-  }
-
-  /** Step 3 (inside the replay check): a body too large for a message is stored first, named by content. */
-  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, log: Logger): Promise<string | undefined> {
-    if (rawBody.length <= config.claimCheckThresholdBytes) return undefined;
-    // Named by content: a retried or replayed request finds its claim already stored (create-only
-    // write, `created: false`) and stores nothing new.
-    const path = claimPath(ids.delivery_id, rawBody);
-    const stored = await withDeadline(
-      claims.putIfAbsent(path, rawBody, 'application/json'),
-      config.publishTimeoutMs,
-      'claim-check upload',
-    ).catch((err: unknown) => {
-      throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', {
-        cause: String(err),
-      });
-    });
-    log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
-    return stored.uri;
-  }
-
-  /** Step 4: the completion queued on Pub/Sub; its message id once Pub/Sub holds it. */
-  async function publish(
-    req: Request,
-    rawBody: Buffer,
-    payload: CompletionPayload,
-    verified: Verified,
-    ids: DeliveryIds,
-    attempt: Attempt,
-  ): Promise<string> {
-    const claimUri = await storeClaim(rawBody, ids, attempt.log);
-    const message = encodeCompletion(rawBody, payload, {
-      deliveryId: ids.delivery_id,
-      receivedAt: new Date(attempt.started),
-      source: 'webhook',
-      secretIndex: verified.secretIndex,
-      scheme: verified.scheme,
-      claimUri,
-      traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
-    });
-    try {
-      return await withDeadline(
-        publisher.publish(message.data, message.attributes),
-        config.publishTimeoutMs,
-        'publish',
-      );
-    } catch (err) {
-      throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
-    }
-  }
-
   async function accept(req: Request, res: Response, attempt: Attempt): Promise<void> {
     const rawBody = bodyOf(req, config.maxBodyBytes);
-    const verified = verify(req, rawBody);
+    const verified = verifySignature(req, rawBody, config, Math.floor(nowMs() / 1000));
     attempt.log = attempt.log.child(
       traceFields(config.projectId, req.get('x-cloud-trace-context'), req.get('traceparent')),
     );
     warnIfPreviousSecret(verified, attempt.log);
-    const payload = decode(req, rawBody);
+    const payload = decodeCompletion(req, rawBody);
     const ids = idsOf(payload, verified);
     if (config.dryRun) {
       attempt.log.log('INFO', 'webhookDryRun', 'webhook verified (dry run, not published)', ids);
@@ -206,7 +104,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
     // The same signed delivery again (a replay, a retry whose 202 was lost, or a concurrent copy):
     // it is published once, and every copy is answered with that message id.
     const { messageId, replay } = await recent.publishOnce(ids.delivery_id, replayKeyOf(req, verified), nowMs, () =>
-      publish(req, rawBody, payload, verified, ids, attempt),
+      queue(rawBody, payload, verified, ids, {
+        receivedAt: new Date(attempt.started),
+        traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
+        log: attempt.log,
+      }),
     );
     if (replay) {
       attempt.log.log(
@@ -234,7 +136,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
   async function route(req: Request, res: Response, path: string, attempt: Attempt): Promise<void> {
     if (HEALTH_PATHS.includes(path)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(res, 'GET, HEAD');
-      health(res);
+      res.status(200).json(healthAnswer(config));
       return;
     }
     if (!COMPLETION_PATHS.includes(path))

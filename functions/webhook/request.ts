@@ -8,7 +8,8 @@ import type { WebhookConfig } from '../../shared/config/config';
 import { deliveryId } from '../../shared/contract/delivery';
 import { decodeForwardedBody } from '../../shared/contract/forwarded-body';
 import type { CompletionPayload } from '../../shared/contract/schemas';
-import type { verifyRequest } from '../../shared/contract/signature';
+import { verifyRequest } from '../../shared/contract/signature';
+import { unsupportedCharset } from '../../shared/contract/messages';
 import type { LogEvent } from '../../shared/observability/log';
 import { HttpError, SIGNATURE_REASONS, type ErrorCode, type SignatureReason } from '../../shared/platform/errors';
 
@@ -81,10 +82,64 @@ export function methodNotAllowed(res: Response, allow: string): HttpError {
 }
 
 /**
+ * The public health answer: the seed's shape and nothing more. The topic, revision, tolerance and
+ * rotation state are an attacker's map; the private admin's /status tells them to operators.
+ */
+export function healthAnswer(config: Readonly<WebhookConfig>) {
+  const ready = config.secrets.length > 0 && (config.dryRun || config.completionsTopic.length > 0);
+  return {
+    status: ready ? 'healthy' : 'unhealthy',
+    service: 'modal_webhook_handler',
+    features: {
+      hmac_verification: true,
+      timestamp_verification: true,
+      background_processing: true,
+      batch_intelligence: true,
+    },
+  };
+}
+
+/** Step 1: the signature and timestamp over the raw bytes; nothing in the body is read before. 401 otherwise. */
+export function verifySignature(
+  req: Request,
+  rawBody: Buffer,
+  config: Readonly<WebhookConfig>,
+  nowSeconds: number,
+): Verified {
+  const verification = verifyRequest({
+    rawBody,
+    headers: { get: (name) => req.get(name) },
+    secrets: config.secrets,
+    schemes: config.signatureSchemes,
+    nowSeconds,
+    toleranceSeconds: config.toleranceSeconds,
+  });
+  if (verification.ok) return verification;
+  throw new HttpError(verification.reason, 401, rejectionMessage(verification.reason, config), {
+    log: {
+      reason: verification.reason,
+      scheme: verification.scheme,
+      bytes: rawBody.length,
+      user_agent: req.get('user-agent')?.slice(0, SHOWN_CHARS),
+    },
+  });
+}
+
+/** Step 2: a verified body decoded by the worker's own rules, so that what is answered 202 here parses there. */
+export function decodeCompletion(req: Request, rawBody: Buffer): CompletionPayload {
+  if (!req.is('application/json')) {
+    throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
+  }
+  const charset = unsupportedCharset(req.get('content-type'));
+  if (charset) throw new HttpError('unsupported_media_type', 415, `charset ${charset} is not supported; send UTF-8`);
+  return parsePayload(rawBody);
+}
+
+/**
  * Decodes a verified body by the worker's own rules (shared/contract/messages.ts), so that what is
  * answered 202 here always parses there: malformed JSON is 400, a payload that breaks the contract 422.
  */
-export function parsePayload(rawBody: Buffer): CompletionPayload {
+function parsePayload(rawBody: Buffer): CompletionPayload {
   const verdict = decodeForwardedBody(rawBody);
   if (verdict.ok) return verdict.payload;
   if (verdict.code === 'invalid_json') throw new HttpError('invalid_json', 400, verdict.message);

@@ -3,18 +3,16 @@
  * its files, apply it to the job and its batch counter shard in one atomic commit, then let the batch be
  * finalised. A synthetic test delivery is only recorded.
  */
-import { isOwnClaimUri, type ClaimsLocation } from '../../shared/contract/claims';
+import type { ClaimsLocation } from '../../shared/contract/claims';
 import { planJobUpdate, type Completion, type JobPlan } from '../../shared/completion/completion';
-import { PermanentMessageError } from '../../shared/platform/errors';
 import { createLimiter } from '../../shared/platform/limit';
-import { documentError } from '../../shared/completion/job-document';
 import type { Logger } from '../../shared/observability/log';
-import { decodeWithStructure } from '../../shared/contract/forwarded-body';
-import { decodeCompletionEnvelope, envelopeMatches, type CompletionMeta } from '../../shared/contract/messages';
+import type { CompletionMeta } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore } from '../../shared/ports';
 import type { CompletionPayload } from '../../shared/contract/schemas';
-import { decodeStructure, structureOf } from '../../shared/contract/structure';
-import { dataBytes, dataOf, type PubSubMessage, type WorkerOutcome } from './types';
+import { createCompletionFiles } from './completion-files';
+import { createCompletionReader } from './read-completion';
+import { dataBytes, type PubSubMessage, type WorkerOutcome } from './types';
 
 const APP_RECORD_INTERVAL_MS = 60 * 1000;
 /** Large bodies (over ~256 KiB, or claim-checked) decoded at once per instance. */
@@ -35,110 +33,8 @@ export interface ApplyCompletionDeps {
 export function createApplyCompletion(deps: ApplyCompletionDeps) {
   const { jobs, results, claims, finalizeIfDone, clock, logger } = deps;
 
-  async function readBody(message: PubSubMessage, meta: CompletionMeta): Promise<Buffer> {
-    if (!meta.claimUri) return dataOf(message);
-    if (!isOwnClaimUri(meta.claimUri, claims)) {
-      throw new PermanentMessageError(
-        'invalid_envelope',
-        "claim_uri is not under the results location's claims/ prefix; it is not read",
-      );
-    }
-    const body = await results.get(meta.claimUri);
-    if (!body) throw new PermanentMessageError('claim_missing', `claim-checked body not found at ${meta.claimUri}`);
-    return body;
-  }
-
-  /**
-   * The envelope and the body, by the contract the webhook used (shared/contract/messages.ts). A
-   * large structure file comes out as bytes beside the payload (its string left out of it), so
-   * that it is never held as text, parsed string and bytes at once.
-   */
-  async function readCompletion(
-    message: PubSubMessage,
-    attributes: Record<string, string>,
-  ): Promise<{ meta: CompletionMeta; payload: CompletionPayload; structure?: Buffer }> {
-    const envelope = decodeCompletionEnvelope(attributes);
-    if (!envelope.ok) throw new PermanentMessageError('invalid_envelope', envelope.message);
-    const { verdict, structure } = decodeWithStructure(await readBody(message, envelope.meta));
-    if (!verdict.ok) {
-      const issues = verdict.issues?.map((i) => `${i.path}: ${i.message}`).join('; ');
-      throw new PermanentMessageError(verdict.code, issues ? `${verdict.message} (${issues})` : verdict.message);
-    }
-    if (!envelopeMatches(envelope.meta, verdict.payload)) {
-      throw new PermanentMessageError(
-        'invalid_envelope',
-        'delivery_id does not belong to the call and status in the body',
-      );
-    }
-    return { meta: envelope.meta, payload: verdict.payload, ...(structure ? { structure } : {}) };
-  }
-
-  /** A stored `result.json` / `error.json`: the completion's ids and times around `content`. */
-  function completionFile(
-    payload: CompletionPayload,
-    id: string,
-    receivedAt: Date,
-    content: Record<string, unknown>,
-  ): Buffer {
-    return Buffer.from(
-      JSON.stringify(
-        {
-          job_id: payload.metadata.job_id,
-          batch_id: payload.metadata.batch_id ?? null,
-          modal_call_id: payload.call_id,
-          status: payload.status,
-          delivery_id: id,
-          ...content,
-          webhook_received_at: receivedAt.toISOString(),
-          stored_at: clock().toISOString(),
-        },
-        null,
-        2,
-      ),
-    );
-  }
-
-  /** A failure's full error, when the job document keeps only a bounded summary of it. */
-  async function storeErrorFile(
-    payload: CompletionPayload,
-    id: string,
-    receivedAt: Date,
-  ): Promise<Completion['files']> {
-    if (!documentError(payload).detailsInFile) return undefined;
-    const path = `jobs/${payload.metadata.job_id}/${payload.call_id}/error.json`;
-    const body = completionFile(payload, id, receivedAt, { error: payload.error ?? null });
-    return { errorUri: (await results.putIfAbsent(path, body, 'application/json')).uri };
-  }
-
-  /**
-   * Stores the structure and result.json under a per-call path, unless the job will not take them.
-   * `bytes`: the structure already decoded (readCompletion), else it is decoded from the payload.
-   */
-  async function storeFiles(
-    payload: CompletionPayload,
-    id: string,
-    receivedAt: Date,
-    bytes: Buffer | undefined,
-  ): Promise<Completion['files']> {
-    const base = `jobs/${payload.metadata.job_id}/${payload.call_id}`;
-    const encoded = payload.result?.structure_file_base64;
-    const structure = bytes ? structureOf(bytes) : encoded ? decodeStructure(encoded) : undefined;
-    let structureUri: string | undefined;
-    if (structure) {
-      structureUri = (
-        await results.putIfAbsent(`${base}/structure.${structure.extension}`, structure.bytes, structure.contentType)
-      ).uri;
-    }
-    const { structure_file_base64: _omit, ...scores } = payload.result ?? {};
-    const resultJson = completionFile(payload, id, receivedAt, {
-      scores,
-      structure_uri: structureUri ?? null,
-      structure_format: structure?.extension ?? null,
-    });
-    const resultUri = (await results.putIfAbsent(`${base}/result.json`, resultJson, 'application/json')).uri;
-    return { resultUri, structureUri };
-  }
-
+  const readCompletion = createCompletionReader(results, claims);
+  const storeFiles = createCompletionFiles(results, clock);
   const appsSeen = new Map<string, number>();
 
   /** Notes that a Modal app's webhook verified — at most once a minute per app and instance. */
@@ -218,13 +114,9 @@ export function createApplyCompletion(deps: ApplyCompletionDeps) {
       source,
       ...(meta.operator ? { operator: meta.operator } : {}),
     };
-    // Files first, always before the job says `completed`. Stored under the call's own path and never
-    // overwritten, so storing them for a duplicate or late event changes nothing — and a completion
-    // costs no read besides the job's own.
-    completion.files =
-      payload.status === 'success'
-        ? await storeFiles(payload, id, receivedAt, structure)
-        : await storeErrorFile(payload, id, receivedAt);
+    // Files first, always before the job says `completed` (completion-files.ts); a completion costs
+    // no read besides the job's own.
+    completion.files = await storeFiles(payload, id, receivedAt, structure);
     const plan: JobPlan = await jobs.applyToJob(jobId, (existing) => planJobUpdate(existing, completion, clock()));
 
     if (plan.kind !== 'apply') {

@@ -7,7 +7,6 @@
  * twice. A transient failure throws (Pub/Sub redelivers); a message that can never succeed is
  * recorded as a dead letter and acknowledged, so it cannot loop.
  */
-import { createHash } from 'node:crypto';
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import { createBatchFinalizer } from '../../shared/batch/batch-finalization';
 import type { WorkerConfig } from '../../shared/config/config';
@@ -18,8 +17,9 @@ import { messageTraceId } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
+import { createDeadLetterRecorder } from './dead-letter';
 import { createRecordStats } from './record-stats';
-import { dataOf, type PubSubEventData, type PubSubMessage, type WorkerOutcome } from './types';
+import type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';
 
 export type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';
 
@@ -33,7 +33,6 @@ export interface WorkerDeps {
   logger: Logger;
 }
 
-const MAX_DEAD_LETTER_DATA_BYTES = 512 * 1024;
 /** Failures of unknown cause one message may meet on one instance before it is dead-lettered. */
 const UNKNOWN_FAILURE_BUDGET = 5;
 
@@ -60,35 +59,7 @@ export function createCompletionWorker(deps: WorkerDeps) {
   });
   const recordStats = createRecordStats(jobs);
 
-  async function deadLetter(
-    message: PubSubMessage,
-    attributes: Record<string, string>,
-    error: PermanentMessageError,
-  ): Promise<WorkerOutcome> {
-    const data = dataOf(message);
-    const messageId = message.messageId ?? message.message_id;
-    const id = messageId
-      ? `msg_${messageId}`
-      : `dl_${createHash('sha256').update(data).update(JSON.stringify(attributes)).digest('hex').slice(0, 32)}`;
-    await jobs.recordDeadLetter({
-      id,
-      code: error.code,
-      reason: error.message,
-      messageId,
-      attributes,
-      dataBase64: data.length <= MAX_DEAD_LETTER_DATA_BYTES ? data.toString('base64') : undefined,
-      dataBytes: data.length,
-      recordedAt: clock(),
-    });
-    logger.log('ERROR', 'messageDeadLettered', `message dead-lettered: ${error.message}`, {
-      code: error.code,
-      message_id: messageId,
-      delivery_id: attributes.delivery_id,
-      call_id: attributes.call_id,
-      job_id: attributes.job_id,
-    });
-    return { kind: 'dead_lettered', code: error.code };
-  }
+  const deadLetter = createDeadLetterRecorder(jobs, clock, logger);
 
   /** Handles one Pub/Sub message. Throws only for transient failures (so Pub/Sub redelivers). */
   async function handleMessage(message: PubSubMessage): Promise<WorkerOutcome> {

@@ -63,6 +63,57 @@ export function pushBody(m: PulledMessage, subscription: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits that end early, all at once, when the relay closes. */
+function createPauses() {
+  const pausing = new Set<() => void>();
+  return {
+    pause: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          pausing.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        pausing.add(done);
+      }),
+    endAll: () => {
+      for (const done of [...pausing]) done();
+    },
+  };
+}
+
+/**
+ * How long a refused message is held before it is handed back: its retry backoff, inside what is
+ * left of its lease (1.5 s spared for the nack itself); none after its last attempt.
+ */
+function holdBeforeHandBack(m: PulledMessage, heldMs: number, options: PushRelayOptions): number {
+  if (m.deliveryAttempt >= options.retry.maxDeliveryAttempts) return 0;
+  const leaseLeft = options.ackDeadlineSeconds * 1000 - heldMs - 1500;
+  return Math.min(redeliveryDelaySeconds(m.deliveryAttempt, options.retry) * 1000, leaseLeft);
+}
+
+/** One push to the worker, answered well inside the ack deadline or abandoned: whether it took the message, and why not. */
+async function pushOnce(
+  post: typeof fetch,
+  endpoint: string,
+  body: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; reason: string }> {
+  try {
+    const res = await post(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer();
+    return { ok: res.ok, reason: `worker answered ${res.status}` };
+  } catch (err) {
+    return { ok: false, reason: `worker unreachable: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
 export function startPushRelay(options: PushRelayOptions) {
   const post = options.fetch ?? fetch;
   let source = options.connect();
@@ -71,28 +122,13 @@ export function startPushRelay(options: PushRelayOptions) {
   let failuresInARow = 0;
   const stats = { pushed: 0, acked: 0, handedBack: 0, pullErrors: 0, reconnects: 0 };
   let wake: (() => void) | undefined;
-  // Backoff waits end early when the relay closes.
-  const pausing = new Set<() => void>();
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        pausing.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      pausing.add(done);
-    });
+  const { pause, endAll } = createPauses();
   const error = (event: string, message: string, fields: Record<string, unknown>) =>
     options.log({ severity: 'ERROR', event, message, ...fields });
 
   async function settle(m: PulledMessage, ok: boolean, reason: string, pulledAt: number): Promise<void> {
-    if (!ok && m.deliveryAttempt < options.retry.maxDeliveryAttempts) {
-      // Back off while the lease lasts (with 1.5 s to spare for the nack itself).
-      const leaseLeft = options.ackDeadlineSeconds * 1000 - (Date.now() - pulledAt) - 1500;
-      const wait = Math.min(redeliveryDelaySeconds(m.deliveryAttempt, options.retry) * 1000, leaseLeft);
-      if (wait > 0) await pause(wait);
-    }
+    const wait = ok ? 0 : holdBeforeHandBack(m, Date.now() - pulledAt, options);
+    if (wait > 0) await pause(wait);
     const current = source;
     try {
       if (ok) {
@@ -102,49 +138,27 @@ export function startPushRelay(options: PushRelayOptions) {
       }
       stats.handedBack++;
       if (m.deliveryAttempt >= options.retry.maxDeliveryAttempts) {
-        error(
-          'pushDeadLettered',
-          `delivery ${m.deliveryAttempt} of ${options.retry.maxDeliveryAttempts} failed (${reason}); the subscription's dead-letter policy takes the message`,
-          {
-            message_id: m.id,
-            delivery_id: m.attributes.delivery_id,
-            delivery_attempt: m.deliveryAttempt,
-            reason,
-          },
-        );
-        await current.redeliverAfter([m.ackId], 0);
-        return;
+        const last = `delivery ${m.deliveryAttempt} of ${options.retry.maxDeliveryAttempts} failed (${reason})`;
+        error('pushDeadLettered', `${last}; the subscription's dead-letter policy takes the message`, {
+          message_id: m.id,
+          delivery_id: m.attributes.delivery_id,
+          delivery_attempt: m.deliveryAttempt,
+          reason,
+        });
       }
       await current.redeliverAfter([m.ackId], 0);
     } catch (err) {
       // The lease runs out by itself: the message comes back after its ack deadline.
-      error(
-        'pushRelayError',
-        `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}; it is redelivered after its ack deadline`,
-        { message_id: m.id },
-      );
+      const what = `could not ${ok ? 'acknowledge' : 'hand back'} message ${m.id}: ${String(err)}`;
+      error('pushRelayError', `${what}; it is redelivered after its ack deadline`, { message_id: m.id });
     }
   }
 
   async function deliver(m: PulledMessage): Promise<void> {
     const pulledAt = Date.now();
     stats.pushed++;
-    let ok = false;
-    let reason = '';
-    try {
-      // Answered well inside the ack deadline, or abandoned and handed back.
-      const res = await post(options.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: pushBody(m, source.subscription),
-        signal: AbortSignal.timeout(Math.max(1000, options.ackDeadlineSeconds * 1000 - 2000)),
-      });
-      await res.arrayBuffer();
-      ok = res.ok;
-      reason = `worker answered ${res.status}`;
-    } catch (err) {
-      reason = `worker unreachable: ${err instanceof Error ? err.message : String(err)}`;
-    }
+    const timeoutMs = Math.max(1000, options.ackDeadlineSeconds * 1000 - 2000);
+    const { ok, reason } = await pushOnce(post, options.endpoint, pushBody(m, source.subscription), timeoutMs);
     await settle(m, ok, reason, pulledAt);
   }
 
@@ -170,17 +184,13 @@ export function startPushRelay(options: PushRelayOptions) {
         if (!running) return;
         failuresInARow++;
         stats.pullErrors++;
-        error(
-          'pushRelayError',
-          `pull failed (${failuresInARow} in a row): ${err instanceof Error ? err.message : String(err)}`,
-          { failures: failuresInARow },
-        );
+        const why = err instanceof Error ? err.message : String(err);
+        error('pushRelayError', `pull failed (${failuresInARow} in a row): ${why}`, { failures: failuresInARow });
+        // Every third failure in a row, a new client: a new channel, whatever state the old one was left in.
         if (failuresInARow % 3 === 0) {
-          // A new client: a new channel, whatever state the old one was left in.
-          const old = source;
+          void source.close().catch(() => undefined);
           source = options.connect();
           stats.reconnects++;
-          old.close().catch(() => undefined);
         }
         await sleep(Math.min(2000, 100 * 2 ** Math.min(failuresInARow, 5)));
         continue;
@@ -209,7 +219,7 @@ export function startPushRelay(options: PushRelayOptions) {
     async close(): Promise<void> {
       running = false;
       wake?.();
-      for (const done of [...pausing]) done();
+      endAll();
       await done.catch(() => undefined);
       const deadline = Date.now() + options.ackDeadlineSeconds * 1000;
       while (inFlight > 0 && Date.now() < deadline) await sleep(20);

@@ -50,6 +50,26 @@ export async function waitForPort(
   throw new Error(`function on port ${port} did not start:\n${output()}`);
 }
 
+/** Stops a child's whole process group: SIGTERM, then SIGKILL after 3 s; resolves once it exited. */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }, 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export type Service = 'webhook' | 'worker' | 'admin' | 'reconciler';
 
 export interface ServedFunction {
@@ -164,22 +184,7 @@ export function serveFunction(
     stopping = true;
     clearTimeout(restartTimer);
     process.off('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, 3000);
-    await exited;
-    clearTimeout(timer);
+    await stopGroup(child);
   };
   return {
     get child() {

@@ -3,8 +3,15 @@
  * counts, its tallies and ranking for the summary, and the finalisation claim and completion —
  * each decision taken by shared/completion/store-rules.ts inside the transaction that writes it.
  */
-import { FieldPath, FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
-import { isBatchDone, summaryIsCurrent } from '../batch/batch';
+import {
+  FieldPath,
+  FieldValue,
+  type CollectionReference,
+  type Firestore,
+  type Query,
+  type Transaction,
+} from '@google-cloud/firestore';
+import { isBatchDone, summaryIsCurrent, type BatchSummary } from '../batch/batch';
 import { rollupNeeded, sumTallies, type CounterShard } from '../batch/batch-counters';
 import type { Collections } from '../config/config';
 import { decideBatchCompletion, decideFinalizationClaim, isTerminal } from '../completion/store-rules';
@@ -52,6 +59,38 @@ export function RANKING_INDEX(
     { field: 'result.confidence', order: 'DESCENDING' },
     { field: '__name__', order: 'ASCENDING' },
   ];
+}
+
+/** The ranking order of compareRanked (shared/batch/batch.ts), on the index of RANKING_INDEX. */
+function rankingQuery(jobs: CollectionReference, batchId: string, direction: 'higher' | 'lower'): Query {
+  let query = jobs
+    .where('batch_id', '==', batchId)
+    .where('status', '==', 'completed')
+    .where('result.affinity', '!=', null);
+  for (const { field, order } of RANKING_INDEX(direction).slice(2)) {
+    query = query.orderBy(
+      field === '__name__' ? FieldPath.documentId() : field,
+      order === 'DESCENDING' ? 'desc' : 'asc',
+    );
+  }
+  return query;
+}
+
+/** What a completed batch's document says: its final counts, summary, and who finalised it. */
+function completedFields(summary: BatchSummary, summaryUri: string, now: Date, claimant: string) {
+  return {
+    status: 'completed',
+    completed_jobs: summary.completed_jobs,
+    failed_jobs: summary.failed_jobs,
+    counts_updated_at: now,
+    completed_at: now,
+    updated_at: now,
+    summary,
+    summary_uri: summaryUri,
+    batch_event_published: false,
+    finalized_by: claimant,
+    finalization: FieldValue.delete(),
+  };
 }
 
 type BatchStore = Pick<
@@ -112,18 +151,7 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections, counter
     },
 
     async topRankedJobs(batchId, direction, limit) {
-      // The ranking order of compareRanked (shared/batch/batch.ts), on the index of RANKING_INDEX.
-      let query = jobs
-        .where('batch_id', '==', batchId)
-        .where('status', '==', 'completed')
-        .where('result.affinity', '!=', null);
-      for (const { field, order } of RANKING_INDEX(direction).slice(2)) {
-        query = query.orderBy(
-          field === '__name__' ? FieldPath.documentId() : field,
-          order === 'DESCENDING' ? 'desc' : 'asc',
-        );
-      }
-      const snap = await query
+      const snap = await rankingQuery(jobs, batchId, direction)
         .limit(limit)
         .select('status', 'modal_call_id', 'result.affinity', 'result.confidence', 'result_uri')
         .get();
@@ -161,24 +189,7 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections, counter
         const ref = batches.doc(batchId);
         const decision = decideBatchCompletion(await readBatch(db, c, batchId, counts, tx), summary);
         if (decision !== 'completed') return decision;
-        tx.set(
-          ref,
-          {
-            batch_id: batchId,
-            status: 'completed',
-            completed_jobs: summary.completed_jobs,
-            failed_jobs: summary.failed_jobs,
-            counts_updated_at: now,
-            completed_at: now,
-            updated_at: now,
-            summary,
-            summary_uri: summaryUri,
-            batch_event_published: false,
-            finalized_by: claimant,
-            finalization: FieldValue.delete(),
-          },
-          { merge: true },
-        );
+        tx.set(ref, { batch_id: batchId, ...completedFields(summary, summaryUri, now, claimant) }, { merge: true });
         return decision;
       });
     },

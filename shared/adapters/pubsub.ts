@@ -159,7 +159,7 @@ export function createPullSource(projectId: string, subscription: string, host?:
     ...CHANNEL_OPTIONS,
   });
   // Resolves the endpoint and credentials (emulator or not) the way the PubSub client does.
-  const client = new v1.SubscriberClient({ ...pubsub.options } as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+  const client = new v1.SubscriberClient({ ...pubsub.options });
   const path = `projects/${projectId}/subscriptions/${subscription}`;
   return {
     subscription: path,

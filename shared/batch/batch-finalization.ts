@@ -61,6 +61,20 @@ export function rollupGate(intervalMs: number, now: () => number, maxBatches = 1
   };
 }
 
+/** The `batchCompleted` line's fields. */
+function completedFields(batchId: string, summary: BatchSummary, now: Date, countedAt: Date | undefined) {
+  return {
+    batch_id: batchId,
+    total_jobs: summary.total_jobs,
+    completed_jobs: summary.completed_jobs,
+    failed_jobs: summary.failed_jobs,
+    best_job_id: summary.best_job?.job_id ?? null,
+    // The batch-completion SLI (terraform/slo.tf): from the webhook of the completion that
+    // finished the batch to the batch completed, redeliveries included.
+    ...(countedAt ? { finalization_latency_ms: Math.max(0, now.getTime() - countedAt.getTime()) } : {}),
+  };
+}
+
 export function createBatchFinalizer(deps: BatchFinalizerDeps) {
   const { jobs, results, clock, logger } = deps;
   const rollups = rollupGate(deps.countsIntervalMs, () => clock().getTime());
@@ -110,16 +124,7 @@ export function createBatchFinalizer(deps: BatchFinalizerDeps) {
         continue;
       }
       if (outcome !== 'completed') return false;
-      logger.log('INFO', 'batchCompleted', 'batch completed', {
-        batch_id: batchId,
-        total_jobs: summary.total_jobs,
-        completed_jobs: summary.completed_jobs,
-        failed_jobs: summary.failed_jobs,
-        best_job_id: summary.best_job?.job_id ?? null,
-        // The batch-completion SLI (terraform/slo.tf): from the webhook of the completion that
-        // finished the batch to the batch completed, redeliveries included.
-        ...(countedAt ? { finalization_latency_ms: Math.max(0, clock().getTime() - countedAt.getTime()) } : {}),
-      });
+      logger.log('INFO', 'batchCompleted', 'batch completed', completedFields(batchId, summary, clock(), countedAt));
       await publishBatchEvent(batchId, uri);
       return true;
     }

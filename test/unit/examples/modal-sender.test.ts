@@ -14,7 +14,6 @@ import { loadWebhookConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
 import type { Publisher } from '../../../shared/ports';
 import { sign, signStandard, verifyRequest } from '../../../shared/contract/signature';
-import { serveHttp } from '../../support/http';
 import { serveWebhook } from '../../support/webhook';
 
 const examples = join(__dirname, '..', '..', '..', 'examples', 'modal');

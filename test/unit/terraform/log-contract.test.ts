@@ -17,7 +17,7 @@ import { encodeCompletion } from '../../../shared/contract/messages';
 import { completionPayloadSchema } from '../../../shared/contract/schemas';
 import { memoryLogger, type LogFields } from '../../../shared/observability/log';
 import type { Publisher } from '../../../shared/ports';
-import { postSigned, serveHttp } from '../../support/http';
+import { postSigned } from '../../support/http';
 import { memoryBlobStore, memoryJobStore } from '../../support/memory-job-store';
 import { serveWebhook } from '../../support/webhook';
 

@@ -9,7 +9,7 @@ import { createTopicPublisher } from '../../../../shared/adapters/pubsub';
 import { loadWebhookConfig } from '../../../../shared/config/config';
 import { memoryLogger } from '../../../../shared/observability/log';
 import { fixture } from '../../../support/fixtures';
-import { postSigned, serveHttp, type Served } from '../../../support/http';
+import { postSigned, type Served } from '../../../support/http';
 import { serveWebhook } from '../../../support/webhook';
 
 jest.setTimeout(60_000);

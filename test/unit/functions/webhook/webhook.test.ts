@@ -13,7 +13,7 @@ import type { Publisher } from '../../../../shared/ports';
 import { decodeCompletionBody } from '../../../../shared/contract/messages';
 import { sign, signStandard } from '../../../../shared/contract/signature';
 import { fixture } from '../../../support/fixtures';
-import { postSigned, serveHttp, type Served } from '../../../support/http';
+import { postSigned, type Served } from '../../../support/http';
 import { serveWebhook, type ServedWebhookDeps } from '../../../support/webhook';
 
 const SECRET = 'whsec_dW5pdC10ZXN0LWtleWtra2tra2tra2tra2tra2tra2s=';

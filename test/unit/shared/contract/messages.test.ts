@@ -1,6 +1,5 @@
 /** The one decoding of a completion body and the message envelope, shared by webhook and worker. */
 import { deliveryId } from '../../../../shared/contract/delivery';
-import fc from 'fast-check';
 import {
   decodeCompletionBody,
   decodeCompletionEnvelope,
