@@ -72,3 +72,8 @@ output "secret_version" {
   description = "The secret version number the functions read (pinned)."
   value       = local.secret_version
 }
+
+output "project_id" {
+  description = "The project the pipeline is deployed in (configure-modal reads the secret's version there)."
+  value       = var.project_id
+}

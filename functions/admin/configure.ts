@@ -9,7 +9,7 @@ import type { AdminConfig } from '../../shared/config/config';
 import { HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import type { ModalClient } from '../../shared/modal/modal-client';
-import { modalSecretArgs, modalSecretCommand } from '../../shared/modal/modal-config';
+import { modalSecretCommand } from '../../shared/modal/modal-config';
 import { operatorOf } from './identity';
 import type { AdminStore, Clock } from '../../shared/ports';
 import { parse } from './requests';
@@ -87,9 +87,6 @@ export function createConfigureRoute(prefix: string, deps: ConfigureDeps): Route
       app: a.name,
       control_url: a.controlUrl ?? null,
       modal_command: modalSecretCommand(a.name, webhookUrl, source),
-      // For `configure-modal --apply`: the modal CLI's arguments, run without a shell; the secret is
-      // added by the caller as MODAL_WEBHOOK_SECRET=… after reading it with secret_read_command.
-      modal_args: modalSecretArgs(a.name, webhookUrl),
       ...states.get(a.name)!,
     }));
     logger.log('INFO', 'modalConfigured', 'Modal apps configuration checked', {

@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { projectRoot } from './local-stack';
 
 export interface LocalState {
@@ -19,12 +19,17 @@ export interface LocalState {
   adminUrl: string;
   completionsTopic: string;
   deadLetterSubscription: string;
+  /** Where the functions' secret is read (shared/modal/secret-source.ts spec): the saved file, or the environment. */
+  secretFrom: string;
 }
 
 /** `.data/` in the project, or LOCAL_DATA_DIR (the README test runs a stack of its own there). */
 export const dataDir = () => process.env.LOCAL_DATA_DIR || join(projectRoot(), '.data');
 const stateFile = () => join(dataDir(), 'local-stack.json');
 const secretFile = () => join(dataDir(), 'secret');
+
+/** The saved secret's file (`.data/secret`), as an absolute path. */
+export const localSecretFile = () => resolve(secretFile());
 
 export function writeLocalState(state: LocalState): void {
   mkdirSync(dataDir(), { recursive: true });

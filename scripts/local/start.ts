@@ -8,12 +8,20 @@
  * Firestore data and results instead (the secret stays).
  */
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_ENV_VARS, RECONCILER_ENV_VARS, WEBHOOK_ENV_VARS, WORKER_ENV_VARS } from '../../shared/config/config';
 import { MissingPrerequisite } from './emulators';
 import { startLocalStack, type LocalStack } from './local-stack';
-import { dataDir, lastLocalState, localSecret, removeLocalState, writeLocalState } from './local-state';
+import {
+  dataDir,
+  lastLocalState,
+  localSecret,
+  localSecretFile,
+  removeLocalState,
+  writeLocalState,
+} from './local-state';
+import { secretReadCommand, secretSpec, type SecretSource } from '../../shared/modal/secret-source';
 import { describePortHolder, portIsFree } from './ports';
 import { COMPLETION_PATH, HEALTH_PATH } from '../../shared/contract/routes';
 
@@ -131,13 +139,15 @@ function startOptions(fresh: boolean): StartOptions {
   };
 }
 
+/** Where this stack's secret is read: the environment it came from, or the saved file. */
+const secretSourceOf = (options: StartOptions): SecretSource =>
+  options.secretFromEnv ? { kind: 'env', name: 'MODAL_WEBHOOK_SECRET' } : { kind: 'file', path: localSecretFile() };
+
 /** The environment the functions get from this shell, and where the configure step reads the secret. */
 function forwardedEnv(options: StartOptions): Record<string, string> {
   return {
     // The configure step's commands read the secret where it lives here, never print it.
-    SECRET_READ_COMMAND: options.secretFromEnv
-      ? 'printenv MODAL_WEBHOOK_SECRET'
-      : `cat '${resolve(dataDir(), 'secret')}'`,
+    SECRET_READ_COMMAND: secretReadCommand(secretSourceOf(options)),
     ...Object.fromEntries(
       FORWARDED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string]),
     ),
@@ -145,7 +155,7 @@ function forwardedEnv(options: StartOptions): Record<string, string> {
 }
 
 /** .data/local-stack.json: how the local tools (send-webhook, show, dead-letters) find this stack. */
-function saveState(stack: LocalStack, projectId: string): void {
+function saveState(stack: LocalStack, options: StartOptions): void {
   const collectionEnv = Object.fromEntries(
     ['JOBS_COLLECTION', 'BATCHES_COLLECTION', 'DEAD_LETTERS_COLLECTION', 'PIPELINE_COLLECTION_PREFIX']
       .filter((k) => stack.env[k] !== undefined)
@@ -153,13 +163,15 @@ function saveState(stack: LocalStack, projectId: string): void {
   );
   writeLocalState({
     pid: process.pid,
-    projectId,
+    projectId: options.projectId,
     startedAt: new Date().toISOString(),
     env: { ...stack.emulators.env, ...collectionEnv, COMPLETIONS_TOPIC: stack.completionsTopic },
-    webhookUrl: `http://localhost:${new URL(stack.webhookUrl).port}${COMPLETION_PATH}`,
+    // As the admin API has it (WEBHOOK_URL), so that configure-modal finds the two in agreement.
+    webhookUrl: `${stack.webhookUrl}${COMPLETION_PATH}`,
     adminUrl: `http://localhost:${new URL(stack.adminUrl).port}`,
     completionsTopic: stack.completionsTopic,
     deadLetterSubscription: stack.deadLetterSubscription,
+    secretFrom: secretSpec(secretSourceOf(options)),
   });
 }
 
@@ -287,7 +299,7 @@ async function main(): Promise<void> {
     env: forwardedEnv(options),
     onLog: (service, line) => process.stdout.write(printableLog(service, line) + '\n'),
   });
-  saveState(stack, options.projectId);
+  saveState(stack, options);
   stopOnSignals(stack, options.firestoreDataDir);
   process.stdout.write(banner(stack, options, saved?.created ?? false));
 }

@@ -21,7 +21,8 @@ import {
   type Env,
   type ResultsLocation,
 } from './env';
-import { APP_NAME, parseModalApps, secretReadArgs, type ModalApp } from '../modal/modal-config';
+import { APP_NAME, parseModalApps, type ModalApp } from '../modal/modal-config';
+import { parseSecretReadCommand } from '../modal/secret-source';
 
 const adminEnv = z.object({
   ...common,
@@ -40,12 +41,12 @@ const adminEnv = z.object({
     .refine((spec) => parseModalApps(spec).every((a) => APP_NAME.test(a.name)), {
       error: 'app names are letters, digits, ".", "_" and "-" (at most 50, starting with a letter or digit)',
     }),
-  /** The command that prints the current secret where the configure step's commands run (never the value); one of secretReadArgs' shapes. */
+  /** The command that prints the current secret where the configure step's commands run (never the value); one of secret-source.ts's shapes. */
   SECRET_READ_COMMAND: z
     .string()
     .trim()
     .optional()
-    .refine((c) => c === undefined || secretReadArgs(c) !== undefined, {
+    .refine((c) => c === undefined || parseSecretReadCommand(c) !== undefined, {
       error:
         "is one of: printenv NAME; cat '/absolute/path'; gcloud secrets versions access VERSION --secret=ID --project=PROJECT",
     }),

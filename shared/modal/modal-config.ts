@@ -75,37 +75,6 @@ export function modalSecretSettings(app: string, webhookUrl: string): Record<str
   return { OMTX_WEBHOOK_URL: webhookUrl, OMTX_APP_NAME: app, OMTX_SIGNATURE_SCHEME: BOUND_SCHEME };
 }
 
-/** The same command as arguments of the modal CLI, without the secret (run with no shell). */
-export function modalSecretArgs(app: string, webhookUrl: string): string[] {
-  return [
-    'secret',
-    'create',
-    modalSecretName(app),
-    ...Object.entries(modalSecretSettings(app, webhookUrl)).map(([k, v]) => `${k}=${v}`),
-    '--force',
-  ];
-}
-
-/**
- * The secret read command as an argument vector, when it has one of the shapes this project
- * configures: `printenv NAME` (local, CI), `cat '/absolute/path'` (the local stack's file), or
- * `gcloud secrets versions access VERSION --secret=ID --project=PROJECT` (Terraform). Anything else
- * is `undefined`: the command comes from the admin API's answer and is never handed to a shell.
- */
-export function secretReadArgs(command: string): string[] | undefined {
-  const c = command.trim();
-  let m = /^printenv ([A-Za-z_][A-Za-z0-9_]{0,127})$/.exec(c);
-  if (m) return ['printenv', m[1]!];
-  m = /^cat '(\/[^'\0\n]{1,4096})'$/.exec(c) ?? /^cat (\/[A-Za-z0-9._\/-]{1,4096})$/.exec(c);
-  if (m) return ['cat', '--', m[1]!];
-  m =
-    /^gcloud secrets versions access (latest|[0-9]{1,10}) --secret=([A-Za-z0-9_-]{1,255}) --project=([a-z][a-z0-9-]{4,28}[a-z0-9])$/.exec(
-      c,
-    );
-  if (m) return ['gcloud', 'secrets', 'versions', 'access', m[1]!, `--secret=${m[2]}`, `--project=${m[3]}`];
-  return undefined;
-}
-
 export type AppState =
   { state: 'configured'; detail: string } | { state: 'waiting'; detail: string } | { state: 'failing'; reason: string };
 

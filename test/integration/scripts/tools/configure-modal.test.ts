@@ -6,12 +6,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../../scripts/local/ports';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local/local-stack';
 import { until } from '../../../support/until';
+import { COMPLETION_PATH } from '../../../../shared/contract/routes';
 
 jest.setTimeout(180_000);
 
@@ -87,6 +90,10 @@ afterAll(async () => {
           '--apply',
           '--admin-url',
           stack.adminUrl,
+          '--webhook-url',
+          `${stack.webhookUrl}${COMPLETION_PATH}`,
+          '--secret-from',
+          'env:CFG_TEST_SECRET',
           '--wait',
           '20',
         ],
@@ -159,3 +166,112 @@ afterAll(async () => {
     expect(((await res.json()) as { message: string }).message).toMatch(/Secret Manager/);
   },
 );
+
+describe('runs nothing the admin API tells it', () => {
+  /** A stand-in admin API that answers configure as told, and records what it was sent. */
+  async function fakeAdmin(answer: Record<string, unknown>, host = '127.0.0.1') {
+    const seen: Array<{ authorization?: string }> = [];
+    const server = createServer((req, res) => {
+      seen.push({ ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ apps: [{ app: 'app-one', state: 'waiting', detail: 'x' }], ...answer }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, host, r));
+    return { port: (server.address() as AddressInfo).port, seen, close: () => server.close() };
+  }
+
+  const webhookUrl = `http://127.0.0.1:9/api/v3/webhooks/modal/completion`;
+
+  /** configure-modal --apply with the stand-in modal CLI; what it printed, its exit code, and whether modal ran. */
+  async function runCli(adminUrl: string, extra: string[] = []) {
+    const secrets = mkdtempSync(join(tmpdir(), 'omtx-foreign-'));
+    // Asynchronously: the stand-in admin answers from this process.
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'dist', 'scripts', 'tools', 'configure-modal.js'),
+        '--apply',
+        '--admin-url',
+        adminUrl,
+        '--webhook-url',
+        webhookUrl,
+        '--secret-from',
+        'env:CFG_FOREIGN_SECRET',
+        '--wait',
+        '0',
+        ...extra,
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          PATH: `${join(root, 'test', 'support', 'fake-modal')}:${process.env.PATH}`,
+          MODAL_SECRETS_DIR: secrets,
+          CFG_FOREIGN_SECRET: 'a-secret-for-this-test-only-0123456789',
+        },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const ran = readdirSync(secrets);
+    return { status, out, modalRan: ran.length > 0 };
+  }
+
+  it("refuses an admin's secret_read_command other than its own, naming it, and runs no command", async () => {
+    const admin = await fakeAdmin({ webhook_url: webhookUrl, secret_read_command: 'printenv HOME' });
+    try {
+      const cli = await runCli(`http://127.0.0.1:${admin.port}`);
+      expect(cli.status).toBe(2);
+      expect(cli.out).toContain('secret_read_command "printenv HOME", not "printenv CFG_FOREIGN_SECRET"');
+      expect(cli.out).toContain('nothing was run');
+      expect(cli.modalRan).toBe(false);
+      expect(cli.out).not.toContain(process.env.HOME!);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it("refuses an admin's webhook_url other than its own, naming it, and runs no command", async () => {
+    const admin = await fakeAdmin({
+      webhook_url: 'https://evil.example/api/v3/webhooks/modal/completion',
+      secret_read_command: 'printenv CFG_FOREIGN_SECRET',
+    });
+    try {
+      const cli = await runCli(`http://127.0.0.1:${admin.port}`);
+      expect(cli.status).toBe(2);
+      expect(cli.out).toContain('webhook_url "https://evil.example/api/v3/webhooks/modal/completion"');
+      expect(cli.modalRan).toBe(false);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('never sends its token to an admin URL that is neither https nor this machine', async () => {
+    const other = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    // Reachable on another interface when the machine has one: then the token would arrive if sent.
+    const admin = await fakeAdmin(
+      { webhook_url: webhookUrl, secret_read_command: 'printenv CFG_FOREIGN_SECRET' },
+      other ? '0.0.0.0' : '127.0.0.1',
+    );
+    if (!other) process.stdout.write('note: no non-loopback IPv4 address here; checking the refusal alone\n');
+    try {
+      const host = other?.address ?? '192.0.2.1';
+      const cli = await runCli(`http://${host}:${admin.port}`, ['--token', 'an-identity-token']);
+      expect(cli.status).toBe(2);
+      expect(cli.out).toContain(
+        `the admin API must be https (or http on this machine), not "http://${host}:${admin.port}"`,
+      );
+      expect(admin.seen).toEqual([]);
+      expect(cli.modalRan).toBe(false);
+    } finally {
+      admin.close();
+    }
+  });
+});

@@ -1,5 +1,4 @@
 import { operatorOf } from '../../../../functions/admin/identity';
-import { modalSecretArgs } from '../../../../shared/modal/modal-config';
 
 const jwt = (claims: Record<string, unknown>) =>
   `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
@@ -29,17 +28,4 @@ describe('operatorOf: the identity comes from the token the platform verified', 
   ])('%s', (_name, headers, deployed, expected) => {
     expect(operatorOf(req(headers), deployed)).toBe(expected);
   });
-});
-
-it('gives the modal CLI an argument vector in which a crafted app name stays one argument', () => {
-  const args = modalSecretArgs('app$(touch /tmp/pwned)', 'https://hooks.example.com/x');
-  expect(args).toEqual([
-    'secret',
-    'create',
-    'omtx-webhooks-app$(touch /tmp/pwned)',
-    'OMTX_WEBHOOK_URL=https://hooks.example.com/x',
-    'OMTX_APP_NAME=app$(touch /tmp/pwned)',
-    'OMTX_SIGNATURE_SCHEME=standard',
-    '--force',
-  ]);
 });

