@@ -57,12 +57,17 @@ export function buildWebhook(env: Env, logger: Logger = createLogger()) {
       batchWindowMs: config.publishBatchWindowMs,
       timeoutMs: config.publishTimeoutMs,
     }),
-    claims: createResultStore(config.results, config.projectId),
+    // A claim-check upload gives up with the publish deadline, retries included: a stalled store
+    // cannot keep a body (and its share of the byte budget) for the client's default 600 s.
+    claims: createResultStore(config.results, config.projectId, {
+      requestTimeoutMs: config.publishTimeoutMs,
+      totalTimeoutMs: config.publishTimeoutMs,
+    }),
     clock,
     logger,
     version: serviceVersion(env),
     stats,
-    guarded: guard.passed,
+    bodies: guard,
   });
   return { handler, guard };
 }

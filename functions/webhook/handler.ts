@@ -6,7 +6,6 @@
  * sender retries. Bodies too large for a Pub/Sub message are stored first (claim check) and the
  * message carries their uri.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { WebhookConfig } from '../../shared/config/config';
 import { encodeWebhookStats } from '../../shared/contract/messages';
@@ -14,6 +13,7 @@ import { COMPLETION_PATHS, HEALTH_PATHS } from '../../shared/contract/routes';
 import { traceFields, traceIdOf, type Logger } from '../../shared/observability/log';
 import type { StatsBuffer } from '../../shared/observability/stats';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
+import type { GuardedBodies } from '../../shared/framework/body-guard';
 import type { BlobStore, Clock, Publisher } from '../../shared/ports';
 import { createCompletionQueue } from './queue';
 import { createRecentDeliveries } from './recent-deliveries';
@@ -42,11 +42,12 @@ export interface WebhookDeps {
   /** Counts for the metrics endpoint, sent to the worker over the completions topic. */
   stats?: StatsBuffer;
   /**
-   * Whether the body guard (body-guard.ts) let this request through. When given, a request without
-   * the guard's mark is refused with 500 and an ERROR line: the guard depends on a hook into the
-   * framework's server, and a framework that stopped honouring it must not go unnoticed.
+   * The body guard's side of a request (shared/framework/body-guard.ts): a request it did not let
+   * through is refused with 500 and an ERROR line (the guard depends on a hook into the framework's
+   * server, and a framework that stopped honouring it must not go unnoticed); and a body an upload
+   * or publish still holds after the answer stays counted in its byte budget until they settle.
    */
-  guarded: (req: IncomingMessage) => boolean;
+  bodies: GuardedBodies;
 }
 
 /** How often one instance says that a sender still signs with the previous secret. */
@@ -108,6 +109,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
         receivedAt: new Date(attempt.started),
         traceId: traceIdOf(req.get('x-cloud-trace-context'), req.get('traceparent')),
         log: attempt.log,
+        holdBody: (until) => deps.bodies.holdUntil(req, until),
       }),
     );
     if (replay) {
@@ -142,7 +144,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
     if (!COMPLETION_PATHS.includes(path))
       throw new HttpError('not_found', 404, `no route for ${path.slice(0, SHOWN_CHARS)}`);
     if (req.method !== 'POST') throw methodNotAllowed(res, 'POST');
-    if (!deps.guarded(req)) {
+    if (!deps.bodies.passed(req)) {
       throw new HttpError('body_guard_missing', 500, 'internal error', {
         cause:
           'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/framework-seam.md); refusing every completion until it is',

@@ -25,25 +25,28 @@ export interface Received {
   receivedAt: Date;
   traceId: string | undefined;
   log: Logger;
+  /** Keeps the body counted in the edge's byte budget until `until` settles (it may outlive the answer). */
+  holdBody: (until: Promise<unknown>) => void;
 }
 
 export function createCompletionQueue({ config, publisher, claims }: QueueDeps) {
   /** A body too large for a message is stored first; its uri, or undefined when it fits. */
-  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, log: Logger): Promise<string | undefined> {
+  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, received: Received): Promise<string | undefined> {
     if (rawBody.length <= config.claimCheckThresholdBytes) return undefined;
     // Named by content: a retried or replayed request finds its claim already stored (create-only
     // write, `created: false`) and stores nothing new.
     const path = claimPath(ids.delivery_id, rawBody);
-    const stored = await withDeadline(
-      claims.putIfAbsent(path, rawBody, 'application/json'),
-      config.publishTimeoutMs,
-      'claim-check upload',
-    ).catch((err: unknown) => {
+    const storing = claims.putIfAbsent(path, rawBody, 'application/json');
+    received.holdBody(storing);
+    const stored = await withDeadline(storing, config.publishTimeoutMs, 'claim-check upload').catch((err: unknown) => {
       throw new HttpError('claim_check_failed', 503, 'could not store the payload; retry later', {
         cause: String(err),
       });
     });
-    log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', { ...ids, bytes: rawBody.length });
+    received.log.log('INFO', 'claimCheckStored', 'large payload stored for the worker', {
+      ...ids,
+      bytes: rawBody.length,
+    });
     return stored.uri;
   }
 
@@ -55,7 +58,7 @@ export function createCompletionQueue({ config, publisher, claims }: QueueDeps) 
     ids: DeliveryIds,
     received: Received,
   ): Promise<string> {
-    const claimUri = await storeClaim(rawBody, ids, received.log);
+    const claimUri = await storeClaim(rawBody, ids, received);
     const message = encodeCompletion(rawBody, payload, {
       deliveryId: ids.delivery_id,
       receivedAt: received.receivedAt,
@@ -65,12 +68,11 @@ export function createCompletionQueue({ config, publisher, claims }: QueueDeps) 
       claimUri,
       traceId: received.traceId,
     });
+    // The client holds the data until the publish settles, which may be after the deadline.
+    const publishing = publisher.publish(message.data, message.attributes);
+    received.holdBody(publishing);
     try {
-      return await withDeadline(
-        publisher.publish(message.data, message.attributes),
-        config.publishTimeoutMs,
-        'publish',
-      );
+      return await withDeadline(publishing, config.publishTimeoutMs, 'publish');
     } catch (err) {
       throw new HttpError('publish_failed', 503, 'could not queue the completion; retry later', { cause: String(err) });
     }

@@ -6,8 +6,27 @@
 import { Storage } from '@google-cloud/storage';
 import type { BlobStore } from '../ports';
 
-export function createStorage(projectId: string | undefined): Storage {
-  return new Storage(projectId ? { projectId } : {});
+/** How long one store's calls may take: each request, and all its retries together. */
+export interface StoreDeadline {
+  /** One HTTP request to Cloud Storage. */
+  requestTimeoutMs: number;
+  /** Every attempt of one call together (the client's default is 600 s). */
+  totalTimeoutMs: number;
+}
+
+export function createStorage(projectId: string | undefined, deadline?: StoreDeadline): Storage {
+  return new Storage({
+    ...(projectId ? { projectId } : {}),
+    ...(deadline
+      ? {
+          // The client's own timeout: it replaces any per-call one. Storage 8 passes it to a fetch
+          // that ignores it (googleapis/google-cloud-node#7998), hence 7 (package.json).
+          timeout: deadline.requestTimeoutMs,
+          // Counted in seconds by the client.
+          retryOptions: { totalTimeout: Math.max(1, Math.ceil(deadline.totalTimeoutMs / 1000)), maxRetries: 3 },
+        }
+      : {}),
+  });
 }
 
 function parseGsUri(uri: string): { bucket: string; name: string } {

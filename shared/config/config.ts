@@ -51,6 +51,13 @@ const webhookEnv = z.object({
   BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(96 * 1024 * 1024),
   /** A body still arriving after this long is answered 408. */
   BODY_READ_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  /** A body with no byte for this long is answered 408 and closed (a connection that declares a body and sends nothing). */
+  BODY_IDLE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * After a 5 s grace, a body averaging fewer bytes a second is answered 408 (one that drips). 0: no
+   * floor. docs/configuration.md says why 16 KiB/s is safe for Modal.
+   */
+  BODY_MIN_BYTES_PER_SECOND: int(0, 100 * 1024 * 1024).default(16 * 1024),
   STATS_FLUSH_SECONDS: int(0, 3600).default(30),
 });
 
@@ -83,8 +90,14 @@ export interface WebhookConfig {
   publishBatchWindowMs: number;
   publishTimeoutMs: number;
   maxBodyBytes: number;
-  /** Limits on reading bodies before any check (shared/platform/request-body.ts). */
-  body: { poolBytes: number; smallBodyBytes: number; readTimeoutMs: number };
+  /** Limits on reading bodies before any check (shared/framework/request-body.ts). */
+  body: {
+    poolBytes: number;
+    smallBodyBytes: number;
+    readTimeoutMs: number;
+    idleTimeoutMs: number;
+    minBytesPerSecond: number;
+  };
   /** How often rejection/acceptance counts are sent to the worker for the metrics endpoint; 0: every request. */
   statsFlushMs: number;
   results: ResultsLocation;
@@ -131,6 +144,8 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
       poolBytes: e.BODY_BUFFER_POOL_BYTES,
       smallBodyBytes: SMALL_BODY_BYTES,
       readTimeoutMs: e.BODY_READ_TIMEOUT_MS,
+      idleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
+      minBytesPerSecond: e.BODY_MIN_BYTES_PER_SECOND,
     }),
     statsFlushMs: e.STATS_FLUSH_SECONDS * 1000,
     results: results(e),

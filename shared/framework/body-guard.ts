@@ -29,8 +29,6 @@ import { lingeringClose, type LingerLimits } from './linger';
 
 export interface BodyGuardDeps {
   limits: BodyLimits;
-  /** How much of a refused body is drained before the connection is cut (default: twice the maximum body, 15 s, 5 s idle). */
-  linger?: LingerLimits;
   logger: Logger;
   clock: Clock;
   stats?: StatsBuffer;
@@ -46,18 +44,37 @@ const RETRY_AFTER_SECONDS = 2;
  */
 const CLOSES_AT_ONCE = new Set<BodyRefusal['code']>(['request_timeout', 'invalid_body']);
 
-/** The guard, and whether it let a given request through. */
-export type BodyGuard = RequestGuard & { passed: (req: IncomingMessage) => boolean };
+/** What the handler asks of the guard about a request's body. */
+export interface GuardedBodies {
+  /** Whether the guard read this request's body (the handler refuses a completion it did not). */
+  passed(req: IncomingMessage): boolean;
+  /**
+   * The body stays counted in the byte budget until `until` settles: an upload or a publish that
+   * holds the bytes past the answer (a client still retrying) keeps them charged, so that a stalled
+   * store cannot hold more memory than the budget.
+   */
+  holdUntil(req: IncomingMessage, until: Promise<unknown>): void;
+}
+
+export type BodyGuard = RequestGuard & GuardedBodies;
 
 const expectsContinue = (req: IncomingMessage) => /^\s*100-continue\s*$/i.test(req.headers.expect ?? '');
 
 export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
   const { limits, logger, clock, stats } = deps;
-  const linger = deps.linger ?? { maxBytes: 2 * limits.maxBodyBytes, maxMs: 15_000, idleMs: 5_000 };
+  // A refused body gets the time an accepted one would, and its sender must keep sending.
+  const linger: LingerLimits = {
+    maxBytes: 2 * limits.maxBodyBytes,
+    idleMs: limits.idleTimeoutMs,
+    minBytesPerSecond: limits.minBytesPerSecond,
+    totalMs: limits.readTimeoutMs,
+  };
   const passed = new WeakSet<IncomingMessage>();
+  const holds = new WeakMap<IncomingMessage, Array<Promise<unknown>>>();
   const budget = createBodyBudget(limits);
 
-  function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal): void {
+  /** `continued`: a `100 Continue` went out, so the sender is sending its body. */
+  function refuse(req: IncomingMessage, res: ServerResponse, refusal: BodyRefusal, continued = false): void {
     logger.log(refusal.status >= 500 ? 'ERROR' : 'WARNING', 'requestRejected', refusal.message, {
       code: refusal.code,
       status: refusal.status,
@@ -65,11 +82,12 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
       path: (req.url ?? '').split('?')[0]!.slice(0, 200),
       declared_bytes: declaredLength(req.headers),
       user_agent: req.headers['user-agent']?.slice(0, 200),
+      ...(refusal.code === 'overloaded' ? { budget_held_bytes: budget.held } : {}),
     });
     stats?.count(refusal.code, clock());
     if (res.headersSent) return;
     // A sender that asked before sending (Expect: 100-continue) has sent nothing: nothing to drain.
-    const closes = CLOSES_AT_ONCE.has(refusal.code) || expectsContinue(req);
+    const closes = CLOSES_AT_ONCE.has(refusal.code) || (expectsContinue(req) && !continued);
     const body = JSON.stringify({ error: refusal.code, message: refusal.message });
     res.writeHead(refusal.status, {
       'content-type': 'application/json; charset=utf-8',
@@ -94,25 +112,35 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
       return;
     }
     // Only reached through the server's 'checkContinue' (server-hook.ts): the sender waits for this.
-    if (expectsContinue(req)) res.writeContinue();
+    const continued = expectsContinue(req);
+    if (continued) res.writeContinue();
     readBody(req, req.headers, limits, budget).then(
       (read) => {
         if (!read.ok) {
-          refuse(req, res, read.refusal);
+          refuse(req, res, read.refusal, continued);
           return;
         }
         const withBody = req as IncomingMessage & { rawBody?: Buffer };
         res.once('close', () => {
-          read.release();
           // A kept-alive connection holds on to its last request until the next one arrives.
           withBody.rawBody = undefined;
+          void Promise.allSettled(holds.get(req) ?? []).then(read.release);
         });
         withBody.rawBody = read.body;
         passed.add(req);
         next();
       },
-      () => refuse(req, res, { code: 'invalid_body', status: 400, message: 'the request body could not be read' }),
+      () =>
+        refuse(
+          req,
+          res,
+          { code: 'invalid_body', status: 400, message: 'the request body could not be read' },
+          continued,
+        ),
     );
   };
-  return Object.assign(guard, { passed: (req: IncomingMessage) => passed.has(req) });
+  return Object.assign(guard, {
+    passed: (req: IncomingMessage) => passed.has(req),
+    holdUntil: (req: IncomingMessage, until: Promise<unknown>) => holds.set(req, [...(holds.get(req) ?? []), until]),
+  });
 }

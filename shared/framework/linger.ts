@@ -9,22 +9,20 @@
  * So the answer says `Connection: close` (the sender must not reuse a connection whose body the
  * server did not take), the write side is ended after it, and the rest of the body is read and
  * thrown away — every chunk dropped as it comes, nothing kept — until it ends; then the socket is
- * closed. The drain is bounded: after `maxBytes`, or `maxMs` in all, or `idleMs` without a byte,
- * the socket is destroyed (a sender that has not read its answer by then is not listening).
+ * closed. The drain is bounded as reading a body is (arrival.ts): past `maxBytes`, or once the
+ * sender stalls — no byte for the idle timeout, under the minimum rate, not done within the read
+ * timeout — the socket is destroyed. A sender still sending at a fair rate reads its answer.
  *
  * Node ends a `Connection: close` response with `socket.destroySoon()` (end, then destroy once
  * written), which is the reset. `lingeringClose` replaces that one socket's `destroySoon` with an
  * `end()` for as long as the drain lasts; the edge tests fail if Node stops calling it.
  */
 import type { IncomingMessage } from 'node:http';
+import { watchArrival, type ArrivalLimits } from './arrival';
 
-export interface LingerLimits {
+export interface LingerLimits extends ArrivalLimits {
   /** Bytes read and discarded at most. */
   maxBytes: number;
-  /** How long the drain may last in all. */
-  maxMs: number;
-  /** How long the drain waits for the next byte. */
-  idleMs: number;
 }
 
 /** How a drain ended: the body's end was read (`drained`), or the bounds cut it (`cut`), or the peer left (`closed`). */
@@ -39,8 +37,7 @@ export function drainBody(req: IncomingMessage, limits: LingerLimits): Promise<L
     const finish = (end: LingerOutcome['end']) => {
       if (done) return;
       done = true;
-      clearTimeout(total);
-      clearTimeout(idle);
+      arrival.stop();
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('close', onClose);
@@ -48,13 +45,11 @@ export function drainBody(req: IncomingMessage, limits: LingerLimits): Promise<L
       if (end === 'cut') req.socket.destroy();
       resolve({ end, discarded });
     };
-    const total = setTimeout(() => finish('cut'), limits.maxMs);
-    let idle = setTimeout(() => finish('cut'), limits.idleMs);
+    const arrival = watchArrival(limits, () => finish('cut'));
     const onData = (chunk: Buffer) => {
       discarded += chunk.length;
       if (discarded > limits.maxBytes) return finish('cut');
-      clearTimeout(idle);
-      idle = setTimeout(() => finish('cut'), limits.idleMs);
+      arrival.arrived(chunk.length);
     };
     const onEnd = () => finish('drained');
     const onClose = () => finish(req.complete ? 'drained' : 'closed');

@@ -1,31 +1,37 @@
 /**
  * Reading a request body ourselves, with hard limits, before anything parses it. The Functions
  * Framework would otherwise inflate (gzip, br, deflate, zstd) and parse every body up to 1 GiB before
- * the function runs (docs/framework-seam.md). The rules here make an unauthenticated request cheap:
+ * the function runs (docs/framework-seam.md). The rules make an unauthenticated request cheap:
  * - a `Content-Encoding` other than identity is refused (415) without reading a byte;
  * - a `Content-Length` over the maximum is refused (413) without reading a byte;
- * - a body is read into one buffer of its declared size (no copies), and a stream that grows past
- *   the maximum, or past what it declared, is cut (413); a chunked body is copied into growing
- *   blocks, so the memory it holds is its bytes whatever its chunking, and one that arrives in
- *   absurdly small chunks is refused (400);
- * - all bodies being read at once share a budget of bytes: a body too large for what is left is
- *   answered 503 with `Retry-After` (the sender retries), while small bodies are always admitted, so
- *   a flood of large unsigned bodies can neither exhaust memory nor crowd out ordinary completions;
- * - a body not received within the read timeout is refused (408).
- * Pure except for the stream it is handed.
+ * - a body's bytes are copied into blocks as they arrive, each block charged to a byte budget that
+ *   all bodies being read share: what a body holds is what it has sent (its declared length costs
+ *   nothing), whatever its chunking. A block the budget cannot give is answered 503 with
+ *   `Retry-After` (the sender retries); a body's first `smallBodyBytes` are always given, so a flood
+ *   of large bodies can neither exhaust memory nor crowd out ordinary completions;
+ * - a stream that grows past the maximum (413), or past what it declared (400), is cut; one that
+ *   arrives in absurdly small chunks is refused (400);
+ * - a body that stalls — no byte for the idle timeout, under the minimum rate after a grace, or not
+ *   done within the read timeout (arrival.ts) — is refused (408).
+ * Pure except for the stream it is handed and the arrival timer.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { watchArrival } from './arrival';
 
 export interface BodyLimits {
   /** Largest body accepted (MAX_BODY_BYTES). */
   maxBodyBytes: number;
   /** Bytes all bodies being read at once may hold together (BODY_BUFFER_POOL_BYTES). */
   poolBytes: number;
-  /** Bodies up to this size are admitted whatever the pool holds. */
+  /** A body's first bytes up to this are given whatever the budget holds. */
   smallBodyBytes: number;
   /** A body still arriving after this long is refused (BODY_READ_TIMEOUT_MS). */
   readTimeoutMs: number;
+  /** A body with no byte for this long is refused (BODY_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+  /** After a grace, a body averaging fewer bytes a second is refused (BODY_MIN_BYTES_PER_SECOND; 0: none). */
+  minBytesPerSecond: number;
 }
 
 export type BodyRefusalCode =
@@ -81,11 +87,11 @@ export function checkBodyHeaders(
   return undefined;
 }
 
-/** The bytes every body being read holds together. Small bodies always get in; others while the pool has room. */
+/** The bytes every body being read holds together. A body's first bytes always get in; the rest while the budget has room. */
 export function createBodyBudget(limits: Pick<BodyLimits, 'poolBytes' | 'smallBodyBytes'>) {
   let held = 0;
   return {
-    /** Takes `bytes` more for a body that already holds `current`; false when the pool cannot give them. */
+    /** Takes `bytes` more for a body that already holds `current`; false when the budget cannot give them. */
     take(current: number, bytes: number): boolean {
       const after = current + bytes;
       if (after > limits.smallBodyBytes && held + bytes > limits.poolBytes) return false;
@@ -107,11 +113,11 @@ export type BodyRead =
   { ok: true; body: Buffer; release: () => void } | { ok: false; refusal: BodyRefusal; release: () => void };
 
 /**
- * A chunked body is copied into blocks as it arrives, never kept as the parser's chunks: each chunk
- * is a Buffer object of its own (a view of the socket's read), ~400 bytes of bookkeeping whatever its
+ * A body is copied into blocks as it arrives, never kept as the parser's chunks: each chunk is a
+ * Buffer object of its own (a view of the socket's read), ~400 bytes of bookkeeping whatever its
  * data, so 150,000 one-byte chunks held as chunks cost ~60 MiB for 150 KB of body. Blocks grow from
- * 16 KiB to 1 MiB, so the bytes held stay within twice the body (plus 16 KiB) and are what the
- * pool is charged.
+ * 16 KiB to 1 MiB (never past a declared length), so the bytes held stay within twice the body plus
+ * 16 KiB, and are what the budget is charged.
  */
 const FIRST_BLOCK_BYTES = 16 * 1024;
 const LARGEST_BLOCK_BYTES = 1024 * 1024;
@@ -126,66 +132,23 @@ export const CHUNK_COUNT_FLOOR = 4096;
 export const MIN_MEAN_CHUNK_BYTES = 64;
 
 const overloaded = () => refusal('overloaded', 503, 'too many large bodies in flight; retry later');
+const tooLarge = (max: number) => refusal('payload_too_large', 413, `body is larger than ${max} bytes`);
 const discard = () => undefined;
 
-/** Where a body's bytes go while it is read: one buffer of its declared size, or growing blocks. */
-interface BodySink {
-  /** Copies `chunk` in; a refusal when it does not fit. */
-  add(chunk: Buffer): BodyRefusal | undefined;
-  /** The whole body, once the stream ended; a refusal when it is short of what was declared. */
-  finish(): { ok: true; body: Buffer } | { ok: false; refusal: BodyRefusal };
-  /** Forgets every byte held. */
-  drop(): void;
-}
-
-function declaredSink(declared: number): BodySink {
-  let whole: Buffer | undefined = Buffer.allocUnsafe(declared);
-  let received = 0;
-  return {
-    add(chunk) {
-      if (!whole || received + chunk.length > whole.length)
-        return refusal('invalid_body', 400, 'body is longer than its Content-Length');
-      chunk.copy(whole, received);
-      received += chunk.length;
-      return undefined;
-    },
-    finish() {
-      if (!whole || received !== whole.length)
-        return { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') };
-      // Handed over: the sink no longer holds it (its caller decides how long the body lives).
-      const body = whole;
-      whole = undefined;
-      return { ok: true, body };
-    },
-    drop() {
-      whole = undefined;
-    },
-  };
-}
-
-/** Blocks for a chunked body; each new block's bytes are taken from `take` first. */
-function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number) => boolean): BodySink {
+/** The blocks a body's bytes go into; `take` charges each new block before it is allocated. */
+function createBlocks(capacityLimit: number, take: (current: number, bytes: number) => boolean) {
   let blocks: Buffer[] = [];
   let capacity = 0;
   let filled = 0; // bytes in the last block
-  let received = 0;
-  let events = 0;
   return {
-    add(chunk) {
-      events++;
-      if (events > CHUNK_COUNT_FLOOR && (received + chunk.length) / events < MIN_MEAN_CHUNK_BYTES) {
-        return refusal(
-          'invalid_body',
-          400,
-          `body arrives in too many small chunks (${events} for ${received + chunk.length} bytes); send larger writes or a Content-Length`,
-        );
-      }
+    /** Copies `chunk` in; false when a block it needs cannot be charged. */
+    add(chunk: Buffer): boolean {
       let offset = 0;
       while (offset < chunk.length) {
         let last = blocks.at(-1);
         if (!last || filled === last.length) {
-          const size = Math.min(LARGEST_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, capacity), maxBodyBytes - capacity);
-          if (!take(capacity, size)) return overloaded();
+          const size = Math.min(LARGEST_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, capacity), capacityLimit - capacity);
+          if (!take(capacity, size)) return false;
           last = Buffer.allocUnsafe(size);
           blocks.push(last);
           capacity += size;
@@ -195,25 +158,45 @@ function chunkedSink(maxBodyBytes: number, take: (current: number, bytes: number
         filled += copied;
         offset += copied;
       }
-      received += chunk.length;
-      return undefined;
+      return true;
     },
-    finish() {
-      const body = blocks.length === 1 ? blocks[0]!.subarray(0, received) : Buffer.concat(blocks, received);
+    /** The body's `length` bytes as one buffer; the blocks are let go. */
+    join(length: number): Buffer {
+      const body = blocks.length === 1 ? blocks[0]!.subarray(0, length) : Buffer.concat(blocks, length);
       blocks = [];
-      return { ok: true, body };
+      return body;
     },
-    drop() {
+    drop(): void {
       blocks = [];
     },
   };
 }
 
+/** What a chunk makes of a body of `received` bytes after `events` chunks: a refusal, or nothing. */
+function chunkRefusal(
+  declared: number | undefined,
+  limits: BodyLimits,
+  received: number,
+  events: number,
+): BodyRefusal | undefined {
+  if (declared !== undefined && received > declared)
+    return refusal('invalid_body', 400, 'body is longer than its Content-Length');
+  if (received > limits.maxBodyBytes) return tooLarge(limits.maxBodyBytes);
+  if (events > CHUNK_COUNT_FLOOR && received / events < MIN_MEAN_CHUNK_BYTES) {
+    return refusal(
+      'invalid_body',
+      400,
+      `body arrives in too many small chunks (${events} for ${received} bytes); send larger writes`,
+    );
+  }
+  return undefined;
+}
+
 /**
- * Reads `stream` into one buffer under `limits`, taking its bytes from `budget`. Whatever the
- * outcome, `release()` gives the bytes back (call it once the body is no longer needed). A refusal
- * forgets what was read and drops whatever still arrives; the caller answers it and then drains the
- * rest or closes the connection.
+ * Reads `stream` into one buffer under `limits`, charging its blocks to `budget` as they fill.
+ * Whatever the outcome, `release()` gives the bytes back (call it once nothing reads the body any
+ * more). A refusal forgets what was read and drops whatever still arrives; the caller answers it
+ * and then drains the rest or closes the connection.
  */
 export function readBody(
   stream: Readable,
@@ -229,25 +212,19 @@ export function readBody(
     released = true;
     budget.give(taken);
   };
-  if (declared !== undefined) {
-    if (!budget.take(0, declared)) return Promise.resolve({ ok: false, refusal: overloaded(), release });
-    taken = declared;
-  }
-  const sink =
-    declared !== undefined
-      ? declaredSink(declared)
-      : chunkedSink(limits.maxBodyBytes, (current, bytes) => {
-          if (!budget.take(current, bytes)) return false;
-          taken += bytes;
-          return true;
-        });
+  const blocks = createBlocks(declared ?? limits.maxBodyBytes, (current, bytes) => {
+    if (!budget.take(current, bytes)) return false;
+    taken += bytes;
+    return true;
+  });
   return new Promise<BodyRead>((resolve) => {
     let settled = false;
     let received = 0;
+    let events = 0;
     const finish = (outcome: { ok: true; body: Buffer } | { ok: false; refusal: BodyRefusal }) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      arrival.stop();
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
@@ -257,35 +234,29 @@ export function readBody(
         // (Pausing would make the stream buffer it instead — for one-byte chunks, up to 16,384
         // Buffer objects per connection before the socket stops being read.)
         stream.on('data', discard);
-        sink.drop();
+        blocks.drop();
         release();
       }
       resolve({ ...outcome, release });
     };
-    const timer = setTimeout(
-      () =>
-        finish({
-          ok: false,
-          refusal: refusal('request_timeout', 408, `body not received within ${limits.readTimeoutMs} ms`),
-        }),
-      limits.readTimeoutMs,
+    const arrival = watchArrival(
+      { idleMs: limits.idleTimeoutMs, minBytesPerSecond: limits.minBytesPerSecond, totalMs: limits.readTimeoutMs },
+      (stall) => finish({ ok: false, refusal: refusal('request_timeout', 408, stall.message) }),
     );
     const onData = (chunk: Buffer) => {
-      if (received + chunk.length > limits.maxBodyBytes) {
-        finish({
-          ok: false,
-          refusal: refusal('payload_too_large', 413, `body is larger than ${limits.maxBodyBytes} bytes`),
-        });
-        return;
-      }
-      const refused = sink.add(chunk);
-      if (refused) {
-        finish({ ok: false, refusal: refused });
-        return;
-      }
       received += chunk.length;
+      events++;
+      arrival.arrived(chunk.length);
+      const refused = chunkRefusal(declared, limits, received, events);
+      if (refused) return finish({ ok: false, refusal: refused });
+      if (!blocks.add(chunk)) finish({ ok: false, refusal: overloaded() });
     };
-    const onEnd = () => finish(sink.finish());
+    const onEnd = () =>
+      finish(
+        declared !== undefined && received !== declared
+          ? { ok: false, refusal: refusal('invalid_body', 400, 'body is shorter than its Content-Length') }
+          : { ok: true, body: blocks.join(received) },
+      );
     const onError = () => finish({ ok: false, refusal: refusal('invalid_body', 400, 'the request stream failed') });
     const onAborted = () => finish({ ok: false, refusal: refusal('invalid_body', 400, 'the request was aborted') });
     stream.on('data', onData);

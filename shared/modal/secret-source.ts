@@ -82,12 +82,5 @@ export function parseSecretReadCommand(command: string): SecretSource | undefine
 
 /** The argument vector that prints a Secret Manager version (run without a shell). */
 export function gcloudReadArgs(source: Extract<SecretSource, { kind: 'gcloud' }>): string[] {
-  return [
-    'secrets',
-    'versions',
-    'access',
-    source.version,
-    `--secret=${source.secret}`,
-    `--project=${source.project}`,
-  ];
+  return ['secrets', 'versions', 'access', source.version, `--secret=${source.secret}`, `--project=${source.project}`];
 }

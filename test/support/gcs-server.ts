@@ -26,6 +26,10 @@ export interface GcsTestServer {
    * that may create but not delete (overwrite) objects.
    */
   preconditionStatus: 412 | 403;
+  /** While true, requests are read and never answered: a store in a brownout. */
+  stalled: boolean;
+  /** The most requests left hanging at once while stalled (each holds its body in the client until it gives up). */
+  readonly maxHanging: number;
   close(): Promise<void>;
 }
 
@@ -73,6 +77,9 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
   const requests: string[] = [];
   let failures = 0;
   let generation = 1000;
+  let stalled = false;
+  let hanging = 0;
+  let maxHanging = 0;
 
   const resource = (bucket: string, name: string, o: StoredObject) => ({
     kind: 'storage#object',
@@ -90,6 +97,12 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         requests.push(`${req.method} ${url.pathname}${url.search}`);
+        if (stalled) {
+          maxHanging = Math.max(maxHanging, ++hanging);
+          req.socket.once('close', () => hanging--);
+          req.resume();
+          return;
+        }
         if (failures > 0) {
           failures--;
           json(res, 503, { error: { code: 503, message: 'Service Unavailable' } });
@@ -172,6 +185,15 @@ export async function startGcsTestServer(): Promise<GcsTestServer> {
     },
     set preconditionStatus(status) {
       preconditionStatus = status;
+    },
+    get stalled() {
+      return stalled;
+    },
+    get maxHanging() {
+      return maxHanging;
+    },
+    set stalled(value) {
+      stalled = value;
     },
     close: () =>
       new Promise((resolve) => {

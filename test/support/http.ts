@@ -134,13 +134,14 @@ export interface RawAnswer {
  * Writes `head` (request line and headers, CRLF-terminated, blank line included) and then `body`
  * to a plain TCP connection, as fast as the socket takes it, and reads whatever comes back until
  * the server closes or `settleMs` pass after a final status. For shapes an HTTP client will not
- * send: pre-encoded chunks, a body that never ends, a body written in full before anything is read.
+ * send: pre-encoded chunks, a body that never ends, a body written in full before anything is read,
+ * a body written at `bytesPerSecond` (a slow link).
  */
 export function rawRequest(
   port: number,
   head: string,
   body: Buffer = Buffer.alloc(0),
-  options: { settleMs?: number; waitForContinueMs?: number; readAfterWriting?: boolean } = {},
+  options: { settleMs?: number; waitForContinueMs?: number; readAfterWriting?: boolean; bytesPerSecond?: number } = {},
 ): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -171,11 +172,23 @@ export function rawRequest(
     });
     socket.on('close', finish);
     socket.write(head);
+    const written = () => {
+      if (options.readAfterWriting) socket.resume();
+    };
     const send = () => {
       if (done) return;
-      socket.write(body, () => {
-        if (options.readAfterWriting) socket.resume();
-      });
+      if (!options.bytesPerSecond) return void socket.write(body, written);
+      // A slow link: 64 KiB at a time, at the given rate.
+      const piece = 64 * 1024;
+      let offset = 0;
+      const next = () => {
+        if (done) return;
+        const end = Math.min(body.length, offset + piece);
+        socket.write(body.subarray(offset, end), end === body.length ? written : undefined);
+        offset = end;
+        if (offset < body.length) setTimeout(next, (piece / options.bytesPerSecond!) * 1000);
+      };
+      next();
     };
     if (options.waitForContinueMs !== undefined) setTimeout(send, options.waitForContinueMs);
     else send();

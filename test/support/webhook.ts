@@ -1,17 +1,17 @@
 /**
  * The webhook served as an instance serves it: its body guard (shared/framework/body-guard.ts) in
  * front of the real Functions Framework server, the handler told which requests the guard let
- * through. Pass `guarded` to serve the handler alone (the framework then reads bodies).
+ * through. Pass `bodies` to serve the handler alone (the framework then reads bodies).
  */
 import { createWebhookHandler, type WebhookDeps } from '../../functions/webhook/handler';
 import { createBodyGuard } from '../../shared/framework/body-guard';
 import { hookNextServer } from '../../shared/framework/server-hook';
 import { serveHttp, type Served } from './http';
 
-export type ServedWebhookDeps = Omit<WebhookDeps, 'guarded'> & Partial<Pick<WebhookDeps, 'guarded'>>;
+export type ServedWebhookDeps = Omit<WebhookDeps, 'bodies'> & Partial<Pick<WebhookDeps, 'bodies'>>;
 
 export async function serveWebhook(deps: ServedWebhookDeps): Promise<Served> {
-  if (deps.guarded) return serveHttp(createWebhookHandler({ ...deps, guarded: deps.guarded }));
+  if (deps.bodies) return serveHttp(createWebhookHandler({ ...deps, bodies: deps.bodies }));
   const guard = createBodyGuard({
     limits: { maxBodyBytes: deps.config.maxBodyBytes, ...deps.config.body },
     logger: deps.logger,
@@ -19,5 +19,5 @@ export async function serveWebhook(deps: ServedWebhookDeps): Promise<Served> {
     ...(deps.stats ? { stats: deps.stats } : {}),
   });
   hookNextServer({ guard });
-  return serveHttp(createWebhookHandler({ ...deps, guarded: guard.passed }));
+  return serveHttp(createWebhookHandler({ ...deps, bodies: guard }));
 }

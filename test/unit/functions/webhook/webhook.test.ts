@@ -391,7 +391,7 @@ describe('modalWebhook', () => {
   });
 
   it('refuses every completion with 500 and an ERROR line when the body guard did not run', async () => {
-    await start({}, false, { guarded: () => false });
+    await start({}, false, { bodies: { passed: () => false, holdUntil: () => undefined } });
     const res = await postSigned(served.url, seedBody(), { secret: SECRET });
     expect(res).toMatchObject({ status: 500, json: { error: 'body_guard_missing' } });
     expect(publisher.messages).toHaveLength(0);

@@ -10,7 +10,14 @@ import {
   type BodyLimits,
 } from '../../../../shared/framework/request-body';
 
-const limits: BodyLimits = { maxBodyBytes: 1000, poolBytes: 2000, smallBodyBytes: 100, readTimeoutMs: 200 };
+const limits: BodyLimits = {
+  maxBodyBytes: 1000,
+  poolBytes: 2000,
+  smallBodyBytes: 100,
+  readTimeoutMs: 400,
+  idleTimeoutMs: 200,
+  minBytesPerSecond: 0,
+};
 
 describe('checkBodyHeaders: what the headers alone refuse, before a byte is read', () => {
   it.each([
@@ -84,6 +91,22 @@ function stream(chunks: Buffer[], end = true): PassThrough {
 }
 
 describe('readBody', () => {
+  it('charges a declared body nothing until its bytes arrive, then its bytes, and gives them back on release', async () => {
+    const budget = createBodyBudget(limits);
+    const s = new PassThrough();
+    const reading = readBody(s, { 'content-length': '1000' }, limits, budget);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(budget.held).toBe(0);
+    s.write(Buffer.alloc(300, 1));
+    await new Promise((r) => setImmediate(r));
+    expect(budget.held).toBe(1000); // one block, never past what was declared
+    s.end(Buffer.alloc(700, 2));
+    const read = await reading;
+    expect(read.ok && read.body.length).toBe(1000);
+    read.release();
+    expect(budget.held).toBe(0);
+  });
+
   it('reads a declared body into one buffer and gives its bytes back on release', async () => {
     const budget = createBodyBudget(limits);
     const read = await readBody(
@@ -127,16 +150,34 @@ describe('readBody', () => {
     expect(budget.held).toBe(0);
   });
 
-  it('answers 503 for a large body the pool cannot hold, before reading it', async () => {
+  it('answers 503 once a large body has bytes the budget cannot hold, holding none of them', async () => {
     const budget = createBodyBudget(limits);
     expect(budget.take(0, 1900)).toBe(true);
-    const s = new PassThrough();
-    const read = await readBody(s, { 'content-length': '500' }, limits, budget);
+    const read = await readBody(stream([Buffer.alloc(500)], false), { 'content-length': '500' }, limits, budget);
     expect(read).toMatchObject({ ok: false, refusal: { status: 503, code: 'overloaded' } });
     expect(budget.held).toBe(1900);
     // A small body still gets in.
     const small = await readBody(stream([Buffer.from('ok')]), { 'content-length': '2' }, limits, budget);
     expect(small.ok).toBe(true);
+  });
+
+  it('refuses a body that sends nothing for the idle timeout (408), at that time, holding nothing', async () => {
+    const budget = createBodyBudget(limits);
+    const started = Date.now();
+    const read = await readBody(new PassThrough(), { 'content-length': '1000' }, limits, budget);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 408, message: 'no byte of the body for 0.2 s' } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(budget.held).toBe(0);
+  });
+
+  it('refuses a body that keeps arriving but is not done within the read timeout (408)', async () => {
+    const budget = createBodyBudget(limits);
+    const s = new PassThrough();
+    const drip = setInterval(() => s.write('x'), 50);
+    const read = await readBody(s, { 'content-length': '1000' }, limits, budget);
+    clearInterval(drip);
+    expect(read).toMatchObject({ ok: false, refusal: { status: 408, message: 'body not received within 0.4 s' } });
+    expect(budget.held).toBe(0);
   });
 
   it('refuses a body that does not arrive within the read timeout (408)', async () => {
@@ -165,6 +206,8 @@ describe('readBody: a chunked body costs its bytes, whatever its chunking', () =
     poolBytes: 96 * 1024 * 1024,
     smallBodyBytes: 1024 * 1024,
     readTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    minBytesPerSecond: 0,
   };
 
   it('refuses a body of absurdly small chunks (400) once it has sent enough of them, holding nothing', async () => {
