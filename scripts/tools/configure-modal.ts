@@ -5,12 +5,13 @@
  * answer's webhook URL and secret read command must equal its own, or nothing runs. See USAGE.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { APP_NAME, modalSecretCommand, modalSecretName, modalSecretSettings } from '../../shared/modal/modal-config';
-import { gcloudReadArgs, secretReadCommand, type SecretSource } from '../../shared/modal/secret-source';
+import { secretReadCommand } from '../../shared/modal/secret-source';
+import { readSecret } from './read-secret';
 import { readLocalState } from '../local/local-state';
 import {
   mismatches,
@@ -75,24 +76,6 @@ async function configure(
   const text = await res.text();
   if (!res.ok) throw new Error(`the admin API answered ${res.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as ConfigureAnswer;
-}
-
-/** The secret, read where the target says: in this process for env and file, by gcloud's own argv otherwise. */
-function readSecret(source: SecretSource): string {
-  switch (source.kind) {
-    case 'env': {
-      const value = process.env[source.name];
-      if (!value) throw new Error(`${source.name} is not set in this shell`);
-      return value.trim();
-    }
-    case 'file':
-      return readFileSync(source.path, 'utf8').trim();
-    case 'gcloud':
-      return execFileSync('gcloud', gcloudReadArgs(source), {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }).trim();
-  }
 }
 
 /**

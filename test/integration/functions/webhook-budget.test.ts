@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { createPubSub, createPubSubAdmin } from '../../../shared/adapters/pubsub';
 import { sign } from '../../../shared/contract/signature';
 import { freePort } from '../../../scripts/local/ports';
@@ -19,6 +21,7 @@ import { until, untilLogged } from '../../support/until';
 jest.setTimeout(180_000);
 
 const secret = 'budget-test-secret-0123456789abcdef';
+const root = join(__dirname, '..', '..', '..');
 const MiB = 1024 * 1024;
 
 interface Webhook {
@@ -142,6 +145,41 @@ describe('with the deployed limits (DRY_RUN)', () => {
     const ended = await Promise.all(holders.map((h) => h.ended));
     for (const e of ended) expect(e.afterMs).toBeLessThan(15_000);
     expect(ended.map((e) => e.status)).toEqual(Array(n).fill(408));
+  });
+});
+
+describe('npm run probe-edge (the probe docs/security.md gives for a deployment)', () => {
+  let w: Webhook;
+  beforeAll(async () => (w = await serveWebhook({ DRY_RUN: 'true', GOOGLE_CLOUD_PROJECT: 'demo-omtx-test' })));
+  afterAll(() => w.fn.stop());
+
+  it('finds that the webhook itself lets its holders go, and that completions got through', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'dist', 'scripts', 'tools', 'probe-edge.js'),
+        '--url',
+        `http://127.0.0.1:${w.port}/api/v3/webhooks/modal/completion`,
+        '--secret-from',
+        'env:PROBE_SECRET',
+        '--holders',
+        '6',
+        '--completions',
+        '4',
+        '--seconds',
+        '20',
+      ],
+      { env: { ...process.env, PROBE_SECRET: secret } },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(out).toMatch(
+      /holders: 6; answered by the webhook \(408\) after [\d.]+–[\d.]+ s: 6; closed otherwise: 0; still open: 0/,
+    );
+    expect(out).toContain('completions: 4/4 accepted (4×200)');
+    expect(out).toContain('verdict: the front end streams bodies to the instance');
   });
 });
 
