@@ -150,7 +150,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
           'the request reached the webhook without passing its body guard: the Functions Framework server was not hooked (docs/framework-seam.md); refusing every completion until it is',
       });
     }
-    await accept(req, res, attempt);
+    return accept(req, res, attempt);
   }
 
   return async function modalWebhook(req: Request, res: Response): Promise<void> {

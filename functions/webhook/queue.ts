@@ -30,9 +30,8 @@ export interface Received {
 }
 
 export function createCompletionQueue({ config, publisher, claims }: QueueDeps) {
-  /** A body too large for a message is stored first; its uri, or undefined when it fits. */
-  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, received: Received): Promise<string | undefined> {
-    if (rawBody.length <= config.claimCheckThresholdBytes) return undefined;
+  /** A body too large for a message is stored first; its uri. */
+  async function storeClaim(rawBody: Buffer, ids: DeliveryIds, received: Received): Promise<string> {
     // Named by content: a retried or replayed request finds its claim already stored (create-only
     // write, `created: false`) and stores nothing new.
     const path = claimPath(ids.delivery_id, rawBody);
@@ -58,7 +57,8 @@ export function createCompletionQueue({ config, publisher, claims }: QueueDeps) 
     ids: DeliveryIds,
     received: Received,
   ): Promise<string> {
-    const claimUri = await storeClaim(rawBody, ids, received);
+    const claimUri =
+      rawBody.length > config.claimCheckThresholdBytes ? await storeClaim(rawBody, ids, received) : undefined;
     const message = encodeCompletion(rawBody, payload, {
       deliveryId: ids.delivery_id,
       receivedAt: received.receivedAt,

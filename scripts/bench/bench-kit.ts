@@ -1,7 +1,7 @@
 /**
  * What every bench section shares: the table's rows, signed payloads of a given size, closed- and
- * open-loop senders, a function served and watched (its collections, its applied completions), and
- * CPU and memory read from /proc/<pid> (Linux).
+ * open-loop senders, a function served and watched (its applied completions), and CPU and memory
+ * read from /proc/<pid> (Linux).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -14,16 +14,18 @@ export const PROJECT = 'demo-omtx-bench';
 export const SECRET = randomBytes(32).toString('base64');
 export const TICKS_PER_SECOND = 100; // Linux USER_HZ
 
+/** One line of the table: the baseline doing the same job, ours, their ratio, the goal; the bare 202 handler beside ack rows. */
 export interface Row {
   figure: string;
-  bare: string;
-  webhook: string;
+  baseline: string;
+  ours: string;
   ratio: string;
   goal: string;
+  bare202: string;
 }
 export const rows: Row[] = [];
-export const row = (figure: string, bare: string, webhook: string, ratio: string, goal = '') =>
-  rows.push({ figure, bare, webhook, ratio, goal });
+export const row = (figure: string, baseline: string, ours: string, ratio: string, goal = '', bare202 = '') =>
+  rows.push({ figure, baseline, ours, ratio, goal, bare202 });
 
 export function percentile(sorted: number[], p: number): number {
   return sorted.length
@@ -124,34 +126,6 @@ export function peakRssMiB(pid: number): number {
 
 export const f1 = (n: number) => n.toFixed(1);
 
-/** Collections a process made, from the lines of its preloaded gc-observer.js (main-thread pauses only). */
-export interface GcTally {
-  full: number;
-  young: number;
-  /** Main-thread milliseconds in collection pauses. */
-  ms: number;
-}
-
-/** NODE_OPTIONS that make a function report its collections to a `gcTally`. */
-export const GC_OBSERVED = `--require ${join(projectRoot(), 'dist', 'scripts', 'bench', 'gc-observer.js')}`;
-
-/** A tally fed with a process's output lines. */
-export function gcTally(): GcTally & { take(line: string): void } {
-  const tally = {
-    full: 0,
-    young: 0,
-    ms: 0,
-    take(line: string) {
-      const m = /^gc-observed (\w+) ([\d.]+)$/.exec(line);
-      if (!m) return;
-      if (m[1] === 'major') tally.full++;
-      else tally.young++;
-      tally.ms += Number(m[2]);
-    },
-  };
-  return tally;
-}
-
 /** `values` as "low–high" (one figure when they agree at this precision). */
 export function range(values: number[], digits = 2): string {
   const low = Math.min(...values).toFixed(digits);
@@ -159,12 +133,11 @@ export function range(values: number[], digits = 2): string {
   return low === high ? low : `${low}–${high}`;
 }
 
-/** A function served for measuring, with what its output says: its collections and applied completions. */
+/** A function served for measuring, with what its output says: its applied completions. */
 export interface Measured {
   fn: ServedFunction;
   /** Where it takes requests: its port, then `path`. */
   url: string;
-  gc: GcTally;
   /** completionApplied lines logged so far. */
   applied: () => number;
 }
@@ -177,15 +150,13 @@ export async function serveMeasured(
   options: { source?: string; path?: string } = {},
 ): Promise<Measured> {
   const port = await freePort();
-  const gc = gcTally();
   let applied = 0;
   const onLine = (line: string) => {
-    gc.take(line);
     if (line.includes('"completionApplied"')) applied++;
   };
   const fn = serveFunction(target, signature, port, env, onLine, options.source);
   await waitForPort(port, fn.child, fn.output);
-  return { fn, url: `http://127.0.0.1:${port}${options.path ?? '/'}`, gc, applied: () => applied };
+  return { fn, url: `http://127.0.0.1:${port}${options.path ?? '/'}`, applied: () => applied };
 }
 
 /** A bench baseline's compiled file (dist/scripts/bench/). */

@@ -70,7 +70,8 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
     totalMs: limits.readTimeoutMs,
   };
   const passed = new WeakSet<IncomingMessage>();
-  const holds = new WeakMap<IncomingMessage, Array<Promise<unknown>>>();
+  /** Per request read: what still holds its body, and its release once the answer is out and nothing does. */
+  const holds = new WeakMap<IncomingMessage, { pending: number; answered: boolean; release: () => void }>();
   const budget = createBodyBudget(limits);
 
   /** `continued`: a `100 Continue` went out, so the sender is sending its body. */
@@ -121,10 +122,13 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
           return;
         }
         const withBody = req as IncomingMessage & { rawBody?: Buffer };
+        const hold = { pending: 0, answered: false, release: read.release };
+        holds.set(req, hold);
         res.once('close', () => {
           // A kept-alive connection holds on to its last request until the next one arrives.
           withBody.rawBody = undefined;
-          void Promise.allSettled(holds.get(req) ?? []).then(read.release);
+          hold.answered = true;
+          if (hold.pending === 0) hold.release();
         });
         withBody.rawBody = read.body;
         passed.add(req);
@@ -141,6 +145,14 @@ export function createBodyGuard(deps: BodyGuardDeps): BodyGuard {
   };
   return Object.assign(guard, {
     passed: (req: IncomingMessage) => passed.has(req),
-    holdUntil: (req: IncomingMessage, until: Promise<unknown>) => holds.set(req, [...(holds.get(req) ?? []), until]),
+    holdUntil: (req: IncomingMessage, until: Promise<unknown>) => {
+      const hold = holds.get(req);
+      if (!hold) return;
+      hold.pending++;
+      const settled = () => {
+        if (--hold.pending === 0 && hold.answered) hold.release();
+      };
+      until.then(settled, settled);
+    },
   });
 }

@@ -116,8 +116,9 @@ export type BodyRead =
  * A body is copied into blocks as it arrives, never kept as the parser's chunks: each chunk is a
  * Buffer object of its own (a view of the socket's read), ~400 bytes of bookkeeping whatever its
  * data, so 150,000 one-byte chunks held as chunks cost ~60 MiB for 150 KB of body. Blocks grow from
- * 16 KiB to 1 MiB (never past a declared length), so the bytes held stay within twice the body plus
- * 16 KiB, and are what the budget is charged.
+ * 16 KiB to 1 MiB, and a body of declared length goes into one buffer of that length once half of
+ * it has arrived (createBlocks), so the bytes held stay within twice what arrived plus 16 KiB, and
+ * are what the budget is charged.
  */
 const FIRST_BLOCK_BYTES = 16 * 1024;
 const LARGEST_BLOCK_BYTES = 1024 * 1024;
@@ -135,25 +136,43 @@ const overloaded = () => refusal('overloaded', 503, 'too many large bodies in fl
 const tooLarge = (max: number) => refusal('payload_too_large', 413, `body is larger than ${max} bytes`);
 const discard = () => undefined;
 
-/** The blocks a body's bytes go into; `take` charges each new block before it is allocated. */
-function createBlocks(capacityLimit: number, take: (current: number, bytes: number) => boolean) {
+/**
+ * The blocks a body's bytes go into; `take` charges each new block before it is allocated. Once a
+ * body of declared length holds half of it, the rest goes straight into one buffer of that length
+ * (the blocks copied in): it ends as that buffer, with no copy of the whole at the end.
+ */
+function createBlocks(capacityLimit: number, declared: boolean, take: (current: number, bytes: number) => boolean) {
   let blocks: Buffer[] = [];
   let capacity = 0;
   let filled = 0; // bytes in the last block
+  /** The next block: one of growing size, or the rest of a declared body. */
+  function grow(): Buffer | undefined {
+    const whole = declared && capacity > 0 && 2 * capacity >= capacityLimit;
+    const size = whole
+      ? capacityLimit - capacity
+      : Math.min(LARGEST_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, capacity), capacityLimit - capacity);
+    if (!take(capacity, size)) return undefined;
+    if (whole) {
+      const body = Buffer.allocUnsafe(capacityLimit);
+      let at = 0;
+      for (const block of blocks) at += block.copy(body, at);
+      blocks = [body];
+      filled = capacity;
+    } else {
+      blocks.push(Buffer.allocUnsafe(size));
+      filled = 0;
+    }
+    capacity += size;
+    return blocks.at(-1);
+  }
   return {
     /** Copies `chunk` in; false when a block it needs cannot be charged. */
     add(chunk: Buffer): boolean {
       let offset = 0;
       while (offset < chunk.length) {
         let last = blocks.at(-1);
-        if (!last || filled === last.length) {
-          const size = Math.min(LARGEST_BLOCK_BYTES, Math.max(FIRST_BLOCK_BYTES, capacity), capacityLimit - capacity);
-          if (!take(capacity, size)) return false;
-          last = Buffer.allocUnsafe(size);
-          blocks.push(last);
-          capacity += size;
-          filled = 0;
-        }
+        if (!last || filled === last.length) last = grow();
+        if (!last) return false;
         const copied = chunk.copy(last, filled, offset);
         filled += copied;
         offset += copied;
@@ -212,7 +231,7 @@ export function readBody(
     released = true;
     budget.give(taken);
   };
-  const blocks = createBlocks(declared ?? limits.maxBodyBytes, (current, bytes) => {
+  const blocks = createBlocks(declared ?? limits.maxBodyBytes, declared !== undefined, (current, bytes) => {
     if (!budget.take(current, bytes)) return false;
     taken += bytes;
     return true;

@@ -188,7 +188,7 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
   });
 
   it('answers large signed completions beyond the body pool with 503 and Retry-After, none dropped', async () => {
-    const bodies = Array.from({ length: 16 }, (_, i) => {
+    const bodies = Array.from({ length: 32 }, (_, i) => {
       const body = JSON.stringify({
         call_id: `pool-${i}`,
         status: 'success',

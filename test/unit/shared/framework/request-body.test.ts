@@ -243,6 +243,37 @@ describe('readBody: a chunked body costs its bytes, whatever its chunking', () =
     );
   });
 
+  it('reads a declared body into one buffer of its length, charged at most twice what arrived at every step (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: MIN_MEAN_CHUNK_BYTES, maxLength: 200_000 }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        async (parts) => {
+          const budget = createBodyBudget(big);
+          const whole = Buffer.concat(parts.map((p) => Buffer.from(p)));
+          const s = new PassThrough();
+          const reading = readBody(s, { 'content-length': String(whole.length) }, big, budget);
+          let sent = 0;
+          for (const part of parts) {
+            s.write(Buffer.from(part));
+            sent += part.length;
+            await new Promise((r) => setImmediate(r));
+            expect(budget.held).toBeLessThanOrEqual(Math.max(2 * sent, 16 * 1024));
+          }
+          s.end();
+          const read = await reading;
+          expect(read.ok && read.body.equals(whole)).toBe(true);
+          expect(read.ok && read.body.buffer.byteLength >= whole.length).toBe(true);
+          expect(budget.held).toBe(whole.length);
+          read.release();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('reads a chunked body below the count floor in one-byte chunks, charging blocks, not chunks', async () => {
     const budget = createBodyBudget(big);
     const oneByte = Array.from({ length: CHUNK_COUNT_FLOOR }, (_, i) => Buffer.from([i % 256]));
