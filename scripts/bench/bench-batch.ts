@@ -21,7 +21,7 @@ import { completionPayloadSchema } from '../../shared/contract/schemas';
 import { createLogger } from '../../shared/observability/log';
 import type { JobStore } from '../../shared/ports';
 import { f1, PROJECT } from './bench-kit';
-import { billedReads, countOps, currentOps, zeroOps, type Ops } from './firestore-ops';
+import { billedReads, countOps, currentOps, install, zeroOps, type Ops } from './firestore-ops';
 
 export type Row = (figure: string, bare: string, webhook: string, ratio: string, goal?: string) => void;
 
@@ -189,6 +189,8 @@ const describe = (o: Ops) =>
  * `shardCounts` come from the bench's flags (--quick: 1,000 only; --huge adds 100,000 × 100).
  */
 export async function batchScale(row: Row, plan: Array<{ size: number; shards: number }>): Promise<Run[]> {
+  // Here, not inside a completion, where a failure would be taken for the worker's own.
+  install();
   const runs: Run[] = [];
   for (const { size, shards } of plan) {
     const r = await runBatch(size, shards);

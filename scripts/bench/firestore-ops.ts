@@ -2,9 +2,8 @@
  * Counts the Firestore operations of the code running inside `countOps(fn)`: documents read,
  * queries (and the documents they returned), aggregation queries and writes — attributed to the
  * unit of work that issued them through AsyncLocalStorage, so that concurrent completions are
- * counted each on its own. It wraps the client's internal read and commit paths (the ones both
- * plain calls and transactions go through, retries included), which makes it a bench tool only:
- * it knows @google-cloud/firestore 7's internals, and `install()` fails loudly if they moved.
+ * counted each on its own. It wraps the client's public classes (install), which makes it a bench
+ * tool only; a method that an upgrade renames fails `install()` loudly.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -29,50 +28,77 @@ export const zeroOps = (): Ops => ({ docReads: 0, queries: 0, queryDocs: 0, aggr
 export const billedReads = (o: Ops) => o.docReads + Math.max(o.queries, o.queryDocs) + o.aggregations;
 
 const storage = new AsyncLocalStorage<Ops>();
+/** Set while a counted call runs: the client's own calls beneath it (a get through getAll) are not counted again. */
+const beneath = new AsyncLocalStorage<boolean>();
 let installed = false;
 
-type Proto = Record<string, (...args: unknown[]) => Promise<unknown>>;
+type Method = (...args: any[]) => any;
 
-function wrap(proto: Proto, method: string, after: (self: any, result: any, ops: Ops) => void): void {
+/**
+ * Wraps a public method: `count` sees its arguments and its result, for the unit of work running.
+ * `nests`: what it calls is the client's own doing (not so for runTransaction, whose callback is ours).
+ */
+function wrap(
+  proto: Record<string, Method>,
+  method: string,
+  count: (ops: Ops, args: any[], result: any) => void,
+  nests = true,
+): void {
   const original = proto[method];
-  if (typeof original !== 'function')
-    throw new Error(`@google-cloud/firestore has no ${method} where the bench counter expects it`);
-  proto[method] = async function (this: unknown, ...args: unknown[]) {
-    const result = await original.apply(this, args);
-    const ops = storage.getStore();
-    if (ops) after(this, result, ops);
+  if (typeof original !== 'function') throw new Error(`@google-cloud/firestore has no public ${method} to count`);
+  proto[method] = function (this: unknown, ...args: any[]) {
+    const ops = beneath.getStore() ? undefined : storage.getStore();
+    if (!ops) return original.apply(this, args);
+    const result = nests ? beneath.run(true, () => original.apply(this, args)) : original.apply(this, args);
+    // Reads are counted once they answer (a query's documents are known then); writes when made.
+    if (result instanceof Promise) return result.then((r: unknown) => (count(ops, args, r), r));
+    count(ops, args, result);
     return result;
   };
 }
 
+/** What a read returned: a query snapshot's documents, an aggregate, or one document. */
+function countRead(ops: Ops, result: any): void {
+  if (result && typeof result.size === 'number' && Array.isArray(result.docs)) {
+    ops.queries += 1;
+    ops.queryDocs += result.size;
+  } else if (result && typeof result.data === 'function' && result.query) ops.aggregations += 1;
+  else if (Array.isArray(result)) ops.docReads += result.length;
+  else ops.docReads += 1;
+}
+
+/**
+ * Counts through the client's public classes (what the adapters call): a document's or a query's
+ * get, a transaction's get and writes, a batch's writes and commit, a transaction's commit. Public
+ * API, so an upgrade that renames one fails here, loudly, instead of counting nothing.
+ */
 export function install(): void {
   if (installed) return;
   installed = true;
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { DocumentReader } = require('@google-cloud/firestore/build/src/document-reader');
-  const { Query } = require('@google-cloud/firestore/build/src/reference/query');
-  const { AggregateQuery } = require('@google-cloud/firestore/build/src/reference/aggregate-query');
-  const { WriteBatch } = require('@google-cloud/firestore/build/src/write-batch');
-  wrap(DocumentReader.prototype, '_get', (self, _r, ops) => {
-    ops.docReads += self.allDocuments.length;
-  });
-  wrap(Query.prototype, '_get', (_s, r, ops) => {
-    ops.queries += 1;
-    ops.queryDocs += r.result.size;
-  });
-  wrap(AggregateQuery.prototype, '_get', (_s, _r, ops) => {
-    ops.aggregations += 1;
-  });
-  // Counted before the commit resolves: the batch's operations are cleared once it is sent.
-  const commit = WriteBatch.prototype._commit as (...args: unknown[]) => Promise<unknown>;
-  WriteBatch.prototype._commit = function (this: { _opCount: number }, ...args: unknown[]) {
-    const ops = storage.getStore();
-    if (ops) {
-      ops.commits += 1;
-      ops.writes += this._opCount;
-    }
-    return commit.apply(this, args);
-  };
+  const firestore = require('@google-cloud/firestore') as Record<string, any>;
+  const { DocumentReference, Query, WriteBatch, Transaction, Firestore } = firestore as Record<
+    string,
+    { prototype: Record<string, Method> }
+  >;
+  // Not exported by name: the class of what `count()` returns.
+  const AggregateQuery = Object.getPrototypeOf(
+    new firestore.Firestore({ projectId: 'bench-ops' }).collection('c').count(),
+  ).constructor as { prototype: Record<string, Method> };
+  wrap(DocumentReference!.prototype, 'get', (ops) => (ops.docReads += 1));
+  wrap(Query!.prototype, 'get', (ops, _a, r) => countRead(ops, r));
+  wrap(AggregateQuery.prototype, 'get', (ops) => (ops.aggregations += 1));
+  wrap(Firestore!.prototype, 'getAll', (ops, _a, r) => (ops.docReads += (r as unknown[]).length));
+  wrap(Transaction!.prototype, 'get', (ops, _a, r) => countRead(ops, r));
+  wrap(Transaction!.prototype, 'getAll', (ops, _a, r) => (ops.docReads += (r as unknown[]).length));
+  for (const write of ['create', 'set', 'update', 'delete']) {
+    // A write through a reference is a commit of its own; in a batch or transaction, one of its writes.
+    wrap(DocumentReference!.prototype, write, (ops) => ((ops.writes += 1), (ops.commits += 1)));
+    wrap(WriteBatch!.prototype, write, (ops) => (ops.writes += 1));
+    wrap(Transaction!.prototype, write, (ops) => (ops.writes += 1));
+  }
+  wrap(WriteBatch!.prototype, 'commit', (ops) => (ops.commits += 1));
+  wrap(Firestore!.prototype, 'runTransaction', (ops) => (ops.commits += 1), false);
 }
 
 /** The counter of the unit of work running now, if any. */
