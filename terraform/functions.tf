@@ -39,7 +39,16 @@ locals {
     entry_point = "modalWebhook"
     # Public: Modal calls it from the internet; every request is authenticated by its HMAC signature.
     ingress = "ALLOW_ALL"
-    sizing  = var.webhook
+    sizing = {
+      cpu             = var.webhook.cpu
+      memory_mib      = var.webhook.memory_mib
+      concurrency     = var.webhook.concurrency
+      min_instances   = var.webhook.min_instances
+      max_instances   = var.webhook.max_instances
+      timeout_seconds = var.webhook.timeout_seconds
+    }
+    # The only public grant of the deployment.
+    iam = { "roles/run.invoker" = { public = "allUsers" } }
     environment = merge(local.common_environment, {
       COMPLETIONS_TOPIC           = google_pubsub_topic.topic["completions"].name
       CLAIM_CHECK_THRESHOLD_BYTES = tostring(floor(var.webhook.claim_threshold_mb * 1024 * 1024))
@@ -55,9 +64,17 @@ locals {
       name        = local.names.worker
       description = "Applies Modal completions: Firestore jobs, Cloud Storage results, batch completion."
       entry_point = "processCompletion"
-      # Only the Pub/Sub push subscription calls it (push counts as internal traffic).
+      # Only the Pub/Sub push subscription calls it (push counts as internal traffic), as the push identity.
       ingress = "ALLOW_INTERNAL_ONLY"
-      sizing  = var.worker
+      sizing = {
+        cpu             = var.worker.cpu
+        memory_mib      = var.worker.memory_mib
+        concurrency     = var.worker.concurrency
+        min_instances   = var.worker.min_instances
+        max_instances   = var.worker.max_instances
+        timeout_seconds = var.worker.timeout_seconds
+      }
+      iam = { "roles/run.invoker" = { push = local.member.push_invoker } }
       environment = merge(local.common_environment, {
         BATCH_EVENTS_TOPIC   = google_pubsub_topic.topic["batch_events"].name
         AFFINITY_DIRECTION   = var.affinity_direction
@@ -71,9 +88,10 @@ locals {
       name        = local.names.admin
       description = "Admin API: status, metrics, active executions, cancel, registration, test delivery."
       entry_point = "webhookAdmin"
-      # Reachable, but private: Cloud Run lets only admin.invokers call it (iam.tf).
+      # Reachable, but private: Cloud Run lets only admin.invokers call it (iam.tf: keyed by member,
+      # which only the var file knows, so they stay outside the module's static grants).
       ingress = "ALLOW_ALL"
-      sizing  = { available_cpu = "1", available_memory = "512Mi", concurrency = 20, min_instances = 0, max_instances = var.admin.max_instances, timeout_seconds = 120 }
+      sizing  = { concurrency = 20, max_instances = var.admin.max_instances, timeout_seconds = 120 }
       environment = merge(
         local.common_environment,
         {
@@ -92,9 +110,10 @@ locals {
       name        = local.names.reconciler
       description = "Finds executions without a completion; polls Modal or marks them stale by COMPLETION_MODE."
       entry_point = "reconcileExecutions"
-      # Only the scheduler's ticks, pushed by Pub/Sub, call it.
+      # Only the scheduler's ticks, pushed by Pub/Sub as the push identity, call it.
       ingress = "ALLOW_INTERNAL_ONLY"
-      sizing  = { available_cpu = "0.583", available_memory = "512Mi", concurrency = 1, min_instances = 0, max_instances = 1, timeout_seconds = 300 }
+      sizing  = { cpu = "0.583", concurrency = 1, max_instances = 1, timeout_seconds = 300 }
+      iam     = { "roles/run.invoker" = { push = local.member.push_invoker } }
       environment = merge(
         local.common_environment,
         {

@@ -1,5 +1,5 @@
-# Least privilege. Only the webhook is public (it is protected by HMAC); everything else is granted
-# on the single resource it concerns. Project-wide grants: Firestore access for the worker, the admin
+# Least privilege. Only the webhook is public (it is protected by HMAC; its grant is in functions.tf);
+# everything else is granted on the single resource it concerns. Project-wide grants: Firestore access for the worker, the admin
 # API and the reconciler (Firestore has no per-collection IAM) and the build role for the build
 # account. One table per kind of resource granted on; a key names the grant, and each grant is one
 # instance of the resource below its table.
@@ -37,15 +37,6 @@ locals {
     worker_creates_results = { bucket = google_storage_bucket.bucket["results"].name, role = "roles/storage.objectCreator", member = local.member.worker }
     worker_reads_results   = { bucket = google_storage_bucket.bucket["results"].name, role = "roles/storage.objectViewer", member = local.member.worker }
     build_reads_source     = { bucket = google_storage_bucket.bucket["source"].name, role = "roles/storage.objectViewer", member = local.member.build }
-  }
-
-  # run.invoker on a function's Cloud Run service. The push identity delivers the worker's
-  # completions and the reconciler's scheduled ticks. admin.invokers and the deploy identity are
-  # granted on the admin API below.
-  invokers = {
-    webhook_public          = { service = module.webhook.service, member = "allUsers" }
-    worker_push_invoker     = { service = module.function["worker"].service, member = local.member.push_invoker }
-    reconciler_push_invoker = { service = module.function["reconciler"].service, member = local.member.push_invoker }
   }
 
   # Derived from the project, so that an apply by hand and one by Cloud Build grant the same.
@@ -86,19 +77,13 @@ resource "google_storage_bucket_iam_member" "grant" {
   member = each.value.member
 }
 
-resource "google_cloud_run_service_iam_member" "invoker" {
-  for_each = local.invokers
-
-  project  = var.project_id
-  location = var.region
-  service  = each.value.service
-  role     = "roles/run.invoker"
-  member   = each.value.member
-}
-
-# The admin API is private: only the named invokers (never public: variables.tf), and the Cloud
-# Build deploy identity, which calls it once per deploy for the smoke test's signed test delivery
-# (cloudbuild.yaml, smoke-test). Invokers are keyed by member; the deploy identity by "deployer".
+# run.invoker on the functions' Cloud Run services is each function's own `iam` (functions.tf): the
+# webhook's allUsers, the push identity on the worker and the reconciler. The admin API is private:
+# only the named invokers (never public: variables.tf), and the Cloud Build deploy identity, which
+# calls it once per deploy for the smoke test's signed test delivery (cloudbuild.yaml, smoke-test).
+# These stay here, keyed by member (the deploy identity by "deployer"): a moved block cannot name
+# keys that only a var file knows, and a binding destroyed at one address while created at another
+# can end up removed.
 resource "google_cloud_run_service_iam_member" "admin_invokers" {
   for_each = merge({ for m in var.admin.invokers : m => m }, var.deployer_account_id == null ? {} : { deployer = local.deployer_member })
 

@@ -90,12 +90,13 @@ resource "google_logging_metric" "latency" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# A new log-based metric can be unknown to Monitoring for minutes after it is created
-# (terraform-provider-google#11102: alert policies then fail with 404). Alerts and SLOs on them wait
-# for the functions, whose builds take several minutes, and then a minute more — on the first apply,
-# and again on any apply that adds a metric (the trigger is the set of metric names).
+# A new log-based metric can be unknown to Monitoring for up to 10 minutes after it is created
+# (the Monitoring API's own error, quoted in terraform-provider-google#11102: alert policies and SLOs
+# then fail with 404). They wait for the functions and then 10 minutes — on the first apply, and
+# again on an apply that changes the set of metric names (the trigger), and only then. Those
+# 10 minutes count against Cloud Build's timeout (cloudbuild.yaml, 3600 s; a test keeps it above).
 resource "time_sleep" "log_metrics_ready" {
-  create_duration = "60s"
+  create_duration = "600s"
   triggers = {
     metrics = join(",", sort(concat([for m in google_logging_metric.counter : m.name], [for m in google_logging_metric.latency : m.name])))
   }
@@ -265,7 +266,9 @@ resource "google_monitoring_alert_policy" "threshold" {
 # (the ticks may not even be published), so the backlog alert sees nothing. This one fires on the
 # absence of finished passes. Summed over revisions, so a deploy (a new revision's series) is not
 # an absence. Monitoring arms an absence condition only once the metric has had a point after the
-# policy was created: a reconciler that never ran once is not caught here (the tick backlog is).
+# policy was created or last modified: a reconciler that never ran once is not caught here (the tick
+# backlog is), and every apply that edits this policy (notification channels, the window) disarms
+# it until the reconciler's next finished pass.
 resource "google_monitoring_alert_policy" "reconciler_silent" {
   project               = var.project_id
   display_name          = "${var.name_prefix}: reconciler not running"

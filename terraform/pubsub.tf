@@ -104,7 +104,8 @@ resource "google_pubsub_subscription" "push" {
   }
 
   depends_on = [
-    google_cloud_run_service_iam_member.invoker,
+    # The push identity's invoker grant is the function's own (its module's `iam`).
+    module.function,
     google_service_account_iam_member.pubsub_token_creator,
   ]
 }

@@ -15,11 +15,15 @@ locals {
   member = { for role, account in google_service_account.role : role => account.member }
 }
 
+# The bootstrap creates these accounts first (scripts/deploy/deployer-access.sh lists the same ids),
+# so that the deploy identity can be made an admin of each of them alone: Terraform adopts an account
+# that already exists instead of failing on it.
 resource "google_service_account" "role" {
   for_each = local.service_accounts
 
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-${each.value.id}"
-  display_name = each.value.does
-  depends_on   = [time_sleep.apis_ready]
+  project                      = var.project_id
+  account_id                   = "${var.name_prefix}-${each.value.id}"
+  display_name                 = each.value.does
+  create_ignore_already_exists = true
+  depends_on                   = [time_sleep.apis_ready]
 }

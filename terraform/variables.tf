@@ -197,8 +197,8 @@ variable "source_dir" {
 variable "webhook" {
   description = "Webhook function sizing (Cloud Run's CPU/memory/concurrency rules are checked in modules/cloud-function). It only verifies and publishes: small, highly concurrent instances. publish_timeout_seconds: a publish (or claim-check upload) that has not completed by then is cancelled and answered 503, well before the sender's own timeout."
   type = object({
-    available_cpu           = optional(string, "1")
-    available_memory        = optional(string, "512Mi")
+    cpu                     = optional(string, "1")
+    memory_mib              = optional(number, 512)
     concurrency             = optional(number, 80)
     max_instances           = optional(number, 20)
     min_instances           = optional(number, 1)
@@ -245,8 +245,8 @@ variable "webhook_secret" {
 variable "worker" {
   description = "Completion worker sizing and delivery: ack deadline must cover timeout_seconds; failed messages go to the dead-letter topic after max_delivery_attempts; counter_shards: a batch's counter shards, at least its peak completions per second (docs/scaling.md)."
   type = object({
-    available_cpu         = optional(string, "1")
-    available_memory      = optional(string, "1Gi")
+    cpu                   = optional(string, "1")
+    memory_mib            = optional(number, 1024)
     concurrency           = optional(number, 16)
     max_instances         = optional(number, 20)
     min_instances         = optional(number, 0)

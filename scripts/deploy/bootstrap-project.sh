@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # One-time preparation of a fresh Google Cloud project for `terraform apply` (docs/deploy.md).
 #
-#   scripts/deploy/bootstrap-project.sh PROJECT_ID [REGION]
+#   scripts/deploy/bootstrap-project.sh PROJECT_ID [REGION] [NAME_PREFIX]
 #
 # Terraform reads the project (cloudresourcemanager) and enables every other API (serviceusage)
 # through two APIs that it cannot enable itself; the Pub/Sub service agent that Terraform grants
 # roles to is created here explicitly (the google provider creates service identities only in its
 # beta flavour); the state bucket must exist before `terraform init`; and Cloud Build needs its
 # two identities (omtx-deployer for main, omtx-ci for branches: docs/deploy.md), each with only
-# what it uses. It first enables the Org Policy API and checks the policy that would make the
-# public webhook impossible, stopping when it cannot read it. Safe to run again.
+# what it uses. The runtime accounts are created here too, so that the deployer can be made an
+# admin of each of them and of no other account (IAM conditions cannot name service accounts:
+# iam.googleapis.com is not among the services whose resource names a condition sees). It first
+# enables the Org Policy API and checks the policy that would make the public webhook impossible,
+# stopping when it cannot read it. Safe to run again.
 #
 #   OMTX_SKIP_SHARING_CHECK=1   proceed although domain-restricted sharing is enforced (for a
 #                               webhook published some other way; the allUsers grant will fail)
@@ -17,10 +20,30 @@ set -euo pipefail
 
 project="${1:-}"
 region="${2:-us-central1}"
+prefix="${3:-omtx}"
 if [ -z "$project" ]; then
-  echo "usage: $0 PROJECT_ID [REGION]" >&2
+  echo "usage: $0 PROJECT_ID [REGION] [NAME_PREFIX]" >&2
   exit 2
 fi
+# shellcheck source=deployer-access.sh
+. "$(dirname "$0")/deployer-access.sh"
+
+# A new service account may not be usable for a minute or more ("does not exist"): a grant on one
+# is tried again, 5 s doubling, six times in all (about 2.5 minutes), then stops naming it.
+retry() {
+  local delay="${OMTX_RETRY_SECONDS:-5}"
+  for attempt in 1 2 3 4 5 6; do
+    if "$@" 2>"$tmp/retry.err"; then return 0; fi
+    if [ "$attempt" = 6 ]; then
+      echo "Gave up after $attempt attempts: $*" >&2
+      cat "$tmp/retry.err" >&2
+      return 1
+    fi
+    echo "  not yet ($(head -c 160 "$tmp/retry.err" | tr '\n' ' ')); again in ${delay}s" >&2
+    sleep "$delay"
+    delay=$((delay * 2))
+  done
+}
 state_bucket="${project}-tfstate"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -83,20 +106,19 @@ fi
 
 echo "== Cloud Build identities: omtx-deployer (builds of main) and omtx-ci (branches: logs only)"
 deployer="omtx-deployer@$project.iam.gserviceaccount.com"
-# Everything Terraform creates, less two roles held more narrowly below.
-deploy_roles="serviceusage.serviceUsageAdmin iam.serviceAccountAdmin cloudfunctions.admin run.admin pubsub.admin
+# Everything Terraform creates, less three roles held more narrowly below. Service accounts: it may
+# create them (iam.serviceAccountCreator: create, get, list), and administer the runtime accounts
+# only (below), never the project's others.
+deploy_roles="serviceusage.serviceUsageAdmin iam.serviceAccountCreator cloudfunctions.admin run.admin pubsub.admin
   storage.admin secretmanager.admin datastore.owner cloudscheduler.admin logging.configWriter monitoring.editor
   logging.logWriter"
-# The project-level roles Terraform grants (terraform/iam.tf; a test keeps the two lists equal): the
-# deployer may grant these and no other, so it cannot make itself or anyone else an owner.
-granted_roles="roles/cloudbuild.builds.builder roles/datastore.user"
 for account in omtx-deployer omtx-ci; do
   if ! gcloud iam service-accounts describe "$account@$project.iam.gserviceaccount.com" --project="$project" >/dev/null 2>&1; then
     gcloud iam service-accounts create "$account" --project="$project" --display-name="omtx-modal-webhooks Cloud Build ($account)"
   fi
 done
 for role in $deploy_roles; do
-  gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
+  retry gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
     --role="roles/$role" --condition=None >/dev/null
 done
 quoted="$(printf "'%s', " $granted_roles)"
@@ -105,19 +127,30 @@ title: omtx-terraform-grants
 description: Only the project roles that terraform/iam.tf grants
 expression: api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${quoted%, }])
 CONDITION
-gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
+retry gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
   --role="roles/resourcemanager.projectIamAdmin" --condition-from-file="$tmp/condition.yaml" >/dev/null
-# An earlier bootstrap granted these two unconditionally on the whole project: take them back.
-# (iam.serviceAccountUser is granted by Terraform on the runtime accounts only: deployer_account_id.)
-for role in resourcemanager.projectIamAdmin iam.serviceAccountUser; do
+# An earlier bootstrap granted these unconditionally on the whole project: take them back.
+# (iam.serviceAccountUser is granted by Terraform on the runtime accounts only: deployer_account_id;
+# iam.serviceAccountAdmin on every account would let the deployer give itself another's tokens.)
+for role in resourcemanager.projectIamAdmin iam.serviceAccountUser iam.serviceAccountAdmin; do
   gcloud projects remove-iam-policy-binding "$project" --member="serviceAccount:$deployer" \
     --role="roles/$role" --condition=None >/dev/null 2>&1 || true
 done
 # Cloud Build's smoke test asks for an identity token as the deployer (getOpenIdToken on itself).
-gcloud iam service-accounts add-iam-policy-binding "$deployer" --project="$project" \
+retry gcloud iam service-accounts add-iam-policy-binding "$deployer" --project="$project" \
   --member="serviceAccount:$deployer" --role="roles/iam.serviceAccountOpenIdTokenCreator" --condition=None >/dev/null
-gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-ci@$project.iam.gserviceaccount.com" \
+retry gcloud projects add-iam-policy-binding "$project" --member="serviceAccount:omtx-ci@$project.iam.gserviceaccount.com" \
   --role="roles/logging.logWriter" --condition=None >/dev/null
+
+echo "== runtime accounts ($prefix-*): created here, administered by the deployer and by no one else it could become"
+for id in $runtime_account_ids; do
+  account="$prefix-$id@$project.iam.gserviceaccount.com"
+  if ! gcloud iam service-accounts describe "$account" --project="$project" >/dev/null 2>&1; then
+    gcloud iam service-accounts create "$prefix-$id" --project="$project"
+  fi
+  retry gcloud iam service-accounts add-iam-policy-binding "$account" --project="$project" \
+    --member="serviceAccount:$deployer" --role="roles/iam.serviceAccountAdmin" --condition=None >/dev/null
+done
 
 # The same commands as docs/deploy.md §3 (a test keeps them equal).
 cat <<NEXT

@@ -23,8 +23,8 @@ resource "google_cloudfunctions2_function" "this" {
   }
 
   service_config {
-    available_cpu                    = var.function.sizing.available_cpu
-    available_memory                 = var.function.sizing.available_memory
+    available_cpu                    = var.function.sizing.cpu
+    available_memory                 = "${var.function.sizing.memory_mib}Mi"
     max_instance_request_concurrency = var.function.sizing.concurrency
     max_instance_count               = var.function.sizing.max_instances
     min_instance_count               = var.function.sizing.min_instances
@@ -44,4 +44,23 @@ resource "google_cloudfunctions2_function" "this" {
       }
     }
   }
+}
+
+locals {
+  # One grant per role and label: "roles/run.invoker push" → { role, member }. The labels, not the
+  # members, are the keys: a service account's email is unknown until its account exists.
+  iam = merge([
+    for role, members in var.function.iam : { for label, member in members : "${role} ${label}" => { role = role, member = member } }
+  ]...)
+}
+
+# Non-authoritative: each grant adds one member, and leaves any other binding on the service alone.
+resource "google_cloud_run_service_iam_member" "iam" {
+  for_each = local.iam
+
+  project  = var.platform.project_id
+  location = var.platform.region
+  service  = google_cloudfunctions2_function.this.service_config[0].service
+  role     = each.value.role
+  member   = each.value.member
 }

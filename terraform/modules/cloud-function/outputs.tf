@@ -12,3 +12,8 @@ output "uri" {
   description = "The function's https URL."
   value       = google_cloudfunctions2_function.this.service_config[0].uri
 }
+
+output "iam" {
+  description = "The grants on the function's Cloud Run service, by key (\"role label\"), for resources that must wait for them."
+  value       = google_cloud_run_service_iam_member.iam
+}

@@ -16,6 +16,7 @@ it('has the named steps in order', () => {
     'terraform-fmt',
     'terraform-init',
     'terraform-validate',
+    'deployer-access',
     'terraform-plan',
     'terraform-apply',
     'terraform-converged',

@@ -6,7 +6,10 @@
  * Offline, Terraform itself checks it: tfcheck's stand-in copy of terraform/ (every resource and
  * module call a terraform_data, named type__name), a state holding every address of an environment
  * deployed with the previous layout (test/fixtures/terraform/deployed-addresses.txt), and the moved
- * blocks translated to the stand-in names. `terraform plan` must then destroy nothing.
+ * blocks translated to the stand-in names. `terraform plan` must then destroy nothing. A module call
+ * is one stand-in, so a grant moved into a module is checked apart: the module declares the
+ * resource, and the key the move names is one the module gives that grant, from the inputs
+ * Terraform planned for the call.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +30,27 @@ const moved = (JSON.parse(readFileSync(join(dir, 'moved.tf.json'), 'utf8')) as {
 const deployed = readFileSync(join(root, 'test', 'fixtures', 'terraform', 'deployed-addresses.txt'), 'utf8')
   .split('\n')
   .filter((line) => line !== '' && !line.startsWith('#'));
+
+/** `module.NAME["key"].TYPE.NAME["key"]`: a resource inside a module instance. */
+const INTO_MODULE = /^module\.(\w+)(?:\["([^"]+)"\])?\.(\w+)\.(\w+)\["([^"]+)"\]$/;
+const rootMoves = moved.filter((m) => !INTO_MODULE.test(m.to));
+
+/** Where `address` ends, following the moves (Terraform follows chains of them too). */
+function finalAddress(address: string, moves: Moved[] = moved): string {
+  let current = address;
+  for (let hops = 0; hops < moves.length; hops++) {
+    const next = moves.find((m) => m.from === current);
+    if (!next) return current;
+    current = next.to;
+  }
+  throw new Error(`the moves from ${address} go round in a circle`);
+}
+
+/** The layout the last round deployed: the fixture's addresses moved by every move before this round's into modules. */
+const previousLayout = deployed.map((address) => finalAddress(address, rootMoves));
+/** Addresses that end inside a module: the stand-in plan cannot hold them (checked on their own below). */
+const intoModule = (addresses: string[]) => addresses.filter((a) => INTO_MODULE.test(finalAddress(a)));
+const outsideModules = (addresses: string[]) => addresses.filter((a) => !INTO_MODULE.test(finalAddress(a)));
 
 /** `google_x.name["key"]`, `google_x.name[0]` or `module.name[...]` as its stand-in's parts. */
 function standIn(address: string): { name: string; key: string | number | undefined } {
@@ -74,10 +98,14 @@ function findStandInCopy(kept: string): string {
   throw new Error(`no stand-in copy in ${kept}`);
 }
 
-type Change = { address: string; previous_address?: string; change: { actions: string[] } };
+type Change = {
+  address: string;
+  previous_address?: string;
+  change: { actions: string[]; after?: unknown; after_unknown?: unknown };
+};
 
-/** Plans today's terraform/ over a state of `addresses`, with the moved blocks. */
-function planOver(addresses: string[], moves: Moved[] = moved): Change[] {
+/** Plans today's terraform/ over a state of `addresses`, with the moved blocks that stay at the root. */
+function planOver(addresses: string[], moves: Moved[] = rootMoves): Change[] {
   const varFile = productionVarFile();
   const check = runTfcheck('terraform', '--plan', '--keep', '--var-file', varFile);
   const kept = /stand-in copy kept in (\S+)/.exec(`${check.stdout}${check.stderr}`);
@@ -103,15 +131,23 @@ function planOver(addresses: string[], moves: Moved[] = moved): Change[] {
   }
 }
 
-(canPlan ? it : it.skip)(
-  'plans the previous layout’s deployed environment with nothing destroyed: every renamed address moves',
-  () => {
-    const changes = planOver(deployed);
+const layouts: Array<[string, string[]]> = [
+  ['the layout before the last round', deployed],
+  ['the last round’s layout', previousLayout],
+];
+(canPlan ? it.each(layouts) : it.skip.each(layouts))(
+  'plans an environment deployed with %s with nothing destroyed: every renamed address moves',
+  (_which, addresses) => {
+    const changes = planOver(outsideModules(addresses));
     const destroyed = changes.filter((c) => c.change.actions.includes('delete')).map((c) => c.address);
     expect(destroyed).toEqual([]);
     // Every deployed address is still managed, under its old name or a new one.
     const kept = new Set(changes.flatMap((c) => [c.address, c.previous_address ?? c.address]));
-    expect(deployed.map(standInAddress).filter((a) => !kept.has(a))).toEqual([]);
+    expect(
+      outsideModules(addresses)
+        .map(standInAddress)
+        .filter((a) => !kept.has(a)),
+    ).toEqual([]);
     // The IAM grants in particular went to their new addresses, not to a create beside a delete.
     const created = changes.filter((c) => c.change.actions.includes('create')).map((c) => c.address);
     expect(created.filter((a) => /_iam_member__/.test(a))).toEqual([]);
@@ -119,12 +155,44 @@ function planOver(addresses: string[], moves: Moved[] = moved): Change[] {
   180_000,
 );
 
+/** The keys a function module gives its `iam` grants, for the inputs Terraform planned for the call. */
+function iamKeysOf(call: Change): string[] {
+  const input = (c: unknown) =>
+    (c as { input?: { function?: { iam?: Record<string, Record<string, unknown>> } } })?.input;
+  const iam = { ...input(call.change.after_unknown)?.function?.iam, ...input(call.change.after)?.function?.iam };
+  return Object.entries(iam).flatMap(([role, members]) =>
+    Object.keys({ ...members, ...input(call.change.after_unknown)?.function?.iam?.[role] }).map(
+      (label) => `${role} ${label}`,
+    ),
+  );
+}
+
+(canPlan ? it : it.skip)(
+  'moves the invoker grants into their functions’ modules, under keys the modules give them',
+  () => {
+    const bound = [...new Set([...intoModule(deployed), ...intoModule(previousLayout)].map((a) => finalAddress(a)))];
+    expect(bound.length).toBeGreaterThan(0);
+    const moduleSource = readFileSync(join(dir, 'modules', 'cloud-function', 'main.tf'), 'utf8');
+    const calls = planOver(outsideModules(deployed)).filter((c) => /^terraform_data\.module__/.test(c.address));
+    for (const target of bound) {
+      const [, name, key, type, resource, resourceKey] = INTO_MODULE.exec(target)!;
+      expect([target, new RegExp(`^resource "${type}" "${resource}"`, 'm').test(moduleSource)]).toEqual([target, true]);
+      const call = calls.find((c) => c.address === standInAddress(`module.${name}${key ? `["${key}"]` : ''}`));
+      expect([target, call !== undefined]).toEqual([target, true]);
+      expect([target, iamKeysOf(call!)]).toEqual([target, expect.arrayContaining([resourceKey])]);
+    }
+  },
+  180_000,
+);
+
 (canPlan ? it : it.skip)(
   'fails that check when a move is missing (so it can fail)',
   () => {
-    const withoutMove = moved.filter((m) => m.from !== 'google_pubsub_topic_iam_member.webhook_publishes_completions');
-    expect(withoutMove).toHaveLength(moved.length - 1);
-    const changes = planOver(deployed, withoutMove);
+    const withoutMove = rootMoves.filter(
+      (m) => m.from !== 'google_pubsub_topic_iam_member.webhook_publishes_completions',
+    );
+    expect(withoutMove).toHaveLength(rootMoves.length - 1);
+    const changes = planOver(outsideModules(deployed), withoutMove);
     expect(changes.filter((c) => c.change.actions.includes('delete')).map((c) => c.address)).toEqual([
       'terraform_data.google_pubsub_topic_iam_member__webhook_publishes_completions',
     ]);
@@ -138,13 +206,14 @@ it('moves only from addresses the configuration no longer declares, to ones it d
     .map((f) => readFileSync(join(dir, f), 'utf8'))
     .join('\n');
   const declared = (address: string) => {
-    const [type, name] = address.replace(/\[.*$/, '').split('.');
+    const [type, name] = address.replace(/\[.*$/, '').replace(INTO_MODULE, 'module.$1').split('.');
     return type === 'module'
       ? new RegExp(`^module "${name}"`, 'm').test(source)
       : new RegExp(`^resource "${type}" "${name}"`, 'm').test(source);
   };
   for (const { from, to } of moved) {
     expect([from, declared(from)]).toEqual([from, false]);
-    expect([to, declared(to)]).toEqual([to, true]);
+    // Declared, or the start of a later move (a chain: an address that was renamed twice).
+    expect([to, declared(to) || moved.some((m) => m.from === to)]).toEqual([to, true]);
   }
 });

@@ -34,10 +34,12 @@ let locals: Block = {};
 let source = '';
 let fnModule: Block = {};
 const fnVariables: Record<string, Block> = {};
+let fnIam: Block = {};
 
 beforeAll(async () => {
   const moduleMain = (await parse('main.tf', readFileSync(join(moduleDir, 'main.tf'), 'utf8'))) as Block;
   fnModule = moduleMain.resource.google_cloudfunctions2_function.this[0];
+  fnIam = moduleMain.resource.google_cloud_run_service_iam_member.iam[0];
   const moduleVars = (await parse('variables.tf', readFileSync(join(moduleDir, 'variables.tf'), 'utf8'))) as Block;
   for (const [name, blocks] of Object.entries<Block[]>(moduleVars.variable)) fnVariables[name] = blocks[0]!;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.tf'))) {
@@ -100,10 +102,17 @@ const functionConfigs = (): Record<string, Block> => ({
   ...locals.private_functions,
 });
 
-it('makes only the webhook public', () => {
-  const publicGrants = grants().filter((g) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(g.args)));
-  expect(publicGrants.map((g) => g.address)).toEqual(['google_cloud_run_service_iam_member.invoker["webhook_public"]']);
-  expect(publicGrants[0]!.args).toMatchObject({ role: 'roles/run.invoker', service: '${module.webhook.service}' });
+it('makes only the webhook public, through its own module’s iam', () => {
+  const isPublic = (x: unknown) => /allUsers|allAuthenticatedUsers/.test(JSON.stringify(x));
+  expect(grants().filter((g) => isPublic(g.args))).toEqual([]);
+  const publicFunctions = Object.entries(functionConfigs()).filter(([, config]) => isPublic(config.iam));
+  expect(publicFunctions.map(([name]) => name)).toEqual(['webhook']);
+  expect(functionConfigs().webhook!.iam).toEqual({ 'roles/run.invoker': { public: 'allUsers' } });
+  // The module grants on its own service, one member per role and label, non-authoritatively.
+  expect(fnIam).toMatchObject({
+    for_each: '${local.iam}',
+    service: '${google_cloudfunctions2_function.this.service_config[0].service}',
+  });
 });
 
 it('gives the secret accessor role only to the accounts that sign or verify: webhook, admin, reconciler', () => {
@@ -125,6 +134,7 @@ it('keeps the admin API private: invokers only from admin.invokers and the deplo
   // Only the webhook is public; nothing else grants on the admin service.
   const onAdmin = grants().filter((g) => String(g.args.service).includes('module.function["admin"]'));
   expect(onAdmin.map((g) => g.address)).toEqual(['google_cloud_run_service_iam_member.admin_invokers']);
+  expect(functionConfigs().admin!.iam).toBeUndefined();
 });
 
 it('runs the reconciler from Cloud Scheduler through a Pub/Sub push subscription, with no Eventarc trigger to wait for', () => {
@@ -134,10 +144,10 @@ it('runs the reconciler from Cloud Scheduler through a Pub/Sub push subscription
     topic: '${google_pubsub_topic.topic["reconcile_ticks"]}',
     function: '${module.function["reconciler"]}',
   });
-  expect(locals.invokers.reconciler_push_invoker).toEqual({
-    service: '${module.function["reconciler"].service}',
-    member: '${local.member.push_invoker}',
+  expect(functionConfigs().reconciler!.iam).toEqual({
+    'roles/run.invoker': { push: '${local.member.push_invoker}' },
   });
+  expect(functionConfigs().worker!.iam).toEqual({ 'roles/run.invoker': { push: '${local.member.push_invoker}' } });
   expect(source).not.toMatch(/event_trigger|google_eventarc_trigger/);
   expect(locals.apis).not.toContain('eventarc.googleapis.com');
 });
@@ -153,7 +163,8 @@ it('pushes with the push identity’s OIDC token to the function’s own URL, af
     service_account_email: '${google_service_account.role["push_invoker"].email}',
     audience: '${each.value.function.uri}',
   });
-  expect(push.depends_on).toContain('${google_cloud_run_service_iam_member.invoker}');
+  // The push identity's invoker grants are the functions' own (module.function's iam).
+  expect(push.depends_on).toContain('${module.function}');
   expect(push.depends_on).toContain('${google_service_account_iam_member.pubsub_token_creator}');
 });
 
@@ -251,12 +262,19 @@ it('deploys the four functions through one module, with the entry points the cod
   expect(modules.function!.function).toContain('account_email = google_service_account.role[each.key].email');
 });
 
-/** A function's sizing: its literal object, or the defaults of the variable it is (var.webhook). */
-function sizingOf(sizing: Block | string): { cpu: number; concurrency: number } {
-  const fromVar = typeof sizing === 'string' ? /^\$\{var\.(\w+)\}$/.exec(sizing)?.[1] : undefined;
-  const field = (name: string) =>
-    Number(fromVar ? resolve(`\${var.${fromVar}.${name}}`) : resolve((sizing as Block)[name]));
-  return { cpu: field('available_cpu'), concurrency: field('concurrency') };
+/** The module's default for a sizing field (`optional(type, default)` in its variable's type). */
+function moduleDefault(name: string): string {
+  const found = new RegExp(`\\b${name}\\s*=\\s*optional\\(\\w+,\\s*"?([^")]*)"?\\)`).exec(
+    String(fnVariables.function!.type),
+  );
+  if (!found) throw new Error(`no module default for sizing.${name}`);
+  return found[1]!;
+}
+
+/** A function's sizing as applied: its literal fields (a var's defaults put in), the module's defaults for the rest. */
+function sizingOf(sizing: Block | undefined): { cpu: number; concurrency: number } {
+  const field = (name: string) => Number(sizing?.[name] === undefined ? moduleDefault(name) : resolve(sizing[name]));
+  return { cpu: field('cpu'), concurrency: field('concurrency') };
 }
 
 it('sizes every function as Cloud Run accepts it: at least 1 vCPU wherever concurrency is above 1', () => {
@@ -540,6 +558,15 @@ it('alerts when no reconciler pass finishes (absence, summed over revisions), on
   expect(absent.duration).toBe('${var.alerts.reconciler_silence_seconds}s');
   expect(absent.aggregations[0]).toMatchObject({ cross_series_reducer: 'REDUCE_SUM' });
   expect(absent.aggregations[0].group_by_fields).toBeUndefined();
+});
+
+it('waits 10 minutes for new log metrics, as the Monitoring API says it may take, inside the build timeout (#11102)', () => {
+  const sleep = resources.time_sleep!.log_metrics_ready!;
+  expect(sleep.create_duration).toBe('600s');
+  // An apply that adds a metric (functions already built) waits the full 10 minutes: Cloud Build's
+  // timeout must leave room for it besides the tests, the builds and the smoke test.
+  const buildTimeout = Number(/^timeout: (\d+)s$/m.exec(readFileSync(join(dir, '..', 'cloudbuild.yaml'), 'utf8'))![1]);
+  expect(buildTimeout).toBeGreaterThanOrEqual(3 * 600);
 });
 
 it('waits for new log metrics again whenever the set of metric names changes (#11102)', () => {

@@ -12,8 +12,12 @@ import { join } from 'node:path';
 const script = join(__dirname, '..', '..', '..', '..', 'scripts', 'deploy', 'bootstrap-project.sh');
 const terraformDir = join(__dirname, '..', '..', '..', '..', 'terraform');
 
-/** Runs the script with a stand-in gcloud; `policy` is what describing the sharing constraint prints, or 'FAIL' for a describe that fails. */
-function run(policy: string, env: Record<string, string> = {}) {
+/**
+ * Runs the script with a stand-in gcloud; `policy` is what describing the sharing constraint prints,
+ * or 'FAIL' for a describe that fails. `newAccountFailures`: how many times a grant on a runtime
+ * account fails with "does not exist" before it works (a new account not usable yet; 99: never).
+ */
+function run(policy: string, env: Record<string, string> = {}, newAccountFailures = 0) {
   const dir = mkdtempSync(join(tmpdir(), 'omtx-bootstrap-'));
   const calls = join(dir, 'calls.log');
   writeFileSync(
@@ -21,6 +25,11 @@ function run(policy: string, env: Record<string, string> = {}) {
     `#!/usr/bin/env bash
 echo "$*" >> "${calls}"
 for a in "$@"; do case "$a" in --condition-from-file=*) echo "condition: $(cat "\${a#*=}" | tr '\\n' ' ')" >> "${calls}" ;; esac; done
+case "$*" in
+  "iam service-accounts add-iam-policy-binding omtx-"*"--role=roles/iam.serviceAccountAdmin"*)
+    n="${dir}/failures-$3"; count=$(cat "$n" 2>/dev/null || echo 0)
+    if [ "$count" -lt ${newAccountFailures} ]; then echo $((count + 1)) > "$n"; echo "ERROR: (gcloud.iam.service-accounts.add-iam-policy-binding) NOT_FOUND: Service account $3 does not exist." >&2; exit 1; fi ;;
+esac
 case "$*" in
   "org-policies describe iam.allowedPolicyMemberDomains"*)
     if [ '${policy}' = FAIL ]; then echo "ERROR: (gcloud.org-policies.describe) PERMISSION_DENIED: orgpolicy.policies.get" >&2; exit 1; fi
@@ -34,7 +43,7 @@ exit 0
   chmodSync(join(dir, 'gcloud'), 0o755);
   const result = spawnSync('bash', [script, 'omtx-test-project', 'europe-west4'], {
     encoding: 'utf8',
-    env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env },
+    env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, OMTX_RETRY_SECONDS: '0', ...env },
   });
   let log = '';
   try {
@@ -151,7 +160,7 @@ it('closes with the same first-apply commands as docs/deploy.md, var file includ
     .split('\n')
     .map((l) => l.trim());
   const docs = readFileSync(join(terraformDir, '..', 'docs', 'deploy.md'), 'utf8');
-  const block = /## 3\. First apply\s+```bash\n([\s\S]*?)```/.exec(docs)![1]!;
+  const block = /## \d+\. First apply\s+```bash\n([\s\S]*?)```/.exec(docs)![1]!;
   const documented = block
     .trim()
     .split('\n')
@@ -159,4 +168,63 @@ it('closes with the same first-apply commands as docs/deploy.md, var file includ
     .map((l) => l.replace(/\$PROJECT_ID/g, 'omtx-test-project').replace(/\$REGION/g, 'europe-west4'));
   expect(printed).toEqual(documented);
   expect(printed.at(-1)).toMatch(/-var-file=environments\/production\.tfvars$/);
+});
+
+const ALLOWED = '{"spec":{"rules":[{"allowAll":true}]}}';
+
+it('creates the runtime accounts Terraform manages and makes the deployer an admin of each, and of no other account', async () => {
+  const r = run(ALLOWED);
+  expect(r.status).toBe(0);
+  const serviceAccounts = (await parse(
+    'serviceaccounts.tf',
+    readFileSync(join(terraformDir, 'serviceaccounts.tf'), 'utf8'),
+  )) as {
+    locals: Array<{ service_accounts: Record<string, { id: string }> }>;
+  };
+  const ids = Object.values(serviceAccounts.locals[0]!.service_accounts).map((a) => a.id);
+  for (const id of ids) {
+    expect(r.calls).toContain(`iam service-accounts create omtx-${id} --project=omtx-test-project`);
+    expect(r.calls).toContain(
+      `iam service-accounts add-iam-policy-binding omtx-${id}@omtx-test-project.iam.gserviceaccount.com --project=omtx-test-project --member=serviceAccount:omtx-deployer@omtx-test-project.iam.gserviceaccount.com --role=roles/iam.serviceAccountAdmin --condition=None`,
+    );
+  }
+  const adminOf = r.calls
+    .filter(
+      (c) =>
+        c.includes('--role=roles/iam.serviceAccountAdmin') &&
+        c.startsWith('iam service-accounts add-iam-policy-binding'),
+    )
+    .map((c) =>
+      c
+        .split(' ')[3]!
+        .replace(/@.*/, '')
+        .replace(/^omtx-/, ''),
+    );
+  expect(adminOf.sort()).toEqual([...ids].sort());
+  // On the project it may create accounts, not administer them all; an earlier grant that did is taken back.
+  const projectRoles = r.calls
+    .filter((c) => c.startsWith('projects add-iam-policy-binding') && c.includes('omtx-deployer@'))
+    .map((c) => /--role=(\S+)/.exec(c)![1]);
+  expect(projectRoles).toContain('roles/iam.serviceAccountCreator');
+  expect(projectRoles).not.toContain('roles/iam.serviceAccountAdmin');
+  expect(r.calls).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(
+        /^projects remove-iam-policy-binding omtx-test-project .*--role=roles\/iam\.serviceAccountAdmin --condition=None/,
+      ),
+    ]),
+  );
+});
+
+it('keeps asking while a new account is not usable yet, and stops naming the grant when it never is', () => {
+  const patient = run(ALLOWED, {}, 2);
+  expect(patient.status).toBe(0);
+  const tries = patient.calls.filter((c) => c.startsWith('iam service-accounts add-iam-policy-binding omtx-webhook@'));
+  expect(tries).toHaveLength(3);
+  expect(patient.stderr).toMatch(/not yet \(ERROR: .*does not exist/);
+  const stuck = run(ALLOWED, {}, 99);
+  expect(stuck.status).toBe(1);
+  expect(stuck.stderr).toMatch(
+    /Gave up after 6 attempts: gcloud iam service-accounts add-iam-policy-binding omtx-webhook@/,
+  );
 });
