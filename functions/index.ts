@@ -9,7 +9,9 @@
 import * as functions from '@google-cloud/functions-framework';
 import { createFirestoreJobStore } from '../shared/adapters/firestore';
 import { createFirestore } from '../shared/adapters/firestore-documents';
+import { join } from 'node:path';
 import { createFirestoreAdminStore } from '../shared/adapters/firestore-admin';
+import { createFirestoreOperatorStore } from '../shared/adapters/firestore-operator';
 import { createPubSub, createTopicProbe, createTopicPublisher } from '../shared/adapters/pubsub';
 import { createResultStore } from '../shared/adapters/results';
 import {
@@ -26,6 +28,7 @@ import { createLogger, type Logger } from '../shared/observability/log';
 import { createWebhookHandler } from './webhook/handler';
 import { createCompletionWorker } from './worker/handler';
 import { createAdminHandler } from './admin/handler';
+import { loadPageAssets } from './admin/page-assets';
 import { createReconciler } from './reconciler/handler';
 import { serviceVersion } from '../shared/platform/version';
 import { createStatsBuffer } from '../shared/observability/stats';
@@ -92,9 +95,13 @@ export function buildAdmin(env: Env, logger: Logger = createLogger()) {
   const config = loadAdminConfig(env);
   announce(logger, 'webhookAdmin', config.warnings, serviceVersion(env));
   const pubsub = createPubSub(config.projectId);
+  const db = createFirestore(config.projectId, config.firestoreDatabase);
   return createAdminHandler({
     config,
-    store: createFirestoreAdminStore(createFirestore(config.projectId, config.firestoreDatabase), config.collections),
+    store: createFirestoreAdminStore(db, config.collections),
+    operator: createFirestoreOperatorStore(db, config.collections),
+    // Built next to this file (dist/functions/admin/page) by `npm run build`.
+    page: loadPageAssets(join(__dirname, 'admin', 'page')),
     completions: createTopicPublisher(pubsub, config.completionsTopic, { batchWindowMs: 0 }),
     topicReachable: createTopicProbe(pubsub, config.completionsTopic),
     fetch,

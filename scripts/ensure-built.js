@@ -5,8 +5,7 @@
  * recompile on every call. Plain JavaScript on purpose: it runs before anything is compiled.
  */
 'use strict';
-const { execFileSync } = require('node:child_process');
-const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
+const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -17,7 +16,8 @@ function newest(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) latest = Math.max(latest, newest(path));
-    else if (entry.name.endsWith('.ts')) latest = Math.max(latest, statSync(path).mtimeMs);
+    else if (/\.(ts|html|css)$/.test(entry.name) || entry.name === 'tsconfig.json')
+      latest = Math.max(latest, statSync(path).mtimeMs);
   }
   return latest;
 }
@@ -28,9 +28,5 @@ const sources = Math.max(
 );
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
   process.stderr.write('compiling (sources changed since the last build)…\n');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-    stdio: 'inherit',
-    cwd: root,
-  });
-  writeFileSync(stamp, new Date().toISOString() + '\n');
+  require('./build').build();
 }

@@ -33,33 +33,6 @@ export interface DeadLetter {
   recordedAt: Date;
 }
 
-/** One dead letter as an operator sees it: from the dead-letter subscription or the collection. */
-export interface DeadLetterEntry {
-  /** `sub:<message id>` for the subscription, `doc:<document id>` for the collection. */
-  id: string;
-  source: 'subscription' | 'collection';
-  reason: string;
-  attributes: Record<string, string>;
-  data?: Buffer;
-  dataBytes: number;
-  at: string | null;
-}
-
-/** Where dead letters wait: the dead-letter topic's subscription and the dead_letters collection. */
-export interface DeadLetterSources {
-  /**
-   * Up to `limit` entries of each source. Subscription messages stay leased until `release()`
-   * (which makes the unacknowledged ones available again at once) or `acknowledge(ids)`.
-   */
-  list(limit: number): Promise<{
-    entries: DeadLetterEntry[];
-    acknowledge: (ids: string[]) => Promise<void>;
-    release: () => Promise<void>;
-  }>;
-  /** Takes a collection entry off the list once it was replayed. */
-  markReplayed(id: string, at: Date): Promise<void>;
-}
-
 /** Jobs, batches and dead letters in Firestore. */
 export interface JobStore {
   getJob(jobId: string): Promise<JobDoc | undefined>;
@@ -114,6 +87,8 @@ export interface JobStore {
    */
   updateBatchSummary(batchId: string, summary: BatchSummary, summaryUri: string, now: Date): Promise<boolean>;
   recordDeadLetter(entry: DeadLetter): Promise<void>;
+  /** What became of a dead letter sent back (`replayed_from`): the worker's outcome, on its record. */
+  recordReplayOutcome(deadLetterId: string, outcome: { kind: string; code?: string; at: Date }): Promise<void>;
   /** The last verified webhook of a Modal app (`webhook_apps/{app}`). */
   recordApp(app: string, fields: Record<string, unknown>): Promise<void>;
   /** A test delivery arrived (`webhook_tests/{job_id}`); touches no real job or batch. */
@@ -183,6 +158,82 @@ export interface ReconcilerStore {
   listExecutions: AdminStore['listExecutions'];
   /** Marks a running execution and its job `stale` (not terminal: a late webhook still applies). */
   markStale(callId: string, now: Date): Promise<void>;
+  /** The reconciler's last finished pass (`heartbeats/reconciler`), what the operator page shows. */
+  recordPass(summary: Record<string, unknown>, at: Date): Promise<void>;
+}
+
+/** One page of a listing, and the token of the next (none: the last page). */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+/** A batch as the operator page lists it. */
+export interface BatchListing {
+  batch_id: string;
+  status: string;
+  total_jobs: number | null;
+  completed_jobs: number;
+  failed_jobs: number;
+  registered_at: Date | null;
+  counts_updated_at: Date | null;
+  completed_at: Date | null;
+  updated_at: Date | null;
+}
+
+/** A job of a batch, as the operator page lists it: ids, status, scores and error message, never files or payloads. */
+export interface BatchJobListing {
+  job_id: string;
+  status: string;
+  modal_call_id: string | null;
+  affinity: number | null;
+  confidence: number | null;
+  error: string | null;
+  updated_at: Date | null;
+}
+
+/** A dead letter as an operator sees it: ids, reason, attempts and age, never its data. */
+export interface DeadLetterRecord {
+  id: string;
+  code: string;
+  reason: string;
+  delivery_id: string | null;
+  job_id: string | null;
+  call_id: string | null;
+  attempts: number | null;
+  data_bytes: number;
+  /** Its data was kept (up to 512 KiB), or it points at a claim-checked body: it can be sent back. */
+  replayable: boolean;
+  recorded_at: Date | null;
+  replayed: boolean;
+  replayed_at: Date | null;
+  replay_message_id: string | null;
+  replay_outcome: { kind: string; code?: string; at: Date | null } | null;
+}
+
+/** What the operator page reads and the replay writes (admin API). */
+export interface OperatorStore {
+  /** Batches, the last changed first; `status` running or completed. */
+  listBatches(query: { status?: string; limit: number; after?: string }): Promise<Page<BatchListing>>;
+  listBatchJobs(
+    batchId: string,
+    query: { status?: string; limit: number; after?: string },
+  ): Promise<Page<BatchJobListing>>;
+  /** Dead letters, the newest first. */
+  listDeadLetters(query: { limit: number; after?: string }): Promise<Page<DeadLetterRecord>>;
+  /** One dead letter with what a replay needs: its attributes and data. */
+  getDeadLetter(
+    id: string,
+  ): Promise<(DeadLetterRecord & { attributes: Record<string, string>; data?: Buffer }) | undefined>;
+  markReplayed(id: string, replay: { at: Date; messageId: string; by: string }): Promise<void>;
+  countDeadLetters(query: { replayed: boolean }): Promise<number>;
+  countExecutions(status: 'running' | 'stale'): Promise<number>;
+  /** The newest completions since `since`, at most `limit` (the overview's freshness window). */
+  recentCompletions(since: Date, limit: number): Promise<CompletionRecord[]>;
+  /** When a job of the batch last changed: its last completion, while it runs. */
+  lastJobUpdate(batchId: string): Promise<Date | null>;
+  /** When each function last showed it works: a webhook count, a completion applied, a reconciler pass. */
+  lastActivity(): Promise<{ webhook: Date | null; worker: Date | null; reconciler: Date | null }>;
 }
 
 /** Current time; tests pass a fixed clock. */

@@ -1,23 +1,31 @@
 /**
  * The admin API (HTTP function `webhookAdmin`, private: IAM-authenticated in production). The seed
  * guide's operator endpoints, computed from real state — read routes in queries.ts, commands in
- * commands.ts — behind one router and the error mapping the webhook uses. Described in
- * docs/openapi.yaml.
+ * commands.ts, the operator page's in operator-routes.ts — behind one router, the cross-site
+ * refusal (cross-site.ts) and the error mapping the webhook uses; and the operator page itself
+ * (page-assets.ts). Described in docs/openapi.yaml.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { AdminConfig } from '../../shared/config/config';
 import { errorAnswer, HttpError } from '../../shared/platform/errors';
 import type { Logger } from '../../shared/observability/log';
 import { createModalClient } from '../../shared/modal/modal-client';
-import type { AdminStore, Clock, Publisher } from '../../shared/ports';
+import type { AdminStore, Clock, OperatorStore, Publisher } from '../../shared/ports';
 import { createCommandRoutes } from './commands';
 import { createConfigureRoute } from './configure';
+import { crossSiteRefusal } from './cross-site';
+import { createOperatorRoutes } from './operator-routes';
+import { API_SECURITY_HEADERS, type PageAssets } from './page-assets';
 import { createQueryRoutes } from './queries';
 import { matchRoute } from './router';
 
 export interface AdminDeps {
   config: Readonly<AdminConfig>;
   store: AdminStore;
+  /** The operator page's reads and the dead letters' replay marks. */
+  operator: OperatorStore;
+  /** The operator page's files; none: the page answers 404 (an admin built without it). */
+  page?: PageAssets;
   /** The completions topic: batch checks after registration or cancel. */
   completions: Publisher;
   /** Whether the completions topic exists and can be reached. */
@@ -42,6 +50,15 @@ export function createAdminHandler(deps: AdminDeps) {
     ...createQueryRoutes(PREFIX, { config, store, topicReachable: deps.topicReachable, clock, version: deps.version }),
     ...createCommandRoutes(PREFIX, { config, store, completions: deps.completions, modal, clock, logger }),
     createConfigureRoute(PREFIX, { config, store, modal, clock, logger }),
+    ...createOperatorRoutes(PREFIX, {
+      config,
+      store,
+      operator: deps.operator,
+      completions: deps.completions,
+      topicReachable: deps.topicReachable,
+      clock,
+      logger,
+    }),
   ];
 
   async function webhookAdmin(req: Request, res: Response): Promise<void> {
@@ -50,6 +67,11 @@ export function createAdminHandler(deps: AdminDeps) {
     const path = req.path.slice(0, 200);
     let status = 500;
     try {
+      if (deps.page?.serve(req, res)) {
+        status = res.statusCode;
+        return;
+      }
+      res.set(API_SECURITY_HEADERS);
       const match = matchRoute(routes, req.method, req.path);
       if (match.kind === 'not_found') throw new HttpError('not_found', 404, `no route for ${path}`);
       if (match.kind === 'bad_escape')
@@ -58,14 +80,8 @@ export function createAdminHandler(deps: AdminDeps) {
         res.set('Allow', match.allow.join(', '));
         throw new HttpError('method_not_allowed', 405, `use ${match.allow.join(' or ')}`);
       }
-      if (
-        match.route.method === 'POST' &&
-        req.body !== undefined &&
-        Object.keys((req.body ?? {}) as object).length > 0 &&
-        !req.is('application/json')
-      ) {
-        throw new HttpError('unsupported_media_type', 415, 'Content-Type must be application/json');
-      }
+      const refusal = crossSiteRefusal({ method: req.method, headers: req.headers }, config.allowedOrigins);
+      if (refusal) throw refusal;
       const result = await match.route.handle(req, match.params);
       status = result.status;
       res.status(result.status).json(result.body);

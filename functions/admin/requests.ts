@@ -63,3 +63,30 @@ export function readPageToken(token: string | undefined): { registeredAt: Date; 
     throw new HttpError('invalid_request', 422, 'page_token is not one this API returned');
   }
 }
+
+const pageTokenField = z.string().max(512).optional();
+
+export const batchListQuerySchema = z.strictObject({
+  status: z.enum(['running', 'completed']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  page_token: pageTokenField,
+});
+
+export const batchJobsQuerySchema = z.strictObject({
+  status: z.enum(['pending', 'running', 'stale', 'completed', 'failed', 'timeout', 'cancelled']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  page_token: pageTokenField,
+});
+
+export const deadLetterQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  page_token: pageTokenField,
+});
+
+export const replaySchema = z.strictObject({
+  ids: z
+    .array(z.string().min(1).max(200))
+    .min(1)
+    .max(100)
+    .refine((ids) => new Set(ids).size === ids.length, { message: 'ids repeat' }),
+});

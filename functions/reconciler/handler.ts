@@ -145,6 +145,13 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
     }
     logger.log('INFO', 'reconcileFinished', 'reconciliation finished', { ...summary });
+    // What the operator page shows as the reconciler's last activity; a pass it cannot record
+    // still did its work, so the failure is logged, not thrown (the tick is not redelivered for it).
+    await store
+      .recordPass({ ...summary }, clock())
+      .catch((err: unknown) =>
+        logger.log('WARNING', 'reconcilePassNotRecorded', `the pass was not recorded: ${String(err)}`, {}),
+      );
     return summary;
   }
 

@@ -17,7 +17,12 @@ import { messageTraceId } from '../../shared/contract/messages';
 import type { BlobStore, Clock, JobStore, Publisher } from '../../shared/ports';
 import { batchCheckAttributesSchema } from '../../shared/contract/schemas';
 import { createApplyCompletion } from './apply-completion';
-import { createDeadLetterRecorder } from './dead-letter';
+import {
+  createDeadLetterRecorder,
+  createReplayReporter,
+  exhaustedDelivery,
+  isForwardedDeadLetter,
+} from './dead-letter';
 import { createRecordStats } from './record-stats';
 import type { PubSubEventData, PubSubMessage, WorkerOutcome } from './types';
 
@@ -60,15 +65,18 @@ export function createCompletionWorker(deps: WorkerDeps) {
   const recordStats = createRecordStats(jobs);
 
   const deadLetter = createDeadLetterRecorder(jobs, clock, logger);
+  const reportReplay = createReplayReporter(jobs, clock, logger);
 
   /** Handles one Pub/Sub message. Throws only for transient failures (so Pub/Sub redelivers). */
   async function handleMessage(message: PubSubMessage): Promise<WorkerOutcome> {
     const attributes = message.attributes ?? {};
     // Every line about this message (applied, batch completed, event published, dead-lettered,
     // failed) carries the trace of the webhook request that brought it.
-    return withLogContext(traceFieldsOfId(config.projectId, messageTraceId(attributes)), () =>
-      handleTraced(message, attributes),
-    );
+    return withLogContext(traceFieldsOfId(config.projectId, messageTraceId(attributes)), async () => {
+      const outcome = await handleTraced(message, attributes);
+      await reportReplay(attributes, outcome);
+      return outcome;
+    });
   }
 
   async function handleTraced(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
@@ -111,6 +119,8 @@ export function createCompletionWorker(deps: WorkerDeps) {
 
   /** One use-case per message kind. */
   async function dispatch(message: PubSubMessage, attributes: Record<string, string>): Promise<WorkerOutcome> {
+    // From the dead-letter topic's mirror: recorded for the operator, never applied here.
+    if (isForwardedDeadLetter(attributes)) throw exhaustedDelivery(attributes);
     switch (attributes.kind) {
       case 'batch_check': {
         const check = batchCheckAttributesSchema.safeParse(attributes);

@@ -51,7 +51,7 @@ export interface LocalStack {
   completionsTopic: string;
   batchEventsTopic: string;
   batchEventsSubscription: string;
-  /** Holds completions that failed every delivery attempt. */
+  /** Pushes completions that failed every delivery attempt back to the worker, which records them. */
   deadLetterSubscription: string;
   resultsDir: string;
   emulators: Emulators;
@@ -83,6 +83,7 @@ function functionEnv(
     batchEventsTopic: string;
     resultsDir: string;
     webhookPort: number;
+    adminPort: number;
   },
 ): Record<string, string> {
   return {
@@ -95,6 +96,8 @@ function functionEnv(
     RESULTS_DIR: settings.resultsDir,
     WEBHOOK_URL: `http://127.0.0.1:${settings.webhookPort}${COMPLETION_PATH}`,
     WEBHOOK_BASE_URL: `http://localhost:${settings.webhookPort}`,
+    // The operator page, as a browser on this machine reaches the admin.
+    ADMIN_ALLOWED_ORIGINS: `http://localhost:${settings.adminPort},http://127.0.0.1:${settings.adminPort}`,
     STATS_FLUSH_SECONDS: '5',
     // The local functions (the admin API has no authentication here) are not reachable from the network.
     BIND_HOST: '127.0.0.1',
@@ -117,7 +120,7 @@ interface Topology {
 /**
  * Production's topics and subscriptions (terraform/pubsub.tf, operations.tf) on the emulator: the
  * worker's with its retry and dead-letter policy (backoff 1–10 s here instead of 10–600 s, so that
- * ten attempts span about a minute and a dead letter can be watched), the dead letters' hold, the
+ * ten attempts span about a minute and a dead letter can be watched), the dead letters' mirror, the
  * batch events', and the reconciler's push subscription. What is made for this stack alone is
  * deleted when it stops.
  */
@@ -132,12 +135,20 @@ async function createTopology(
   await admin.ensureTopic(completionsTopic);
   await admin.ensureTopic(batchEventsTopic);
   const deadLetterTopic = `${completionsTopic}-dead-letter`;
-  const deadLetterSubscription = `${deadLetterTopic}-hold`;
   await admin.ensureTopic(deadLetterTopic);
-  await admin.ensureSubscription(deadLetterSubscription, deadLetterTopic, {
-    retainAckedMessages: true,
-    retentionSeconds: 7 * 86400,
-  });
+  // The dead-letter topic's mirror: every completion Pub/Sub gives up on goes back to the worker,
+  // which records it in the dead_letters collection the admin API pages (as production's does).
+  const deadLetterSubscription = `${deadLetterTopic}-mirror-${ports.worker}`;
+  await admin.ensureSubscription(
+    deadLetterSubscription,
+    deadLetterTopic,
+    {
+      push: { endpoint: `http://127.0.0.1:${ports.worker}/projects/${options.projectId}/topics/${deadLetterTopic}` },
+      ackDeadlineSeconds: 60,
+    },
+    true,
+  );
+  stops.push(() => admin.deleteSubscription(deadLetterSubscription));
   // Production pushes to the worker with many deliveries in flight; the emulator's push does two
   // at a time, so a relay in this process pulls and pushes the same format (startPushRelay).
   const subscription = `${completionsTopic}-worker-${ports.worker}`;
@@ -270,6 +281,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       batchEventsTopic,
       resultsDir,
       webhookPort: ports.webhook,
+      adminPort: ports.admin,
     });
     // Google clients pick the emulators up from the environment.
     Object.assign(process.env, { ...emulators.env, METADATA_SERVER_DETECTION: 'none' });

@@ -233,12 +233,13 @@ omtx-modal-webhooks is running.
   webhook        ${url}${COMPLETION_PATH}   (also POST ${url}/)
   health         ${url}${HEALTH_PATH}
   worker         ${stack.workerUrl}  ← push subscription on topic ${stack.completionsTopic}
-  admin          http://${admin}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
+  operator page  http://${admin}/ui/   (batches, dead letters, executions; open it in a browser)
+  admin API      http://${admin}/api/v3/webhooks/status   (metrics, active-executions, …: docs/openapi.yaml)
   reconciler     COMPLETION_MODE=${stack.completionMode}, ticks on ${stack.reconcileTopic}
   emulators      PUBSUB_EMULATOR_HOST=${stack.emulators.env.PUBSUB_EMULATOR_HOST} FIRESTORE_EMULATOR_HOST=${stack.emulators.env.FIRESTORE_EMULATOR_HOST}
   results        ${stack.resultsDir}
   batch events   topic ${stack.batchEventsTopic}, subscription ${stack.batchEventsSubscription}
-  dead letters   subscription ${stack.deadLetterSubscription} (after 10 failed deliveries) and the dead_letters collection
+  dead letters   the dead_letters collection (after 10 failed deliveries, mirrored by ${stack.deadLetterSubscription}): the page, or npm run dead-letters
 ${portNotes}
   ${secretLine(options, secretCreated)}
   A Standard Webhooks library takes it as whsec_ + base64:  ${whsec}
@@ -256,8 +257,8 @@ or with curl (export MODAL_WEBHOOK_SECRET="$(cat .data/secret)" first):
   curl -i ${url}${COMPLETION_PATH} -H 'Content-Type: application/json' \\
     -H "X-Modal-Timestamp: $TS" -H "X-Modal-Signature: sha256=$SIG" -d "$BODY"
 
-Operate it:
-  curl -X POST ${admin}/api/v3/webhooks/modal/test      # a signed test delivery, end to end
+Operate it (state-changing calls carry X-Requested-By: omtx and a JSON content type):
+  curl -X POST ${admin}/api/v3/webhooks/modal/test -H 'X-Requested-By: omtx' -H 'Content-Type: application/json'
   curl ${admin}/api/v3/webhooks/metrics
 
 Ctrl-C stops everything.

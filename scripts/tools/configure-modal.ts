@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createAdminClient } from './admin-client';
 import { APP_NAME, modalSecretCommand, modalSecretName, modalSecretSettings } from '../../shared/modal/modal-config';
 import { secretReadCommand } from '../../shared/modal/secret-source';
 import { readSecret } from './read-secret';
@@ -64,18 +65,7 @@ async function configure(
   token: string | undefined,
   body: Record<string, unknown>,
 ): Promise<ConfigureAnswer> {
-  const res = await fetch(`${target.adminUrl}/api/v3/webhooks/configure`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-requested-by': 'omtx',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`the admin API answered ${res.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text) as ConfigureAnswer;
+  return createAdminClient(target.adminUrl, token).post<ConfigureAnswer>('/configure', body);
 }
 
 /**

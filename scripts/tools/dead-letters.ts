@@ -1,103 +1,91 @@
 /**
- * `npm run dead-letters -- list|replay`: what sits in the dead-letter subscription (completions that
- * failed every delivery attempt) and in the dead_letters collection (messages the worker could
- * never process), with reasons; and replay of selected ones — or all — to the completions topic
- * after a fix. Replay is a dry run unless --execute is given.
+ * `npm run dead-letters -- list|replay`: the dead letters (completions Pub/Sub gave up on, and
+ * messages the worker could never process) with their reasons, and their replay after a fix —
+ * through the admin API, the one replay path the operator page uses too. Replay is a dry run unless
+ * --execute is given.
  *
- *   npm run dead-letters -- list [--subscription NAME] [--limit N]
- *   npm run dead-letters -- replay [--id ID ...] [--all] [--execute] [--subscription NAME]
+ *   npm run dead-letters -- list [--limit N]
+ *   npm run dead-letters -- replay (--id ID ... | --all) [--execute]
  *
- * Locally it finds the running `npm start` (emulators, topic, dead-letter subscription) by itself.
- * Otherwise: GOOGLE_CLOUD_PROJECT, COMPLETIONS_TOPIC, DEAD_LETTER_SUBSCRIPTION (the subscription on
- * the dead-letter topic; Terraform's output `dead_letter_subscription`), PIPELINE_COLLECTION_PREFIX
- * / DEAD_LETTERS_COLLECTION, FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST.
+ * Locally it finds the running `npm start` by itself. In production: --admin-url (or ADMIN_URL)
+ * is the admin's address, e.g. http://localhost:8080 behind `gcloud run services proxy`, or its
+ * https URL with --token "$(gcloud auth print-identity-token)" (or ADMIN_TOKEN).
  */
 import { parseArgs } from 'node:util';
-import { createDeadLetterSources } from '../../shared/adapters/dead-letters';
-import { createFirestore } from '../../shared/adapters/firestore-documents';
-import { createPubSub, createTopicPublisher } from '../../shared/adapters/pubsub';
-import { createCompletionSender } from '../../shared/completion/completion-sender';
-import type { Clock, DeadLetterSources, Publisher } from '../../shared/ports';
-import { useLocalStack } from '../local/local-state';
+import { readLocalState } from '../local/local-state';
+import { createAdminClient, type AdminClient } from './admin-client';
 
-export interface DeadLetterDeps {
-  sources: DeadLetterSources;
-  /** The completions topic replays go to. */
-  completions: Publisher;
-  clock: Clock;
+export interface DeadLetterRow {
+  id: string;
+  code: string;
+  reason: string;
+  delivery_id: string | null;
+  job_id: string | null;
+  call_id: string | null;
+  attempts: number | null;
+  replayable: boolean;
+  replayed: boolean;
+  age_seconds: number | null;
+  replay_outcome: { kind: string; code?: string } | null;
 }
 
-/** Both sources' entries; the caller releases the subscription's leases. */
-export async function listDeadLetters(deps: Pick<DeadLetterDeps, 'sources'>, limit = 100) {
-  return deps.sources.list(limit);
+interface ListAnswer {
+  dead_letters: DeadLetterRow[];
+  next_page_token: string | null;
+}
+
+/** Up to `limit` dead letters, the newest first, following pages. */
+export async function listDeadLetters(admin: AdminClient, limit: number): Promise<DeadLetterRow[]> {
+  const rows: DeadLetterRow[] = [];
+  let token: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: String(Math.min(200, limit - rows.length)) });
+    if (token) query.set('page_token', token);
+    const page: ListAnswer = await admin.get<ListAnswer>(`/dead-letters?${query}`);
+    rows.push(...page.dead_letters);
+    token = page.next_page_token;
+  } while (token && rows.length < limit);
+  return rows;
 }
 
 export interface ReplayResult {
   replayed: string[];
-  skipped: Array<{ id: string; why: string }>;
+  skipped: Array<{ id: string; reason: string }>;
   dryRun: boolean;
 }
 
-/** Publishes the selected entries to the completions topic; without `execute`, only says what it would do. */
+/** The selected dead letters (or, with `all`, every one waiting), sent back in calls of at most 100. */
 export async function replayDeadLetters(
-  deps: DeadLetterDeps,
+  admin: AdminClient,
   selection: { ids?: string[]; all?: boolean },
   execute: boolean,
 ): Promise<ReplayResult> {
-  const listing = await deps.sources.list(1000);
-  const sender = createCompletionSender(deps.completions);
+  const ids = selection.all
+    ? (await listDeadLetters(admin, 10_000)).filter((d) => !d.replayed && d.replayable).map((d) => d.id)
+    : (selection.ids ?? []);
   const result: ReplayResult = { replayed: [], skipped: [], dryRun: !execute };
-  const toAck: string[] = [];
-  try {
-    const chosen = listing.entries.filter((e) => selection.all || selection.ids?.includes(e.id));
-    for (const id of selection.ids ?? [])
-      if (!listing.entries.some((e) => e.id === id)) result.skipped.push({ id, why: 'not found' });
-    for (const entry of chosen) {
-      if (!entry.data || entry.data.length === 0) {
-        result.skipped.push({ id: entry.id, why: 'its data was not kept (over 512 KiB); resend it from the source' });
-        continue;
-      }
-      if (execute) {
-        await sender.replay(entry.data, entry.attributes, entry.id);
-        if (entry.source === 'subscription') toAck.push(entry.id);
-        else await deps.sources.markReplayed(entry.id, deps.clock());
-      }
-      result.replayed.push(entry.id);
-    }
-    if (execute) await listing.acknowledge(toAck);
-  } finally {
-    await listing.release();
+  if (!execute) return { ...result, replayed: ids };
+  for (let i = 0; i < ids.length; i += 100) {
+    const answer = await admin.post<{ replayed: Array<{ id: string }>; skipped: ReplayResult['skipped'] }>(
+      '/dead-letters/replay',
+      { ids: ids.slice(i, i + 100) },
+    );
+    result.replayed.push(...answer.replayed.map((r) => r.id));
+    result.skipped.push(...answer.skipped);
   }
   return result;
 }
 
-async function printList(deps: DeadLetterDeps, limit: number): Promise<void> {
-  const { entries, release } = await listDeadLetters(deps, limit);
-  await release();
-  if (entries.length === 0) process.stdout.write('no dead letters\n');
-  for (const e of entries) {
-    const a = e.attributes;
-    process.stdout.write(
-      `${e.id}  ${e.at ?? '-'}  call_id=${a.call_id ?? '-'} job_id=${a.job_id ?? '-'} delivery_id=${a.delivery_id ?? '-'}  ${e.dataBytes} bytes\n    ${e.reason}\n`,
-    );
-  }
-}
-
-async function replay(
-  deps: DeadLetterDeps,
-  values: { id?: string[]; all?: boolean; execute?: boolean },
-): Promise<void> {
-  if (!values.all && !values.id?.length) {
-    process.stderr.write('replay needs --id ID (repeatable) or --all\n');
-    process.exit(2);
-  }
-  const result = await replayDeadLetters(deps, { ids: values.id, all: values.all ?? false }, values.execute ?? false);
-  process.stdout.write(
-    `${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`,
+function printRow(d: DeadLetterRow): string {
+  const state = d.replayed
+    ? `replayed${d.replay_outcome ? `: ${d.replay_outcome.kind}${d.replay_outcome.code ? ` (${d.replay_outcome.code})` : ''}` : ', on its way'}`
+    : d.replayable
+      ? 'waiting'
+      : 'not replayable (data not kept)';
+  return (
+    `${d.id}  ${d.age_seconds ?? '-'} s old  call_id=${d.call_id ?? '-'} job_id=${d.job_id ?? '-'} ` +
+    `delivery_id=${d.delivery_id ?? '-'} attempts=${d.attempts ?? '-'}  ${state}\n    ${d.code}: ${d.reason}\n`
   );
-  for (const s of result.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
-  if (result.dryRun && result.replayed.length)
-    process.stdout.write('dry run: nothing was published; add --execute to replay\n');
 }
 
 async function main(): Promise<void> {
@@ -107,43 +95,40 @@ async function main(): Promise<void> {
       id: { type: 'string', multiple: true },
       all: { type: 'boolean', default: false },
       execute: { type: 'boolean', default: false },
-      subscription: { type: 'string' },
       limit: { type: 'string', default: '100' },
+      'admin-url': { type: 'string' },
+      token: { type: 'string' },
     },
   });
   const command = positionals[0];
   if (command !== 'list' && command !== 'replay') {
     process.stderr.write(
-      'usage: npm run dead-letters -- list|replay [--id ID ...] [--all] [--execute] [--subscription NAME]\n',
+      'usage: npm run dead-letters -- list [--limit N] | replay (--id ID ... | --all) [--execute] [--admin-url URL] [--token TOKEN]\n',
     );
     process.exit(2);
   }
-  const local = useLocalStack('dead-letters');
-  const projectId = process.env.GOOGLE_CLOUD_PROJECT || 'demo-omtx-local';
-  const prefix = process.env.PIPELINE_COLLECTION_PREFIX ?? '';
-  const subscription = values.subscription ?? process.env.DEAD_LETTER_SUBSCRIPTION ?? local?.deadLetterSubscription;
-  const pubsub = createPubSub(projectId);
-  const db = createFirestore(projectId, process.env.FIRESTORE_DATABASE || '(default)');
-  const deps: DeadLetterDeps = {
-    sources: createDeadLetterSources(pubsub, db, {
-      projectId,
-      subscription,
-      collection: process.env.DEAD_LETTERS_COLLECTION || `${prefix}dead_letters`,
-    }),
-    completions: createTopicPublisher(pubsub, process.env.COMPLETIONS_TOPIC || 'modal-completions', {
-      batchWindowMs: 0,
-    }),
-    clock: () => new Date(),
-  };
-  if (!subscription)
-    process.stderr.write('(no DEAD_LETTER_SUBSCRIPTION / --subscription: reading the dead_letters collection only)\n');
-  try {
-    if (command === 'list') await printList(deps, Number(values.limit));
-    else await replay(deps, values);
-  } finally {
-    await pubsub.close();
-    await db.terminate();
+  const adminUrl = values['admin-url'] ?? process.env.ADMIN_URL ?? readLocalState()?.adminUrl;
+  if (!adminUrl) {
+    process.stderr.write('no admin API: start `npm start`, or give --admin-url (or ADMIN_URL)\n');
+    process.exit(2);
   }
+  const admin = createAdminClient(adminUrl, values.token ?? process.env.ADMIN_TOKEN);
+  if (command === 'list') {
+    const rows = await listDeadLetters(admin, Number(values.limit));
+    process.stdout.write(rows.length ? rows.map(printRow).join('') : 'no dead letters\n');
+    return;
+  }
+  if (!values.all && !values.id?.length) {
+    process.stderr.write('replay needs --id ID (repeatable) or --all\n');
+    process.exit(2);
+  }
+  const result = await replayDeadLetters(admin, { ids: values.id, all: values.all }, values.execute);
+  process.stdout.write(
+    `${result.dryRun ? 'would replay' : 'replayed'} ${result.replayed.length}: ${result.replayed.join(', ') || '-'}\n`,
+  );
+  for (const s of result.skipped) process.stdout.write(`skipped ${s.id}: ${s.reason}\n`);
+  if (result.dryRun && result.replayed.length)
+    process.stdout.write('dry run: nothing was published; add --execute to replay\n');
 }
 
 if (require.main === module) {

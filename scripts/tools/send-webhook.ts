@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createAdminClient } from './admin-client';
 import { randomBytes } from 'node:crypto';
 import { sign, signStandard } from '../../shared/contract/signature';
 import { projectRoot } from '../local/local-stack';
@@ -30,6 +31,10 @@ Signs a completion as Modal does (X-Modal-Signature, X-Modal-Timestamp) and send
   --tamper           change the body after signing (→ 401 bad_signature)
   --secret-env NAME  variable holding the secret (default MODAL_WEBHOOK_SECRET; when unset,
                      the local stack's .data/secret)
+  --jobs N           a whole batch to watch on the operator page: registers --batch-id
+                     (default batch-demo-<time>) with N jobs through the admin API, then sends
+                     N signed completions, one every --every ms (default 500), one in ten failed
+  --every MS         the pause between the batch's completions
   --help             this text
 `;
 
@@ -126,8 +131,56 @@ const OPTIONS = {
   scheme: { type: 'string', default: 'modal' },
   tamper: { type: 'boolean', default: false },
   'secret-env': { type: 'string', default: 'MODAL_WEBHOOK_SECRET' },
+  jobs: { type: 'string' },
+  every: { type: 'string', default: '500' },
   help: { type: 'boolean', default: false },
 } as const;
+
+/** The payloads of a demo batch: `jobs` completions with varied scores, one in ten failed. */
+export function batchPayloads(base: Partial<SeedPayload>, batchId: string, jobs: number): SeedPayload[] {
+  return Array.from({ length: jobs }, (_, i) => {
+    const jobId = `${batchId}-job-${String(i + 1).padStart(3, '0')}`;
+    const payload = buildPayload(base, { jobId, batchId, status: i % 10 === 9 ? 'failure' : 'success' });
+    if (payload.status === 'success')
+      payload.result = {
+        ...(payload.result as Record<string, unknown>),
+        affinity: ((i * 37) % 97) / 100,
+        confidence: ((i * 53) % 89) / 100,
+      };
+    return payload;
+  });
+}
+
+/** Registers the batch with the admin API (its total is what the page's progress bar is of), then sends its completions one by one. */
+async function sendBatch(
+  values: { jobs: string; every: string; 'batch-id'?: string },
+  send: (payload: SeedPayload) => Promise<number>,
+  base: Partial<SeedPayload>,
+): Promise<void> {
+  const jobs = Number(values.jobs);
+  const every = Number(values.every);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 10_000 || !(every >= 0)) {
+    process.stderr.write('--jobs takes 1 to 10000, --every milliseconds\n');
+    process.exit(2);
+  }
+  const batchId = values['batch-id'] ?? `batch-demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
+  const adminUrl = process.env.ADMIN_URL ?? readLocalState()?.adminUrl;
+  if (!adminUrl) {
+    process.stderr.write('--jobs registers the batch through the admin API: start `npm start`, or set ADMIN_URL\n');
+    process.exit(2);
+  }
+  await createAdminClient(adminUrl, process.env.ADMIN_TOKEN).post('/batches', { batch_id: batchId, total_jobs: jobs });
+  process.stdout.write(`batch ${batchId}: ${jobs} jobs registered; watch it at ${adminUrl}/ui/#/batches/${batchId}\n`);
+  let failed = 0;
+  for (const [i, payload] of batchPayloads(base, batchId, jobs).entries()) {
+    const status = await send(payload);
+    if (status !== 202) failed++;
+    process.stdout.write(`\r${i + 1}/${jobs} sent${failed ? `, ${failed} not accepted` : ''}`);
+    if (i + 1 < jobs) await new Promise((r) => setTimeout(r, every));
+  }
+  process.stdout.write('\n');
+  if (failed) process.exitCode = 1;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: joinNegativeValues(process.argv.slice(2), ['skew']), options: OPTIONS });
@@ -141,37 +194,44 @@ async function main(): Promise<void> {
     process.stderr.write(`--skew takes whole seconds, e.g. --skew -600\n`);
     process.exit(2);
   }
+  if (values.scheme !== 'modal' && values.scheme !== 'standard') {
+    process.stderr.write('--scheme is modal or standard\n');
+    process.exit(2);
+  }
+  const scheme = values.scheme;
   const file = values.file ?? join(projectRoot(), 'test', 'fixtures', 'seed-success.json');
-  const payload = buildPayload(JSON.parse(readFileSync(file, 'utf8')) as Partial<SeedPayload>, {
+  const base = JSON.parse(readFileSync(file, 'utf8')) as Partial<SeedPayload>;
+  const post = async (payload: SeedPayload) => {
+    const body = JSON.stringify(payload);
+    const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
+    const signatureHeaders = signedHeaders(scheme, secret, body, Math.floor(Date.now() / 1000) + Number(values.skew));
+    const started = performance.now();
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'Modal-Webhook/1.0', ...signatureHeaders },
+      body: sent,
+    });
+    return {
+      res,
+      text: await res.text(),
+      ms: (performance.now() - started).toFixed(1),
+      bytes: Buffer.byteLength(sent),
+    };
+  };
+  if (values.jobs !== undefined) {
+    await sendBatch({ ...values, jobs: values.jobs }, async (payload) => (await post(payload)).res.status, base);
+    return;
+  }
+  const payload = buildPayload(base, {
     jobId: values['job-id'],
     callId: values['call-id'],
     batchId: values['batch-id'],
     status: values.status,
     app: values.app,
   });
-
-  if (values.scheme !== 'modal' && values.scheme !== 'standard') {
-    process.stderr.write('--scheme is modal or standard\n');
-    process.exit(2);
-  }
-  const body = JSON.stringify(payload);
-  const sent = values.tamper ? body.replace(/"call_id":"/, '"call_id":"x') : body;
-  const signatureHeaders = signedHeaders(
-    values.scheme,
-    secret,
-    body,
-    Math.floor(Date.now() / 1000) + Number(values.skew),
-  );
-  const started = performance.now();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'User-Agent': 'Modal-Webhook/1.0', ...signatureHeaders },
-    body: sent,
-  });
-  const text = await res.text();
-  const ms = (performance.now() - started).toFixed(1);
+  const { res, text, ms, bytes } = await post(payload);
   process.stdout.write(
-    `POST ${url} (${values.scheme} signature, call_id=${payload.call_id ?? ''}, job_id=${payload.metadata.job_id ?? ''}, status=${payload.status ?? ''}, ${Buffer.byteLength(sent)} bytes)\n`,
+    `POST ${url} (${scheme} signature, call_id=${payload.call_id ?? ''}, job_id=${payload.metadata.job_id ?? ''}, status=${payload.status ?? ''}, ${bytes} bytes)\n`,
   );
   process.stdout.write(`→ ${res.status} ${res.statusText} in ${ms} ms\n${text}\n`);
   if (!res.ok) process.exitCode = 1;

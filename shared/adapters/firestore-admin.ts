@@ -115,6 +115,13 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
       return plain<Record<string, unknown>>((await db.collection(c.tests).doc(jobId).get()).data());
     },
 
+    async recordPass(summary, at) {
+      await db
+        .collection(c.heartbeats)
+        .doc('reconciler')
+        .set({ ...summary, finished_at: at });
+    },
+
     async markStale(callId, now) {
       await db.runTransaction(async (tx) => {
         const execRef = executions.doc(callId);

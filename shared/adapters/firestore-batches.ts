@@ -126,7 +126,8 @@ export function createFirestoreBatchStore(db: Firestore, c: Collections, counter
       const fields = { batch_id: batchId, ...sums, counts_updated_at: now, updated_at: now };
       try {
         if (doc.exists) await ref.update(fields, { lastUpdateTime: doc.updateTime! });
-        else await ref.create(fields);
+        // A batch first seen through its jobs is running: the operator page lists it with the registered ones.
+        else await ref.create({ ...fields, status: 'running' });
         return true;
       } catch (err) {
         if (isConflict(err)) return false; // another writer was first; its counts are as good

@@ -125,6 +125,19 @@ export function createFirestoreJobStore(
         });
     },
 
+    async recordReplayOutcome(deadLetterId, outcome) {
+      // Merged into the record the replay came from; a record gone since changes nothing.
+      await db
+        .collection(c.deadLetters)
+        .doc(deadLetterId)
+        .update({
+          replay_outcome: { kind: outcome.kind, ...(outcome.code ? { code: outcome.code } : {}), at: outcome.at },
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 5) throw err; // NOT_FOUND
+        });
+    },
+
     async recordApp(app, fields) {
       await db
         .collection(c.apps)

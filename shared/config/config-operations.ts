@@ -57,7 +57,39 @@ const adminEnv = z.object({
   K_SERVICE: optionalName,
   /** A deployed admin shows the raw secret (configure's show_secret) only when this says so. */
   ADMIN_ALLOW_SHOW_SECRET: bool.default(false),
+  /**
+   * Origins a state-changing request may come from (its `Origin` header): the operator page's, as
+   * the browser sees it. Behind `gcloud run services proxy --port 8080` that is localhost:8080.
+   */
+  ADMIN_ALLOWED_ORIGINS: z
+    .string()
+    .default('http://localhost:8080,http://127.0.0.1:8080')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .refine((origins) => origins.every((o) => isOrigin(o)), {
+      error: 'is a comma-separated list of origins such as http://localhost:8080 (scheme, host and port only)',
+    }),
+  /** The SLOs the overview judges health by (Terraform passes var.slo). */
+  SLO_AVAILABILITY_GOAL: z.coerce.number().gt(0).lt(1).default(0.999),
+  SLO_FRESHNESS_GOAL: z.coerce.number().gt(0).lt(1).default(0.99),
+  SLO_FRESHNESS_SECONDS: int(1, 3600).default(60),
+  /** A reconciler with no finished pass for this long is reported as quiet (Terraform: alerts.reconcile_tick_age_seconds). */
+  RECONCILER_QUIET_SECONDS: int(60, 86_400).default(900),
 });
+
+/** `scheme://host[:port]` and nothing else, as a browser's Origin header spells it. */
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const reconcilerEnv = z.object({
   ...common,
@@ -100,6 +132,18 @@ export interface AdminConfig {
   deployed: boolean;
   /** Whether configure may answer the raw secret (always locally; deployed only with ADMIN_ALLOW_SHOW_SECRET). */
   allowShowSecret: boolean;
+  /** Origins a state-changing request may come from (ADMIN_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
+  /** What the overview judges health by. */
+  health: Readonly<HealthObjectives>;
+}
+
+/** The SLOs' goals and the reconciler's expected rhythm, as the overview judges them. */
+export interface HealthObjectives {
+  availabilityGoal: number;
+  freshnessGoal: number;
+  freshnessSeconds: number;
+  reconcilerQuietSeconds: number;
 }
 
 export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
@@ -125,6 +169,13 @@ export function loadAdminConfig(env: Env): Readonly<AdminConfig> {
     testTimeoutMs: e.TEST_DELIVERY_TIMEOUT_SECONDS * 1000,
     deployed: e.K_SERVICE !== undefined,
     allowShowSecret: e.K_SERVICE === undefined || e.ADMIN_ALLOW_SHOW_SECRET,
+    allowedOrigins: Object.freeze(e.ADMIN_ALLOWED_ORIGINS),
+    health: Object.freeze({
+      availabilityGoal: e.SLO_AVAILABILITY_GOAL,
+      freshnessGoal: e.SLO_FRESHNESS_GOAL,
+      freshnessSeconds: e.SLO_FRESHNESS_SECONDS,
+      reconcilerQuietSeconds: e.RECONCILER_QUIET_SECONDS,
+    }),
     results: results(e),
     warnings: Object.freeze(warnings),
   });

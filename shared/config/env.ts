@@ -45,6 +45,8 @@ export interface Collections {
   apps: string;
   stats: string;
   tests: string;
+  /** One document per function that reports it is alive (the reconciler's last finished pass). */
+  heartbeats: string;
 }
 
 export function collections(e: {
@@ -62,6 +64,7 @@ export function collections(e: {
     apps: `${p}webhook_apps`,
     stats: `${p}webhook_stats`,
     tests: `${p}webhook_tests`,
+    heartbeats: `${p}heartbeats`,
   });
 }
 

@@ -26,6 +26,7 @@ export type LogEvent =
   | 'completionFailed'
   | 'completionDeferred'
   | 'messageDeadLettered'
+  | 'replayOutcomeNotRecorded'
   | 'batchCountsUpdated'
   | 'batchCompleted'
   | 'batchSummaryUpdated'
@@ -43,6 +44,8 @@ export type LogEvent =
   | 'cancelForwardFailed'
   | 'reconcileStarted'
   | 'reconcileFinished'
+  | 'reconcilePassNotRecorded'
+  | 'deadLettersReplayed'
   | 'executionPolled'
   | 'executionStale'
   | 'pollFailed';

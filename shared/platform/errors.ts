@@ -38,6 +38,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'unauthenticated'
   | 'forbidden'
+  | 'cross_site_refused'
+  | 'dead_letter_not_found'
   | 'unsupported_encoding'
   | 'request_timeout'
   | 'overloaded'
@@ -86,7 +88,8 @@ export class PermanentMessageError extends Error {
       | 'too_large'
       | 'unserialisable'
       | 'invalid_path'
-      | 'retry_budget_exhausted',
+      | 'retry_budget_exhausted'
+      | 'delivery_attempts_exhausted',
     message: string,
   ) {
     super(message);

@@ -194,3 +194,9 @@ export function rawRequest(
     else send();
   });
 }
+
+/** What the admin requires of every state-changing request (functions/admin/cross-site.ts). */
+export const ADMIN_POST_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json',
+  'x-requested-by': 'omtx',
+});

@@ -34,6 +34,7 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
   const batches = new Map<string, BatchDoc>();
   const executions = new Map<string, Record<string, unknown>>();
   const deadLetters = new Map<string, DeadLetter>();
+  const replayOutcomes = new Map<string, { kind: string; code?: string; at: Date }>();
   const apps = new Map<string, Record<string, unknown>>();
   const tests = new Map<string, Record<string, unknown>>();
   const stats = new Map<string, unknown>();
@@ -144,6 +145,9 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
     async markBatchEventPublished(batchId) {
       merge(batches, batchId, { batch_event_published: true });
     },
+    async recordReplayOutcome(deadLetterId, outcome) {
+      replayOutcomes.set(deadLetterId, clone(outcome));
+    },
     async recordDeadLetter(entry) {
       deadLetters.set(entry.id, entry);
     },
@@ -157,7 +161,7 @@ export function memoryJobStore(options: { legacyShards?: boolean } = {}) {
       stats.set(id, doc);
     },
   };
-  return Object.assign(store, { jobs, shards, batches, executions, deadLetters, apps, tests, stats });
+  return Object.assign(store, { jobs, shards, batches, executions, deadLetters, replayOutcomes, apps, tests, stats });
 }
 
 /** A BlobStore in memory: create-only, like the real ones. */

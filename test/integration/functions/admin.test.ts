@@ -2,14 +2,12 @@
  * The admin API on the Firestore emulator, with the webhook and the worker wired in-process (the
  * publisher hands messages straight to the worker) and a fake Modal control server on loopback.
  */
-import { verifyControl } from '../../../shared/contract/control';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminHandler } from '../../../functions/admin/handler';
 import { createFirestoreAdminStore } from '../../../shared/adapters/firestore-admin';
+import { createFirestoreOperatorStore } from '../../../shared/adapters/firestore-operator';
 import { createLocalBlobStore } from '../../../shared/adapters/local-files';
 import { loadAdminConfig, loadWebhookConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
@@ -17,48 +15,14 @@ import { encodeOwnCompletion } from '../../../shared/contract/messages';
 import { completionPayloadSchema } from '../../../shared/contract/schemas';
 import { createStatsBuffer } from '../../../shared/observability/stats';
 import { failurePayload, successPayload } from '../../support/fixtures';
-import { postSigned, serveHttp, type Served } from '../../support/http';
+import { ADMIN_POST_HEADERS, postSigned, serveHttp, type Served } from '../../support/http';
 import { emulatorFirestore, encodedForWorker, inProcessBus, testWorker } from '../../support/worker';
 import { serveWebhook } from '../../support/webhook';
+import { fakeModalControl } from '../../support/fake-modal-control';
 
 jest.setTimeout(60_000);
 const SECRET = 'whsec_YWRtaW4tdGVzdC1rZXlra2tra2tra2tra2tra2tra2s=';
 const PREFIX = '/api/v3/webhooks';
-
-interface ControlCall {
-  path: string;
-  body: any;
-  signatureOk: boolean;
-}
-
-async function fakeModalControl(): Promise<{ url: string; calls: ControlCall[]; server: Server }> {
-  const calls: ControlCall[] = [];
-  const server = createServer(
-    (req: IncomingMessage, res) =>
-      void (async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const raw = Buffer.concat(chunks);
-        calls.push({
-          path: req.url ?? '',
-          body: JSON.parse(raw.toString()),
-          signatureOk: verifyControl({
-            secret: SECRET,
-            method: req.method!,
-            path: req.url!,
-            body: raw,
-            signature: req.headers['x-omtx-control-signature'] as string,
-            timestamp: req.headers['x-omtx-control-timestamp'] as string,
-            nowSeconds: Math.floor(Date.now() / 1000),
-            toleranceSeconds: 300,
-          }),
-        });
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
-      })(),
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
-}
 
 describe('webhookAdmin', () => {
   const w = testWorker();
@@ -72,7 +36,7 @@ describe('webhookAdmin', () => {
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(admin.url + PREFIX + path, {
       method,
-      headers: body ? { 'content-type': 'application/json' } : {},
+      headers: method === 'POST' ? ADMIN_POST_HEADERS : {},
       body: body ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, json: await res.json(), headers: res.headers };
@@ -80,7 +44,7 @@ describe('webhookAdmin', () => {
   const send = (payload: unknown, secret = SECRET) => postSigned(webhook.url, JSON.stringify(payload), { secret });
 
   beforeAll(async () => {
-    control = await fakeModalControl();
+    control = await fakeModalControl(SECRET);
     const dir = mkdtempSync(join(tmpdir(), 'omtx-admin-'));
     webhook = await serveWebhook({
       config: loadWebhookConfig({
@@ -109,6 +73,7 @@ describe('webhookAdmin', () => {
       createAdminHandler({
         config,
         store: createFirestoreAdminStore(emulatorFirestore(), config.collections),
+        operator: createFirestoreOperatorStore(emulatorFirestore(), config.collections),
         completions: bus,
         topicReachable: async () => topicUp,
         fetch,
@@ -271,7 +236,7 @@ describe('webhookAdmin', () => {
     // the admin's own router answers 400 too for any it lets through (unit test).
     const res = await fetch(admin.url + PREFIX + path, {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers: ADMIN_POST_HEADERS,
       ...(method === 'POST' ? { body: '{"reason":"x"}' } : {}),
     });
     expect(res.status).toBe(400);
@@ -333,7 +298,7 @@ describe('webhookAdmin', () => {
     const post = () =>
       fetch(`${admin.url}${PREFIX}/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-operator': 'oncall@example.com' },
+        headers: { ...ADMIN_POST_HEADERS, 'x-operator': 'oncall@example.com' },
         body: JSON.stringify(payload),
       }).then(async (r) => ({ status: r.status, json: await r.json() }));
     const first = await post();
@@ -389,5 +354,50 @@ describe('webhookAdmin', () => {
       p99: expect.any(Number),
     });
     expect(metrics.json.windows.last_day.completions.total).toBeGreaterThanOrEqual(hour.completions.total);
+  });
+
+  it('pages batches by last change with exact live counts, and refuses a page token it did not make', async () => {
+    for (const b of ['page-b1', 'page-b2', 'page-b3'])
+      expect((await api('POST', '/batches', { batch_id: b, total_jobs: 2 })).status).toBe(201);
+    await send(successPayload({ call_id: 'call-pb', job_id: 'job-pb', batch_id: 'page-b3' }));
+    const first = await api('GET', '/batches?status=running&limit=2');
+    expect(first.json.batches.map((b: any) => b.batch_id)).toEqual(['page-b3', 'page-b2']);
+    expect(first.json.batches[0].progress).toMatchObject({ total: 2, completed: 1, failed: 0, pending: 1 });
+    expect(first.json.batches[0].progress.since_last_completion_seconds).toEqual(expect.any(Number));
+    const rest = await api('GET', `/batches?status=running&limit=2&page_token=${first.json.next_page_token}`);
+    expect(rest.json.batches.map((b: any) => b.batch_id)).toContain('page-b1');
+    expect(rest.json.batches.map((b: any) => b.batch_id)).not.toContain('page-b3');
+    expect(await api('GET', '/batches?page_token=forged')).toMatchObject({ status: 422 });
+    expect(await api('GET', '/batches?limit=1000')).toMatchObject({ status: 422 });
+    const jobs = await api('GET', '/batches/page-b3/jobs');
+    expect(jobs.json.jobs).toEqual([
+      expect.objectContaining({ job_id: 'job-pb', status: 'completed', affinity: expect.any(Number) }),
+    ]);
+    expect(Object.keys(jobs.json.jobs[0]).sort()).toEqual([
+      'affinity',
+      'confidence',
+      'error',
+      'job_id',
+      'modal_call_id',
+      'status',
+      'updated_at',
+    ]);
+  });
+
+  it('gives the overview from real state, every signal named', async () => {
+    const overview = await api('GET', '/overview');
+    expect(overview.status).toBe(200);
+    expect(overview.json.health.signals.map((s: any) => s.name)).toEqual([
+      'backing_services',
+      'webhook_availability',
+      'completion_freshness',
+      'dead_letters',
+      'stale_executions',
+      'reconciler',
+      'modal_apps',
+    ]);
+    expect(overview.json.activity.worker.age_seconds).toEqual(expect.any(Number));
+    expect(overview.json.apps.map((a: any) => a.app)).toEqual(expect.arrayContaining(['omtx-boltz2', 'omtx-chai1']));
+    expect(JSON.stringify(overview.json)).not.toContain(SECRET);
   });
 });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Firestore } from '@google-cloud/firestore';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local/local-stack';
 import { fixture, failurePayload, successPayload } from '../../../support/fixtures';
-import { postSigned } from '../../../support/http';
+import { ADMIN_POST_HEADERS, postSigned } from '../../../support/http';
 import { until, untilLogged } from '../../../support/until';
 import { emulatorFirestore } from '../../../support/worker';
 import { sign, signStandard } from '../../../../shared/contract/signature';
@@ -262,7 +262,10 @@ it('completes a 200-job burst into one batch, counts exact, through push', async
 });
 
 it('serves the admin API: a signed test delivery arrives end to end, and status reports real checks', async () => {
-  const test = await fetch(`${stack.adminUrl}/api/v3/webhooks/modal/test`, { method: 'POST' });
+  const test = await fetch(`${stack.adminUrl}/api/v3/webhooks/modal/test`, {
+    method: 'POST',
+    headers: ADMIN_POST_HEADERS,
+  });
   const body = (await test.json()) as Record<string, unknown>;
   expect(test.status).toBe(200);
   expect(body).toMatchObject({ status: 'ok', arrived: true, webhook_status: 202 });

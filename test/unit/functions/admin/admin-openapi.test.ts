@@ -9,6 +9,7 @@ it('documents every admin route, and no other', () => {
   const handler = createAdminHandler({
     config: loadAdminConfig({ MODAL_WEBHOOK_SECRET: 'a-long-enough-secret-value' }),
     store: {} as never,
+    operator: {} as never,
     completions: {} as never,
     topicReachable: async () => true,
     fetch,

@@ -123,3 +123,41 @@ describe('failures', () => {
     expect(await s.worker.handleMessage(m)).toEqual({ kind: 'dead_lettered', code: 'retry_budget_exhausted' });
   });
 });
+
+describe('dead letters an operator pages', () => {
+  it('records a completion Pub/Sub forwarded to the dead-letter topic, with its attempts, and applies nothing', async () => {
+    const s = setup();
+    const m = message({ call_id: 'c-dl', status: 'success', result: { affinity: 0.2 }, metadata: { job_id: 'j-dl' } });
+    const forwarded = {
+      ...m,
+      attributes: {
+        ...m.attributes,
+        CloudPubSubDeadLetterSourceSubscription: 'modal-completions-worker',
+        CloudPubSubDeadLetterSourceDeliveryCount: '10',
+      },
+    };
+    expect(await s.worker.handleMessage(forwarded)).toEqual({
+      kind: 'dead_lettered',
+      code: 'delivery_attempts_exhausted',
+    });
+    expect(s.jobs.jobs.has('j-dl')).toBe(false);
+    const [record, ...others] = [...s.jobs.deadLetters.values()];
+    expect(others).toEqual([]);
+    expect(record!.id).toMatch(new RegExp(`^msg_${m.messageId}_[0-9a-f]{12}$`));
+    expect(record).toMatchObject({ code: 'delivery_attempts_exhausted', attributes: { job_id: 'j-dl' } });
+    expect(record!.reason).toContain('after 10 delivery attempts');
+    expect(Buffer.from(record!.dataBase64!, 'base64').toString()).toBe(Buffer.from(m.data!, 'base64').toString());
+  });
+
+  it('writes what became of a replay on the dead letter it came from', async () => {
+    const s = setup();
+    const m = message({ call_id: 'c-rp', status: 'success', result: { affinity: 0.2 }, metadata: { job_id: 'j-rp' } });
+    const replayed = { ...m, attributes: { ...m.attributes, source: 'replay', replayed_from: 'msg_dead-1' } };
+    expect(await s.worker.handleMessage(replayed)).toMatchObject({ kind: 'applied', jobId: 'j-rp' });
+    expect(s.jobs.replayOutcomes.get('msg_dead-1')).toMatchObject({ kind: 'applied' });
+
+    const poison = { ...raw(encodeBatchCheck('b')), attributes: { kind: 'nonsense', replayed_from: 'msg_dead-2' } };
+    expect(await s.worker.handleMessage(poison)).toEqual({ kind: 'dead_lettered', code: 'unknown_message' });
+    expect(s.jobs.replayOutcomes.get('msg_dead-2')).toMatchObject({ kind: 'dead_lettered', code: 'unknown_message' });
+  });
+});
