@@ -61,7 +61,7 @@ locals {
     },
     {
       title  = "Dead letters (topic backlog and poison messages)"
-      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.dead_letter_hold.name}\""
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.\"subscription_id\"=\"${google_pubsub_subscription.push["dead_letters"].name}\""
       align  = "ALIGN_MAX"
       reduce = "REDUCE_MAX"
       group  = []

@@ -26,7 +26,8 @@ locals {
   # in the last field's (descending) order, and the query orders job ids ascending. Changing
   # `affinity_direction` replaces this index; batches finishing while it builds are finalised once
   # it is ready. executions_*: active executions (status, oldest first; optionally by batch) for the
-  # admin API and the reconciler's scan.
+  # admin API and the reconciler's scan. batches_by_status, jobs_by_batch*: the operator page's
+  # listings, the last changed first (shared/adapters/firestore-operator.ts OPERATOR_INDEXES).
   firestore_indexes = {
     jobs_ranking = {
       collection = "jobs"
@@ -41,6 +42,18 @@ locals {
     executions_by_status = {
       collection = "executions"
       fields     = [{ path = "status", order = "ASCENDING" }, { path = "registered_at", order = "ASCENDING" }]
+    }
+    batches_by_status = {
+      collection = "batches"
+      fields     = [{ path = "status", order = "ASCENDING" }, { path = "updated_at", order = "DESCENDING" }, { path = "__name__", order = "DESCENDING" }]
+    }
+    jobs_by_batch = {
+      collection = "jobs"
+      fields     = [{ path = "batch_id", order = "ASCENDING" }, { path = "updated_at", order = "DESCENDING" }, { path = "__name__", order = "DESCENDING" }]
+    }
+    jobs_by_batch_status = {
+      collection = "jobs"
+      fields     = [{ path = "batch_id", order = "ASCENDING" }, { path = "status", order = "ASCENDING" }, { path = "updated_at", order = "DESCENDING" }, { path = "__name__", order = "DESCENDING" }]
     }
     executions_by_batch = {
       collection = "executions"

@@ -86,7 +86,7 @@ locals {
     }
     admin = {
       name        = local.names.admin
-      description = "Admin API: status, metrics, active executions, cancel, registration, test delivery."
+      description = "Admin API and operator page: status, metrics, batches, dead letters, cancel, registration, test delivery."
       entry_point = "webhookAdmin"
       # Reachable, but private: Cloud Run lets only admin.invokers call it (iam.tf: keyed by member,
       # which only the var file knows, so they stay outside the module's static grants).
@@ -101,6 +101,13 @@ locals {
           SIGNATURE_SCHEMES = join(",", var.webhook.signature_schemes)
           # What the configure step's modal commands run to read the secret (never its value).
           SECRET_READ_COMMAND = "gcloud secrets versions access ${local.secret_version} --secret=${google_secret_manager_secret.webhook.secret_id} --project=${var.project_id}"
+          # The operator page's origin behind `gcloud run services proxy --port 8080` (docs/operations.md).
+          ADMIN_ALLOWED_ORIGINS = join(",", var.admin.allowed_origins)
+          # What the overview judges health by: the SLOs' own objectives, the reconciler alert's silence.
+          SLO_AVAILABILITY_GOAL    = tostring(var.slo.webhook_availability_goal)
+          SLO_FRESHNESS_GOAL       = tostring(var.slo.freshness_goal)
+          SLO_FRESHNESS_SECONDS    = tostring(var.slo.freshness_seconds)
+          RECONCILER_QUIET_SECONDS = tostring(var.alerts.reconciler_silence_seconds)
         },
         var.admin.modal_control_url == null ? {} : { MODAL_CONTROL_URL = var.admin.modal_control_url },
       )

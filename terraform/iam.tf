@@ -94,6 +94,19 @@ resource "google_cloud_run_service_iam_member" "admin_invokers" {
   member   = each.value
 }
 
+# The operator page is opened through `gcloud run services proxy <admin service>`, which looks the
+# service up by name before it proxies (run.services.get): run.viewer on the admin service alone,
+# for the invokers who are people (the deploy identity calls the URL directly).
+resource "google_cloud_run_service_iam_member" "admin_viewers" {
+  for_each = { for m in var.admin.invokers : m => m }
+
+  project  = var.project_id
+  location = var.region
+  service  = module.function["admin"].service
+  role     = "roles/run.viewer"
+  member   = each.value
+}
+
 # The Pub/Sub service agent mints the push identity's OIDC tokens, and takes failed messages off the
 # worker's subscription to dead-letter them.
 resource "google_service_account_iam_member" "pubsub_token_creator" {

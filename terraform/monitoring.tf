@@ -157,8 +157,8 @@ locals {
       severity     = "ERROR"
       conditions = [
         {
-          display_name = "Dead-letter subscription backlog > 0"
-          filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.dead_letter_hold.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+          display_name = "Dead letters not yet recorded (the mirror's backlog) > 0"
+          filter       = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.push["dead_letters"].name}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
           threshold    = 0
           duration     = "60s"
           period       = "60s"
@@ -175,7 +175,7 @@ locals {
           reducer      = null
         },
       ]
-      what    = "Completions could not be applied. Pull `${google_pubsub_subscription.dead_letter_hold.name}` and read the `dead_letters` collection for the reasons, fix, then replay."
+      what    = "Completions could not be applied. Open the operator page's Dead letters (docs/operations.md#the-operator-page) or run `npm run dead-letters -- list` for the reasons; fix, then replay them there."
       runbook = "dead-letters"
     }
     backlog_age = {

@@ -18,9 +18,9 @@ output "dashboard" {
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.pipeline.id), length(split("/", google_monitoring_dashboard.pipeline.id)) - 1)}?project=${var.project_id}"
 }
 
-output "dead_letter_subscription" {
-  description = "Subscription holding completions that failed every delivery attempt."
-  value       = google_pubsub_subscription.dead_letter_hold.name
+output "operator_page" {
+  description = "The operator page: run this (it needs roles/run.invoker on the admin, see admin.invokers), then open http://localhost:8080/ui/."
+  value       = "gcloud run services proxy ${element(split("/", module.function["admin"].service), length(split("/", module.function["admin"].service)) - 1)} --region ${var.region} --project ${var.project_id} --port 8080"
 }
 
 output "results_bucket" {

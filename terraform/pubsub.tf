@@ -1,6 +1,7 @@
 # Completions flow: topic → Terraform-managed push subscription (OIDC, exponential retry,
-# dead-letter topic) → worker. The dead-letter topic has its own subscription, or dead letters would
-# be lost. Batch events go to their own topic for downstream consumers.
+# dead-letter topic) → worker. The dead-letter topic's own push subscription brings what Pub/Sub
+# gave up on back to the worker, which records it in the dead_letters collection the admin API and
+# its operator page read. Batch events go to their own topic for downstream consumers.
 
 locals {
   # Completions are kept a week, so that a worker outage loses nothing. The reconciler's ticks are
@@ -23,22 +24,9 @@ resource "google_pubsub_topic" "topic" {
   depends_on                 = [time_sleep.apis_ready]
 }
 
-resource "google_pubsub_subscription" "dead_letter_hold" {
-  project                    = var.project_id
-  name                       = local.names.dead_letter_hold
-  topic                      = google_pubsub_topic.topic["completions_dead_letter"].id
-  labels                     = local.labels
-  ack_deadline_seconds       = 60
-  message_retention_duration = "604800s"
-  retain_acked_messages      = true
-
-  expiration_policy {
-    ttl = ""
-  }
-}
-
-# The two push subscriptions, each delivering to a private function with the push identity's OIDC
-# token: completions to the worker (dead-lettered after worker.max_delivery_attempts), and the
+# The push subscriptions, each delivering to a private function with the push identity's OIDC
+# token: completions to the worker (dead-lettered after worker.max_delivery_attempts); the dead
+# letters' mirror to the worker, which records each (never applies it) and acknowledges; and the
 # reconciler's scheduled ticks (operations.tf). A push subscription rather than an Eventarc trigger:
 # no Eventarc service agent to wait for on a new project.
 locals {
@@ -51,6 +39,18 @@ locals {
       retention    = "604800s"
       backoff      = { min = "10s", max = "600s" }
       dead_letters = google_pubsub_topic.topic["completions_dead_letter"].id
+    }
+    # It keeps the name of the pull subscription it replaced (moved.tf.json): messages that waited
+    # there are pushed on the first apply, and recorded. Without a dead-letter policy of its own: a
+    # dead letter that cannot be recorded waits here (7 days) and the dead_letters alert fires.
+    dead_letters = {
+      name         = local.names.dead_letter_hold
+      topic        = google_pubsub_topic.topic["completions_dead_letter"]
+      function     = module.function["worker"]
+      ack_deadline = 60
+      retention    = "604800s"
+      backoff      = { min = "10s", max = "600s" }
+      dead_letters = null
     }
     reconciler = {
       name         = local.names.reconcile_push

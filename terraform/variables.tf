@@ -1,14 +1,19 @@
 variable "admin" {
-  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); allow_no_invokers: say so explicitly when nobody may call it yet (an empty list alone is refused); modal_control_url: the Modal app's control endpoint (cancel, test delivery) for apps without their own; modal_apps: Modal apps expected to send webhooks, each \"name\" or \"name=https://its-control-endpoint\" (npm run configure-modal)."
+  description = "Admin API (private). invokers: IAM members allowed to call it (e.g. \"group:oncall@example.com\"); allow_no_invokers: say so explicitly when nobody may call it yet (an empty list alone is refused); modal_control_url: the Modal app's control endpoint (cancel, test delivery) for apps without their own; modal_apps: Modal apps expected to send webhooks, each \"name\" or \"name=https://its-control-endpoint\" (npm run configure-modal); allowed_origins: where the operator page is opened, as the browser sees it (behind `gcloud run services proxy --port 8080`: localhost:8080) — a state-changing request from any other origin is refused."
   type = object({
     invokers          = optional(list(string), [])
     allow_no_invokers = optional(bool, false)
     max_instances     = optional(number, 3)
     modal_control_url = optional(string)
     modal_apps        = optional(list(string), [])
+    allowed_origins   = optional(list(string), ["http://localhost:8080", "http://127.0.0.1:8080"])
   })
   default  = {}
   nullable = false
+  validation {
+    condition     = alltrue([for o in var.admin.allowed_origins : can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]+)?$", o))])
+    error_message = "admin.allowed_origins are origins such as http://localhost:8080: scheme, host and port, no path."
+  }
   validation {
     condition     = alltrue([for m in var.admin.invokers : can(regex("^(user|group|serviceAccount|domain):", m))]) && !contains(var.admin.invokers, "allUsers") && !contains(var.admin.invokers, "allAuthenticatedUsers")
     error_message = "admin.invokers must be IAM members such as group:oncall@example.com; the admin API is never public."

@@ -7,6 +7,26 @@ import { FieldPath, Timestamp, type Firestore, type Query } from '@google-cloud/
 import type { Collections } from '../config/config';
 import type { BatchJobListing, BatchListing, DeadLetterRecord, OperatorStore, Page } from '../ports';
 
+type IndexField = { field: string; order: 'ASCENDING' | 'DESCENDING' };
+const newestFirst: IndexField[] = [
+  { field: 'updated_at', order: 'DESCENDING' },
+  { field: '__name__', order: 'DESCENDING' },
+];
+
+/**
+ * The composite indexes the listings run on (terraform/firestore.tf, checked against these in the
+ * Terraform tests; the emulator needs none). Dead letters, counts and the newest-first reads of a
+ * single field run on Firestore's automatic single-field indexes.
+ */
+export const OPERATOR_INDEXES: Readonly<Record<string, { collection: string; fields: IndexField[] }>> = {
+  batches_by_status: { collection: 'batches', fields: [{ field: 'status', order: 'ASCENDING' }, ...newestFirst] },
+  jobs_by_batch: { collection: 'jobs', fields: [{ field: 'batch_id', order: 'ASCENDING' }, ...newestFirst] },
+  jobs_by_batch_status: {
+    collection: 'jobs',
+    fields: [{ field: 'batch_id', order: 'ASCENDING' }, { field: 'status', order: 'ASCENDING' }, ...newestFirst],
+  },
+};
+
 /** A page token: the last item's sort value (a time, or null) and its id. */
 export function pageAfter(value: Date | null, id: string): string {
   return Buffer.from(JSON.stringify([value ? value.toISOString() : null, id])).toString('base64url');

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { RANKING_INDEX } from '../../../shared/adapters/firestore-batches';
+import { OPERATOR_INDEXES } from '../../../shared/adapters/firestore-operator';
 import {
   ADMIN_ENV_VARS,
   FUNCTION_TARGETS,
@@ -131,9 +132,16 @@ it('keeps the admin API private: invokers only from admin.invokers and the deplo
     /^\$\{merge\(\{ for m in var\.admin\.invokers : m => m \}, .*deployer = local\.deployer_member/,
   );
   expect(JSON.stringify(variables.admin!.validation)).toContain('allUsers');
-  // Only the webhook is public; nothing else grants on the admin service.
+  // Only the webhook is public; nothing else grants on the admin service but the invokers' look-up
+  // of it (run.viewer, for `gcloud run services proxy`), to the same members.
   const onAdmin = grants().filter((g) => String(g.args.service).includes('module.function["admin"]'));
-  expect(onAdmin.map((g) => g.address)).toEqual(['google_cloud_run_service_iam_member.admin_invokers']);
+  expect(onAdmin.map((g) => `${g.address} ${String(g.args.role)}`)).toEqual([
+    'google_cloud_run_service_iam_member.admin_invokers roles/run.invoker',
+    'google_cloud_run_service_iam_member.admin_viewers roles/run.viewer',
+  ]);
+  expect(resources.google_cloud_run_service_iam_member!.admin_viewers!.for_each).toBe(
+    '${{ for m in var.admin.invokers : m => m }}',
+  );
   expect(functionConfigs().admin!.iam).toBeUndefined();
 });
 
@@ -155,7 +163,7 @@ it('runs the reconciler from Cloud Scheduler through a Pub/Sub push subscription
 it('pushes with the push identity’s OIDC token to the function’s own URL, after its invoker grant', () => {
   const push = resources.google_pubsub_subscription!.push!;
   expect(push.for_each).toBe('${local.push_subscriptions}');
-  expect(Object.keys(locals.push_subscriptions).sort()).toEqual(['reconciler', 'worker']);
+  expect(Object.keys(locals.push_subscriptions).sort()).toEqual(['dead_letters', 'reconciler', 'worker']);
   expect(push.push_config[0].push_endpoint).toBe(
     '${each.value.function.uri}/projects/${var.project_id}/topics/${each.value.topic.name}',
   );
@@ -192,7 +200,7 @@ it('has one service account per role', () => {
   );
 });
 
-it('feeds the worker from a push subscription with retries and a dead-letter topic that has a subscription', () => {
+it('feeds the worker from a push subscription with retries, and its dead letters back to it to be recorded', () => {
   const worker = locals.push_subscriptions.worker;
   expect(worker).toMatchObject({
     topic: '${google_pubsub_topic.topic["completions"]}',
@@ -204,7 +212,14 @@ it('feeds the worker from a push subscription with retries and a dead-letter top
   expect(deadLetters.for_each).toBe('${each.value.dead_letters == null ? [] : [each.value.dead_letters]}');
   expect(deadLetters.content[0].max_delivery_attempts).toBe('${var.worker.max_delivery_attempts}');
   expect(worker.dead_letters).toBe('${google_pubsub_topic.topic["completions_dead_letter"].id}');
-  expect(resources.google_pubsub_subscription!.dead_letter_hold!.topic).toBe(worker.dead_letters);
+  // The mirror: the dead-letter topic pushed to the worker, which records each; no dead-letter
+  // policy of its own (a loop), and the hold's name kept so that waiting messages move with it.
+  expect(locals.push_subscriptions.dead_letters).toMatchObject({
+    name: '${local.names.dead_letter_hold}',
+    topic: '${google_pubsub_topic.topic["completions_dead_letter"]}',
+    function: '${module.function["worker"]}',
+    dead_letters: null,
+  });
 });
 
 it('lets the Pub/Sub service agent publish dead letters, subscribe to the source and mint push tokens', () => {
@@ -313,6 +328,14 @@ it('creates the (default) Firestore database by default, before the indexes and 
   // The worker, the admin API and the reconciler.
   expect(modules.function!.depends_on).toContain('${google_firestore_database.default}');
   expect(Object.keys(locals.private_functions).sort()).toEqual(['admin', 'reconciler', 'worker']);
+});
+
+it("has the composite indexes the operator page's listings run on", () => {
+  for (const [name, { collection, fields }] of Object.entries(OPERATOR_INDEXES)) {
+    const index = locals.firestore_indexes[name];
+    expect({ name, collection: index?.collection }).toEqual({ name, collection });
+    expect(index.fields.map((f: { path: string; order: string }) => ({ field: f.path, order: f.order }))).toEqual(fields);
+  }
 });
 
 it('has the composite index the batch ranking query runs on, in the configured direction', () => {
