@@ -34,7 +34,7 @@ fi
 
 for attempt in $(seq 1 "$attempts"); do
   code="$(curl -sS -o "$tmp/answer.json" -w '%{http_code}' --max-time 120 -X POST \
-    -H "Authorization: Bearer $token" -H 'content-type: application/json' -d '{"wait": true}' \
+    -H "Authorization: Bearer $token" -H 'content-type: application/json' -H 'x-requested-by: omtx' -d '{"wait": true}' \
     "$base/api/v3/webhooks/modal/test" 2>"$tmp/curl.err")" || code=000
   echo "smoke test attempt $attempt/$attempts: HTTP $code $(head -c 300 "$tmp/answer.json" 2>/dev/null || true)"
   case "$code" in

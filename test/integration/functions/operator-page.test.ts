@@ -54,7 +54,7 @@ suite('the operator page', () => {
       headers: method === 'POST' ? ADMIN_POST_HEADERS : {},
       ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
     });
-    return { status: res.status, json: (await res.json()) };
+    return { status: res.status, json: await res.json() };
   };
   const send = async (payload: unknown) => {
     const res = await postSigned(stack.webhookUrl, JSON.stringify(payload), { secret: SECRET });
@@ -189,6 +189,18 @@ suite('the operator page', () => {
     });
     await row.getByText('replayed: applied').waitFor({ timeout: 30_000 });
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  it("gives the overview: a verdict from the signals, each named, and each function's last activity", async () => {
+    const page = await open('#/');
+    const signals = page.getByRole('table', { name: /^Signals/ });
+    await expect(signals.locator('tbody tr').count()).resolves.toBe(7);
+    // The dead letter markup above is still waiting for a replay: the pipeline is not healthy.
+    await expect(page.getByTestId('verdict').textContent()).resolves.toBe('degraded');
+    await expect(signals.locator('tr', { hasText: 'dead letters' }).textContent()).resolves.toContain('1 waiting');
+    const activity = page.getByRole('table', { name: 'Last activity' });
+    await expect(activity.locator('tr', { hasText: 'worker' }).textContent()).resolves.toMatch(/\d+ s ago/);
+    await shoot(page, 'operator-overview');
   });
 
   it('cancels an active execution from the page, and the cancel reaches Modal', async () => {

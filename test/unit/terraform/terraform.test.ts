@@ -334,7 +334,9 @@ it("has the composite indexes the operator page's listings run on", () => {
   for (const [name, { collection, fields }] of Object.entries(OPERATOR_INDEXES)) {
     const index = locals.firestore_indexes[name];
     expect({ name, collection: index?.collection }).toEqual({ name, collection });
-    expect(index.fields.map((f: { path: string; order: string }) => ({ field: f.path, order: f.order }))).toEqual(fields);
+    expect(index.fields.map((f: { path: string; order: string }) => ({ field: f.path, order: f.order }))).toEqual(
+      fields,
+    );
   }
 });
 
