@@ -1,9 +1,9 @@
 /**
  * The admin API (HTTP function `webhookAdmin`, private: IAM-authenticated in production). The seed
  * guide's operator endpoints, computed from real state — read routes in queries.ts, commands in
- * commands.ts, the operator page's in operator-routes.ts — behind one router, the cross-site
- * refusal (cross-site.ts) and the error mapping the webhook uses; and the operator page itself
- * (page-assets.ts). Described in docs/openapi.yaml.
+ * commands.ts, the operator page's in overview-route.ts, batch-routes.ts and dead-letter-routes.ts —
+ * behind one router, the cross-site refusal (cross-site.ts) and the error mapping the webhook uses;
+ * and the operator page itself (page-assets.ts). Described in docs/openapi.yaml.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { AdminConfig } from '../../shared/config/config';
@@ -14,7 +14,9 @@ import type { AdminStore, Clock, OperatorStore, Publisher } from '../../shared/p
 import { createCommandRoutes } from './commands';
 import { createConfigureRoute } from './configure';
 import { crossSiteRefusal } from './cross-site';
-import { createOperatorRoutes } from './operator-routes';
+import { createBatchRoutes } from './batch-routes';
+import { createDeadLetterRoutes } from './dead-letter-routes';
+import { createOverviewRoute } from './overview-route';
 import { API_SECURITY_HEADERS, type PageAssets } from './page-assets';
 import { createQueryRoutes } from './queries';
 import { matchRoute } from './router';
@@ -50,12 +52,12 @@ export function createAdminHandler(deps: AdminDeps) {
     ...createQueryRoutes(PREFIX, { config, store, topicReachable: deps.topicReachable, clock, version: deps.version }),
     ...createCommandRoutes(PREFIX, { config, store, completions: deps.completions, modal, clock, logger }),
     createConfigureRoute(PREFIX, { config, store, modal, clock, logger }),
-    ...createOperatorRoutes(PREFIX, {
+    createOverviewRoute(PREFIX, { config, store, operator: deps.operator, topicReachable: deps.topicReachable, clock }),
+    ...createBatchRoutes(PREFIX, { store, operator: deps.operator, clock }),
+    ...createDeadLetterRoutes(PREFIX, {
       config,
-      store,
       operator: deps.operator,
       completions: deps.completions,
-      topicReachable: deps.topicReachable,
       clock,
       logger,
     }),

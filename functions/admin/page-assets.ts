@@ -1,14 +1,14 @@
 /**
  * The operator page's files, served by the admin itself: no CDN, nothing inline. Read once at cold
- * start from the build's output (dist/functions/admin/page: index.html, page.css and page.js,
- * compiled from functions/admin/page/ by `npm run build`).
+ * start from the build's output (dist/functions/admin/page: index.html, page.css and the modules
+ * compiled from functions/admin/page/*.ts by `npm run build`).
  *
  * Every answer carries a Content-Security-Policy that allows only this origin's own files and no
  * framing: a page that can replay dead letters must not be framed, and a value that slipped into
  * markup could run nothing.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import type { Request, Response } from '@google-cloud/functions-framework';
 
 /** The page's policy: its own files only; no inline script or style attribute; never framed. */
@@ -32,22 +32,34 @@ const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'Cache-Control': 'no-cache',
 });
 
-/** The page's files by path under /ui/, with their types. */
-export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = Object.freeze({
-  '/ui/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/ui/page.css': { file: 'page.css', type: 'text/css; charset=utf-8' },
-  '/ui/page.js': { file: 'page.js', type: 'text/javascript; charset=utf-8' },
+/** The types of the files the page is made of; any other file in its folder is not served. */
+const TYPES: Readonly<Record<string, string>> = Object.freeze({
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
 });
+
+/** The page's files in `dir`, by the path they are served at (`/ui/` is index.html). */
+export function pageFiles(dir: string): Map<string, { file: string; type: string }> {
+  const files = new Map<string, { file: string; type: string }>();
+  for (const file of readdirSync(dir).sort()) {
+    const type = TYPES[extname(file)];
+    if (type) files.set(file === 'index.html' ? '/ui/' : `/ui/${file}`, { file, type });
+  }
+  return files;
+}
 
 export interface PageAssets {
   /** Answers a request for the page (GET / and /ui/…), and says whether it did. */
   serve(req: Request, res: Response): boolean;
 }
 
-/** The page's files from `dir`; throws at cold start when one is missing (a build without the page). */
+/** The page's files from `dir`; throws at cold start when it has no index.html (a build without the page). */
 export function loadPageAssets(dir: string): PageAssets {
+  const found = pageFiles(dir);
+  if (!found.has('/ui/')) throw new Error(`no operator page in ${dir}: run npm run build`);
   const files = new Map(
-    Object.entries(PAGE_FILES).map(([path, { file, type }]) => [path, { body: readFileSync(join(dir, file)), type }]),
+    [...found].map(([path, { file, type }]) => [path, { body: readFileSync(join(dir, file)), type }]),
   );
   return {
     serve(req, res) {

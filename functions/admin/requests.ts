@@ -1,5 +1,6 @@
 /** The admin API's request shapes and its page-token codec; a bad request is 422 with the failing fields. */
 import { z } from 'zod';
+import { readAfter } from '../../shared/adapters/firestore-operator';
 import { HttpError } from '../../shared/platform/errors';
 import { describeIssues, idSchema, type ExecutionDoc } from '../../shared/contract/schemas';
 
@@ -90,3 +91,10 @@ export const replaySchema = z.strictObject({
     .max(100)
     .refine((ids) => new Set(ids).size === ids.length, { message: 'ids repeat' }),
 });
+
+/** A listing's page token as given, checked: undefined when none; a 422 when it is not one this API made. */
+export function listingToken(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!readAfter(value)) throw new HttpError('invalid_request', 422, 'page_token is not one this API returned');
+  return value;
+}

@@ -40,6 +40,18 @@ export interface ReconcileSummary {
 const PAGE = 200;
 const POLL_CONCURRENCY = 8;
 
+/**
+ * The pass, where the operator page shows the reconciler's last activity. A pass it cannot record
+ * still did its work, so the failure is logged, not thrown (the tick is not redelivered for it).
+ */
+async function recordPass(deps: Pick<ReconcilerDeps, 'store' | 'clock' | 'logger'>, summary: ReconcileSummary) {
+  await deps.store
+    .recordPass({ ...summary }, deps.clock())
+    .catch((err: unknown) =>
+      deps.logger.log('WARNING', 'reconcilePassNotRecorded', `the pass was not recorded: ${String(err)}`, {}),
+    );
+}
+
 export function createReconciler(deps: ReconcilerDeps) {
   const { config, store, clock, logger } = deps;
   const sender = createCompletionSender(deps.completions);
@@ -145,19 +157,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
     }
     logger.log('INFO', 'reconcileFinished', 'reconciliation finished', { ...summary });
-    // What the operator page shows as the reconciler's last activity; a pass it cannot record
-    // still did its work, so the failure is logged, not thrown (the tick is not redelivered for it).
-    await store
-      .recordPass({ ...summary }, clock())
-      .catch((err: unknown) =>
-        logger.log('WARNING', 'reconcilePassNotRecorded', `the pass was not recorded: ${String(err)}`, {}),
-      );
     return summary;
   }
 
   /** The CloudEvent entry point: any tick (Scheduler message) runs one reconciliation. */
   async function reconcileExecutions(_event: CloudEvent<unknown>): Promise<void> {
-    await reconcile();
+    await recordPass(deps, await reconcile());
   }
 
   return { reconcile, reconcileExecutions };

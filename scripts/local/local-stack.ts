@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createPubSub, createPubSubAdmin, createPullSource, createTopicPublisher } from '../../shared/adapters/pubsub';
-import { startPushRelay, type RetryPolicy } from './push-relay';
+import { startPushRelay } from './push-relay';
+import { createTopology, type Topology } from './topology';
 import { startEmulators, type EmulatorOptions, type Emulators } from './emulators';
 import { freePort } from './ports';
 import { projectRoot, serveFunction, waitForPort, type ServedFunction, type Service } from './serve-function';
@@ -104,95 +105,6 @@ function functionEnv(
     // Without a Modal status endpoint to poll, the local reconciler runs the webhook-only phase.
     ...(options.env?.MODAL_STATUS_URL ? {} : { COMPLETION_MODE: 'webhook_only' }),
     ...options.env,
-  };
-}
-
-interface Topology {
-  subscription: string;
-  deadLetterSubscription: string;
-  batchEventsSubscription: string;
-  reconcileTopic: string;
-  reconcileSubscription: string;
-  retry: RetryPolicy;
-  ackDeadlineSeconds: number;
-}
-
-/**
- * Production's topics and subscriptions (terraform/pubsub.tf, operations.tf) on the emulator: the
- * worker's with its retry and dead-letter policy (backoff 1–10 s here instead of 10–600 s, so that
- * ten attempts span about a minute and a dead letter can be watched), the dead letters' mirror, the
- * batch events', and the reconciler's push subscription. What is made for this stack alone is
- * deleted when it stops.
- */
-async function createTopology(
-  admin: ReturnType<typeof createPubSubAdmin>,
-  options: LocalStackOptions,
-  names: { completionsTopic: string; batchEventsTopic: string },
-  ports: Record<Service, number>,
-  stops: Array<() => Promise<void>>,
-): Promise<Topology> {
-  const { completionsTopic, batchEventsTopic } = names;
-  await admin.ensureTopic(completionsTopic);
-  await admin.ensureTopic(batchEventsTopic);
-  const deadLetterTopic = `${completionsTopic}-dead-letter`;
-  await admin.ensureTopic(deadLetterTopic);
-  // The dead-letter topic's mirror: every completion Pub/Sub gives up on goes back to the worker,
-  // which records it in the dead_letters collection the admin API pages (as production's does).
-  const deadLetterSubscription = `${deadLetterTopic}-mirror-${ports.worker}`;
-  await admin.ensureSubscription(
-    deadLetterSubscription,
-    deadLetterTopic,
-    {
-      push: { endpoint: `http://127.0.0.1:${ports.worker}/projects/${options.projectId}/topics/${deadLetterTopic}` },
-      ackDeadlineSeconds: 60,
-    },
-    true,
-  );
-  stops.push(() => admin.deleteSubscription(deadLetterSubscription));
-  // Production pushes to the worker with many deliveries in flight; the emulator's push does two
-  // at a time, so a relay in this process pulls and pushes the same format (startPushRelay).
-  const subscription = `${completionsTopic}-worker-${ports.worker}`;
-  const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
-  const retry: RetryPolicy = {
-    minimumBackoffSeconds: 1,
-    maximumBackoffSeconds: 10,
-    maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10,
-  };
-  await admin.ensureSubscription(
-    subscription,
-    completionsTopic,
-    {
-      ackDeadlineSeconds,
-      retry: { minimumBackoffSeconds: retry.minimumBackoffSeconds, maximumBackoffSeconds: retry.maximumBackoffSeconds },
-      deadLetter: { topic: deadLetterTopic, maxDeliveryAttempts: retry.maxDeliveryAttempts },
-    },
-    true,
-  );
-  stops.push(() => admin.deleteSubscription(subscription));
-  const batchEventsSubscription = `${batchEventsTopic}-local`;
-  await admin.ensureSubscription(batchEventsSubscription, batchEventsTopic);
-  // Cloud Scheduler → Pub/Sub → reconcileExecutions, here with a local timer (startTicks).
-  const reconcileTopic = `${completionsTopic}-reconcile-ticks`;
-  await admin.ensureTopic(reconcileTopic);
-  const reconcileSubscription = `${reconcileTopic}-${ports.reconciler}`;
-  await admin.ensureSubscription(
-    reconcileSubscription,
-    reconcileTopic,
-    {
-      push: { endpoint: `http://127.0.0.1:${ports.reconciler}/projects/${options.projectId}/topics/${reconcileTopic}` },
-      ackDeadlineSeconds: 120,
-    },
-    true,
-  );
-  stops.push(() => admin.deleteSubscription(reconcileSubscription));
-  return {
-    subscription,
-    deadLetterSubscription,
-    batchEventsSubscription,
-    reconcileTopic,
-    reconcileSubscription,
-    retry,
-    ackDeadlineSeconds,
   };
 }
 

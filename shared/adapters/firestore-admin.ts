@@ -15,6 +15,37 @@ function execution(id: string, data: FirebaseFirestore.DocumentData): ExecutionD
   return parsed(executionDocSchema, `executions/${id}`, { ...data, call_id: id })!;
 }
 
+/** The reconciler's own writes: a running execution marked stale, and its finished pass. */
+function createReconcilerWrites(db: Firestore, c: Collections): Pick<ReconcilerStore, 'markStale' | 'recordPass'> {
+  const jobs = db.collection(c.jobs);
+  const executions = db.collection(c.executions);
+  return {
+    async recordPass(summary, at) {
+      await db
+        .collection(c.heartbeats)
+        .doc('reconciler')
+        .set({ ...summary, finished_at: at });
+    },
+
+    async markStale(callId, now) {
+      await db.runTransaction(async (tx) => {
+        const execRef = executions.doc(callId);
+        const execSnap = await tx.get(execRef);
+        const exec = execSnap.exists ? execution(callId, execSnap.data()!) : undefined;
+        if (!exec) return;
+        const jobRef = jobs.doc(exec.job_id);
+        const plan = planStale(
+          exec,
+          parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) satisfies JobDoc | undefined,
+          now,
+        );
+        if (plan.execution) tx.set(execRef, plan.execution, { merge: true });
+        if (plan.job) tx.set(jobRef, plan.job, { merge: true });
+      });
+    },
+  };
+}
+
 export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminStore & ReconcilerStore {
   const jobs = db.collection(c.jobs);
   const executions = db.collection(c.executions);
@@ -115,29 +146,7 @@ export function createFirestoreAdminStore(db: Firestore, c: Collections): AdminS
       return plain<Record<string, unknown>>((await db.collection(c.tests).doc(jobId).get()).data());
     },
 
-    async recordPass(summary, at) {
-      await db
-        .collection(c.heartbeats)
-        .doc('reconciler')
-        .set({ ...summary, finished_at: at });
-    },
-
-    async markStale(callId, now) {
-      await db.runTransaction(async (tx) => {
-        const execRef = executions.doc(callId);
-        const execSnap = await tx.get(execRef);
-        const exec = execSnap.exists ? execution(callId, execSnap.data()!) : undefined;
-        if (!exec) return;
-        const jobRef = jobs.doc(exec.job_id);
-        const plan = planStale(
-          exec,
-          parsed(jobDocSchema, `jobs/${exec.job_id}`, (await tx.get(jobRef)).data()) satisfies JobDoc | undefined,
-          now,
-        );
-        if (plan.execution) tx.set(execRef, plan.execution, { merge: true });
-        if (plan.job) tx.set(jobRef, plan.job, { merge: true });
-      });
-    },
+    ...createReconcilerWrites(db, c),
   };
 }
 

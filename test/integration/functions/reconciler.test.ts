@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createReconciler } from '../../../functions/reconciler/handler';
 import { createFirestoreAdminStore } from '../../../shared/adapters/firestore-admin';
+import { createFirestoreOperatorStore } from '../../../shared/adapters/firestore-operator';
 import { loadReconcilerConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
 import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '../../support/worker';
@@ -76,7 +77,7 @@ function setup(mode: string, statusUrl?: string) {
   const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
   const register = (callId: string, jobId: string, at: Date, batchId?: string) =>
     store.registerExecution({ call_id: callId, job_id: jobId, batch_id: batchId }, at);
-  return { w, bus, reconciler, logger, minutesAgo, register };
+  return { w, bus, reconciler, logger, minutesAgo, register, collections: config.collections };
 }
 
 it('dual: polls every running execution and applies what it learns as poll-sourced completions', async () => {
@@ -167,4 +168,14 @@ it('webhook_only: polls nothing, marks stale executions and logs an alert-worthy
   const late = { call_id: 'call-lost', status: 'success', metadata: { job_id: 'job-lost', batch_id: 'b2' } };
   await s.w.handleMessage({ ...completionMessage(late), messageId: 'late' });
   expect((await s.w.jobs.doc('job-lost').get()).data()).toMatchObject({ status: 'completed' });
+});
+
+it("records each scheduled pass where the operator page reads the reconciler's last activity", async () => {
+  const s = setup('webhook_only');
+  const operator = createFirestoreOperatorStore(emulatorFirestore(), s.collections);
+  expect((await operator.lastActivity()).reconciler).toBeNull();
+  const before = Date.now();
+  await s.reconciler.reconcileExecutions({} as never);
+  const at = (await operator.lastActivity()).reconciler;
+  expect(at?.getTime()).toBeGreaterThanOrEqual(before);
 });

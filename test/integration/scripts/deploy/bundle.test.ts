@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPageAssets, PAGE_FILES } from '../../../../functions/admin/page-assets';
+import { loadPageAssets, pageFiles } from '../../../../functions/admin/page-assets';
 import { projectRoot } from '../../../../scripts/local/local-stack';
 
 it('ships the operator page beside the admin, every file it names, and no reference off this origin', () => {
@@ -14,7 +14,14 @@ it('ships the operator page beside the admin, every file it names, and no refere
   const dir = join(root, '.build', 'function', 'dist', 'functions', 'admin', 'page');
   expect(() => loadPageAssets(dir)).not.toThrow();
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
-  for (const { file } of Object.values(PAGE_FILES)) {
+  const files = [...pageFiles(dir).values()].map((f) => f.file);
+  // Each module the page imports is shipped beside it.
+  for (const [, module] of files
+    .filter((f) => f.endsWith('.js'))
+    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)]))
+    expect(files).toContain(module);
+  expect(files).toEqual(expect.arrayContaining(['index.html', 'page.css', 'page.js', 'dom.js', 'api.js']));
+  for (const file of files) {
     const text = readFileSync(join(dir, file), 'utf8');
     expect(text.length).toBeGreaterThan(100);
     // No CDN, no other origin: everything the page loads is served by the function.
