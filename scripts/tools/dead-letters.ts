@@ -13,21 +13,14 @@
  */
 import { parseArgs } from 'node:util';
 import { readLocalState } from '../local/local-state';
+import type { DeadLetterRecord } from '../../shared/ports';
 import { createAdminClient, type AdminClient } from './admin-client';
 
-export interface DeadLetterRow {
-  id: string;
-  code: string;
-  reason: string;
-  delivery_id: string | null;
-  job_id: string | null;
-  call_id: string | null;
-  attempts: number | null;
-  replayable: boolean;
-  replayed: boolean;
-  age_seconds: number | null;
-  replay_outcome: { kind: string; code?: string } | null;
-}
+/** A value as JSON carries it: its dates as ISO strings. */
+type AsJson<T> = T extends Date ? string : T extends object ? { [K in keyof T]: AsJson<T[K]> } : T;
+
+/** A dead letter as `GET …/dead-letters` answers it (docs/openapi.yaml `DeadLetter`). */
+export type DeadLetterRow = AsJson<DeadLetterRecord> & { age_seconds: number | null };
 
 interface ListAnswer {
   dead_letters: DeadLetterRow[];

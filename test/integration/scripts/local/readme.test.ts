@@ -167,7 +167,7 @@ afterAll(async () => {
 it('runs the Quickstart as written', async () => {
   expect(banner).toContain('generated and saved');
   expect(banner).toContain('Firestore: empty (first start)');
-  runBlock('quickstart', 12);
+  runBlock('quickstart', 13);
 });
 
 it('keeps the secret and the Firestore data across a restart', async () => {
