@@ -13,6 +13,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../../scripts/local/ports';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local/local-stack';
+import { ADMIN_POST_HEADERS } from '../../../support/http';
 import { until } from '../../../support/until';
 import { COMPLETION_PATH } from '../../../../shared/contract/routes';
 
@@ -159,7 +160,7 @@ afterAll(async () => {
   async () => {
     const res = await fetch(`${stack.adminUrl}/api/v3/webhooks/configure`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: ADMIN_POST_HEADERS,
       body: JSON.stringify({ webhook_secret: 'x' }),
     });
     expect(res.status).toBe(422);
