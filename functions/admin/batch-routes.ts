@@ -24,12 +24,14 @@ export function createBatchRoutes(prefix: string, deps: BatchRouteDeps): Route[]
       const batches = await Promise.all(
         page.items.map(async (listed) => {
           // A running batch's counts are its counter shards' (getBatch): the document's are rolled up at intervals.
-          const running = listed.status !== 'completed';
-          const live = running ? await store.getBatch(listed.batch_id) : undefined;
+          if (listed.status === 'completed') return { ...listed, progress: batchProgress(listed, null, now) };
+          const [live, last] = await Promise.all([
+            store.getBatch(listed.batch_id),
+            operator.lastJobUpdate(listed.batch_id),
+          ]);
           const batch = live
             ? { ...listed, completed_jobs: live.completed_jobs ?? 0, failed_jobs: live.failed_jobs ?? 0 }
             : listed;
-          const last = running ? await operator.lastJobUpdate(listed.batch_id) : null;
           return { ...batch, progress: batchProgress(batch, last, now) };
         }),
       );
