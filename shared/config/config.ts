@@ -25,7 +25,7 @@ import {
 import type { SignatureScheme } from '../contract/signature';
 
 const PUBSUB_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
-/** Bodies up to this size are read whatever else is in flight (BODY_BUFFER_POOL_BYTES bounds the rest). */
+/** Bodies up to this size are read whatever else is in flight (BODY_BUDGET_BYTES bounds the rest). */
 const SMALL_BODY_BYTES = 1024 * 1024;
 
 const webhookEnv = z.object({
@@ -48,7 +48,7 @@ const webhookEnv = z.object({
    * answered 503 with Retry-After (bodies up to 1 MiB always get in). Bounds the instance's memory
    * under a flood of large unsigned bodies (docs/framework-seam.md).
    */
-  BODY_BUFFER_POOL_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(96 * 1024 * 1024),
+  BODY_BUDGET_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(96 * 1024 * 1024),
   /** A body still arriving after this long is answered 408. */
   BODY_READ_TIMEOUT_MS: int(100, 600_000).default(30_000),
   /** A body with no byte for this long is answered 408 and closed (a connection that declares a body and sends nothing). */
@@ -92,7 +92,7 @@ export interface WebhookConfig {
   maxBodyBytes: number;
   /** Limits on reading bodies before any check (shared/framework/request-body.ts). */
   body: {
-    poolBytes: number;
+    budgetBytes: number;
     smallBodyBytes: number;
     readTimeoutMs: number;
     idleTimeoutMs: number;
@@ -141,7 +141,7 @@ export function loadWebhookConfig(env: Env): Readonly<WebhookConfig> {
     publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     body: Object.freeze({
-      poolBytes: e.BODY_BUFFER_POOL_BYTES,
+      budgetBytes: e.BODY_BUDGET_BYTES,
       smallBodyBytes: SMALL_BODY_BYTES,
       readTimeoutMs: e.BODY_READ_TIMEOUT_MS,
       idleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,

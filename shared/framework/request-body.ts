@@ -22,8 +22,8 @@ import { watchArrival } from './arrival';
 export interface BodyLimits {
   /** Largest body accepted (MAX_BODY_BYTES). */
   maxBodyBytes: number;
-  /** Bytes all bodies being read at once may hold together (BODY_BUFFER_POOL_BYTES). */
-  poolBytes: number;
+  /** Bytes all bodies being read at once may hold together (BODY_BUDGET_BYTES). */
+  budgetBytes: number;
   /** A body's first bytes up to this are given whatever the budget holds. */
   smallBodyBytes: number;
   /** A body still arriving after this long is refused (BODY_READ_TIMEOUT_MS). */
@@ -88,13 +88,13 @@ export function checkBodyHeaders(
 }
 
 /** The bytes every body being read holds together. A body's first bytes always get in; the rest while the budget has room. */
-export function createBodyBudget(limits: Pick<BodyLimits, 'poolBytes' | 'smallBodyBytes'>) {
+export function createBodyBudget(limits: Pick<BodyLimits, 'budgetBytes' | 'smallBodyBytes'>) {
   let held = 0;
   return {
     /** Takes `bytes` more for a body that already holds `current`; false when the budget cannot give them. */
     take(current: number, bytes: number): boolean {
       const after = current + bytes;
-      if (after > limits.smallBodyBytes && held + bytes > limits.poolBytes) return false;
+      if (after > limits.smallBodyBytes && held + bytes > limits.budgetBytes) return false;
       held += bytes;
       return true;
     },

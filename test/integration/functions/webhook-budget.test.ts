@@ -197,7 +197,7 @@ describe('with Cloud Storage stalled (claim checks at 1 MiB, an 8 MiB budget)', 
       RESULTS_BUCKET: 'omtx-budget-test',
       STORAGE_EMULATOR_HOST: gcs.url,
       CLAIM_CHECK_THRESHOLD_BYTES: String(MiB),
-      BODY_BUFFER_POOL_BYTES: String(8 * MiB),
+      BODY_BUDGET_BYTES: String(8 * MiB),
       PUBLISH_TIMEOUT_MS: '1500',
     });
   });

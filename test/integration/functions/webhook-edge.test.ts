@@ -18,7 +18,7 @@ jest.setTimeout(120_000);
 const secret = 'edge-test-secret-0123456789abcdef';
 let port: number;
 let webhook: ServedFunction;
-const POOL_MIB = 40;
+const BUDGET_MIB = 40;
 const logs: Array<Record<string, unknown>> = [];
 
 /** Peak resident memory of the webhook's process since the last `resetPeak()`, in MiB. */
@@ -68,7 +68,7 @@ beforeAll(async () => {
       GOOGLE_CLOUD_PROJECT: 'demo-omtx-test',
       METADATA_SERVER_DETECTION: 'none',
       BIND_HOST: '127.0.0.1',
-      BODY_BUFFER_POOL_BYTES: String(POOL_MIB * 1024 * 1024),
+      BODY_BUDGET_BYTES: String(BUDGET_MIB * 1024 * 1024),
     },
     (line) => {
       try {
@@ -187,13 +187,13 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
     expect((await postRaw(url(), { ...forged, 'content-length': body.length }, body)).status).toBe(413);
   });
 
-  it('answers large signed completions beyond the body pool with 503 and Retry-After, none dropped', async () => {
+  it('answers large signed completions beyond the byte budget with 503 and Retry-After, none dropped', async () => {
     const bodies = Array.from({ length: 32 }, (_, i) => {
       const body = JSON.stringify({
-        call_id: `pool-${i}`,
+        call_id: `budget-${i}`,
         status: 'success',
         result: { affinity: 0.1, log: 'L'.repeat(4_900_000) },
-        metadata: { job_id: `pool-${i}` },
+        metadata: { job_id: `budget-${i}` },
       });
       const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
       return { body: Buffer.from(body), signature };

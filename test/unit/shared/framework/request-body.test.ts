@@ -12,7 +12,7 @@ import {
 
 const limits: BodyLimits = {
   maxBodyBytes: 1000,
-  poolBytes: 2000,
+  budgetBytes: 2000,
   smallBodyBytes: 100,
   readTimeoutMs: 400,
   idleTimeoutMs: 200,
@@ -48,18 +48,18 @@ describe('checkBodyHeaders: what the headers alone refuse, before a byte is read
   });
 });
 
-describe('createBodyBudget: large bodies share a pool, small ones always get in', () => {
-  it('admits large bodies while the pool has room, and again once they give it back', () => {
+describe('createBodyBudget: large bodies share a budget, small ones always get in', () => {
+  it('admits large bodies while the budget has room, and again once they give it back', () => {
     const budget = createBodyBudget(limits);
     expect(budget.take(0, 1000)).toBe(true);
     expect(budget.take(0, 1000)).toBe(true);
     expect(budget.take(0, 500)).toBe(false);
-    expect(budget.take(0, 100)).toBe(true); // small: admitted past the pool
+    expect(budget.take(0, 100)).toBe(true); // small: admitted past the budget
     budget.give(1000);
     expect(budget.take(0, 500)).toBe(true);
   });
 
-  it('never holds more than the pool plus what small bodies hold (property)', () => {
+  it('never holds more than the budget plus what small bodies hold (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.boolean())), (ops) => {
         const budget = createBodyBudget(limits);
@@ -74,7 +74,7 @@ describe('createBodyBudget: large bodies share a pool, small ones always get in'
             held.push(bytes);
             if (bytes <= limits.smallBodyBytes) small += bytes;
           }
-          expect(budget.held).toBeLessThanOrEqual(limits.poolBytes + small);
+          expect(budget.held).toBeLessThanOrEqual(limits.budgetBytes + small);
         }
       }),
     );
@@ -203,7 +203,7 @@ describe('readBody', () => {
 describe('readBody: a chunked body costs its bytes, whatever its chunking', () => {
   const big: BodyLimits = {
     maxBodyBytes: 32 * 1024 * 1024,
-    poolBytes: 96 * 1024 * 1024,
+    budgetBytes: 96 * 1024 * 1024,
     smallBodyBytes: 1024 * 1024,
     readTimeoutMs: 5000,
     idleTimeoutMs: 5000,
