@@ -12,6 +12,20 @@ export interface ControlCall {
   signatureOk: boolean;
 }
 
+/** Whether `req`, whose body is `raw`, carries a valid control signature under `secret`. */
+export function signedByControl(secret: string, req: IncomingMessage, raw: Buffer): boolean {
+  return verifyControl({
+    secret,
+    method: req.method!,
+    path: req.url!,
+    body: raw,
+    signature: req.headers['x-omtx-control-signature'] as string,
+    timestamp: req.headers['x-omtx-control-timestamp'] as string,
+    nowSeconds: Math.floor(Date.now() / 1000),
+    toleranceSeconds: 300,
+  });
+}
+
 export async function fakeModalControl(secret: string): Promise<{ url: string; calls: ControlCall[]; server: Server }> {
   const calls: ControlCall[] = [];
   const server = createServer(
@@ -23,16 +37,7 @@ export async function fakeModalControl(secret: string): Promise<{ url: string; c
         calls.push({
           path: req.url ?? '',
           body: JSON.parse(raw.toString()),
-          signatureOk: verifyControl({
-            secret,
-            method: req.method!,
-            path: req.url!,
-            body: raw,
-            signature: req.headers['x-omtx-control-signature'] as string,
-            timestamp: req.headers['x-omtx-control-timestamp'] as string,
-            nowSeconds: Math.floor(Date.now() / 1000),
-            toleranceSeconds: 300,
-          }),
+          signatureOk: signedByControl(secret, req, raw),
         });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":true}');
       })(),

@@ -2,7 +2,6 @@
  * The reconciler's three modes against a fake Modal status server on loopback, with the worker
  * wired in-process behind the completions publisher.
  */
-import { verifyControl } from '../../../shared/contract/control';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createReconciler } from '../../../functions/reconciler/handler';
@@ -10,6 +9,7 @@ import { createFirestoreAdminStore } from '../../../shared/adapters/firestore-ad
 import { createFirestoreOperatorStore } from '../../../shared/adapters/firestore-operator';
 import { loadReconcilerConfig } from '../../../shared/config/config';
 import { memoryLogger } from '../../../shared/observability/log';
+import { signedByControl } from '../../support/fake-modal-control';
 import { completionMessage, emulatorFirestore, inProcessBus, testWorker } from '../../support/worker';
 
 jest.setTimeout(60_000);
@@ -25,16 +25,7 @@ async function fakeModalStatus(answers: Record<string, unknown>) {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
         const raw = Buffer.concat(chunks);
-        const signed = verifyControl({
-          secret: SECRET,
-          method: req.method!,
-          path: req.url!,
-          body: raw,
-          signature: req.headers['x-omtx-control-signature'] as string,
-          timestamp: req.headers['x-omtx-control-timestamp'] as string,
-          nowSeconds: Math.floor(Date.now() / 1000),
-          toleranceSeconds: 300,
-        });
+        const signed = signedByControl(SECRET, req, raw);
         if (!signed) {
           badSignatures++;
           res.writeHead(401).end();
