@@ -44,7 +44,8 @@ export function payload(bytes: number, i: number, batchId?: string): string {
   return JSON.stringify(seed);
 }
 
-export async function post(url: string, body: string): Promise<number> {
+/** A signed POST of `body`; its status, whatever it is. */
+export async function send(url: string, body: string): Promise<number> {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -55,8 +56,14 @@ export async function post(url: string, body: string): Promise<number> {
     body,
   });
   await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`unexpected ${res.status} from ${url}`);
   return res.status;
+}
+
+/** A signed POST of `body` that must be accepted. */
+export async function post(url: string, body: string): Promise<number> {
+  const status = await send(url, body);
+  if (status >= 300) throw new Error(`unexpected ${status} from ${url}`);
+  return status;
 }
 
 /** Closed loop: `concurrency` requests in flight until all are sent. */
