@@ -4,8 +4,14 @@
  */
 import type { createPubSubAdmin } from '../../shared/adapters/pubsub';
 import type { RetryPolicy } from './push-relay';
-import type { LocalStackOptions } from './local-stack';
 import type { Service } from './serve-function';
+
+/** What of the stack's options its topology reads (LocalStackOptions in local-stack.ts). */
+export interface TopologyOptions {
+  projectId: string;
+  ackDeadlineSeconds?: number;
+  maxDeliveryAttempts?: number;
+}
 
 export interface Topology {
   subscription: string;
@@ -39,7 +45,7 @@ async function pushTo(
  */
 export async function createTopology(
   admin: ReturnType<typeof createPubSubAdmin>,
-  options: LocalStackOptions,
+  options: TopologyOptions,
   names: { completionsTopic: string; batchEventsTopic: string },
   ports: Record<Service, number>,
   stops: Array<() => Promise<void>>,
@@ -56,7 +62,7 @@ export async function createTopology(
     admin,
     deadLetterSubscription,
     deadLetterTopic,
-    { port: ports.worker, ...options, ackDeadlineSeconds: 60 },
+    { port: ports.worker, projectId: options.projectId, ackDeadlineSeconds: 60 },
     stops,
   );
   // Production pushes to the worker with many deliveries in flight; the emulator's push does two
@@ -89,7 +95,7 @@ export async function createTopology(
     admin,
     reconcileSubscription,
     reconcileTopic,
-    { port: ports.reconciler, ...options, ackDeadlineSeconds: 120 },
+    { port: ports.reconciler, projectId: options.projectId, ackDeadlineSeconds: 120 },
     stops,
   );
   return {
