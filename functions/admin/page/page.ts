@@ -59,6 +59,8 @@ async function render(): Promise<void> {
     if (focusKey) main.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
     // How long this view took, its API calls included: the browser tests print it.
     document.body.dataset.viewMs = (performance.now() - started).toFixed(1);
+    // The first view drawn, in ms since navigation began: the page's load as a person sees it.
+    document.body.dataset.drawnMs ??= performance.now().toFixed(0);
     document.body.dataset.updated = new Date().toISOString();
     if (document.getElementById('status')!.className === 'error') say('');
   } catch (err) {
