@@ -13,7 +13,6 @@ import { completionPayloadSchema } from '../../shared/contract/schemas';
 import { pushBody } from '../local/push-relay';
 import {
   cpuTicks,
-  f1,
   payload,
   peakRssMiB,
   PROJECT,
@@ -108,37 +107,48 @@ async function cpuRows(real: Measured, bare: Measured, size: number, rounds: num
 }
 
 /**
- * Peak RSS of a fresh worker of each kind taking `n` completions of 5 MiB at once: its deployed
+ * Peak RSS of fresh workers of each kind taking `n` completions of 5 MiB at once: its deployed
  * concurrency, and the largest body the webhook publishes inline (CLAIM_CHECK_THRESHOLD_BYTES).
+ * `processes` fresh pairs in turn; the row ranges their peaks.
  */
-async function memoryRow(env: Record<string, string>, n: number): Promise<void> {
-  const body = payload(5 * 1024 * 1024 - 8192, 0);
-  const fresh = await Promise.all([serveBareWorker(env), serveWorker(env)]);
-  try {
-    const peaks: string[] = [];
-    for (const s of fresh) {
-      const idle = peakRssMiB(s.fn.child.pid!);
-      writeFileSync(`/proc/${s.fn.child.pid!}/clear_refs`, '5');
-      const seed = JSON.parse(body) as { metadata: Record<string, unknown>; call_id: string };
-      const bodies = Array.from({ length: n }, (_, i) =>
-        pushed(i, 'mem', JSON.stringify({ ...seed, call_id: `mem-call-${i}`, metadata: { job_id: `mem-job-${i}` } })),
-      );
-      await pushAll(s.url, bodies, n);
-      peaks.push(`${f1(peakRssMiB(s.fn.child.pid!))} (idle ${f1(idle)})`);
+async function memoryRow(env: Record<string, string>, n: number, processes: number): Promise<void> {
+  const seed = JSON.parse(payload(5 * 1024 * 1024 - 8192, 0)) as Record<string, unknown>;
+  const peaks = { bare: [] as number[], real: [] as number[] };
+  const idles = { bare: [] as number[], real: [] as number[] };
+  let applied = 0;
+  for (let p = 0; p < processes; p++) {
+    const fresh = { bare: await serveBareWorker(env), real: await serveWorker(env) };
+    try {
+      for (const kind of ['bare', 'real'] as const) {
+        const s = fresh[kind];
+        idles[kind].push(peakRssMiB(s.fn.child.pid!));
+        writeFileSync(`/proc/${s.fn.child.pid!}/clear_refs`, '5');
+        const bodies = Array.from({ length: n }, (_, i) => {
+          const id = `${kind}-${p}-${i}`;
+          return pushed(
+            i,
+            'mem',
+            JSON.stringify({ ...seed, call_id: `mem-call-${id}`, metadata: { job_id: `mem-job-${id}` } }),
+          );
+        });
+        await pushAll(s.url, bodies, n);
+        peaks[kind].push(peakRssMiB(s.fn.child.pid!));
+      }
+      // The real worker's lines travel over a pipe: wait (bounded) for all of them.
+      for (let waited = 0; fresh.real.applied() < n && waited < 5000; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
+      applied += fresh.real.applied();
+    } finally {
+      await Promise.all([fresh.bare.fn.stop(), fresh.real.fn.stop()]);
     }
-    // The real worker's lines travel over a pipe: wait (bounded) for all of them.
-    for (let waited = 0; fresh[1].applied() < n && waited < 5000; waited += 100)
-      await new Promise((r) => setTimeout(r, 100));
-    row(
-      `worker peak RSS MiB, ${n} completions of 5 MiB at once, fresh process (baseline: the bare worker)`,
-      peaks[0]!,
-      peaks[1]!,
-      `${fresh[1].applied()}/${n} applied`,
-      '< 768 (75 % of 1 GiB)',
-    );
-  } finally {
-    await Promise.all(fresh.map((s) => s.fn.stop()));
   }
+  row(
+    `worker peak RSS MiB, ${n} completions of 5 MiB at once, in each of ${processes} fresh processes (baseline: the bare worker)`,
+    `${range(peaks.bare, 1)} (idle ${range(idles.bare, 1)})`,
+    `${range(peaks.real, 1)} (idle ${range(idles.real, 1)})`,
+    `${applied}/${n * processes} applied`,
+    '< 768 (75 % of 1 GiB)',
+  );
 }
 
 export async function workerCost(quick: boolean, emulatorEnv: Record<string, string>): Promise<void> {
@@ -159,5 +169,5 @@ export async function workerCost(quick: boolean, emulatorEnv: Record<string, str
   } finally {
     await Promise.all([real.fn.stop(), bare.fn.stop()]);
   }
-  await memoryRow(env, 16);
+  await memoryRow(env, 16, quick ? 2 : 3);
 }
