@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { freePort } from '../../../scripts/local/ports';
@@ -36,6 +37,35 @@ function resetPeak(): void {
 function rssMiB(): number {
   const status = readFileSync(`/proc/${webhook.child.pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * Writes `head` and all of `body` but its last `tailBytes`, reading nothing, as a one-thread sender
+ * that writes before it reads; `finish()` writes the rest, then reads the answer (status 0: the
+ * connection was cut before one arrived).
+ */
+function sendHeldBack(to: number, head: string, body: Buffer, tailBytes: number) {
+  const socket = connect(to, '127.0.0.1');
+  socket.pause();
+  let text = '';
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(head);
+  socket.write(body.subarray(0, body.length - tailBytes));
+  const answered = () => /^HTTP\/1\.1 \d{3}[^]*?\r\n\r\n/.test(text);
+  return {
+    async finish(): Promise<{ status: number; text: string }> {
+      await new Promise<void>((resolve) => socket.write(body.subarray(body.length - tailBytes), () => resolve()));
+      socket.resume();
+      const deadline = Date.now() + 15_000;
+      while (!answered() && !socket.destroyed && Date.now() < deadline) {
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 50))]);
+      }
+      socket.destroy();
+      return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text };
+    },
+  };
 }
 
 interface Answer {
@@ -188,31 +218,31 @@ describe('a refused body reaches its sender as a status, never as a dropped conn
   });
 
   it('answers large signed completions beyond the byte budget with 503 and Retry-After, none dropped', async () => {
-    const bodies = Array.from({ length: 32 }, (_, i) => {
-      const body = JSON.stringify({
-        call_id: `budget-${i}`,
-        status: 'success',
-        result: { affinity: 0.1, log: 'L'.repeat(4_900_000) },
-        metadata: { job_id: `budget-${i}` },
+    // Twelve 4.9 MB completions, each held back by its last KiB, so that none can finish and give
+    // its bytes back: together they overrun the 40 MiB budget whatever the machine's pace.
+    const overloaded = (l: Record<string, unknown>) => l.code === 'overloaded';
+    const refusedBefore = logs.filter(overloaded).length;
+    const senders = Array.from({ length: 12 }, (_, i) => {
+      const body = Buffer.from(
+        JSON.stringify({
+          call_id: `budget-${i}`,
+          status: 'success',
+          result: { affinity: 0.1, log: 'L'.repeat(4_900_000) },
+          metadata: { job_id: `budget-${i}` },
+        }),
+      );
+      const head = requestHead({
+        'content-type': 'application/json',
+        'x-modal-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+        'x-modal-timestamp': now(),
+        'content-length': body.length,
       });
-      const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-      return { body: Buffer.from(body), signature };
+      return sendHeldBack(port, head, body, 1024);
     });
-    const answers = await Promise.all(
-      bodies.map(({ body, signature }) =>
-        rawRequest(
-          port,
-          requestHead({
-            'content-type': 'application/json',
-            'x-modal-signature': signature,
-            'x-modal-timestamp': now(),
-            'content-length': body.length,
-          }),
-          body,
-          { readAfterWriting: true },
-        ),
-      ),
-    );
+    // Once the budget has refused one, every sender sends its last KiB and reads its answer (the
+    // held bodies have the 5 s idle limit to get it).
+    await untilLogged('a requestRejected overloaded', logs, overloaded, refusedBefore + 1, 4_000);
+    const answers = await Promise.all(senders.map((s) => s.finish()));
     const statuses = answers.map((a) => a.status);
     expect(answers.filter((a) => a.status === 503).every((a) => /retry-after: 2/i.test(a.text))).toBe(true);
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
